@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { providerConfigSchema } from '../providers/provider-config.ts';
+
+/**
+ * XksProxyUriPath is `/<prefix>/kms/xks/v1`, at most 128 chars of a-zA-Z0-9/_- (spec
+ * "URI path prefix"), so the prefix itself may use at most 128 - "/kms/xks/v1".length - 1.
+ */
+const MAX_PREFIX_LENGTH = 128 - '/kms/xks/v1'.length - 1;
+
+/** Spec formats of the SigV4 access key id (20-30 chars of A-Z2-7). */
+export const ACCESS_KEY_ID_PATTERN = /^[A-Z2-7]{20,30}$/;
+
+const credentialSchema = z
+  .object({
+    accessKeyId: z.string().regex(ACCESS_KEY_ID_PATTERN, 'must be 20-30 characters of A-Z and 2-7 (spec format)'),
+    /** Secret reference: env:NAME, file:PATH, or the literal secret (discouraged). */
+    secretAccessKey: z.string().min(1),
+    /** When this credential was issued (ISO date); shown as credential age. */
+    createdAt: z.string().optional(),
+  })
+  .strict();
+
+const keyStoreSchema = z
+  .object({
+    /** URI path prefix without leading/trailing slash; empty string allowed. */
+    prefix: z
+      .string()
+      .max(MAX_PREFIX_LENGTH)
+      .regex(/^([a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*)?$/, 'must be segments of a-zA-Z0-9_- separated by single slashes, without leading or trailing slash'),
+    region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+    credentials: z.array(credentialSchema).min(1, 'at least one credential is required'),
+    /**
+     * How the GCM AAD is built from the request AAD (spec "AAD"): `spec` uses the AAD
+     * itself; `aws-sample-sha256` uses SHA-256(AAD), as the AWS sample proxy did, so keys
+     * migrated from it still decrypt old ciphertexts.
+     */
+    aadEncoding: z.enum(['spec', 'aws-sample-sha256']).default('spec'),
+    provider: providerConfigSchema,
+  })
+  .strict();
+
+const mtlsSchema = z
+  .object({
+    /** PEM file of the CA(s) that issue client certificates. */
+    clientCa: z.string().min(1),
+    /** Required client certificate subject CN, e.g. cks.kms.us-east-1.amazonaws.com. */
+    clientSubjectCn: z.string().min(1),
+  })
+  .strict();
+
+const tlsSchema = z
+  .object({
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    mtls: mtlsSchema.optional(),
+  })
+  .strict();
+
+const serverSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    tls: tlsSchema.optional(),
+    /** Serve HTTP/2 with HTTP/1.1 fallback on the TLS port (ignored without TLS). */
+    http2: z.boolean().default(true),
+    /** Largest request body accepted, in bytes. */
+    bodyLimitBytes: z.number().int().min(16 * 1024).max(1024 * 1024).default(64 * 1024),
+    /** Budget for one call in ms (KMS gives up after 250 ms, network included). */
+    requestTimeoutMs: z.number().int().min(10).max(10_000).default(240),
+  })
+  .strict();
+
+const healthSchema = z
+  .object({
+    /** How long a deep health result is reused; the spec allows at most 60 s. */
+    cacheSeconds: z.number().min(0).max(60).default(30),
+    /** xksProxyFleetSize reported to KMS. */
+    fleetSize: z.number().int().min(1).default(1),
+  })
+  .strict();
+
+const loggingSchema = z
+  .object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Human-readable output; default: when stdout is a terminal. */
+    pretty: z.boolean().optional(),
+  })
+  .strict();
+
+/** The whole proxy config file. */
+export const proxyConfigSchema = z
+  .object({
+    server: serverSchema.default(() => serverSchema.parse({})),
+    logging: loggingSchema.default(() => loggingSchema.parse({})),
+    health: healthSchema.default(() => healthSchema.parse({})),
+    keyStores: z.array(keyStoreSchema).min(1, 'at least one key store is required'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.keyStores.forEach((ks, i) => {
+      if (seen.has(ks.prefix)) {
+        ctx.addIssue({ code: 'custom', path: ['keyStores', i, 'prefix'], message: `duplicate prefix "${ks.prefix}"` });
+      }
+      seen.add(ks.prefix);
+    });
+  });
+
+/** Parsed config. */
+export type ProxyConfig = z.infer<typeof proxyConfigSchema>;
+/** One key store's parsed config. */
+export type KeyStoreConfig = ProxyConfig['keyStores'][number];
+/** One credential's parsed config. */
+export type CredentialConfig = KeyStoreConfig['credentials'][number];

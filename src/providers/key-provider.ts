@@ -1,0 +1,81 @@
+/**
+ * The KeyProvider seam: raw AES-256-GCM with keys that never leave the provider.
+ * The spec's own rules (AAD construction, ciphertextMetadata, CDIV, limits) live in the
+ * key-store layer (src/xks/local-key-store.ts), not here.
+ */
+
+/** A usage the XKS API reports for a key (spec GetKeyMetadata keyUsage). */
+export type KeyUsage = 'ENCRYPT' | 'DECRYPT';
+
+/** Health of one key manager instance (an HSM, a KMIP server, a keystore file). */
+export type EkmHealthStatus = 'ACTIVE' | 'DEGRADED' | 'UNAVAILABLE';
+
+/** One entry of GetHealthStatus `ekmFleetDetails`. */
+export interface EkmHealth {
+  id: string;
+  model: string;
+  healthStatus: EkmHealthStatus;
+  /** Why the status is not ACTIVE; logged and shown in readiness, never sent to KMS. */
+  detail?: string;
+}
+
+/** What a provider knows about one key. */
+export interface KeyInfo {
+  keyId: string;
+  /** Usages the key allows; an empty list means the key can do neither. */
+  usages: readonly KeyUsage[];
+  enabled: boolean;
+  /** Version used for new encryptions; providers without versions report 0. */
+  currentVersion: number;
+}
+
+/** One version of one key. */
+export interface KeyRef {
+  keyId: string;
+  version: number;
+}
+
+/** AES-GCM output, tag split from the ciphertext (spec Encrypt response). */
+export interface GcmOutput {
+  iv: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+}
+
+/** AES-GCM input for decryption. */
+export interface GcmInput {
+  iv: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+}
+
+/**
+ * Per-call context: the absolute deadline (epoch ms) within KMS's 250 ms budget, and a
+ * signal aborted when the deadline passes. Providers that do I/O must honour both.
+ */
+export interface CallContext {
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/**
+ * A key manager. Errors: throw XksError with the spec's name (KeyNotFoundException,
+ * InvalidCiphertextException, InvalidKeyUsageException, InvalidStateException,
+ * DependencyTimeoutException, InternalException); anything else becomes InternalException.
+ */
+export interface KeyProvider {
+  /** Short provider kind for logs and health, e.g. "software", "pkcs11". */
+  readonly kind: string;
+  /** Connects, opens sessions, loads files. Called once before the first call (and again after a failed init). */
+  init(): Promise<void>;
+  /** Looks up a key; throws KeyNotFoundException when there is none. */
+  describe(keyId: string, ctx: CallContext): Promise<KeyInfo>;
+  /** AES-256-GCM encrypt with a fresh 12-byte IV and the given (already built) AAD. */
+  encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput>;
+  /** AES-256-GCM decrypt; a tag/AAD/IV mismatch throws InvalidCiphertextException. */
+  decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array>;
+  /** Deep health: a canary encrypt+decrypt with a health-only key, one entry per instance. */
+  health(ctx: CallContext): Promise<EkmHealth[]>;
+  /** Releases sessions, connections and key material. */
+  close(): Promise<void>;
+}
