@@ -89,7 +89,20 @@ export function childOf(item: TtlvItem, tag: number): TtlvItem | undefined {
   return childrenOf(item, tag)[0];
 }
 
-type ValueOf<T extends TtlvTypeName> = Extract<TtlvItem, { type: T }>['value'];
+/** The JavaScript value of each TTLV type. */
+interface TtlvValues {
+  Structure: TtlvItem[];
+  Integer: number;
+  LongInteger: bigint;
+  BigInteger: bigint;
+  Enumeration: number;
+  Boolean: boolean;
+  TextString: string;
+  ByteString: Uint8Array;
+  DateTime: bigint;
+  Interval: number;
+}
+type ValueOf<T extends TtlvTypeName> = TtlvValues[T];
 
 /** Narrows an item to one type; a mismatch is a protocol error. */
 export function valueAs<T extends TtlvTypeName>(item: TtlvItem, type: T): ValueOf<T> {
@@ -108,6 +121,6 @@ export function requiredChild<T extends TtlvTypeName>(item: TtlvItem, tag: numbe
 
 /** The value of an optional child of one type. */
 export function optionalChild<T extends TtlvTypeName>(item: TtlvItem, tag: number, type: T): ValueOf<T> | undefined {
-  const child = childOf(item, tag);
-  return child === undefined ? undefined : valueAs(child, type);
+  if (childOf(item, tag) === undefined) return undefined;
+  return requiredChild(item, tag, type);
 }

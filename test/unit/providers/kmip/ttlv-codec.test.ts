@@ -214,7 +214,7 @@ describe('TTLV decoder: malformed input is an error, never a hang', () => {
     const started = Date.now();
     for (let i = 0; i < 20_000; i++) {
       const input = i % 2 === 0 ? randomBytes(8 + (i % 200)) : Buffer.from(valid);
-      if (i % 2 === 1) input[i % input.length] ^= 1 << (i % 8);
+      if (i % 2 === 1) input[i % input.length] = (input[i % input.length] ?? 0) ^ (1 << (i % 8));
       try {
         decodeTtlv(input);
       } catch (e) {
