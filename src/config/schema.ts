@@ -30,11 +30,13 @@ const keyStoreSchema = z
     region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
     credentials: z.array(credentialSchema).min(1, 'at least one credential is required'),
     /**
-     * How the GCM AAD is built from the request AAD (spec "AAD"): `spec` uses the AAD
-     * itself; `aws-sample-sha256` uses SHA-256(AAD), as the AWS sample proxy did, so keys
-     * migrated from it still decrypt old ciphertexts.
+     * How to build the GCM AAD for ciphertexts that do not carry this proxy's
+     * ciphertextMetadata, i.e. ones made by the proxy this one replaced (spec "AAD"):
+     * `spec` uses the request AAD itself; `aws-sample-sha256` uses SHA-256(AAD) as the AWS
+     * sample proxy did, so keys migrated from it still decrypt what KMS encrypted before.
+     * New encryptions always use the spec construction and record it in the metadata.
      */
-    aadEncoding: z.enum(['spec', 'aws-sample-sha256']).default('spec'),
+    foreignCiphertextAad: z.enum(['spec', 'aws-sample-sha256']).default('spec'),
     provider: providerConfigSchema,
   })
   .strict();

@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import { isXksError, XksError } from '../xks/errors.ts';
+import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from './key-provider.ts';
+
+/**
+ * Lifecycle safety for any provider, in one place rather than in each provider:
+ * runs `init` once (and again on the next call after it failed), refuses calls after
+ * `close`, gives every call the time left of the request's budget (an overrun becomes
+ * DependencyTimeoutException), and turns unexpected errors into InternalException with
+ * the detail in the log only.
+ */
+export class GuardedProvider implements KeyProvider {
+  readonly kind: string;
+  private initPromise: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly inner: KeyProvider,
+    private readonly logger: Logger,
+  ) {
+    this.kind = inner.kind;
+  }
+
+  init(): Promise<void> {
+    if (this.closed) return Promise.reject(new XksError('InternalException', 'The key provider is shut down.'));
+    if (this.initPromise === undefined) {
+      this.initPromise = this.inner.init().catch((e: unknown) => {
+        // Forget the failure so the next call tries again (an HSM that was down may be back).
+        this.initPromise = undefined;
+        throw e;
+      });
+    }
+    return this.initPromise;
+  }
+
+  describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
+    return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
+  }
+
+  encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+    return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
+  }
+
+  decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
+  }
+
+  async health(ctx: CallContext): Promise<EkmHealth[]> {
+    try {
+      return await this.call('health', ctx, () => this.inner.health(ctx));
+    } catch (e) {
+      const detail = isXksError(e) ? `${e.errorName}: ${e.message}` : 'provider health check failed';
+      return [{ id: this.kind, model: this.kind, healthStatus: 'UNAVAILABLE', detail }];
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.inner.close();
+  }
+
+  private async call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new XksError('InternalException', 'The key provider is shut down.');
+    try {
+      return await withDeadline(operation, ctx, async () => {
+        await this.init();
+        return run();
+      });
+    } catch (e) {
+      if (isXksError(e)) throw e;
+      // Provider bugs and library errors: detail for the operator, nothing for the client.
+      this.logger.error({ provider: this.kind, operation, err: describeError(e) }, 'key provider failed unexpectedly');
+      throw new XksError('InternalException', `The ${this.kind} key manager failed during ${operation}.`);
+    }
+  }
+}
+
+/** Races `run` against the call's deadline. */
+async function withDeadline<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
+  const remaining = ctx.deadline - Date.now();
+  if (remaining <= 0) {
+    throw new XksError('DependencyTimeoutException', `No time left in the request budget for ${operation}.`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new XksError('DependencyTimeoutException', `The key manager did not answer ${operation} within the request budget.`)),
+      remaining,
+    );
+  });
+  try {
+    return await Promise.race([run(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Error description for logs: message and code, never request data. */
+function describeError(e: unknown): { message: string; code?: unknown } {
+  if (e instanceof Error) return { message: e.message, code: (e as { code?: unknown }).code };
+  return { message: String(e) };
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import type { CallContext, EkmHealth, KeyInfo, KeyProvider, KeyUsage } from '../providers/key-provider.ts';
+import { computeCdiv } from './cdiv.ts';
+import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
+import { XksError } from './errors.ts';
+import { buildGcmAad, type AadConstruction } from './gcm-aad.ts';
+import { HealthCache } from './health-cache.ts';
+import type {
+  DecryptResponse,
+  EncryptResponse,
+  HealthResponse,
+  KeyMetadataResponse,
+  KeyStore,
+} from './key-store.ts';
+import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest } from './requests.ts';
+
+/** Settings of a LocalKeyStore beyond its provider. */
+export interface LocalKeyStoreOptions {
+  prefix: string;
+  /** AAD construction for ciphertexts without our metadata (see ciphertext-metadata.ts). */
+  foreignCiphertextAad: AadConstruction;
+  healthCacheMs: number;
+  fleetSize: number;
+  proxyModel: string;
+  ekmVendor: string;
+  /** Receives a line whenever a fresh deep health check finds a key manager not ACTIVE. */
+  logger?: Logger;
+}
+
+/**
+ * A key store whose keys live in a KeyProvider. The spec's rules are applied here, once,
+ * for every provider: usage and status checks, AAD construction, ciphertextMetadata,
+ * CDIV with a verification decrypt, and cached deep health.
+ */
+export class LocalKeyStore implements KeyStore {
+  readonly prefix: string;
+  private readonly health$: HealthCache;
+
+  constructor(
+    private readonly provider: KeyProvider,
+    private readonly options: LocalKeyStoreOptions,
+  ) {
+    this.prefix = options.prefix;
+    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), options.healthCacheMs);
+  }
+
+  async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
+    const fleet = await this.health$.get(ctx);
+    return {
+      xksProxyFleetSize: this.options.fleetSize,
+      xksProxyVendor: 'xks-proxy open source project',
+      xksProxyModel: this.options.proxyModel,
+      ekmVendor: this.options.ekmVendor,
+      // The spec allows 1-10 entries; a provider reporting more is cut to the first ten.
+      ekmFleetDetails: fleet.slice(0, 10).map(({ id, model, healthStatus }) => ({ id, model, healthStatus })),
+    };
+  }
+
+  readiness(ctx: CallContext) {
+    return this.health$.get(ctx);
+  }
+
+  async getKeyMetadata(keyId: string, _req: KeyMetadataRequest, ctx: CallContext): Promise<KeyMetadataResponse> {
+    const info = await this.provider.describe(keyId, ctx);
+    return { keySpec: 'AES_256', keyUsage: [...info.usages], keyStatus: info.enabled ? 'ENABLED' : 'DISABLED' };
+  }
+
+  async encrypt(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
+    const info = await this.usableKey(keyId, 'ENCRYPT', ctx);
+    const key = { keyId, version: info.currentVersion };
+    const metadata = encodeCiphertextMetadata(info.currentVersion);
+    const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
+    const out = await this.provider.encrypt(key, req.plaintext, gcmAad, ctx);
+    if (out.tag.length !== 16 || (out.iv.length !== 12 && out.iv.length !== 16) || out.ciphertext.length !== req.plaintext.length) {
+      throw new XksError('InternalException', 'The key manager returned a malformed AES-GCM result.');
+    }
+    const response: EncryptResponse = {
+      ciphertext: toBase64(out.ciphertext),
+      ciphertextMetadata: metadata.toString('base64'),
+      initializationVector: toBase64(out.iv),
+      authenticationTag: toBase64(out.tag),
+    };
+    if (req.wantsCdiv) {
+      // Spec Appendix C: compute the CDIV from the encrypt output first, then prove that
+      // output decrypts to the same plaintext before returning it.
+      response.ciphertextDataIntegrityValue = computeCdiv({ aad: req.aad, ciphertextMetadata: metadata, ...out });
+      const check = await this.provider.decrypt(key, out, gcmAad, ctx);
+      if (!Buffer.from(check).equals(req.plaintext)) {
+        throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
+      }
+    }
+    return response;
+  }
+
+  async decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
+    const info = await this.usableKey(keyId, 'DECRYPT', ctx);
+    const origin = decodeCiphertextMetadata(req.ciphertextMetadata);
+    const version = origin?.keyVersion ?? info.currentVersion;
+    const construction = origin?.construction ?? this.options.foreignCiphertextAad;
+    const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
+    const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
+    return { plaintext: toBase64(plaintext) };
+  }
+
+  close(): Promise<void> {
+    return this.provider.close();
+  }
+
+  /** Runs the provider's deep check and logs why any key manager is not ACTIVE. */
+  private async checkHealth(ctx: CallContext): Promise<EkmHealth[]> {
+    const fleet = await this.provider.health(ctx);
+    for (const ekm of fleet) {
+      if (ekm.healthStatus !== 'ACTIVE') {
+        this.options.logger?.warn({ ekmId: ekm.id, healthStatus: ekm.healthStatus, detail: ekm.detail }, 'key manager health check');
+      }
+    }
+    return fleet;
+  }
+
+  /** Looks the key up and checks it is enabled and allows `usage` (spec error names). */
+  private async usableKey(keyId: string, usage: KeyUsage, ctx: CallContext): Promise<KeyInfo> {
+    const info = await this.provider.describe(keyId, ctx);
+    if (!info.enabled) {
+      throw new XksError('InvalidStateException', `Key ${keyId} is disabled in the external key manager; enable it there and retry.`);
+    }
+    if (!info.usages.includes(usage)) {
+      throw new XksError('InvalidKeyUsageException', `Key ${keyId} does not allow ${usage}; its usages are [${info.usages.join(', ')}].`);
+    }
+    return info;
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
