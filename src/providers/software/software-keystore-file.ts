@@ -183,7 +183,7 @@ export class SoftwareKeystoreFile {
     const needed = secretKindOf(kek);
     const supplied = suppliedSecretKind(this.#secret);
     if (needed !== supplied) {
-      throw new KeystoreFileError('wrong-secret', this.path, `keystore file ${this.path} is opened with a ${needed}, but a ${supplied} was given`);
+      throw new KeystoreFileError('wrong-secret', this.path, `keystore file ${this.path} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`);
     }
     let keys: FileKeys;
     try {
