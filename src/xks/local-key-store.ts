@@ -67,6 +67,14 @@ export class LocalKeyStore implements KeyStore {
 
   async encrypt(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
     const info = await this.usableKey(keyId, 'ENCRYPT', ctx);
+    if (req.wantsCdiv && !info.usages.includes('DECRYPT')) {
+      // A CDIV promises KMS that the ciphertext will decrypt (spec Appendix C), which needs
+      // a verification decrypt the key does not allow; the AWS test client expects this error.
+      throw new XksError(
+        'InvalidKeyUsageException',
+        `Key ${keyId} cannot return a ciphertextDataIntegrityValue: that needs a verification decrypt and the key does not allow DECRYPT.`,
+      );
+    }
     const key = { keyId, version: info.currentVersion };
     const metadata = encodeCiphertextMetadata(info.currentVersion);
     const gcmAad = buildGcmAad(req.aad, metadata, 'spec');

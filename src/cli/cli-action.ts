@@ -1,0 +1,30 @@
+import { ConfigError } from '../config/load-config.ts';
+
+/**
+ * Wraps a command's action so that failures print one clear line (or the list of config
+ * problems) to stderr and exit 1, never a stack trace. XKS_PROXY_DEBUG=1 shows the stack.
+ */
+export function cliAction<A extends unknown[]>(action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (e) {
+      if (process.env.XKS_PROXY_DEBUG === '1') console.error(e);
+      const message = e instanceof ConfigError ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
+      process.stderr.write(`${message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+/** Default config file: $XKS_PROXY_CONFIG, else ./xks-proxy.yaml. */
+export function defaultConfigPath(): string {
+  return process.env.XKS_PROXY_CONFIG ?? 'xks-proxy.yaml';
+}
+
+/** Parses a --port value. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${value}": use 0-65535`);
+  return port;
+}

@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { PROXY_VERSION } from '../server/version.ts';
+import { configCommand } from './config-command.ts';
+import { credentialsCommand } from './credentials-command.ts';
+import { demoCommand } from './demo-command.ts';
+import { keysCommand } from './keys-command.ts';
+import { kmsConfigCommand } from './kms-config-command.ts';
+import { serveCommand } from './serve-command.ts';
+
+/** The `xks-proxy` command line. */
+export function buildProgram(): Command {
+  return new Command('xks-proxy')
+    .description('AWS KMS External Key Store (XKS) proxy')
+    .version(PROXY_VERSION)
+    .addCommand(serveCommand())
+    .addCommand(demoCommand())
+    .addCommand(keysCommand())
+    .addCommand(credentialsCommand())
+    .addCommand(kmsConfigCommand())
+    .addCommand(configCommand());
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,20 @@
+import type { KeyProvider } from './key-provider.ts';
+import type { ProviderConfig } from './provider-config.ts';
+import type { ProviderDeps } from './provider-deps.ts';
+import { createSoftwareProvider } from './software/software-provider.ts';
+
+type FactoryFor<T extends ProviderConfig['type']> = (
+  config: Extract<ProviderConfig, { type: T }>,
+  deps: ProviderDeps,
+) => KeyProvider;
+
+/** One factory per provider type; a provider type without a factory is a compile error. */
+const PROVIDER_FACTORIES: { [T in ProviderConfig['type']]: FactoryFor<T> } = {
+  software: createSoftwareProvider,
+};
+
+/** Builds the provider a key store's config names. */
+export function createProvider(config: ProviderConfig, deps: ProviderDeps): KeyProvider {
+  const factory = PROVIDER_FACTORIES[config.type] as FactoryFor<typeof config.type>;
+  return factory(config, deps);
+}

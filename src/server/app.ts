@@ -1,0 +1,210 @@
+import { Hono, type Context } from 'hono';
+import type { Logger } from 'pino';
+import { verifySigV4 } from '../auth/sigv4-verify.ts';
+import type { CallContext } from '../providers/key-provider.ts';
+import { isXksError, XksError } from '../xks/errors.ts';
+import { parseJsonObject } from '../xks/request-body.ts';
+import {
+  checkExternalKeyId,
+  parseDecryptRequest,
+  parseEncryptRequest,
+  parseHealthRequest,
+  parseKeyMetadataRequest,
+  type RequestMetadata,
+} from '../xks/requests.ts';
+import { readBodyWithLimit } from './read-body.ts';
+import { parseXksPath, type XksOperation } from './xks-path.ts';
+import type { Tenant, TenantDirectory } from './tenants.ts';
+import { readinessReport } from './readiness.ts';
+
+/** SigV4 service name of the XKS API (spec "Authentication"). */
+export const XKS_SIGV4_SERVICE = 'kms-xks-proxy';
+
+/** What the app needs; tests pass a fake clock and a captured logger. */
+export interface AppDeps {
+  tenants: TenantDirectory;
+  logger: Logger;
+  /** Clock for SigV4's five-minute window. */
+  now?: () => Date;
+  bodyLimitBytes: number;
+  /** Budget for one call in ms; providers get the time left of it. */
+  requestTimeoutMs: number;
+}
+
+/** Fields of the one log line written per XKS request. */
+interface RequestLog {
+  operation?: XksOperation;
+  prefix?: string;
+  keyId?: string;
+  kmsRequestId?: string;
+  kmsOperation?: string;
+  accessKeyId?: string;
+  errorName?: string;
+  reason?: string;
+}
+
+/** Builds the Hono app: ping, readiness and the XKS API for every tenant. */
+export function createApp(deps: AppDeps): Hono {
+  const now = deps.now ?? (() => new Date());
+  const app = new Hono();
+
+  // Load balancer probe (spec "Load balancer health checks"): no auth, no key access.
+  app.get('/ping', (c) => c.json({ status: 'ok' }));
+  // Readiness reflects provider health (cached deep checks), for orchestrators.
+  app.get('/ready', async (c) => {
+    const report = await readinessReport(deps.tenants.all(), deps.requestTimeoutMs);
+    return c.json(report, report.ready ? 200 : 503);
+  });
+
+  app.all('*', async (c) => {
+    const started = performance.now();
+    const log: RequestLog = {};
+    let status = 500;
+    try {
+      const response = await handleXks(c, deps, now, log);
+      status = response.status;
+      return response;
+    } catch (e) {
+      const error = toXksError(e, deps.logger, log);
+      status = error.status;
+      log.errorName = error.errorName;
+      if (error.logDetail !== undefined) log.reason = error.logDetail;
+      return c.json(error.toBody(), error.status as 400);
+    } finally {
+      const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const line = { ...log, method: c.req.method, status, latencyMs, outcome: status === 200 ? 'ok' : 'error' };
+      if (status >= 500) deps.logger.error(line, 'xks request');
+      else deps.logger.info(line, 'xks request');
+    }
+  });
+
+  return app;
+}
+
+async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog): Promise<Response> {
+  const rawPath = rawRequestPath(c);
+  const target = parseXksPath(rawPath);
+  if (target.kind === 'foreign') {
+    log.reason = `path ${truncate(rawPath)} is not an XKS API path`;
+    throw new XksError('InvalidUriPathException', 'The URI path is not an XKS API path: expected [/<prefix>]/kms/xks/v1/...');
+  }
+  log.prefix = target.prefix;
+  const tenant = deps.tenants.get(target.prefix);
+  if (tenant === undefined) {
+    const known = deps.tenants.all().map((t) => JSON.stringify(t.prefix)).join(', ');
+    log.reason = `unknown prefix ${JSON.stringify(truncate(target.prefix))}; configured: ${known}`;
+    throw new XksError('InvalidUriPathException', 'The URI path prefix is not configured on this proxy; check XksProxyUriPath.');
+  }
+  if (target.kind === 'unknown-operation') {
+    throw new XksError('InvalidUriPathException', 'Unknown XKS API path: use /health or /keys/<externalKeyId>/{metadata,encrypt,decrypt}.');
+  }
+  log.operation = target.operation;
+  if (target.keyId !== undefined) log.keyId = truncate(target.keyId);
+  if (c.req.method !== 'POST') {
+    // Spec "API operations": a GET on any XKS URI MUST get 405 Method Not Allowed.
+    c.header('Allow', 'POST');
+    const error = new XksError('UnsupportedOperationException', `Method ${c.req.method} is not allowed on XKS API URIs; use POST.`);
+    log.errorName = error.errorName;
+    return c.json(error.toBody(), 405);
+  }
+
+  const body = await readBodyWithLimit(c.req.raw, deps.bodyLimitBytes);
+  authenticate(c, tenant, rawPath, body, now(), log);
+  const json = parseJsonObject(body.toString('utf8'));
+  const ctx = callContext(deps.requestTimeoutMs);
+
+  switch (target.operation) {
+    case 'health': {
+      const req = parseHealthRequest(json);
+      noteMetadata(log, req.requestMetadata);
+      return c.json(await tenant.keyStore.health(req, ctx));
+    }
+    case 'metadata': {
+      const keyId = checkExternalKeyId(target.keyId!);
+      const req = parseKeyMetadataRequest(json);
+      noteMetadata(log, req.requestMetadata);
+      return c.json(await tenant.keyStore.getKeyMetadata(keyId, req, ctx));
+    }
+    case 'encrypt': {
+      const keyId = checkExternalKeyId(target.keyId!);
+      const req = parseEncryptRequest(json);
+      noteMetadata(log, req.requestMetadata);
+      return c.json(await tenant.keyStore.encrypt(keyId, req, ctx));
+    }
+    case 'decrypt': {
+      const keyId = checkExternalKeyId(target.keyId!);
+      const req = parseDecryptRequest(json);
+      noteMetadata(log, req.requestMetadata);
+      return c.json(await tenant.keyStore.decrypt(keyId, req, ctx));
+    }
+  }
+}
+
+/** Verifies SigV4 against the tenant's credentials; the reason goes to the log only. */
+function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer, now: Date, log: RequestLog): void {
+  const headers: Record<string, string | undefined> = {};
+  c.req.raw.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  // HTTP/2 carries the host in :authority, which the Fetch Headers object does not show.
+  headers.host ??= nodeAuthority(c) ?? new URL(c.req.url).host;
+  const result = verifySigV4(
+    { method: c.req.method, path: rawPath, query: rawQuery(c), headers, body },
+    { region: tenant.region, service: XKS_SIGV4_SERVICE, now, credentials: tenant.credentials },
+  );
+  if (!result.ok) {
+    log.reason = `sigv4 ${result.reason}: ${result.detail}`;
+    throw new XksError('AuthenticationFailedException', 'The request signature could not be verified (AWS SigV4).');
+  }
+  log.accessKeyId = result.accessKeyId;
+}
+
+function noteMetadata(log: RequestLog, md: RequestMetadata): void {
+  log.kmsRequestId = truncate(md.kmsRequestId);
+  log.kmsOperation = truncate(md.kmsOperation);
+}
+
+function callContext(budgetMs: number): CallContext {
+  return { deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) };
+}
+
+/** Node's raw request, when the app runs on @hono/node-server. */
+function nodeIncoming(c: Context): { url?: string; headers?: Record<string, unknown> } | undefined {
+  return (c.env as { incoming?: { url?: string; headers?: Record<string, unknown> } } | undefined)?.incoming;
+}
+
+/** The path exactly as received (SigV4 signs it before any normalisation). */
+function rawRequestPath(c: Context): string {
+  const url = nodeIncoming(c)?.url;
+  if (typeof url === 'string' && url.startsWith('/')) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : url.slice(0, q);
+  }
+  const full = c.req.url;
+  const start = full.indexOf('/', full.indexOf('//') + 2);
+  const end = full.indexOf('?', start);
+  return start === -1 ? '/' : end === -1 ? full.slice(start) : full.slice(start, end);
+}
+
+function rawQuery(c: Context): string {
+  const url = nodeIncoming(c)?.url ?? c.req.url;
+  const q = url.indexOf('?');
+  return q === -1 ? '' : url.slice(q + 1);
+}
+
+function nodeAuthority(c: Context): string | undefined {
+  const authority = nodeIncoming(c)?.headers?.[':authority'];
+  return typeof authority === 'string' ? authority : undefined;
+}
+
+/** Any thrown value as the spec error to send; unexpected ones are logged in full here. */
+function toXksError(e: unknown, logger: Logger, log: RequestLog): XksError {
+  if (isXksError(e)) return e;
+  logger.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), ...log }, 'unexpected error');
+  return new XksError('InternalException', 'The proxy failed unexpectedly; the operator log has details.');
+}
+
+/** Keeps attacker-controlled strings in the log short. */
+function truncate(value: string, max = 256): string {
+  return value.length > max ? `${value.slice(0, max)}...` : value;
+}

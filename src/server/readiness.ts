@@ -1,0 +1,25 @@
+import type { EkmHealthStatus } from '../providers/key-provider.ts';
+import type { Tenant } from './tenants.ts';
+
+/** Readiness of the proxy: every key store has a key manager that can serve traffic. */
+export interface ReadinessReport {
+  ready: boolean;
+  keyStores: Array<{ prefix: string; ekm: Array<{ id: string; healthStatus: EkmHealthStatus }> }>;
+}
+
+/**
+ * Builds the readiness answer from each key store's cached deep health (shared with
+ * GetHealthStatus, so probes do not multiply canary operations). Details of failures stay
+ * in the log: this endpoint is unauthenticated.
+ */
+export async function readinessReport(tenants: readonly Tenant[], budgetMs: number): Promise<ReadinessReport> {
+  const keyStores = await Promise.all(
+    tenants.map(async (t) => {
+      const ctx = { deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) };
+      const fleet = await t.keyStore.readiness(ctx).catch(() => []);
+      return { prefix: t.prefix, ekm: fleet.map(({ id, healthStatus }) => ({ id, healthStatus })) };
+    }),
+  );
+  const ready = keyStores.every((ks) => ks.ekm.some((e) => e.healthStatus !== 'UNAVAILABLE'));
+  return { ready, keyStores };
+}

@@ -1,0 +1,70 @@
+/**
+ * Test client for the XKS API: bodies shaped like KMS's, signed with aws4 (an independent
+ * SigV4 implementation, not our own signer).
+ */
+import aws4 from 'aws4';
+
+/** The demo's public test-client credentials. */
+export const DEMO_CREDENTIAL = {
+  accessKeyId: 'BETWEEN2TENAND3TENCHARACTERS',
+  secretAccessKey: 'PleaseReplaceThisWithSomeSecretOfLength43To64',
+};
+export const DEMO_PREFIX = 'example/uri/path/prefix';
+
+/** How to sign one request. */
+export interface SignOptions {
+  host?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  region?: string;
+  service?: string;
+  /** Signing time; default now. */
+  date?: Date;
+  method?: string;
+}
+
+/** Headers (including Authorization) for a signed XKS call. */
+export function signXks(path: string, body: string, opts: SignOptions = {}): Record<string, string> {
+  const date = opts.date ?? new Date();
+  const request = {
+    host: opts.host ?? 'localhost',
+    method: opts.method ?? 'POST',
+    path,
+    service: opts.service ?? 'kms-xks-proxy',
+    region: opts.region ?? 'us-east-1',
+    body,
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Amz-Date': date.toISOString().replace(/[:-]|\.\d{3}/g, ''),
+    } as Record<string, string>,
+  };
+  aws4.sign(request, {
+    accessKeyId: opts.accessKeyId ?? DEMO_CREDENTIAL.accessKeyId,
+    secretAccessKey: opts.secretAccessKey ?? DEMO_CREDENTIAL.secretAccessKey,
+  });
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = String(v);
+  return headers;
+}
+
+/** requestMetadata as KMS sends it. */
+export function requestMetadata(kmsOperation: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    awsPrincipalArn: 'arn:aws:iam::123456789012:user/Alice',
+    kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    kmsOperation,
+    kmsRequestId: '4112f4d6-db54-4af4-ae30-c55a22a8dfae',
+    ...extra,
+  };
+}
+
+/** XKS URI path for a prefix and operation. */
+export function xksPath(prefix: string, op: 'health' | 'metadata' | 'encrypt' | 'decrypt', keyId = 'foo'): string {
+  const root = prefix === '' ? '/kms/xks/v1' : `/${prefix}/kms/xks/v1`;
+  return op === 'health' ? `${root}/health` : `${root}/keys/${keyId}/${op}`;
+}
+
+/** Base64 of a string or bytes. */
+export function b64(value: string | Uint8Array): string {
+  return Buffer.from(value).toString('base64');
+}
