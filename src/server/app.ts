@@ -29,16 +29,29 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Budget for one call in ms; providers get the time left of it. */
   requestTimeoutMs: number;
+  /** Called once per finished XKS request (metrics, audit, status view); must not throw. */
+  observers?: ReadonlyArray<(event: RequestEvent) => void>;
+}
+
+/** A finished XKS request as observers see it (no plaintext, AAD or secrets). */
+export interface RequestEvent extends RequestLog {
+  method: string;
+  status: number;
+  latencyMs: number;
+  outcome: 'ok' | 'error';
+  /** When the request arrived (epoch ms). */
+  at: number;
 }
 
 /** Fields of the one log line written per XKS request. */
-interface RequestLog {
+export interface RequestLog {
   operation?: XksOperation;
   prefix?: string;
   keyId?: string;
   kmsRequestId?: string;
   kmsOperation?: string;
   accessKeyId?: string;
+  awsPrincipalArn?: string;
   errorName?: string;
   reason?: string;
 }
@@ -58,6 +71,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.all('*', async (c) => {
     const started = performance.now();
+    const at = Date.now();
     const log: RequestLog = {};
     let status = 500;
     try {
@@ -72,9 +86,16 @@ export function createApp(deps: AppDeps): Hono {
       return c.json(error.toBody(), error.status as 400);
     } finally {
       const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const line = { ...log, method: c.req.method, status, latencyMs, outcome: status === 200 ? 'ok' : 'error' };
-      if (status >= 500) deps.logger.error(line, 'xks request');
-      else deps.logger.info(line, 'xks request');
+      const event: RequestEvent = { ...log, method: c.req.method, status, latencyMs, outcome: status === 200 ? 'ok' : 'error', at };
+      if (status >= 500) deps.logger.error(event, 'xks request');
+      else deps.logger.info(event, 'xks request');
+      for (const observe of deps.observers ?? []) {
+        try {
+          observe(event);
+        } catch (e) {
+          deps.logger.error({ err: (e as Error).message }, 'request observer failed');
+        }
+      }
     }
   });
 
@@ -162,6 +183,7 @@ function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer,
 function noteMetadata(log: RequestLog, md: RequestMetadata): void {
   log.kmsRequestId = truncate(md.kmsRequestId);
   log.kmsOperation = truncate(md.kmsOperation);
+  if (md.awsPrincipalArn !== undefined) log.awsPrincipalArn = truncate(md.awsPrincipalArn, 2048);
 }
 
 function callContext(budgetMs: number): CallContext {
