@@ -27,12 +27,13 @@ export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, 
     ks.credentials.forEach((cred, i) => {
       const field = `${subject}.credentials.${i}.secretAccessKey`;
       try {
-        const secret = resolveSecretRef(cred.secretAccessKey, field, env);
+        const secret = resolveSecretRef(cred.secretAccessKey, field, env, loaded.configDir);
         if (!SECRET_PATTERN.test(secret)) {
           lines.push({ level: 'fail', subject: field, message: 'the secret must be 43-64 characters of A-Z, a-z, 0-9, +, / and = (spec format)' });
         }
       } catch (e) {
-        lines.push({ level: 'fail', subject: field, message: (e as Error).message });
+        // The message starts with the field name already.
+        lines.push({ level: 'fail', subject: field, message: (e as Error).message.replace(`${field}: `, '') });
       }
     });
     if (ks.credentials.length === 1) {

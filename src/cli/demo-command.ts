@@ -23,11 +23,15 @@ export const DEMO_WARNING = [
   '',
 ].join('\n');
 
-/** Creates the demo keystore when missing; returns the loaded demo config. */
-export async function prepareSoftwareDemo(): Promise<LoadedConfig> {
+/**
+ * Creates the demo keystore when missing; returns the loaded demo config. `dataDir`
+ * moves the keystore out of the repository's data/ (tests use a temp dir).
+ */
+export async function prepareSoftwareDemo(dataDir?: string): Promise<LoadedConfig> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
   const provider = loaded.config.keyStores[0]!.provider;
   if (provider.type !== 'software' || provider.passphrase === undefined) throw new Error('config/demo.yaml must use a software keystore with a passphrase');
+  if (dataDir !== undefined) provider.path = resolve(dataDir, 'demo', 'keystore.json');
   await ensureDemoKeystore(resolve(loaded.configDir, provider.path), { passphrase: provider.passphrase });
   return loaded;
 }
@@ -38,9 +42,10 @@ export function demoCommand(): Command {
     .description('serve the demo: software keystore with test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
     .option('-p, --port <port>', 'listen on this port instead of 8080', parsePort)
     .option('--host <address>', 'listen on this address instead of 127.0.0.1')
+    .option('--data-dir <dir>', 'keep the demo keystore here instead of the repository\'s data/')
     .action(
-      cliAction(async (opts: { port?: number; host?: string }) => {
-        const loaded = await prepareSoftwareDemo();
+      cliAction(async (opts: { port?: number; host?: string; dataDir?: string }) => {
+        const loaded = await prepareSoftwareDemo(opts.dataDir);
         process.stderr.write(DEMO_WARNING);
         await serveUntilSignal(loaded, { port: opts.port, host: opts.host });
       }),

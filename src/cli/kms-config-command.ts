@@ -21,6 +21,7 @@ export function buildKmsConsoleConfig(
   prefix: string,
   accessKeyId: string | undefined,
   env: NodeJS.ProcessEnv,
+  configDir: string,
 ): KmsConsoleConfig {
   const ks = config.keyStores.find((k) => k.prefix === prefix);
   if (ks === undefined) {
@@ -32,7 +33,7 @@ export function buildKmsConsoleConfig(
     XksProxyUriPath: xksProxyUriPath(prefix),
     XksProxyAuthenticationCredential: {
       AccessKeyId: cred.accessKeyId,
-      RawSecretAccessKey: resolveSecretRef(cred.secretAccessKey, `credential ${cred.accessKeyId}`, env),
+      RawSecretAccessKey: resolveSecretRef(cred.secretAccessKey, `credential ${cred.accessKeyId}`, env, configDir),
     },
   };
 }
@@ -48,9 +49,9 @@ export function kmsConfigCommand(): Command {
     .option('--access-key-id <id>', 'which credential to export (default: the last one listed)')
     .action(
       cliAction(async (opts: { config: string; prefix: string; accessKeyId?: string }) => {
-        const { config } = await loadConfigFile(opts.config);
+        const { config, configDir } = await loadConfigFile(opts.config);
         const prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
-        process.stdout.write(`${JSON.stringify(buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env, configDir), null, 2)}\n`);
       }),
     );
   return cmd;

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /**
  * Resolves a secret reference from config: `env:NAME` reads an environment variable,
- * `file:PATH` reads a file (trailing newline trimmed); anything else is the literal value.
+ * `file:PATH` reads a file (trailing newline trimmed; a relative PATH is resolved against
+ * `baseDir`, normally the config file's directory); anything else is the literal value.
  * Errors name the reference, never the secret.
  */
-export function resolveSecretRef(ref: string, field: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveSecretRef(ref: string, field: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string): string {
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
     const value = env[name];
@@ -15,7 +17,7 @@ export function resolveSecretRef(ref: string, field: string, env: NodeJS.Process
     return value;
   }
   if (ref.startsWith('file:')) {
-    const path = ref.slice(5);
+    const path = baseDir === undefined ? ref.slice(5) : resolve(baseDir, ref.slice(5));
     try {
       return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {

@@ -46,10 +46,16 @@ export class GuardedProvider implements KeyProvider {
   }
 
   async health(ctx: CallContext): Promise<EkmHealth[]> {
+    if (this.closed) return [{ id: this.kind, model: this.kind, healthStatus: 'UNAVAILABLE', detail: 'the key provider is shut down' }];
     try {
-      return await this.call('health', ctx, () => this.inner.health(ctx));
+      return await withDeadline('health', ctx, async () => {
+        await this.init();
+        return this.inner.health(ctx);
+      });
     } catch (e) {
-      const detail = isXksError(e) ? `${e.errorName}: ${e.message}` : 'provider health check failed';
+      // Health answers with a status, never an error; the reason (a missing module, a wrong
+      // PIN, an unreadable file) is for the operator: readiness logs, config check.
+      const detail = isXksError(e) ? (e.logDetail ?? `${e.errorName}: ${e.message}`) : describeError(e).message;
       return [{ id: this.kind, model: this.kind, healthStatus: 'UNAVAILABLE', detail }];
     }
   }

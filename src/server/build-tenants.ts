@@ -17,11 +17,11 @@ const EKM_VENDOR: Record<string, string> = {
 };
 
 /** Resolves one key store's credentials (secret references read now). */
-export function buildCredentialSet(ks: KeyStoreConfig, env: NodeJS.ProcessEnv): CredentialSet {
+export function buildCredentialSet(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): CredentialSet {
   return new CredentialSet(
     ks.credentials.map((cred, i) => ({
       accessKeyId: cred.accessKeyId,
-      secret: resolveSecretRef(cred.secretAccessKey, `keyStores[prefix=${ks.prefix}].credentials.${i}.secretAccessKey`, env),
+      secret: resolveSecretRef(cred.secretAccessKey, `keyStores[prefix=${ks.prefix}].credentials.${i}.secretAccessKey`, env, configDir),
     })),
   );
 }
@@ -40,6 +40,6 @@ export function buildTenants(config: ProxyConfig, opts: { logger: Logger; config
       ekmVendor: EKM_VENDOR[ks.provider.type] ?? ks.provider.type,
       logger,
     });
-    return { prefix: ks.prefix, region: ks.region, credentials: buildCredentialSet(ks, opts.env), keyStore };
+    return { prefix: ks.prefix, region: ks.region, credentials: buildCredentialSet(ks, opts.env, opts.configDir), keyStore };
   });
 }

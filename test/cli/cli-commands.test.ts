@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
+import { runCli } from '../support/cli-process.ts';
+
+let dir: string;
+let kek: string;
+const SECRET = 'ZmFrZS1zZWNyZXQtZm9yLXRlc3RzLW9ubHktNDMtY2hhcnMtbG9uZw==';
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xks-cli-'));
+  kek = randomBytes(32).toString('hex');
+  await ensureDemoKeystore(join(dir, 'keystore.json'), { kek });
+  await writeFile(join(dir, 'secret'), `${SECRET}\n`);
+  await writeFile(
+    join(dir, 'good.yaml'),
+    [
+      'keyStores:',
+      '  - prefix: tenant/a',
+      '    credentials:',
+      '      - accessKeyId: AAAAAAAAAAAAAAAAAAAA2345',
+      '        secretAccessKey: file:secret',
+      '      - accessKeyId: BBBBBBBBBBBBBBBBBBBB2345',
+      '        secretAccessKey: env:XKS_TEST_SECRET_B',
+      '    provider:',
+      '      type: software',
+      '      path: keystore.json',
+      `      kek: ${kek}`,
+      '',
+    ].join('\n'),
+  );
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('xks-proxy --help', () => {
+  it.each(['serve', 'demo', 'keys', 'credentials', 'kms-config', 'config'])('documents the %s command', async (cmd) => {
+    const { code, stdout } = await runCli([cmd, '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Usage: xks-proxy/);
+  });
+});
+
+describe('credentials generate', () => {
+  it('prints an access key id and secret in the spec formats', async () => {
+    const { code, stdout } = await runCli(['credentials', 'generate', '--json']);
+    expect(code).toBe(0);
+    const cred = JSON.parse(stdout) as { accessKeyId: string; secretAccessKey: string };
+    expect(cred.accessKeyId).toMatch(/^[A-Z2-7]{20,30}$/);
+    expect(cred.secretAccessKey).toMatch(/^[A-Za-z0-9+/=]{43,64}$/);
+  });
+
+  it('never prints the same credential twice', async () => {
+    const [a, b] = await Promise.all([runCli(['credentials', 'generate', '--json']), runCli(['credentials', 'generate', '--json'])]);
+    expect(a!.stdout).not.toBe(b!.stdout);
+  });
+});
+
+describe('kms-config export', () => {
+  it('prints the KMS console file with the URI path and the resolved secret', async () => {
+    const { code, stdout } = await runCli(
+      ['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345'],
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      XksProxyUriPath: '/tenant/a/kms/xks/v1',
+      XksProxyAuthenticationCredential: { AccessKeyId: 'AAAAAAAAAAAAAAAAAAAA2345', RawSecretAccessKey: SECRET },
+    });
+  });
+
+  it('names the configured prefixes when the prefix is unknown', async () => {
+    const { code, stderr } = await runCli(['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'nope']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/no key store with prefix "nope".*"tenant\/a"/);
+  });
+});
+
+describe('config check', () => {
+  it('passes a valid config and runs the provider health check', async () => {
+    const { code, stdout } = await runCli(['config', 'check', '--config', join(dir, 'good.yaml')], { XKS_TEST_SECRET_B: SECRET });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ok +keyStores\[prefix="tenant\/a"\]\.provider keystore\.json/);
+    expect(stdout).toMatch(/is valid/);
+  });
+
+  it('names the field of a missing secret reference', async () => {
+    const { code, stdout } = await runCli(['config', 'check', '--config', join(dir, 'good.yaml')], { XKS_TEST_SECRET_B: '' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/credentials\.1\.secretAccessKey: .*XKS_TEST_SECRET_B is not set/);
+  });
+
+  it('names the fields of schema errors', async () => {
+    await writeFile(join(dir, 'bad.yaml'), 'server:\n  port: 99999\nkeyStores:\n  - prefix: /bad/\n    credentials: []\n    provider: {type: software, path: x}\n');
+    const { code, stderr } = await runCli(['config', 'check', '--config', join(dir, 'bad.yaml')]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/server\.port/);
+    expect(stderr).toMatch(/keyStores\.0\.prefix/);
+    expect(stderr).toMatch(/keyStores\.0\.credentials/);
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('reports a keystore that cannot be opened with the wrong key', async () => {
+    const wrong = (await import('node:fs/promises')).readFile(join(dir, 'good.yaml'), 'utf8');
+    await writeFile(join(dir, 'wrongkek.yaml'), (await wrong).replace(kek, randomBytes(32).toString('hex')));
+    const { code, stdout } = await runCli(['config', 'check', '--config', join(dir, 'wrongkek.yaml')], { XKS_TEST_SECRET_B: SECRET });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/fail .*keystore\.json/);
+  });
+
+  it('reports a missing config file clearly', async () => {
+    const { code, stderr } = await runCli(['config', 'check', '--config', join(dir, 'missing.yaml')]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/missing\.yaml.*ENOENT/s);
+  });
+});
