@@ -13,6 +13,9 @@ import { resolveKeystoreSecret } from './software-secret.ts';
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
 
+/** How long a replaced snapshot's key bytes stay in memory before they are zeroed. */
+const RETIRED_SNAPSHOT_MS = 5_000;
+
 /** Tuning knobs, mainly for tests. */
 export interface SoftwareProviderOptions {
   /** How often (ms) a call may stat the file to notice CLI changes; default 1000. */
@@ -44,6 +47,7 @@ class SoftwareKeyProvider implements KeyProvider {
   #lastCheck = 0;
   #refreshing: Promise<void> | undefined;
   #closed = false;
+  readonly #retired = new Set<KeystoreContents>();
 
   constructor(config: SoftwareProviderConfig, deps: ProviderDeps, reloadCheckMs: number) {
     this.#config = config;
@@ -120,6 +124,8 @@ class SoftwareKeyProvider implements KeyProvider {
     this.#closed = true;
     if (this.#snapshot) zeroContents(this.#snapshot.contents);
     this.#snapshot = undefined;
+    for (const old of this.#retired) zeroContents(old);
+    this.#retired.clear();
     this.#file?.close();
   }
 
@@ -174,7 +180,7 @@ class SoftwareKeyProvider implements KeyProvider {
       const previous = this.#snapshot;
       this.#snapshot = next;
       this.#failure = undefined;
-      if (previous) zeroContents(previous.contents);
+      if (previous) this.#retire(previous.contents);
       if ((next.stamp.mode & 0o077) !== 0) {
         this.#log.warn({ mode: next.stamp.mode.toString(8) }, 'keystore file is accessible by group or others; chmod 600 it');
       }
@@ -184,8 +190,19 @@ class SoftwareKeyProvider implements KeyProvider {
     }
   }
 
+  /**
+   * Zeroes a replaced snapshot a little later, not at once: a call that already looked up
+   * its key may still be between awaits and must not find the material wiped.
+   */
+  #retire(contents: KeystoreContents): void {
+    this.#retired.add(contents);
+    setTimeout(() => {
+      if (this.#retired.delete(contents)) zeroContents(contents);
+    }, RETIRED_SNAPSHOT_MS).unref();
+  }
+
   #fail(error: Error, stamp: FileStamp | undefined): void {
-    if (this.#snapshot) zeroContents(this.#snapshot.contents);
+    if (this.#snapshot) this.#retire(this.#snapshot.contents);
     this.#snapshot = undefined;
     this.#failure = { error, stamp };
     this.#log.error({ err: error.message }, 'keystore file cannot be used; failing closed until it is fixed');
