@@ -1,0 +1,37 @@
+import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
+import { CKF_RW_SESSION, CKF_SERIAL_SESSION } from './pkcs11-constants.ts';
+import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
+import { acquirePkcs11Module } from './pkcs11-module-registry.ts';
+import { findTokenSlot, type Pkcs11Slot, type Pkcs11TokenSelector } from './pkcs11-slot.ts';
+import { loadPkcs11js } from './pkcs11js-api.ts';
+
+/** What an admin task needs to reach one token. */
+export interface Pkcs11AdminTarget {
+  modulePath: string;
+  selector: Pkcs11TokenSelector;
+  pin: Pkcs11PinSource;
+}
+
+/**
+ * Runs `task` on a read/write session of one token, logged in as the user (key generation
+ * and listing), then closes the session and releases the library.
+ */
+export async function withPkcs11AdminSession<T>(
+  target: Pkcs11AdminTarget,
+  task: (api: Pkcs11Api, session: Pkcs11Handle, slot: Pkcs11Slot) => T | Promise<T>,
+  loader: Pkcs11Loader = loadPkcs11js,
+): Promise<T> {
+  const module = acquirePkcs11Module(target.modulePath, loader);
+  try {
+    const slot = findTokenSlot(module.api, target.selector);
+    const session = module.api.C_OpenSession(slot.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    try {
+      new Pkcs11Login(target.pin).ensure(module.api, session);
+      return await task(module.api, session, slot);
+    } finally {
+      module.api.C_CloseSession(session);
+    }
+  } finally {
+    module.release();
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { isSecretRef } from '../../config/secret-ref.ts';
+
+/** `env:NAME` or `file:PATH`: a PIN never sits in the config file itself. */
+const pinRefSchema = z
+  .string()
+  .min(1)
+  .refine(isSecretRef, 'must be a secret reference (env:NAME or file:PATH); inline PINs are refused');
+
+/** One token (HSM partition) of the fleet, found by label or serial number. */
+const pkcs11TokenSchema = z
+  .object({
+    /** Id of this token in ekmFleetDetails and logs; default: its label or serial. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Za-z0-9._-')
+      .optional(),
+    /** CKA token label (C_GetTokenInfo label, without the blank padding). */
+    label: z.string().min(1).max(32).optional(),
+    /** Token serial number (C_GetTokenInfo serialNumber, without padding). */
+    serial: z.string().min(1).max(16).optional(),
+    /** User PIN of this token, if it differs from the provider's `pin`. */
+    pin: pinRefSchema.optional(),
+    /** PKCS#11 library of this token, if it differs from the provider's `module`. */
+    module: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((t) => (t.label === undefined) !== (t.serial === undefined), {
+    message: 'set exactly one of label or serial',
+  });
+
+/** Config of the PKCS#11 HSM provider (one token, or a fleet of replicas holding the same keys). */
+export const pkcs11ProviderConfigSchema = z
+  .object({
+    type: z.literal('pkcs11'),
+    /** Path of the vendor's PKCS#11 library (.so); relative paths resolve against the config file. */
+    module: z.string().min(1),
+    /** User PIN (CKU_USER) as a secret reference; tokens may override it. */
+    pin: pinRefSchema.optional(),
+    /** The tokens: one, or several replicas holding the same keys (at most 10: spec ekmFleetDetails). */
+    tokens: z.array(pkcs11TokenSchema).min(1, 'list at least one token').max(10, 'at most 10 tokens (spec ekmFleetDetails)'),
+    /** Sessions opened per token; one crypto operation runs on a session at a time. */
+    sessionsPerToken: z.number().int().min(1).max(256).default(8),
+    /** externalKeyId -> CKA_LABEL, for ids that differ from the key's label. */
+    keyLabels: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/), z.string().min(1)).default({}),
+    /** Whether ids missing from keyLabels are looked up by label (`by-label`) or refused as not found (`mapped-only`). */
+    unmappedKeys: z.enum(['by-label', 'mapped-only']).default('by-label'),
+    /** CKA_LABEL of the health canary key (AES-256, encrypt+decrypt, used for nothing else). */
+    healthKeyLabel: z.string().min(1).default('xks-health-canary'),
+    /**
+     * Where the 12-byte GCM IV comes from: the OS RNG (`os`), the token's RNG via
+     * C_GenerateRandom (`token-rng`), or the token itself during C_Encrypt
+     * (`token-generated`, for HSMs in modes that refuse caller-supplied IVs).
+     */
+    ivSource: z.enum(['os', 'token-rng', 'token-generated']).default('os'),
+    /** How long a key's handle and attributes are reused before they are read again. */
+    keyCacheSeconds: z.number().min(0).max(3600).default(60),
+    /** How long a failed token rests before it is probed again (doubling up to 60 s). */
+    tokenRetrySeconds: z.number().min(0.1).max(60).default(2),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = new Set<string>();
+    c.tokens.forEach((t, i) => {
+      if (t.pin === undefined && c.pin === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'no PIN: set pin here or on the provider' });
+      }
+      const name = pkcs11TokenName(t);
+      if (names.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'name'], message: `duplicate token name "${name}"; set a unique name` });
+      }
+      names.add(name);
+    });
+  });
+
+/** Parsed PKCS#11 provider config. */
+export type Pkcs11ProviderConfig = z.infer<typeof pkcs11ProviderConfigSchema>;
+/** One token's parsed config. */
+export type Pkcs11TokenConfig = Pkcs11ProviderConfig['tokens'][number];
+
+/** The id a token has in health and logs. */
+export function pkcs11TokenName(t: Pick<Pkcs11TokenConfig, 'name' | 'label' | 'serial'>): string {
+  return t.name ?? t.label ?? `serial-${t.serial ?? '?'}`;
+}

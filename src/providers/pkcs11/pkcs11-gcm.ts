@@ -1,0 +1,64 @@
+import type { GcmInput, GcmOutput } from '../key-provider.ts';
+import type { Pkcs11Api, Pkcs11Handle, Pkcs11Mechanism } from './pkcs11-api.ts';
+import { CKM } from './pkcs11-constants.ts';
+import { Pkcs11CallError } from './pkcs11-call-error.ts';
+
+/** GCM tag length: the spec's authenticationTag is 16 bytes. */
+export const GCM_TAG_BYTES = 16;
+
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function gcm(iv: Buffer, aad: Uint8Array): Pkcs11Mechanism {
+  return { mechanism: CKM.AES_GCM, gcm: { iv, aad: view(aad), tagBits: GCM_TAG_BYTES * 8 } };
+}
+
+/**
+ * AES-GCM encrypt inside the token on `session`, on the libuv thread pool. The token
+ * returns ciphertext || tag; the tag is split off (spec Encrypt response). `iv` is passed
+ * by reference: with a token that generates IVs, it holds the token's IV afterwards.
+ */
+export async function pkcs11GcmEncrypt(
+  api: Pkcs11Api,
+  session: Pkcs11Handle,
+  key: Pkcs11Handle,
+  iv: Buffer,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Promise<GcmOutput> {
+  api.C_EncryptInit(session, gcm(iv, aad), key);
+  const out = Buffer.alloc(plaintext.byteLength + GCM_TAG_BYTES);
+  // SoftHSM2 refuses a zero-length C_Encrypt with CKR_ARGUMENTS_BAD and leaves the
+  // operation active (measured); C_EncryptFinal right after C_EncryptInit is the
+  // standard multi-part form of "no data" and yields just the tag.
+  const result =
+    plaintext.byteLength === 0 ? await api.C_EncryptFinalAsync(session, out) : await api.C_EncryptAsync(session, view(plaintext), out);
+  if (result.length !== plaintext.byteLength + GCM_TAG_BYTES) {
+    throw new Pkcs11CallError(0, `token returned ${result.length} bytes for ${plaintext.byteLength} bytes of plaintext`);
+  }
+  const split = result.length - GCM_TAG_BYTES;
+  return {
+    iv: Uint8Array.from(iv),
+    ciphertext: Uint8Array.from(result.subarray(0, split)),
+    tag: Uint8Array.from(result.subarray(split)),
+  };
+}
+
+/** AES-GCM decrypt inside the token on `session`, on the libuv thread pool; the token checks the tag. */
+export async function pkcs11GcmDecrypt(
+  api: Pkcs11Api,
+  session: Pkcs11Handle,
+  key: Pkcs11Handle,
+  input: GcmInput,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  api.C_DecryptInit(session, gcm(Buffer.from(input.iv), aad), key);
+  const data = Buffer.concat([input.ciphertext, input.tag]);
+  // Room for the whole input: some tokens want the output buffer as large as the input.
+  const out = Buffer.alloc(data.length);
+  const plaintext = await api.C_DecryptAsync(session, data, out);
+  const copy = Uint8Array.from(plaintext);
+  out.fill(0);
+  return copy;
+}

@@ -1,0 +1,93 @@
+import { resolve } from 'node:path';
+import type { Pkcs11Api, Pkcs11Loader } from './pkcs11-api.ts';
+import { CKR } from './pkcs11-constants.ts';
+import { hasPkcs11Code } from './pkcs11-error-code.ts';
+import { loadPkcs11js } from './pkcs11js-api.ts';
+
+/**
+ * A loaded, initialized PKCS#11 library shared by everything in this process that uses
+ * the same path. C_Initialize / C_Finalize are per process (the library keeps global
+ * state), so two providers on one module must share one initialization.
+ */
+export interface Pkcs11Module {
+  readonly path: string;
+  readonly api: Pkcs11Api;
+  /** Bumped each time the library is initialized again; sessions of older generations are gone. */
+  readonly generation: number;
+  /**
+   * C_Initialize again after someone finalized the library behind our back
+   * (CKR_CRYPTOKI_NOT_INITIALIZED). `seenGeneration` makes concurrent callers do it once.
+   */
+  reinitialize(seenGeneration: number): void;
+  /** Drops this user's reference; the last one finalizes (if we initialized) and unloads. */
+  release(): void;
+}
+
+interface Entry {
+  api: Pkcs11Api;
+  refs: number;
+  /** False when the library was already initialized by other code in the process: then we never finalize it. */
+  ownsInit: boolean;
+  generation: number;
+}
+
+const modules = new Map<string, Entry>();
+
+function initialize(api: Pkcs11Api): boolean {
+  try {
+    api.C_Initialize();
+    return true;
+  } catch (e) {
+    if (hasPkcs11Code(e, CKR.CRYPTOKI_ALREADY_INITIALIZED)) return false;
+    throw e;
+  }
+}
+
+/**
+ * Loads (first use) or shares (later uses) the PKCS#11 library at `modulePath`, initialized
+ * with OS locking. Each acquire must be paired with one `release()`.
+ */
+export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = loadPkcs11js): Pkcs11Module {
+  const path = resolve(modulePath);
+  let entry = modules.get(path);
+  if (entry === undefined) {
+    const api = loader(path);
+    let ownsInit: boolean;
+    try {
+      ownsInit = initialize(api);
+    } catch (e) {
+      api.close();
+      throw e;
+    }
+    entry = { api, refs: 0, ownsInit, generation: 1 };
+    modules.set(path, entry);
+  }
+  entry.refs += 1;
+  const e = entry;
+  let released = false;
+  return {
+    path,
+    api: e.api,
+    get generation() {
+      return e.generation;
+    },
+    reinitialize(seenGeneration: number) {
+      if (seenGeneration !== e.generation) return;
+      if (initialize(e.api)) e.ownsInit = true;
+      e.generation += 1;
+    },
+    release() {
+      if (released) return;
+      released = true;
+      e.refs -= 1;
+      if (e.refs > 0) return;
+      modules.delete(path);
+      try {
+        if (e.ownsInit) e.api.C_Finalize();
+      } catch {
+        // Already finalized (e.g. behind our back): nothing left to release.
+      }
+      e.api.close();
+    },
+  };
+}

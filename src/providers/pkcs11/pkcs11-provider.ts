@@ -1,0 +1,125 @@
+import { isAbsolute, resolve } from 'node:path';
+import { XksError } from '../../xks/errors.ts';
+import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
+import type { ProviderDeps } from '../provider-deps.ts';
+import type { Pkcs11Loader } from './pkcs11-api.ts';
+import { pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
+import { Pkcs11Fleet } from './pkcs11-fleet.ts';
+import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';
+import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
+import type { Pkcs11PoolStats } from './pkcs11-session-pool.ts';
+import { Pkcs11Token } from './pkcs11-token.ts';
+import { loadPkcs11js } from './pkcs11js-api.ts';
+
+/** The PKCS#11 provider: a KeyProvider plus pool counters for tests and diagnostics. */
+export interface Pkcs11KeyProvider extends KeyProvider {
+  /** Session pool counters per token name (undefined before the token first connected). */
+  poolStats(): Record<string, Pkcs11PoolStats | undefined>;
+}
+
+/** Keys in an HSM have no versions here: every ciphertext is made by version 0. */
+const KEY_VERSION = 0;
+
+function resolvePath(configDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(configDir, path);
+}
+
+function keyInfo(keyId: string, entry: Pkcs11KeyEntry): KeyInfo {
+  // PKCS#11 has no "disabled" state that maps onto the spec's without surprises; a key
+  // that must stop working loses CKA_ENCRYPT / CKA_DECRYPT (or is destroyed) instead.
+  return { keyId, usages: entry.usages, enabled: true, currentVersion: KEY_VERSION };
+}
+
+/** Builds the PKCS#11 provider; `loader` is the seam unit tests use to pass a fake library. */
+export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: ProviderDeps, loader: Pkcs11Loader = loadPkcs11js): Pkcs11KeyProvider {
+  const logger = deps.logger.child({ provider: 'pkcs11' });
+  const tokens = config.tokens.map(
+    (t, i) =>
+      new Pkcs11Token({
+        name: pkcs11TokenName(t),
+        modulePath: resolvePath(deps.configDir, t.module ?? config.module),
+        selector: { label: t.label, serial: t.serial },
+        pin: {
+          tokenName: pkcs11TokenName(t),
+          pinRef: (t.pin ?? config.pin) as string,
+          field: t.pin !== undefined ? `tokens.${i}.pin` : 'pin',
+          configDir: deps.configDir,
+          env: deps.env,
+        },
+        poolSize: config.sessionsPerToken,
+        keyCacheMs: config.keyCacheSeconds * 1000,
+        retryMs: config.tokenRetrySeconds * 1000,
+        ivSource: config.ivSource,
+        loader,
+        logger,
+      }),
+  );
+  const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, logger);
+
+  /** The CKA_LABEL an externalKeyId maps to (config keyLabels, else the id itself). */
+  function labelFor(keyId: string): string {
+    const mapped = config.keyLabels[keyId];
+    if (mapped !== undefined) return mapped;
+    if (config.unmappedKeys === 'mapped-only') throw new XksError('KeyNotFoundException', `Key ${keyId} is not mapped to an HSM key.`);
+    // The canary is for health checks only (spec: use a dedicated key so logs show no phantom customer operations).
+    if (keyId === config.healthKeyLabel) throw new XksError('KeyNotFoundException', `Key ${keyId} is reserved for health checks.`);
+    return keyId;
+  }
+
+  return {
+    kind: 'pkcs11',
+
+    async init() {
+      fleet.init();
+    },
+
+    async describe(keyId, ctx): Promise<KeyInfo> {
+      const label = labelFor(keyId);
+      // GetKeyMetadata runs before every encrypt and decrypt: answer from the cache when possible.
+      for (const token of fleet.tokens) {
+        const cached = token.isUp ? token.cachedKey(label) : undefined;
+        if (cached !== undefined) return keyInfo(keyId, cached);
+      }
+      return fleet.run(ctx, { op: 'describe', label, run: async (session, token) => keyInfo(keyId, token.key(session, label)) });
+    },
+
+    async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+      if (key.version !== KEY_VERSION) throw new XksError('InternalException', `HSM keys have only version ${KEY_VERSION}.`);
+      const label = labelFor(key.keyId);
+      return fleet.run(ctx, {
+        op: 'encrypt',
+        label,
+        run: async (session, token) => {
+          const entry = token.key(session, label);
+          const out = await pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
+          token.checkGeneratedIv(out.iv);
+          return out;
+        },
+      });
+    },
+
+    async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+      if (key.version !== KEY_VERSION) {
+        throw new XksError('InvalidCiphertextException', `The ciphertext names key version ${key.version}; HSM keys have only version ${KEY_VERSION}.`);
+      }
+      const label = labelFor(key.keyId);
+      return fleet.run(ctx, {
+        op: 'decrypt',
+        label,
+        run: async (session, token) => pkcs11GcmDecrypt(token.api(), session, token.key(session, label).handle, input, aad),
+      });
+    },
+
+    health(ctx): Promise<EkmHealth[]> {
+      return fleet.health(ctx);
+    },
+
+    async close() {
+      await fleet.close();
+    },
+
+    poolStats() {
+      return Object.fromEntries(tokens.map((t) => [t.name, t.poolStats()]));
+    },
+  };
+}

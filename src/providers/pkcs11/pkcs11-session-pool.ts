@@ -1,0 +1,195 @@
+import { XksError } from '../../xks/errors.ts';
+import type { Pkcs11Handle } from './pkcs11-api.ts';
+
+/** A session lent to one operation; give it back with `release` exactly once. */
+export interface Pkcs11Lease {
+  readonly session: Pkcs11Handle;
+  /** Pool generation the session was opened in; older ones are closed on release. */
+  readonly generation: number;
+}
+
+/** Counters for tests, readiness and benchmarks. */
+export interface Pkcs11PoolStats {
+  size: number;
+  idle: number;
+  busy: number;
+  waiting: number;
+  opened: number;
+  discarded: number;
+}
+
+/** How the pool opens and closes sessions (C_OpenSession / C_CloseSession on one slot). */
+export interface Pkcs11SessionPoolOptions {
+  /** Token name, for error messages. */
+  name: string;
+  size: number;
+  open: () => Pkcs11Handle;
+  close: (session: Pkcs11Handle) => void;
+}
+
+interface Waiter {
+  resolve: (lease: Pkcs11Lease) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+  onAbort: () => void;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * A fixed-size pool of PKCS#11 sessions with one operation at a time per session (a
+ * session holds at most one active crypto operation: PKCS#11 2.40 section 5.6). Sessions
+ * are opened on demand; callers wait in FIFO order until their deadline.
+ */
+export class Pkcs11SessionPool {
+  private readonly idle: Pkcs11Lease[] = [];
+  private readonly waiters: Waiter[] = [];
+  private busy = 0;
+  private gen = 1;
+  private closed = false;
+  private opened = 0;
+  private discarded = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly opts: Pkcs11SessionPoolOptions) {}
+
+  /** A session, opened now if the pool is not full, else the next one released before `deadline`. */
+  acquire(deadline: number, signal?: AbortSignal): Promise<Pkcs11Lease> {
+    if (this.closed) return Promise.reject(new XksError('InternalException', `PKCS#11 token ${this.opts.name} is shut down.`));
+    const ready = this.idle.pop();
+    if (ready !== undefined) {
+      this.busy += 1;
+      return Promise.resolve(ready);
+    }
+    if (this.busy < this.opts.size) return Promise.resolve(this.openLease());
+    return this.wait(deadline, signal);
+  }
+
+  /**
+   * Gives a session back. `discard` closes it (its state is unknown, e.g. an operation the
+   * library left active); sessions from before a `reset` are closed too.
+   */
+  release(lease: Pkcs11Lease, discard = false): void {
+    this.busy -= 1;
+    if (discard || this.closed || lease.generation !== this.gen) {
+      this.closeQuietly(lease.session);
+      this.discarded += discard ? 1 : 0;
+      this.serveWaiterWithNewSession();
+    } else {
+      const waiter = this.waiters.shift();
+      if (waiter === undefined) {
+        this.idle.push(lease);
+      } else {
+        this.busy += 1;
+        this.settle(waiter).resolve(lease);
+      }
+    }
+    if (this.busy === 0) this.drained?.();
+  }
+
+  /** Forgets every session (after the library lost them): idle ones close now, busy ones on release. */
+  reset(): void {
+    this.gen += 1;
+    for (const lease of this.idle.splice(0)) this.closeQuietly(lease.session);
+  }
+
+  /** Current generation: sessions leased in an older one were opened before the last reset. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Counters for tests and diagnostics. */
+  stats(): Pkcs11PoolStats {
+    return {
+      size: this.opts.size,
+      idle: this.idle.length,
+      busy: this.busy,
+      waiting: this.waiters.length,
+      opened: this.opened,
+      discarded: this.discarded,
+    };
+  }
+
+  /** Refuses new work, fails waiters, closes idle sessions and waits (bounded) for busy ones. */
+  async close(timeoutMs = 5000): Promise<boolean> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) {
+      this.settle(w).reject(new XksError('InternalException', `PKCS#11 token ${this.opts.name} is shutting down.`));
+    }
+    for (const lease of this.idle.splice(0)) this.closeQuietly(lease.session);
+    if (this.busy === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.drained = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  private openLease(): Pkcs11Lease {
+    // Count the slot as busy before the (synchronous) open so a throw gives it back.
+    this.busy += 1;
+    try {
+      const session = this.opts.open();
+      this.opened += 1;
+      return { session, generation: this.gen };
+    } catch (e) {
+      this.busy -= 1;
+      throw e;
+    }
+  }
+
+  private serveWaiterWithNewSession(): void {
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) return;
+    const { resolve, reject } = this.settle(waiter);
+    try {
+      resolve(this.openLease());
+    } catch (e) {
+      reject(e);
+    }
+  }
+
+  private wait(deadline: number, signal: AbortSignal | undefined): Promise<Pkcs11Lease> {
+    return new Promise<Pkcs11Lease>((resolve, reject) => {
+      const timeout = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        signal?.removeEventListener('abort', waiter.onAbort);
+        reject(
+          new XksError(
+            'DependencyTimeoutException',
+            `All ${this.opts.size} sessions of PKCS#11 token ${this.opts.name} stayed busy until the request deadline.`,
+          ),
+        );
+      };
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          clearTimeout(waiter.timer);
+          timeout();
+        },
+        timer: setTimeout(timeout, Math.max(0, deadline - Date.now())),
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Detaches a waiter's timer and abort listener before it is resolved or rejected. */
+  private settle(w: Waiter): Pick<Waiter, 'resolve' | 'reject'> {
+    clearTimeout(w.timer);
+    w.signal?.removeEventListener('abort', w.onAbort);
+    return w;
+  }
+
+  private closeQuietly(session: Pkcs11Handle): void {
+    try {
+      this.opts.close(session);
+    } catch {
+      // Already gone (closed behind our back, or the library was finalized): nothing to free.
+    }
+  }
+}

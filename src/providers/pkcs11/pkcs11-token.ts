@@ -1,0 +1,344 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isXksError, XksError } from '../../xks/errors.ts';
+import type { CallContext } from '../key-provider.ts';
+import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
+import { Pkcs11CallError } from './pkcs11-call-error.ts';
+import { CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
+import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from './pkcs11-failure.ts';
+import { lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
+import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
+import { acquirePkcs11Module, type Pkcs11Module } from './pkcs11-module-registry.ts';
+import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11PoolStats } from './pkcs11-session-pool.ts';
+import { findTokenSlot, type Pkcs11Slot, type Pkcs11TokenSelector } from './pkcs11-slot.ts';
+
+/** Where a new GCM IV comes from (config `ivSource`). */
+export type Pkcs11IvSource = 'os' | 'token-rng' | 'token-generated';
+
+/** Everything one token needs; built from the provider config. */
+export interface Pkcs11TokenOptions {
+  name: string;
+  modulePath: string;
+  selector: Pkcs11TokenSelector;
+  pin: Pkcs11PinSource;
+  poolSize: number;
+  keyCacheMs: number;
+  retryMs: number;
+  ivSource: Pkcs11IvSource;
+  loader: Pkcs11Loader;
+  logger: Logger;
+}
+
+/** One unit of work on a pooled session of a token. */
+export interface Pkcs11TokenWork<T> {
+  op: Pkcs11Operation;
+  /** CKA_LABEL of the key the work uses, so a stale cache entry can be dropped. */
+  label: string;
+  run: (session: Pkcs11Handle, token: Pkcs11Token) => Promise<T>;
+}
+
+/** The token could not do the work, even after replacing its session and logging in again. */
+export class Pkcs11TokenUnavailableError extends Error {
+  constructor(
+    readonly tokenName: string,
+    readonly detail: string,
+  ) {
+    super(`PKCS#11 token ${tokenName}: ${detail}`);
+    this.name = 'Pkcs11TokenUnavailableError';
+  }
+}
+
+/** Time a retry needs at least; below it the request's 250 ms budget is treated as spent. */
+const MIN_RETRY_MS = 5;
+/** Longest rest between probes of a failed token. */
+const MAX_RETRY_MS = 60_000;
+
+/** True when the call still has time (and has not been aborted) for another attempt. */
+export function hasTimeLeft(ctx: CallContext): boolean {
+  return !ctx.signal.aborted && ctx.deadline - Date.now() > MIN_RETRY_MS;
+}
+
+/** Codes after which every session of the token is suspect, not just the one that failed. */
+const SESSIONS_LOST = new Set<number>([
+  CKR.SESSION_HANDLE_INVALID,
+  CKR.SESSION_CLOSED,
+  CKR.DEVICE_ERROR,
+  CKR.DEVICE_MEMORY,
+  CKR.DEVICE_REMOVED,
+  CKR.TOKEN_NOT_PRESENT,
+  CKR.TOKEN_NOT_RECOGNIZED,
+  CKR.CRYPTOKI_NOT_INITIALIZED,
+]);
+
+/**
+ * One PKCS#11 token (HSM partition): its slot, a control session that holds the login,
+ * a pool of sessions for crypto, a cache of key handles, and its up/down state. Recovery
+ * (re-initialize the library, find the slot again, replace sessions, log in again) is
+ * synchronous PKCS#11 calls only, so concurrent failures cannot interleave it.
+ */
+export class Pkcs11Token {
+  readonly name: string;
+  private module: Pkcs11Module | undefined;
+  private moduleGeneration = 0;
+  private slot: Pkcs11Slot | undefined;
+  private control: Pkcs11Handle | undefined;
+  private pool: Pkcs11SessionPool | undefined;
+  private readonly login: Pkcs11Login;
+  private readonly keys = new Map<string, { entry: Pkcs11KeyEntry; expires: number }>();
+  private up = false;
+  private closed = false;
+  private consecutiveFailures = 0;
+  /** Why the token is down (log-safe), or undefined while up. */
+  downReason: string | undefined = 'not connected yet';
+  /** When a down token may be probed again (epoch ms). */
+  retryAt = 0;
+
+  constructor(private readonly opts: Pkcs11TokenOptions) {
+    this.name = opts.name;
+    this.login = new Pkcs11Login(opts.pin);
+  }
+
+  /** True while the token serves requests. */
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  /** The token's model string for ekmFleetDetails, once known. */
+  get model(): string {
+    return this.slot?.model ?? 'PKCS#11 token';
+  }
+
+  /** Busy plus waiting sessions: the fleet sends new work to the least loaded token. */
+  get load(): number {
+    const s = this.pool?.stats();
+    return s === undefined ? 0 : s.busy + s.waiting;
+  }
+
+  /** Pool counters (tests, diagnostics). */
+  poolStats(): Pkcs11PoolStats | undefined {
+    return this.pool?.stats();
+  }
+
+  /** The loaded library (for the health canary and key admin); connects first if needed. */
+  api(): Pkcs11Api {
+    if (this.module === undefined) this.recover();
+    return (this.module as Pkcs11Module).api;
+  }
+
+  /**
+   * Makes the token usable: loads the library, finds the slot, opens the control session
+   * and logs in. Called at start and after failures; throws (and marks the token down)
+   * when the token cannot be reached.
+   */
+  connect(): void {
+    try {
+      this.recover();
+      // Reachable and logged in; the failure count (probe back-off) resets only when work succeeds.
+      this.markUp(false);
+    } catch (e) {
+      this.markDown(describePkcs11Error(e));
+      throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
+    }
+  }
+
+  /** A key entry from the cache without touching the token, if fresh. */
+  cachedKey(label: string): Pkcs11KeyEntry | undefined {
+    const hit = this.keys.get(label);
+    return hit !== undefined && hit.expires > Date.now() ? hit.entry : undefined;
+  }
+
+  /** The key labelled `label`, from the cache or looked up on `session`. */
+  key(session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
+    const cached = this.cachedKey(label);
+    if (cached !== undefined) return cached;
+    const entry = lookupAesKey(this.api(), session, label);
+    if (this.opts.keyCacheMs > 0) this.keys.set(label, { entry, expires: Date.now() + this.opts.keyCacheMs });
+    return entry;
+  }
+
+  /** A fresh 12-byte IV from the configured source (spec Encrypt: 12 or 16 bytes; 12 is GCM's native size). */
+  newIv(session: Pkcs11Handle): Buffer {
+    switch (this.opts.ivSource) {
+      case 'os':
+        return randomBytes(12);
+      case 'token-rng':
+        return this.api().C_GenerateRandom(session, Buffer.alloc(12));
+      case 'token-generated':
+        // The token writes its IV into this buffer during the operation (pIv is passed by reference).
+        return Buffer.alloc(12);
+    }
+  }
+
+  /** Fails when a token that should generate the IV left it empty (the ciphertext is then never returned). */
+  checkGeneratedIv(iv: Uint8Array): void {
+    if (this.opts.ivSource === 'token-generated' && iv.every((b) => b === 0)) {
+      this.opts.logger.error({ token: this.name }, 'ivSource is token-generated but the token returned no IV; use ivSource os or token-rng');
+      throw new XksError('InternalException', 'The HSM did not generate an IV (ivSource token-generated); see the proxy log.');
+    }
+  }
+
+  /**
+   * Runs `work` on a pooled session. A stale key handle, a lost session, a logged-out
+   * token or a device error leads to recovery and one retry (if the deadline allows);
+   * errors that are the request's own (bad tag, key usage) are answered at once.
+   * Throws Pkcs11TokenUnavailableError when the token cannot serve, so the fleet may fail over.
+   */
+  async execute<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
+    let lastFailure = 'no attempt was made before the deadline';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt > 0 && !hasTimeLeft(ctx)) break;
+      if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
+      if (!this.up) this.connect();
+      const pool = this.pool as Pkcs11SessionPool;
+      let lease: Pkcs11Lease | undefined;
+      let discard = false;
+      try {
+        lease = await pool.acquire(ctx.deadline, ctx.signal);
+        const result = await work.run(lease.session, this);
+        this.markUp();
+        return result;
+      } catch (e) {
+        if (isXksError(e)) throw e;
+        const failure = classifyPkcs11Failure(e, work.op);
+        lastFailure = `${work.op} failed with ${describePkcs11Error(e)}`;
+        switch (failure.action) {
+          case 'answer':
+            discard = failure.discardSession;
+            // The cached usages may be stale if the token refused the key: read them again next time.
+            if (failure.error.errorName !== 'InvalidCiphertextException') this.keys.delete(work.label);
+            throw failure.error;
+          case 'internal':
+            discard = true;
+            if (failure.code === undefined) throw e;
+            this.opts.logger.error({ token: this.name, op: work.op, error: describePkcs11Error(e) }, 'PKCS#11 call failed unexpectedly');
+            throw new XksError('InternalException', `The HSM failed the ${work.op} operation (${describePkcs11Error(e)}).`);
+          case 'pin':
+            this.markDown(describePkcs11Error(e));
+            throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
+          case 'key-handle':
+            this.keys.delete(work.label);
+            this.recoverOrThrow(failure.code, undefined);
+            break;
+          case 'recover':
+            discard = true;
+            this.recoverOrThrow(failure.code, lease?.generation);
+            break;
+        }
+      } finally {
+        if (lease !== undefined) pool.release(lease, discard);
+      }
+    }
+    this.markDown(lastFailure);
+    throw new Pkcs11TokenUnavailableError(this.name, lastFailure);
+  }
+
+  /** Releases sessions and the library; waits (bounded) for operations in flight. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const drained = (await this.pool?.close()) ?? true;
+    if (this.control !== undefined) this.closeQuietly(this.control);
+    this.control = undefined;
+    this.keys.clear();
+    // Finalizing the library under a running native operation would crash the process:
+    // if something is still in flight, keep the library loaded instead.
+    if (drained) this.module?.release();
+    else this.opts.logger.warn({ token: this.name }, 'PKCS#11 operations still running at shutdown; library left loaded');
+    this.module = undefined;
+  }
+
+  private recoverOrThrow(code: number, leaseGeneration: number | undefined): void {
+    try {
+      this.recover(code, leaseGeneration);
+      this.opts.logger.info({ token: this.name, after: describePkcs11Error(new Pkcs11CallError(code)) }, 'PKCS#11 token recovered; retrying');
+    } catch (e) {
+      this.markDown(describePkcs11Error(e));
+      throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
+    }
+  }
+
+  /**
+   * Brings library, slot, control session and login back. `code` is what failed (undefined
+   * at first connect); `leaseGeneration` lets only the first of several concurrent failures
+   * reset the pool.
+   */
+  private recover(code?: number, leaseGeneration?: number): void {
+    if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
+    if (this.module === undefined) {
+      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader);
+      this.moduleGeneration = this.module.generation;
+    }
+    const module = this.module;
+    if (code === CKR.CRYPTOKI_NOT_INITIALIZED) module.reinitialize(this.moduleGeneration);
+    if (module.generation !== this.moduleGeneration) {
+      // The library was initialized again: every session and handle from before is gone.
+      this.moduleGeneration = module.generation;
+      this.control = undefined;
+      this.slot = undefined;
+      this.keys.clear();
+      this.pool?.reset();
+    } else if (code !== undefined && SESSIONS_LOST.has(code) && (leaseGeneration === undefined || leaseGeneration === this.pool?.generation)) {
+      this.pool?.reset();
+    }
+    if (code !== undefined && SESSIONS_LOST.has(code)) this.slot = undefined;
+    const api = module.api;
+    this.slot ??= findTokenSlot(api, this.opts.selector);
+    if (this.control !== undefined) {
+      try {
+        api.C_GetSessionInfo(this.control);
+      } catch {
+        this.control = undefined;
+      }
+    }
+    this.control ??= api.C_OpenSession(this.slot.slot, CKF_SERIAL_SESSION);
+    // Handles of private objects die with the login (SoftHSM2 gives new ones after C_Login).
+    if (this.login.ensure(api, this.control)) this.keys.clear();
+    this.pool ??= new Pkcs11SessionPool({
+      name: this.name,
+      size: this.opts.poolSize,
+      open: () => api.C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION),
+      close: (s) => api.C_CloseSession(s),
+    });
+  }
+
+  /** Marks the token as serving again (logs the transition); `workDone` resets the probe back-off. */
+  markUp(workDone = true): void {
+    if (!this.up && this.downReason !== 'not connected yet') {
+      this.opts.logger.info({ token: this.name }, 'PKCS#11 token is serving again');
+    }
+    this.up = true;
+    this.downReason = undefined;
+    if (workDone) this.consecutiveFailures = 0;
+  }
+
+  /** Marks the token as failed; it is probed again after a growing rest (logs the transition). */
+  markDown(reason: string): void {
+    if (this.up || this.downReason === 'not connected yet') {
+      this.opts.logger.error({ token: this.name, reason }, 'PKCS#11 token unavailable; requests go to other tokens and it is probed again');
+    }
+    this.up = false;
+    this.downReason = reason;
+    this.consecutiveFailures += 1;
+    this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, this.opts.retryMs * 2 ** (this.consecutiveFailures - 1));
+  }
+
+  /** Opens a short-lived session outside the pool (health canary), connecting first if needed. */
+  openSideSession(): Pkcs11Handle {
+    if (!this.up) this.connect();
+    return this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
+  }
+
+  /** Closes a session, ignoring a session that is already gone. */
+  closeQuietly(session: Pkcs11Handle): void {
+    try {
+      this.module?.api.C_CloseSession(session);
+    } catch {
+      // Already closed (behind our back or by a library re-initialization).
+    }
+  }
+
+  /** Recovery entry for the health check: same steps as after a failed request. */
+  recoverAfter(code: number): void {
+    this.recoverOrThrow(code, undefined);
+  }
+}
