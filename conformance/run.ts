@@ -78,7 +78,8 @@ async function runOne(check: CheckDefinition, options: ConformanceOptions, clien
 
 function describeError(e: unknown): string {
   const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
-  return [err.code ?? err.name, err.message, err.cause?.code ?? err.cause?.message].filter(Boolean).join(' ');
+  const firstLine = (s: string | undefined) => s?.split('\n')[0];
+  return [err.code ?? err.name, firstLine(err.message), err.cause?.code ?? firstLine(err.cause?.message)].filter(Boolean).join(' ');
 }
 
 function elapsed(started: number): number {

@@ -37,6 +37,12 @@ async function healthWithTls(ctx: CheckContext, tls: ConformanceTls): Promise<{ 
   }
 }
 
+/** Fails unless the configured client certificate gets an answer: else a refusal proves nothing. */
+async function configuredClientAnswered(ctx: CheckContext): Promise<void> {
+  const r = await healthWithTls(ctx, ctx.options.tls);
+  if ('error' in r) fail(`the configured client certificate gets no answer either (${r.error}), so a refusal would prove nothing`);
+}
+
 /** Checks of the HTTPS transport; skipped for http endpoints. */
 export const tlsChecks: CheckDefinition[] = [
   {
@@ -124,6 +130,7 @@ export const tlsChecks: CheckDefinition[] = [
     async run(ctx) {
       httpsOnly(ctx);
       if (!ctx.options.tls.cert) skip('no client certificate given (--cert), mTLS not tested');
+      await configuredClientAnswered(ctx);
       const r = await healthWithTls(ctx, { ...ctx.options.tls, cert: undefined, key: undefined });
       if ('status' in r) fail(`a client without a certificate got HTTP ${r.status}`);
       return `refused: ${r.error}`;
@@ -140,6 +147,7 @@ export const tlsChecks: CheckDefinition[] = [
       if (!ctx.options.tls.cert) skip('no client certificate given (--cert), mTLS not tested');
       const pair = await makeUntrustedClientCert(ctx.options.region);
       if (!pair) skip('openssl not found: cannot make an untrusted client certificate');
+      await configuredClientAnswered(ctx);
       const r = await healthWithTls(ctx, { ...ctx.options.tls, ...pair });
       if ('status' in r) fail(`a self-signed client certificate got HTTP ${r.status}`);
       return `refused: ${r.error}`;
