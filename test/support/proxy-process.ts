@@ -1,0 +1,139 @@
+/**
+ * Starts OUR proxy as a real child process (`xks-proxy serve` on port 0) over a software
+ * keystore with the demo keys in a temp dir, for tests that need a second, independent
+ * proxy (e.g. the upstream of an upstream key store).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
+import { DEMO_CREDENTIAL, DEMO_PREFIX } from './xks-client.ts';
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** What the child proxy serves. */
+export interface ProxyProcessOptions {
+  prefix?: string;
+  accessKeyId?: string;
+  /** The SigV4 secret; given to the child through an environment variable, not the config file. */
+  secretAccessKey?: string;
+  region?: string;
+  /** server.requestTimeoutMs of the child. */
+  requestTimeoutMs?: number;
+  /** How long to wait for "xks-proxy listening"; default 20 s (two shared cores). */
+  startTimeoutMs?: number;
+}
+
+/** A running child proxy. */
+export interface ProxyProcess {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  port: number;
+  pid: number;
+  dir: string;
+  /** Every stdout/stderr line so far (JSON log lines), for assertions and failure messages. */
+  output(): string[];
+  /** SIGTERM, then SIGKILL after `graceMs`; removes the temp dir. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts `node --import tsx src/cli/main.ts serve --config <tmp>/config.yaml --port 0`. */
+export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise<ProxyProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'xks-proc-'));
+  const keystorePath = join(dir, 'keystore.json');
+  const kek = randomBytes(32).toString('hex');
+  let child: ChildProcess | undefined;
+  try {
+    await ensureDemoKeystore(keystorePath, { kek });
+    const config = {
+      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000 },
+      logging: { level: 'info', pretty: false },
+      keyStores: [
+        {
+          prefix: opts.prefix ?? DEMO_PREFIX,
+          region: opts.region ?? 'us-east-1',
+          credentials: [{ accessKeyId: opts.accessKeyId ?? DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:XKS_TEST_SIGV4_SECRET' }],
+          provider: { type: 'software', path: keystorePath, kek: 'env:XKS_TEST_KEK' },
+        },
+      ],
+    };
+    const configPath = join(dir, 'config.yaml');
+    await writeFile(configPath, stringify(config), { mode: 0o600 });
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configPath, '--port', '0'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        XKS_TEST_SIGV4_SECRET: opts.secretAccessKey ?? DEMO_CREDENTIAL.secretAccessKey,
+        XKS_TEST_KEK: kek,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return await waitUntilListening(child, dir, opts.startTimeoutMs ?? 20_000);
+  } catch (e) {
+    if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function waitUntilListening(child: ChildProcess, dir: string, timeoutMs: number): Promise<ProxyProcess> {
+  const lines: string[] = [];
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const collect = (stream: NodeJS.ReadableStream | null, onLine?: (line: string) => void) => {
+    let buffered = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        lines.push(line);
+        onLine?.(line);
+      }
+    });
+  };
+
+  let stopped = false;
+  const stop = async (graceMs = 3_000) => {
+    if (!stopped) {
+      stopped = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  return new Promise<ProxyProcess>((resolveStart, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      void stop(0).finally(() => reject(new Error(`proxy process ${why}; output:\n${lines.slice(-20).join('\n')}`)));
+    };
+    const timer = setTimeout(() => fail(`did not log "xks-proxy listening" within ${timeoutMs} ms`), timeoutMs);
+    const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null) => fail(`exited early (code ${code}, signal ${signal})`);
+    child.once('exit', onEarlyExit);
+    collect(child.stderr);
+    collect(child.stdout, (line) => {
+      let entry: { msg?: unknown; url?: unknown };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        return;
+      }
+      if (entry.msg !== 'xks-proxy listening' || typeof entry.url !== 'string') return;
+      clearTimeout(timer);
+      child.off('exit', onEarlyExit);
+      const url = entry.url;
+      resolveStart({ url, port: Number(new URL(url).port), pid: child.pid!, dir, output: () => [...lines], stop });
+    });
+  });
+}
