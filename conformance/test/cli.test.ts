@@ -61,7 +61,7 @@ describe('the conformance CLI', () => {
   it('reports achieved rate, percentiles and errors in load mode', async () => {
     const io = captureIo();
     expect(await cliMain(['--endpoint', good.endpoint, '--load', '--rate', '200', '--duration', '1s', '--json'], io)).toBe(0);
-    const r = JSON.parse(io.stdout) as Record<string, unknown> & { latency: Record<string, number> };
+    const r = JSON.parse(io.stdout) as Record<string, unknown> & { latency: { p50: number; p99: number; max: number } };
     expect(r).toMatchObject({ requestedRate: 200, sent: 200, completed: 200, ok: 200, errors: {}, withinBudget: true, passed: true });
     expect(r.latency.p50).toBeLessThanOrEqual(r.latency.p99);
     expect(r.latency.p99).toBeLessThanOrEqual(r.latency.max);
