@@ -1,0 +1,170 @@
+/**
+ * A pool of persistent TLS connections to one KMIP server: up to `maxConnections`, one
+ * request in flight on each, idle ones kept warm (TLS handshakes cost more than the
+ * request itself) and closed after `idleTimeoutMs`. Callers wait for a free connection no
+ * longer than their deadline.
+ */
+import {
+  KmipConnection,
+  KmipConnectionError,
+  KmipTimeoutError,
+  type KmipEndpoint,
+  type KmipTlsMaterial,
+} from './kmip-connection.ts';
+
+/** Pool limits. */
+export interface KmipPoolOptions {
+  maxConnections: number;
+  idleTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
+/** Time limit of one call: an absolute deadline and an optional abort signal. */
+export interface KmipDeadline {
+  deadline: number;
+  signal?: AbortSignal | undefined;
+}
+
+interface Idle {
+  connection: KmipConnection;
+  timer: NodeJS.Timeout;
+}
+
+interface Waiter {
+  wake: () => void;
+}
+
+/** Connections to one server. */
+export class KmipConnectionPool {
+  private readonly idle: Idle[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Connections open or opening, busy or idle. */
+  private count = 0;
+  private closed = false;
+
+  constructor(
+    readonly endpoint: KmipEndpoint,
+    private readonly material: KmipTlsMaterial,
+    private readonly options: KmipPoolOptions,
+  ) {}
+
+  /** Open connections (busy, idle or connecting). */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Sends one request and returns the response bytes. When `mayRepeat` is set and a
+   * connection reused from the idle list turns out to be dead (the server closed it while
+   * it sat idle), the request is sent again on another connection: only for operations
+   * that are safe to repeat.
+   */
+  async roundTrip(request: Uint8Array, limit: KmipDeadline, mayRepeat: boolean): Promise<Buffer> {
+    for (let attempt = 0; ; attempt++) {
+      const { connection, reused } = await this.acquire(limit);
+      try {
+        const response = await connection.roundTrip(request, limit.deadline, limit.signal);
+        this.release(connection);
+        return response;
+      } catch (e) {
+        connection.destroy();
+        this.release(connection);
+        const stale = reused && e instanceof KmipConnectionError;
+        if (!(stale && mayRepeat && attempt < this.options.maxConnections && Date.now() < limit.deadline)) throw e;
+      }
+    }
+  }
+
+  /** Closes every connection; waiting callers fail. */
+  close(): void {
+    this.closed = true;
+    for (const { connection, timer } of this.idle.splice(0)) {
+      clearTimeout(timer);
+      connection.destroy();
+    }
+    for (const waiter of this.waiters.splice(0)) waiter.wake();
+  }
+
+  private async acquire(limit: KmipDeadline): Promise<{ connection: KmipConnection; reused: boolean }> {
+    for (;;) {
+      if (this.closed) throw new KmipConnectionError('the KMIP connection pool is closed', 'KMIP_POOL_CLOSED');
+      // Most recently used first: the least likely to have been closed by the server.
+      const idle = this.idle.pop();
+      if (idle !== undefined) {
+        clearTimeout(idle.timer);
+        if (idle.connection.alive) return { connection: idle.connection, reused: true };
+        continue;
+      }
+      if (this.count < this.options.maxConnections) return { connection: await this.connect(limit), reused: false };
+      await this.waitForSlot(limit);
+    }
+  }
+
+  private async connect(limit: KmipDeadline): Promise<KmipConnection> {
+    this.count++;
+    let connection: KmipConnection;
+    try {
+      connection = await KmipConnection.open(this.endpoint, this.material, limit.deadline, limit.signal, this.options.maxResponseBytes);
+    } catch (e) {
+      this.count--;
+      this.wakeOne();
+      throw e;
+    }
+    connection.onClose(() => {
+      this.count--;
+      this.removeIdle(connection);
+      this.wakeOne();
+    });
+    if (this.closed) connection.destroy();
+    return connection;
+  }
+
+  private release(connection: KmipConnection): void {
+    if (!connection.alive || this.closed) {
+      connection.destroy();
+      return;
+    }
+    const timer = setTimeout(() => connection.destroy(), this.options.idleTimeoutMs);
+    // An idle connection must not keep the process alive.
+    timer.unref();
+    this.idle.push({ connection, timer });
+    this.wakeOne();
+  }
+
+  private removeIdle(connection: KmipConnection): void {
+    const at = this.idle.findIndex((i) => i.connection === connection);
+    if (at >= 0) {
+      const [removed] = this.idle.splice(at, 1);
+      if (removed !== undefined) clearTimeout(removed.timer);
+    }
+  }
+
+  private wakeOne(): void {
+    this.waiters.shift()?.wake();
+  }
+
+  private waitForSlot(limit: KmipDeadline): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        wake: () => {
+          cleanup();
+          resolve();
+        },
+      };
+      const expire = (why: string): void => {
+        cleanup();
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(new KmipTimeoutError(`no free KMIP connection to ${this.endpoint.host}:${this.endpoint.port}: ${why}`));
+      };
+      const timer = setTimeout(() => expire('deadline passed'), Math.max(0, limit.deadline - Date.now()));
+      const onAbort = (): void => expire('call aborted');
+      limit.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        limit.signal?.removeEventListener('abort', onAbort);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+}
