@@ -111,7 +111,7 @@ function withKeystoreOptions(cmd: Command): Command {
     .addOption(new Option('--keystore <file>', 'keystore file to use directly (instead of --config)'))
     .addOption(new Option('--passphrase <ref>', 'with --keystore: passphrase as a secret reference, env:NAME or file:PATH'))
     .addOption(new Option('--kek <ref>', 'with --keystore: raw 32-byte KEK (base64 or hex) as a secret reference, env:NAME or file:PATH'))
-    .addOption(new Option('--config <file>', 'proxy config file whose software key store to use (default: $XKS_PROXY_CONFIG or ./xks-proxy.yaml)'))
+    .addOption(new Option('-c, --config <file>', 'proxy config file whose software key store to use (default: $XKS_PROXY_CONFIG or ./xks-proxy.yaml)'))
     .addOption(new Option('--prefix <prefix>', 'with --config: URI prefix of the key store (needed when several use the software provider)'));
 }
 
