@@ -39,6 +39,7 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     bodyLimitBytes: server.bodyLimitBytes,
     requestTimeoutMs: server.requestTimeoutMs,
   });
+  await warmUp(tenants, logger);
   let listener: RunningListener;
   try {
     listener = await startListener(app, server, { logger, configDir: loaded.configDir });
@@ -66,6 +67,28 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
     },
   };
+}
+
+/** How long start-up waits for providers to initialise (open files, log in to HSMs). */
+const WARM_UP_BUDGET_MS = 15_000;
+
+/**
+ * Initialises every provider and runs the first deep health check before listening, so
+ * the first KMS call does not pay for scrypt or an HSM login inside its 250 ms. A key
+ * manager that is down does not stop the proxy: it serves, reports UNAVAILABLE, and
+ * picks the key manager up when it returns.
+ */
+async function warmUp(tenants: TenantDirectory, logger: Logger): Promise<void> {
+  await Promise.all(
+    tenants.all().map(async (t) => {
+      const fleet = await t.keyStore.readiness({ deadline: Date.now() + WARM_UP_BUDGET_MS, signal: AbortSignal.timeout(WARM_UP_BUDGET_MS) });
+      for (const ekm of fleet) {
+        if (ekm.healthStatus === 'UNAVAILABLE') {
+          logger.error({ prefix: t.prefix, ekmId: ekm.id, detail: ekm.detail }, 'key manager unavailable at start-up; serving anyway');
+        }
+      }
+    }),
+  );
 }
 
 function warnAboutConfig(loaded: LoadedConfig, logger: Logger): void {

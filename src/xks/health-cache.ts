@@ -1,26 +1,68 @@
 import type { CallContext, EkmHealth } from '../providers/key-provider.ts';
 
+/** Timing rules of a HealthCache. */
+export interface HealthCacheOptions {
+  /** A healthy result is reused this long without a new check (health.cacheSeconds). */
+  freshMs: number;
+  /** A result with an UNAVAILABLE entry is reused only this long, so recovery shows quickly. */
+  unhealthyFreshMs?: number;
+  /** The spec's hard limit: a cached result MUST NOT be older than one minute. */
+  maxStaleMs?: number;
+  /** Budget of one deep check, independent of the request that triggered it. */
+  checkBudgetMs?: number;
+}
+
 /**
- * Caches a deep health result (spec GetHealthStatus: a cached result MUST NOT be older
- * than one minute). Concurrent callers share one check in flight, so a burst of health
- * calls runs at most one canary operation.
+ * Caches the deep health result (spec GetHealthStatus: a deep check may be slower than
+ * the 250 ms budget, so answer from a cached result no older than one minute).
+ * - Fresh result: returned as is.
+ * - Older, but under a minute: returned at once while one background check refreshes it.
+ * - None usable: the caller waits for the check, but never past its own deadline.
+ * Concurrent callers share one check in flight, so a burst runs one canary operation.
  */
 export class HealthCache {
   private cached: { at: number; value: EkmHealth[] } | undefined;
   private inFlight: Promise<EkmHealth[]> | undefined;
+  private readonly freshMs: number;
+  private readonly unhealthyFreshMs: number;
+  private readonly maxStaleMs: number;
+  private readonly checkBudgetMs: number;
 
   constructor(
     private readonly check: (ctx: CallContext) => Promise<EkmHealth[]>,
-    private readonly maxAgeMs: number,
+    options: HealthCacheOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.maxStaleMs = Math.min(options.maxStaleMs ?? 60_000, 60_000);
+    this.freshMs = Math.min(options.freshMs, this.maxStaleMs);
+    this.unhealthyFreshMs = Math.min(options.unhealthyFreshMs ?? 1_000, this.freshMs);
+    this.checkBudgetMs = options.checkBudgetMs ?? 5_000;
+  }
 
-  /** A result no older than maxAgeMs, checking again when needed. */
-  get(ctx: CallContext): Promise<EkmHealth[]> {
+  /** A result no older than the rules above allow. */
+  async get(ctx: CallContext): Promise<EkmHealth[]> {
     const cached = this.cached;
-    if (cached !== undefined && this.now() - cached.at < this.maxAgeMs) return Promise.resolve(cached.value);
+    if (cached !== undefined) {
+      const age = this.now() - cached.at;
+      const healthy = cached.value.every((e) => e.healthStatus !== 'UNAVAILABLE');
+      if (age < (healthy ? this.freshMs : this.unhealthyFreshMs)) return cached.value;
+      const refresh = this.refresh();
+      if (age < this.maxStaleMs) return cached.value;
+      return this.waitUntil(refresh, ctx.deadline);
+    }
+    return this.waitUntil(this.refresh(), ctx.deadline);
+  }
+
+  /** The last result without running a check (undefined before the first). */
+  peek(): EkmHealth[] | undefined {
+    return this.cached?.value;
+  }
+
+  /** Starts a check unless one is running; the result replaces the cache. */
+  private refresh(): Promise<EkmHealth[]> {
     if (this.inFlight === undefined) {
       const started = this.now();
+      const ctx = { deadline: Date.now() + this.checkBudgetMs, signal: AbortSignal.timeout(this.checkBudgetMs) };
       this.inFlight = this.check(ctx)
         .then((value) => {
           this.cached = { at: started, value };
@@ -33,8 +75,18 @@ export class HealthCache {
     return this.inFlight;
   }
 
-  /** The last result without running a check (undefined before the first). */
-  peek(): EkmHealth[] | undefined {
-    return this.cached?.value;
+  private async waitUntil(check: Promise<EkmHealth[]>, deadline: number): Promise<EkmHealth[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<EkmHealth[]>((resolve) => {
+      timer = setTimeout(
+        () => resolve([{ id: 'health-check', model: 'deep health check', healthStatus: 'UNAVAILABLE', detail: 'the deep health check has not finished yet' }]),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      return await Promise.race([check, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { EkmHealth } from '../../../src/providers/key-provider.ts';
+import { HealthCache } from '../../../src/xks/health-cache.ts';
+
+const ACTIVE: EkmHealth[] = [{ id: 'a', model: 'm', healthStatus: 'ACTIVE' }];
+const DOWN: EkmHealth[] = [{ id: 'a', model: 'm', healthStatus: 'UNAVAILABLE' }];
+const ctx = (ms = 1000) => ({ deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
+
+function setup(results: EkmHealth[][], freshMs = 30_000, delayMs = 0) {
+  let clock = 1_000_000;
+  let calls = 0;
+  const cache = new HealthCache(
+    async () => {
+      const value = results[Math.min(calls, results.length - 1)]!;
+      calls++;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      return value;
+    },
+    { freshMs },
+    () => clock,
+  );
+  return { cache, calls: () => calls, advance: (ms: number) => (clock += ms) };
+}
+
+describe('HealthCache', () => {
+  it('reuses a healthy result while it is fresh', async () => {
+    const h = setup([ACTIVE]);
+    await h.cache.get(ctx());
+    h.advance(29_000);
+    await h.cache.get(ctx());
+    expect(h.calls()).toBe(1);
+  });
+
+  it('shares one check between concurrent callers', async () => {
+    const h = setup([ACTIVE], 30_000, 20);
+    await Promise.all(Array.from({ length: 20 }, () => h.cache.get(ctx())));
+    expect(h.calls()).toBe(1);
+  });
+
+  it('answers a stale (but under a minute) result at once and refreshes it in the background', async () => {
+    const h = setup([ACTIVE, DOWN]);
+    await h.cache.get(ctx());
+    h.advance(31_000);
+    expect(await h.cache.get(ctx())).toEqual(ACTIVE);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(h.cache.peek()).toEqual(DOWN);
+  });
+
+  it('never answers a result older than one minute', async () => {
+    const h = setup([ACTIVE, DOWN]);
+    await h.cache.get(ctx());
+    h.advance(61_000);
+    expect(await h.cache.get(ctx())).toEqual(DOWN);
+  });
+
+  it('keeps an unhealthy result only about a second, so recovery shows quickly', async () => {
+    const h = setup([DOWN, ACTIVE]);
+    await h.cache.get(ctx());
+    h.advance(1_500);
+    await h.cache.get(ctx()); // stale: answered from cache, refresh started
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await h.cache.get(ctx())).toEqual(ACTIVE);
+  });
+
+  it('does not make the caller wait past its deadline for a slow first check', async () => {
+    const h = setup([ACTIVE], 30_000, 300);
+    const started = Date.now();
+    const result = await h.cache.get(ctx(50));
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(result[0]!.healthStatus).toBe('UNAVAILABLE');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.cache.get(ctx())).toEqual(ACTIVE);
+  });
+});
