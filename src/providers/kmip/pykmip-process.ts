@@ -139,6 +139,16 @@ export class PykmipServer {
     this.signalGroup('SIGKILL');
   }
 
+  /** Freezes the server (SIGSTOP): it keeps its port but answers nothing, like a hung key manager. */
+  suspend(): void {
+    this.signalGroup('SIGSTOP');
+  }
+
+  /** Lets a suspended server run again (SIGCONT). */
+  resume(): void {
+    this.signalGroup('SIGCONT');
+  }
+
   /** Asks the server to stop, then kills it after `graceMs`; resolves when it has exited. */
   async stop(graceMs = 1_000): Promise<void> {
     if (this.exited) return;
