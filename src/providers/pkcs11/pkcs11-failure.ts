@@ -1,6 +1,7 @@
 import { XksError } from '../../xks/errors.ts';
 import { CKR, ckrName } from './pkcs11-constants.ts';
 import { pkcs11ErrorCode } from './pkcs11-error-code.ts';
+import { Pkcs11PinRefusedError } from './pkcs11-login.ts';
 
 /** Which PKCS#11 call sequence failed: decrypt failures are read differently (see below). */
 export type Pkcs11Operation = 'encrypt' | 'decrypt' | 'describe' | 'health';
@@ -106,6 +107,8 @@ export function classifyPkcs11Failure(e: unknown, op: Pkcs11Operation): Pkcs11Fa
 
 /** Log-safe description of a PKCS#11 error: the CK_RV name, never data. */
 export function describePkcs11Error(e: unknown): string {
+  // Our own errors carry a full sentence (which token, which PIN reference); keep it.
+  if (e instanceof Pkcs11PinRefusedError) return e.message;
   const code = pkcs11ErrorCode(e);
   if (code !== undefined) return ckrName(code);
   if (e instanceof XksError) return `${e.errorName}: ${e.message}`;

@@ -39,24 +39,8 @@ function entry(token: Pkcs11Token, healthStatus: EkmHealthStatus, detail?: strin
 
 async function roundTrip(token: Pkcs11Token, canaryLabel: string, ctx: CallContext): Promise<EkmHealth> {
   for (let attempt = 0; ; attempt++) {
-    let session: Pkcs11Handle | undefined;
     try {
-      session = token.openSideSession();
-      const key = token.key(session, canaryLabel);
-      if (!key.usages.includes('ENCRYPT') || !key.usages.includes('DECRYPT')) {
-        return entry(token, 'DEGRADED', `health canary key "${canaryLabel}" must allow encrypt and decrypt`);
-      }
-      const plaintext = randomBytes(32);
-      const api = token.api();
-      const out = await pkcs11GcmEncrypt(api, session, key.handle, token.newIv(session), plaintext, CANARY_AAD);
-      token.checkGeneratedIv(out.iv);
-      const back = await pkcs11GcmDecrypt(api, session, key.handle, out, CANARY_AAD);
-      if (!plaintext.equals(back)) {
-        token.markDown('health canary decrypted to different bytes');
-        return entry(token, 'UNAVAILABLE', 'health canary decrypted to different bytes');
-      }
-      token.markUp();
-      return entry(token, 'ACTIVE');
+      return await token.withSideSession((session) => canaryRoundTrip(token, session, canaryLabel));
     } catch (e) {
       if (e instanceof Pkcs11TokenUnavailableError) return entry(token, 'UNAVAILABLE', e.detail);
       if (isXksError(e)) {
@@ -75,8 +59,24 @@ async function roundTrip(token: Pkcs11Token, canaryLabel: string, ctx: CallConte
       }
       token.markDown(detail);
       return entry(token, 'UNAVAILABLE', detail);
-    } finally {
-      if (session !== undefined) token.closeQuietly(session);
     }
   }
+}
+
+async function canaryRoundTrip(token: Pkcs11Token, session: Pkcs11Handle, canaryLabel: string): Promise<EkmHealth> {
+  const key = token.key(session, canaryLabel);
+  if (!key.usages.includes('ENCRYPT') || !key.usages.includes('DECRYPT')) {
+    return entry(token, 'DEGRADED', `health canary key "${canaryLabel}" must allow encrypt and decrypt`);
+  }
+  const plaintext = randomBytes(32);
+  const api = token.api();
+  const out = await pkcs11GcmEncrypt(api, session, key.handle, token.newIv(session), plaintext, CANARY_AAD);
+  token.checkGeneratedIv(out.iv);
+  const back = await pkcs11GcmDecrypt(api, session, key.handle, out, CANARY_AAD);
+  if (!plaintext.equals(back)) {
+    token.markDown('health canary decrypted to different bytes');
+    return entry(token, 'UNAVAILABLE', 'health canary decrypted to different bytes');
+  }
+  token.markUp();
+  return entry(token, 'ACTIVE');
 }

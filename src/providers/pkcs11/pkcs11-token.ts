@@ -88,6 +88,8 @@ export class Pkcs11Token {
   private up = false;
   private closed = false;
   private consecutiveFailures = 0;
+  /** Operations on side sessions (health canary) still running; close waits for them. */
+  private readonly sideWork = new Set<Promise<unknown>>();
   /** Why the token is down (log-safe), or undefined while up. */
   downReason: string | undefined = 'not connected yet';
   /** When a down token may be probed again (epoch ms). */
@@ -236,7 +238,7 @@ export class Pkcs11Token {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const drained = (await this.pool?.close()) ?? true;
+    const drained = ((await this.pool?.close()) ?? true) && (await this.sideWorkDone(5000));
     if (this.control !== undefined) this.closeQuietly(this.control);
     this.control = undefined;
     this.keys.clear();
@@ -322,10 +324,32 @@ export class Pkcs11Token {
     this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, this.opts.retryMs * 2 ** (this.consecutiveFailures - 1));
   }
 
-  /** Opens a short-lived session outside the pool (health canary), connecting first if needed. */
-  openSideSession(): Pkcs11Handle {
+  /**
+   * Runs `work` on a short-lived session outside the pool (the health canary, so a busy
+   * pool cannot make a healthy token look dead), connecting first if needed. The session
+   * is closed only after the work settles: SoftHSM2 crashes when a session is closed
+   * under a running operation (measured), and close() waits for this work too.
+   */
+  async withSideSession<T>(work: (session: Pkcs11Handle) => Promise<T>): Promise<T> {
+    if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     if (!this.up) this.connect();
-    return this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
+    const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
+    const run = work(session).finally(() => this.closeQuietly(session));
+    const tracked = run.catch(() => undefined).finally(() => this.sideWork.delete(tracked));
+    this.sideWork.add(tracked);
+    return run;
+  }
+
+  private async sideWorkDone(timeoutMs: number): Promise<boolean> {
+    if (this.sideWork.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const done = Promise.allSettled([...this.sideWork]).then(() => true);
+    const result = await Promise.race([done, timedOut]);
+    clearTimeout(timer);
+    return result;
   }
 
   /** Closes a session, ignoring a session that is already gone. */
