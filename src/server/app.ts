@@ -29,6 +29,8 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Budget for one call in ms; providers get the time left of it. */
   requestTimeoutMs: number;
+  /** Proxy-wide admission (global rate limit): throws XksError('ThrottlingException') to refuse. */
+  admit?: (prefix: string) => void;
   /** Called once per finished XKS request (metrics, audit, status view); must not throw. */
   observers?: ReadonlyArray<(event: RequestEvent) => void>;
 }
@@ -129,6 +131,10 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
     return c.json(error.toBody(), 405);
   }
 
+  // Admission before any work: overload and per-prefix quotas answer 429 cheaply (spec
+  // "URI path prefix": a proxy MAY set independent quotas per prefix).
+  deps.admit?.(tenant.prefix);
+  tenant.admit?.();
   const body = await readBodyWithLimit(c.req.raw, deps.bodyLimitBytes);
   authenticate(c, tenant, rawPath, body, now(), log);
   const json = parseJsonObject(body.toString('utf8'));
@@ -144,18 +150,21 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
       const keyId = checkExternalKeyId(target.keyId!);
       const req = parseKeyMetadataRequest(json);
       noteMetadata(log, req.requestMetadata);
+      await tenant.authorize?.({ operation: 'metadata', keyId, requestMetadata: req.requestMetadata });
       return c.json(await tenant.keyStore.getKeyMetadata(keyId, req, ctx));
     }
     case 'encrypt': {
       const keyId = checkExternalKeyId(target.keyId!);
       const req = parseEncryptRequest(json);
       noteMetadata(log, req.requestMetadata);
+      await tenant.authorize?.({ operation: 'encrypt', keyId, requestMetadata: req.requestMetadata });
       return c.json(await tenant.keyStore.encrypt(keyId, req, ctx));
     }
     case 'decrypt': {
       const keyId = checkExternalKeyId(target.keyId!);
       const req = parseDecryptRequest(json);
       noteMetadata(log, req.requestMetadata);
+      await tenant.authorize?.({ operation: 'decrypt', keyId, requestMetadata: req.requestMetadata });
       return c.json(await tenant.keyStore.decrypt(keyId, req, ctx));
     }
   }

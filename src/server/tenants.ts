@@ -1,5 +1,13 @@
 import type { CredentialSet } from '../auth/credential-set.ts';
 import type { KeyStore } from '../xks/key-store.ts';
+import type { RequestMetadata } from '../xks/requests.ts';
+
+/** What secondary authorization decides on (spec "Authorization"); health is exempt. */
+export interface AuthorizationInput {
+  operation: 'metadata' | 'encrypt' | 'decrypt';
+  keyId: string;
+  requestMetadata: RequestMetadata;
+}
 
 /** One URI prefix: its key store and who may call it. */
 export interface Tenant {
@@ -7,6 +15,10 @@ export interface Tenant {
   region: string;
   credentials: CredentialSet;
   keyStore: KeyStore;
+  /** Per-prefix quota: throws XksError('ThrottlingException') when over it. */
+  admit?: () => void;
+  /** Secondary authorization: throws XksError('AccessDeniedException'), with the denying rule as logDetail. */
+  authorize?: (input: AuthorizationInput) => void | Promise<void>;
 }
 
 /**
