@@ -6,6 +6,8 @@ import { HttpClient } from './src/http-client.ts';
 import { resolveOptions } from './src/options.ts';
 import type { ConformanceOptions, ConformanceOptionsInput } from './src/options.ts';
 import { XksClient } from './src/xks-client.ts';
+import { describeAnswer } from './src/expect-answer.ts';
+import { healthMetadata } from './src/request-bodies.ts';
 
 export type { ConformanceOptions, ConformanceOptionsInput } from './src/options.ts';
 export type { CheckResult, CheckStatus, CheckLevel, CheckDefinition } from './src/check.ts';
@@ -20,18 +22,61 @@ export interface ConformanceSummary {
   conformant: boolean;
 }
 
+/** The health calls made before the checks, as KMS makes one when a key store connects. */
+export interface PreflightResult {
+  /** Health calls made until the first 200 (or until giving up). */
+  attempts: number;
+  /** Whether a health call answered 200. */
+  ok: boolean;
+  /** Time spent, ms. */
+  durationMs: number;
+  /** The last answer or network error when not ok. */
+  last?: string;
+}
+
 /** Everything a run found. */
 export interface ConformanceReport {
   endpoint: string;
   prefix: string;
   startedAt: string;
   durationMs: number;
+  preflight: PreflightResult;
   results: CheckResult[];
   summary: ConformanceSummary;
 }
 
 /** Longest a single check may take before it counts as failed. */
 const CHECK_TIMEOUT_MS = 60_000;
+/** How long the preflight waits for a first healthy answer. */
+const PREFLIGHT_MS = 10_000;
+
+/**
+ * Calls GetHealthStatus until it answers 200 (at most PREFLIGHT_MS), as KMS does when a key
+ * store connects (ConnectCustomKeyStore), so a proxy still starting up is not judged on
+ * its first seconds. A slow start is reported, not failed.
+ */
+async function preflight(client: XksClient): Promise<PreflightResult> {
+  const started = performance.now();
+  let attempts = 0;
+  let last = '';
+  while (performance.now() - started < PREFLIGHT_MS) {
+    attempts++;
+    let transient: boolean;
+    try {
+      const a = await client.health(healthMetadata('ConnectCustomKeyStore'));
+      if (a.status === 200) return { attempts, ok: true, durationMs: elapsed(started) };
+      last = describeAnswer(a);
+      transient = a.status >= 500 || a.status === 429;
+    } catch (e) {
+      last = describeError(e);
+      transient = /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/.test(last);
+    }
+    // Wrong credentials or a TLS mismatch will not heal by waiting: let the checks report them.
+    if (!transient) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { attempts, ok: false, durationMs: elapsed(started), last };
+}
 
 /** Runs the selected checks (all by default) one after another and reports each. */
 export async function runConformance(input: ConformanceOptionsInput = {}): Promise<ConformanceReport> {
@@ -42,7 +87,9 @@ export async function runConformance(input: ConformanceOptionsInput = {}): Promi
   const client = new XksClient(http, options);
   const startedAt = new Date();
   const results: CheckResult[] = [];
+  let pre: PreflightResult = { attempts: 0, ok: false, durationMs: 0 };
   try {
+    pre = await preflight(client);
     for (const check of checks) results.push(await runOne(check, options, client));
   } finally {
     await http.close().catch(() => undefined);
@@ -52,6 +99,7 @@ export async function runConformance(input: ConformanceOptionsInput = {}): Promi
     prefix: options.prefix,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
+    preflight: pre,
     results,
     summary: summarize(results),
   };

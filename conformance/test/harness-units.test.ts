@@ -83,7 +83,7 @@ describe('reports', () => {
     id, group: id.split('.')[0]!, title: `title of ${id}`, spec: 'Error codes', level: status === 'warn' ? 'SHOULD' : 'MUST', status, durationMs: 1.5, ...(detail ? { detail } : {}),
   });
   const results = [result('routing.a', 'pass'), result('routing.b', 'fail', 'expected 405, got 404 <x> & "y"'), result('tls.c', 'skip', 'endpoint is not https'), result('errors.d', 'warn', 'body matches at x')];
-  const report: ConformanceReport = { endpoint: 'http://127.0.0.1:1', prefix: 'p', startedAt: '2024-01-01T00:00:00.000Z', durationMs: 1234, results, summary: summarize(results) };
+  const report: ConformanceReport = { endpoint: 'http://127.0.0.1:1', prefix: 'p', startedAt: '2024-01-01T00:00:00.000Z', durationMs: 1234, preflight: { attempts: 1, ok: true, durationMs: 3 }, results, summary: summarize(results) };
 
   it('counts a failed SHOULD check as a warning and only a failed MUST check as non-conformant', () => {
     expect(report.summary).toEqual({ passed: 1, failed: 1, warnings: 1, skipped: 1, conformant: false });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CHECKS, runConformance } from '../run.ts';
 import type { ConformanceReport } from '../run.ts';
+import { formatTextReport } from '../src/report/text-report.ts';
 import { startReferenceServer } from './support/reference-xks-server.ts';
 import type { ReferenceServer } from './support/reference-xks-server.ts';
 
@@ -34,6 +35,31 @@ describe('the harness against a correct XKS server', () => {
       expect(c.id.startsWith(`${c.group}.`)).toBe(true);
       expect(c.spec.length).toBeGreaterThan(0);
       expect(['MUST', 'SHOULD']).toContain(c.level);
+    }
+  });
+});
+
+describe('the preflight health calls', () => {
+  it('wait for a proxy whose key manager is still starting, and the report says so', async () => {
+    const server = await startReferenceServer({ breakages: ['slow-start'] });
+    try {
+      const report = await runConformance({ endpoint: server.endpoint, only: 'key-metadata.schema' });
+      expect(report.preflight).toMatchObject({ attempts: 4, ok: true });
+      expect(report.results[0]?.status).toBe('pass');
+      expect(formatTextReport(report)).toContain('note: the proxy needed 4 health calls');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stop at once on an answer that waiting will not change, and the checks report it', async () => {
+    const server = await startReferenceServer();
+    try {
+      const report = await runConformance({ endpoint: server.endpoint, secretAccessKey: 'z'.repeat(43), only: 'health.schema' });
+      expect(report.preflight).toMatchObject({ attempts: 1, ok: false, last: expect.stringMatching(/^401 AuthenticationFailedException/) });
+      expect(report.results[0]?.status).toBe('fail');
+    } finally {
+      await server.close();
     }
   });
 });

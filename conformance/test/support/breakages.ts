@@ -61,4 +61,6 @@ export type Breakage =
   /** A client certificate is requested but not required. */
   | 'mtls-optional'
   /** HTTP/2 only, no HTTP/1.1 fallback. */
-  | 'h2-only';
+  | 'h2-only'
+  /** The first three requests answer 503 DependencyTimeoutException (a key manager still starting). */
+  | 'slow-start';

@@ -45,6 +45,7 @@ const STATUS: Record<string, number> = {
   KeyNotFoundException: 404,
   InvalidUriPathException: 404,
   UnsupportedOperationException: 501,
+  DependencyTimeoutException: 503,
   InternalException: 500,
 };
 
@@ -82,7 +83,13 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     sendJson(res, status, { errorName: e.errorName, errorMessage: message });
   }
 
+  let coldRequests = broken.has('slow-start') ? 3 : 0;
+
   function handle(req: Req, res: Res, body: Buffer): void {
+    if (coldRequests > 0) {
+      coldRequests--;
+      throw new RefError('DependencyTimeoutException', 'key manager still starting');
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     const headers = req.headers as IncomingHttpHeaders;
     if (!path.startsWith(base)) {
