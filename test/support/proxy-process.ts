@@ -24,13 +24,15 @@ export interface ProxyProcessOptions {
   region?: string;
   /** server.requestTimeoutMs of the child. */
   requestTimeoutMs?: number;
+  /** server.tls of the child (absolute PEM paths), e.g. with mtls to require a client certificate. */
+  tls?: { cert: string; key: string; mtls?: { clientCa: string; clientSubjectCn: string } };
   /** How long to wait for "xks-proxy listening"; default 20 s (two shared cores). */
   startTimeoutMs?: number;
 }
 
 /** A running child proxy. */
 export interface ProxyProcess {
-  /** Base URL, e.g. http://127.0.0.1:41234 */
+  /** Base URL, e.g. http://127.0.0.1:41234 (https with `tls`) */
   url: string;
   port: number;
   pid: number;
@@ -50,7 +52,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
   try {
     await ensureDemoKeystore(keystorePath, { kek });
     const config = {
-      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000 },
+      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000, ...(opts.tls === undefined ? {} : { tls: opts.tls }) },
       logging: { level: 'info', pretty: false },
       keyStores: [
         {

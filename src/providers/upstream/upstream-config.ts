@@ -84,6 +84,11 @@ export const upstreamProviderConfigSchema = z
     pool: poolSchema.default(() => poolSchema.parse({})),
     /** With several endpoints, the most one endpoint may take before the next one is tried. */
     attemptTimeoutMs: z.number().int().min(10).max(10_000).default(150),
+    /**
+     * Budget of one round of GetHealthStatus calls to the upstreams (run in parallel, cached
+     * like any deep check); below KMS's 250 ms so a hung upstream still gets its own entry.
+     */
+    healthCheckTimeoutMs: z.number().int().min(10).max(10_000).default(200),
     /** An endpoint that failed is tried after the others for this long. */
     downBackoffMs: z.number().int().min(0).max(600_000).default(5_000),
     /** Largest response body accepted from an upstream, in bytes. */

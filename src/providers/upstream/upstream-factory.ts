@@ -13,7 +13,7 @@ export interface UpstreamKeyStoreDeps {
   /** Our URI prefix (the tenant this key store serves). */
   prefix: string;
   logger: Logger;
-  /** Directory of the config file; relative TLS paths resolve against it. */
+  /** Directory of the config file; relative TLS paths and file: secrets resolve against it. */
   configDir: string;
   /** Environment for secret references (env:NAME). */
   env: NodeJS.ProcessEnv;
@@ -29,7 +29,7 @@ export interface UpstreamKeyStoreDeps {
  */
 export function createUpstreamKeyStore(config: UpstreamProviderConfig, deps: UpstreamKeyStoreDeps): KeyStore {
   const field = `keyStores[prefix=${deps.prefix}].provider`;
-  const secret = resolveSecretRef(config.credential.secretAccessKey, `${field}.credential.secretAccessKey`, deps.env);
+  const secret = resolveSecretRef(config.credential.secretAccessKey, `${field}.credential.secretAccessKey`, deps.env, deps.configDir);
   const tls = config.tls === undefined ? undefined : loadTls(config.tls, deps, field);
   const endpoints = config.endpoints.map((endpoint) => {
     const id = upstreamEndpointId(endpoint);
@@ -53,6 +53,7 @@ export function createUpstreamKeyStore(config: UpstreamProviderConfig, deps: Ups
     keyIdMap: config.keyIdMap,
     unmappedKeyIds: config.unmappedKeyIds,
     healthCacheMs: deps.healthCacheMs,
+    healthCheckTimeoutMs: config.healthCheckTimeoutMs,
     fleetSize: deps.fleetSize,
     proxyModel: deps.proxyModel,
     ...(config.ekmVendor === undefined ? {} : { ekmVendor: config.ekmVendor }),
@@ -77,7 +78,7 @@ function loadTls(tls: NonNullable<UpstreamProviderConfig['tls']>, deps: Upstream
   if (ca !== undefined) material.ca = ca;
   if (cert !== undefined) material.cert = cert;
   if (key !== undefined) material.key = key;
-  if (tls.keyPassphrase !== undefined) material.passphrase = resolveSecretRef(tls.keyPassphrase, `${field}.tls.keyPassphrase`, deps.env);
+  if (tls.keyPassphrase !== undefined) material.passphrase = resolveSecretRef(tls.keyPassphrase, `${field}.tls.keyPassphrase`, deps.env, deps.configDir);
   return material;
 }
 

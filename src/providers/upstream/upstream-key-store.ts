@@ -19,6 +19,8 @@ export interface UpstreamKeyStoreOptions {
   keyIdMap: Readonly<Record<string, string>>;
   unmappedKeyIds: 'forward' | 'reject';
   healthCacheMs: number;
+  /** Budget of one round of upstream health checks, independent of the request that started it. */
+  healthCheckTimeoutMs: number;
   fleetSize: number;
   proxyModel: string;
   /** ekmVendor to report; default: the first answering upstream's. */
@@ -50,12 +52,14 @@ export class UpstreamKeyStore implements KeyStore {
   ) {
     this.prefix = options.prefix;
     this.apiRoot = options.uriPrefix === '' ? '/kms/xks/v1' : `/${options.uriPrefix}/kms/xks/v1`;
-    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), options.healthCacheMs);
+    // The check budget stays under KMS's 250 ms so that the first GetHealthStatus after a
+    // start already gets one entry per upstream, even when one of them hangs.
+    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), { freshMs: options.healthCacheMs, checkBudgetMs: options.healthCheckTimeoutMs });
   }
 
   async health(req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
     this.ensureOpen();
-    // HealthCache starts a check synchronously inside get(), so the check sees this request's metadata.
+    // HealthCache starts any check synchronously inside get(), so it sees this request's metadata.
     this.healthMetadata = req.requestMetadata;
     const fleet = await this.health$.get(ctx);
     this.healthMetadata = undefined;
