@@ -1,0 +1,220 @@
+import type { X509Certificate } from 'node:crypto';
+import { fail, ok, skip, warn, errorText, type CheckResult } from './check-result.ts';
+import { kmsTrustedCas } from './kms-trusted-cas.ts';
+import { analyzeChain, daysLeft, isSelfSigned, matchHostname, oneLineName, type ChainAnalysis } from './tls-chain.ts';
+import { probeTls, type TlsProbeResult, type TlsProbeTarget } from './tls-probe.ts';
+
+/** KMS console state for every TLS problem (DescribeCustomKeyStores ConnectionErrorCode). */
+const TLS_STATE = 'XKS_PROXY_INVALID_TLS_CONFIGURATION';
+
+/** Warn this many days before the server certificate expires. */
+export const EXPIRY_WARNING_DAYS = 30;
+
+/**
+ * The suites the spec lets KMS negotiate (spec "Transport": TLS 1.2 or later with at
+ * least one of these); the doctor offers only them to see whether the server agrees.
+ */
+export const KMS_TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+export const KMS_TLS12_CIPHERS = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384';
+
+/** What the TLS checks of one target need besides the address. */
+export interface ServedTlsOptions {
+  /** Shown as the subject of every line, e.g. `endpoint xks.example.com:443`. */
+  label: string;
+  /** Public host name KMS uses (XksProxyUriEndpoint); undefined skips the hostname check. */
+  hostname?: string;
+  /** Private roots given with --ca, so a complete private chain is told from a missing intermediate. */
+  extraRoots?: readonly X509Certificate[];
+  now?: Date;
+  /** A sentence appended to the handshake line (e.g. that a temporary listener was used). */
+  note?: string;
+}
+
+/**
+ * Connects to a TLS server the way KMS does and checks what it actually serves: handshake,
+ * protocol and a KMS cipher suite, certificate expiry, host name, complete chain, and a root
+ * on KMS's trusted list.
+ */
+export async function checkServedTls(target: TlsProbeTarget, opts: ServedTlsOptions): Promise<CheckResult[]> {
+  const subject = opts.label;
+  const now = opts.now ?? new Date();
+  let probe: TlsProbeResult;
+  try {
+    probe = await probeTls(target);
+  } catch (e) {
+    return [handshakeFailure(subject, target, e)];
+  }
+  const results: CheckResult[] = [
+    ok({
+      group: 'tls',
+      id: 'tls.handshake',
+      subject,
+      message: `TLS handshake completed (${probe.protocol}, ${probe.cipher})${opts.note ? `; ${opts.note}` : ''}`,
+      data: { protocol: probe.protocol, cipher: probe.cipher },
+    }),
+  ];
+  results.push(await checkKmsSuites(target, subject));
+  const leaf = probe.chain[0];
+  if (leaf === undefined) {
+    results.push(fail({ group: 'tls', id: 'tls.chain', subject, message: 'the server sent no certificate', fix: 'configure server.tls.cert and server.tls.key', kmsState: TLS_STATE }));
+    return results;
+  }
+  const chain = analyzeChain(probe.chain, { extraRoots: opts.extraRoots ?? [] });
+  results.push(checkExpiry(chain, subject, now));
+  results.push(checkHostname(leaf, subject, opts.hostname));
+  results.push(checkChain(chain, subject));
+  results.push(checkTrust(chain, subject));
+  return results;
+}
+
+function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): CheckResult {
+  const code = (e as NodeJS.ErrnoException).code;
+  const text = errorText(e);
+  const where = `${target.host}:${target.port}`;
+  if (code === 'ECONNREFUSED') {
+    return fail({ group: 'tls', id: 'tls.handshake', subject, message: `nothing accepts connections at ${where}`, fix: 'start the proxy (xks-proxy serve) or correct the host and port', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return fail({ group: 'tls', id: 'tls.handshake', subject, message: `the name ${target.host} does not resolve (${code})`, fix: 'publish a DNS record for the proxy endpoint or correct XksProxyUriEndpoint', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+  }
+  if (code === 'ETIMEDOUT') {
+    return fail({ group: 'tls', id: 'tls.handshake', subject, message: text, fix: 'open the firewall / security group for TCP to this port and check the route from the internet or the VPC endpoint', kmsState: 'XKS_PROXY_TIMED_OUT' });
+  }
+  const versionProblem = /version|protocol/i.test(text);
+  return fail({
+    group: 'tls',
+    id: 'tls.handshake',
+    subject,
+    message: `TLS handshake failed: ${text}`,
+    fix: versionProblem
+      ? 'enable TLS 1.2 or 1.3 on the server; KMS does not speak older versions'
+      : 'check that this port serves TLS (not plain HTTP) with a certificate and key that belong together',
+    kmsState: TLS_STATE,
+  });
+}
+
+/** Offers only the spec's suites, TLS 1.3 and TLS 1.2 separately. */
+async function checkKmsSuites(target: TlsProbeTarget, subject: string): Promise<CheckResult> {
+  const accepted: string[] = [];
+  const refused: string[] = [];
+  for (const offer of [
+    { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphersuites: KMS_TLS13_SUITES },
+    { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: KMS_TLS12_CIPHERS },
+  ] as const) {
+    try {
+      const res = await probeTls(target, offer);
+      accepted.push(`${res.protocol} ${res.cipher}`);
+    } catch (e) {
+      refused.push(`${offer.minVersion}: ${errorText(e).split(':').slice(-1)[0]?.trim() ?? 'refused'}`);
+    }
+  }
+  if (accepted.length === 0) {
+    return fail({
+      group: 'tls',
+      id: 'tls.protocol',
+      subject,
+      message: `the server accepts none of the suites KMS offers (${refused.join('; ')})`,
+      fix: 'allow TLS 1.3 with TLS_AES_256_GCM_SHA384 or TLS 1.2 with ECDHE-RSA/ECDSA-AES256-GCM-SHA384',
+      kmsState: TLS_STATE,
+      data: { refused },
+    });
+  }
+  return ok({ group: 'tls', id: 'tls.protocol', subject, message: `KMS cipher suites accepted: ${accepted.join(', ')}`, data: { accepted } });
+}
+
+function checkExpiry(chain: ChainAnalysis, subject: string, now: Date): CheckResult {
+  const leaf = chain.path[0]!;
+  const days = daysLeft(leaf, now);
+  const data = { notAfter: new Date(leaf.validTo).toISOString(), daysLeft: days };
+  if (Date.parse(leaf.validFrom) > now.getTime()) {
+    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate is not valid before ${leaf.validFrom}`, fix: 'check the system clock of the machine that issued it, or wait until it becomes valid', kmsState: TLS_STATE, data });
+  }
+  if (days < 0 || Date.parse(leaf.validTo) <= now.getTime()) {
+    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate expired on ${leaf.validTo} (${plural(-days, 'day')} ago)`, fix: 'renew the certificate and reload the proxy (or the load balancer that serves it)', kmsState: TLS_STATE, data });
+  }
+  const expiredIssuer = chain.path.slice(1).find((c) => Date.parse(c.validTo) <= now.getTime());
+  if (expiredIssuer !== undefined) {
+    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `issuer ${oneLineName(expiredIssuer.subject)} expired on ${expiredIssuer.validTo}`, fix: 'serve the current intermediate certificate from your CA instead of the expired one', kmsState: TLS_STATE, data });
+  }
+  if (days < EXPIRY_WARNING_DAYS) {
+    return warn({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate expires in ${plural(days, 'day')} (${leaf.validTo})`, fix: 'renew it now; KMS marks the key store FAILED the moment it expires', kmsState: TLS_STATE, data });
+  }
+  return ok({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate is valid for ${plural(days, 'more day')} (until ${leaf.validTo})`, data });
+}
+
+function checkHostname(leaf: X509Certificate, subject: string, hostname: string | undefined): CheckResult {
+  if (hostname === undefined) {
+    return skip({ group: 'tls', id: 'tls.hostname', subject, message: 'no public host name to compare with; pass --endpoint https://<name> or --hostname <name>' });
+  }
+  const names = leaf.subjectAltName ?? '(no subjectAltName)';
+  const match = matchHostname(leaf, hostname);
+  if (match.kind === 'san') return ok({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches ${match.name} in the certificate`, data: { hostname, names } });
+  if (match.kind === 'cn-only') {
+    return warn({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches only the subject CN; the certificate has ${names}`, fix: `reissue the certificate with subjectAltName DNS:${hostname}; TLS clients ignore the CN`, kmsState: TLS_STATE, data: { hostname, names } });
+  }
+  return fail({
+    group: 'tls',
+    id: 'tls.hostname',
+    subject,
+    message: `${hostname} is not a name of the certificate (${names}; subject ${oneLineName(leaf.subject)}); a wildcard covers exactly one label`,
+    fix: `get a certificate whose subjectAltName includes DNS:${hostname}, or set XksProxyUriEndpoint to a name the certificate has`,
+    kmsState: TLS_STATE,
+    data: { hostname, names },
+  });
+}
+
+function checkChain(chain: ChainAnalysis, subject: string): CheckResult {
+  const names = chain.path.map((c) => oneLineName(c.subject).split(', ')[0]).join(' -> ');
+  const unused = chain.unused.length > 0 ? `; ${chain.unused.length} sent certificate(s) not on the path` : '';
+  if (!chain.complete) {
+    return fail({
+      group: 'tls',
+      id: 'tls.chain',
+      subject,
+      message: `the chain stops at ${names}: the server does not send the certificate of its issuer ${chain.missingIssuer}${unused}`,
+      fix: 'put the leaf certificate followed by every intermediate in server.tls.cert (a full-chain PEM); if the issuer is a private root, KMS cannot trust it either',
+      kmsState: TLS_STATE,
+    });
+  }
+  const source = chain.rootSource === 'sent' ? 'root sent by the server' : chain.rootSource === 'public-store' ? 'root from the public store' : 'root from --ca';
+  return ok({ group: 'tls', id: 'tls.chain', subject, message: `complete chain: ${names} (${source})${unused}` });
+}
+
+function checkTrust(chain: ChainAnalysis, subject: string): CheckResult {
+  const list = kmsTrustedCas();
+  if (chain.kmsTrusted !== undefined) {
+    return ok({ group: 'tls', id: 'tls.trust', subject, message: `chains to ${chain.kmsTrusted.subject}, on KMS's trusted CA list (dated ${list.listDate})` });
+  }
+  if (!chain.complete) {
+    return skip({ group: 'tls', id: 'tls.trust', subject, message: 'cannot tell which root the certificate chains to until the chain is complete (a private root can be given with --ca)' });
+  }
+  const leaf = chain.path[0]!;
+  const root = chain.root!;
+  const explanation =
+    'use a certificate from a public CA on KMS\'s list for this name, or terminate TLS at the NLB of a VPC endpoint service with a public (e.g. ACM) certificate for its private DNS name';
+  if (chain.path.length === 1 && isSelfSigned(leaf)) {
+    return fail({ group: 'tls', id: 'tls.trust', subject, message: 'the certificate is self-signed; KMS only trusts certificates issued by the public CAs on its list', fix: explanation, kmsState: TLS_STATE });
+  }
+  if (chain.rootSource === 'public-store') {
+    return warn({
+      group: 'tls',
+      id: 'tls.trust',
+      subject,
+      message: `the root ${oneLineName(root.subject)} is public but not on the KMS list shipped here (dated ${list.listDate})`,
+      fix: `check the current list at ${list.source}; if the root is not there, get a certificate from a CA that is`,
+      kmsState: TLS_STATE,
+    });
+  }
+  return fail({
+    group: 'tls',
+    id: 'tls.trust',
+    subject,
+    message: `the certificate chains to the private CA ${oneLineName(root.subject)}; KMS does not trust private CAs, whether it connects over the internet or a VPC endpoint service`,
+    fix: explanation,
+    kmsState: TLS_STATE,
+  });
+}
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
