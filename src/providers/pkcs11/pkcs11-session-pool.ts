@@ -60,7 +60,13 @@ export class Pkcs11SessionPool {
       this.busy += 1;
       return Promise.resolve(ready);
     }
-    if (this.busy < this.opts.size) return Promise.resolve(this.openLease());
+    if (this.busy < this.opts.size) {
+      try {
+        return Promise.resolve(this.openLease());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.wait(deadline, signal);
   }
 

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { pkcs11ProviderConfigSchema, pkcs11TokenName } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
+
+const base = { type: 'pkcs11', module: '/usr/lib/softhsm/libsofthsm2.so', pin: 'env:HSM_PIN', tokens: [{ label: 'xks' }] };
+
+function issues(input: unknown): string[] {
+  const r = pkcs11ProviderConfigSchema.safeParse(input);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+describe('pkcs11 provider config', () => {
+  it('fills defaults for a single token', () => {
+    expect(pkcs11ProviderConfigSchema.parse(base)).toMatchObject({
+      sessionsPerToken: 8,
+      keyLabels: {},
+      unmappedKeys: 'by-label',
+      healthKeyLabel: 'xks-health-canary',
+      ivSource: 'os',
+      keyCacheSeconds: 60,
+    });
+  });
+
+  it('refuses an inline PIN, naming the field', () => {
+    expect(issues({ ...base, pin: '1234' })).toEqual([expect.stringMatching(/^pin: must be a secret reference/)]);
+  });
+
+  it('wants exactly one of label or serial per token', () => {
+    expect(issues({ ...base, tokens: [{ label: 'a', serial: 'b' }] })[0]).toMatch(/^tokens.0: set exactly one of label or serial/);
+    expect(issues({ ...base, tokens: [{}] })[0]).toMatch(/^tokens.0: set exactly one of label or serial/);
+  });
+
+  it('wants a PIN for every token', () => {
+    expect(issues({ ...base, pin: undefined })).toEqual(['tokens.0.pin: no PIN: set pin here or on the provider']);
+    expect(issues({ ...base, pin: undefined, tokens: [{ label: 'x', pin: 'file:/run/pin' }] })).toEqual([]);
+  });
+
+  it('allows at most 10 tokens (ekmFleetDetails) with unique names', () => {
+    expect(issues({ ...base, tokens: Array.from({ length: 11 }, (_, i) => ({ label: `t${i}` })) })[0]).toMatch(/^tokens: at most 10/);
+    expect(issues({ ...base, tokens: [{ label: 'a' }, { label: 'a' }] })[0]).toMatch(/^tokens.1.name: duplicate token name "a"/);
+  });
+
+  it('names a token by name, label or serial', () => {
+    expect(pkcs11TokenName({ name: 'hsm-1', label: 'x' })).toBe('hsm-1');
+    expect(pkcs11TokenName({ label: 'x' })).toBe('x');
+    expect(pkcs11TokenName({ serial: '9' })).toBe('serial-9');
+  });
+
+  it('rejects unknown fields', () => {
+    expect(issues({ ...base, slot: 0 })[0]).toMatch(/Unrecognized key/);
+  });
+});

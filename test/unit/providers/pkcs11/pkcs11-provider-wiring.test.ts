@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CallContext } from '../../../../src/providers/key-provider.ts';
+import { pkcs11ProviderConfigSchema } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
+import { CKR } from '../../../../src/providers/pkcs11/pkcs11-constants.ts';
+import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../../../src/providers/pkcs11/pkcs11-provider.ts';
+import { isXksError } from '../../../../src/xks/errors.ts';
+import { FakePkcs11 } from './fake-pkcs11.ts';
+
+const KEY = { keyId: 'foo', version: 0 };
+const open: Pkcs11KeyProvider[] = [];
+
+function budget(ms = 250): CallContext {
+  return { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) };
+}
+
+/** A provider on fake tokens (one fake library per token label), PIN from an env variable. */
+async function start(fakes: FakePkcs11[], overrides: Record<string, unknown> = {}): Promise<Pkcs11KeyProvider> {
+  const paths = new Map(fakes.map((f) => [`/fake/${randomUUID()}.so`, f]));
+  const config = pkcs11ProviderConfigSchema.parse({
+    type: 'pkcs11',
+    module: '/unused.so',
+    pin: 'env:FAKE_PIN',
+    tokens: [...paths.keys()].map((module, i) => ({ label: fakes[i]?.label, module })),
+    tokenRetrySeconds: 0.1,
+    ...overrides,
+  });
+  const provider = createPkcs11Provider(
+    config,
+    { logger: pino({ level: 'silent' }), configDir: '/', env: { FAKE_PIN: '1234' } },
+    (path) => paths.get(path) as FakePkcs11,
+  );
+  open.push(provider);
+  await provider.init();
+  return provider;
+}
+
+function fake(label = 'fake'): FakePkcs11 {
+  const f = new FakePkcs11(label);
+  f.addKey('foo');
+  f.addKey('xks-health-canary');
+  return f;
+}
+
+async function errorNameOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return isXksError(e) ? e.errorName : `not an XksError: ${String(e)}`;
+  }
+  return 'no error';
+}
+
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.close();
+});
+
+describe('PKCS#11 provider wiring (fake library)', () => {
+  it('initializes the library once with OS locking and finalizes it on close', async () => {
+    const f = fake();
+    const p = await start([f]);
+    await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(f.calls.get('C_Initialize')).toBe(1);
+    await p.close();
+    expect(f.calls.get('C_Finalize')).toBe(1);
+    expect(f.calls.get('close')).toBe(1);
+  });
+
+  it('retries once on a fresh session after a device error, and the caller never sees it', async () => {
+    const f = fake();
+    const p = await start([f]);
+    f.fail('C_EncryptAsync', CKR.DEVICE_ERROR);
+    const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(Buffer.from(await p.decrypt(KEY, out, Buffer.alloc(0), budget())).toString()).toBe('x');
+    expect(p.poolStats().fake?.discarded).toBe(1);
+  });
+
+  it('answers InternalException and reports UNAVAILABLE when the device keeps failing', async () => {
+    const f = fake();
+    const p = await start([f]);
+    f.fail('C_EncryptAsync', CKR.DEVICE_ERROR, 4);
+    expect(await errorNameOf(p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe('InternalException');
+    const [h] = await p.health(budget());
+    expect(h).toMatchObject({ id: 'fake', healthStatus: 'UNAVAILABLE' });
+    expect(h?.detail).toContain('CKR_DEVICE_ERROR');
+  });
+
+  it('does not retry when the deadline leaves no time: DependencyTimeoutException', async () => {
+    const f = fake();
+    const p = await start([f]);
+    f.fail('C_EncryptAsync', CKR.DEVICE_ERROR);
+    expect(await errorNameOf(p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget(2)))).toBe('DependencyTimeoutException');
+  });
+
+  it('looks the key up again after a stale handle instead of failing', async () => {
+    const f = fake();
+    const p = await start([f]);
+    await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    const finds = f.calls.get('C_FindObjectsInit') ?? 0;
+    f.fail('C_EncryptInit', CKR.KEY_HANDLE_INVALID);
+    await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(f.calls.get('C_FindObjectsInit')).toBe(finds + 1);
+  });
+
+  it('maps other HSMs\' tag failure code (CKR_ENCRYPTED_DATA_INVALID) to InvalidCiphertextException', async () => {
+    const p = await start([fake()]);
+    const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.from('a'), budget());
+    expect(await errorNameOf(p.decrypt(KEY, out, Buffer.from('b'), budget()))).toBe('InvalidCiphertextException');
+  });
+
+  it('returns the IV the token generated when ivSource is token-generated', async () => {
+    const f = fake();
+    f.generatesIv = true;
+    const p = await start([f], { ivSource: 'token-generated' });
+    const out = await p.encrypt(KEY, Buffer.from('token iv'), Buffer.alloc(0), budget());
+    expect(out.iv.some((b) => b !== 0)).toBe(true);
+    expect(Buffer.from(await p.decrypt(KEY, out, Buffer.alloc(0), budget())).toString()).toBe('token iv');
+  });
+
+  it('answers by the deadline when the token hangs, in requests and in health', async () => {
+    const f = fake();
+    const p = await start([f], { sessionsPerToken: 1 });
+    f.fail('C_EncryptAsync', 'hang', 2);
+    const hung = p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget(1000)).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    expect(await errorNameOf(p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget(50)))).toBe('DependencyTimeoutException');
+    const [h] = await p.health(budget(50));
+    expect(h).toMatchObject({ healthStatus: 'UNAVAILABLE', detail: expect.stringContaining('budget') });
+    expect(Date.now() - started).toBeLessThan(500);
+    f.releaseHung();
+    await hung;
+  });
+
+  it('keeps the library loaded at close while an operation is still running (finalizing would crash)', async () => {
+    const f = fake();
+    const p = await start([f]);
+    f.fail('C_EncryptAsync', 'hang');
+    const hung = p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget(10_000)).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    const closing = p.close();
+    setTimeout(() => f.releaseHung(), 20);
+    await closing;
+    await hung;
+    expect(f.calls.get('C_Finalize')).toBe(1);
+  });
+
+  it('spreads work over a fleet and fails over when one token keeps failing', async () => {
+    const a = fake('a');
+    const b = fake('b');
+    const p = await start([a, b]);
+    b.fail('C_EncryptAsync', CKR.DEVICE_ERROR, 1000);
+    for (let i = 0; i < 10; i++) await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect((a.calls.get('C_EncryptAsync') ?? 0) >= 10).toBe(true);
+    const health = await p.health(budget());
+    expect(health.map((h) => h.healthStatus)).toEqual(['ACTIVE', 'UNAVAILABLE']);
+  });
+
+  it('serves describe from the key cache without opening a session', async () => {
+    const f = fake();
+    const p = await start([f]);
+    await p.describe('foo', budget());
+    const opens = f.calls.get('C_OpenSession');
+    const attrs = f.calls.get('C_GetAttributeValue');
+    for (let i = 0; i < 5; i++) await p.describe('foo', budget());
+    expect(f.calls.get('C_OpenSession')).toBe(opens);
+    expect(f.calls.get('C_GetAttributeValue')).toBe(attrs);
+  });
+
+  it('reads keys again when keyCacheSeconds is 0', async () => {
+    const f = fake();
+    const p = await start([f], { keyCacheSeconds: 0 });
+    await p.describe('foo', budget());
+    const attrs = f.calls.get('C_GetAttributeValue') ?? 0;
+    await p.describe('foo', budget());
+    expect(f.calls.get('C_GetAttributeValue')).toBe(attrs + 1);
+  });
+});
