@@ -1,0 +1,80 @@
+import { Command, Option } from 'commander';
+import type { CheckGroup } from '../diagnostics/check-result.ts';
+import { formatReport, exitCodeOf } from '../diagnostics/doctor-report.ts';
+import { runDoctor } from '../diagnostics/run-doctor.ts';
+import { cliAction, defaultConfigPath } from './cli-action.ts';
+
+const GROUPS: CheckGroup[] = ['tls', 'credentials', 'keys', 'latency', 'end-to-end', 'clock'];
+
+/** Options of `xks-proxy doctor` as commander parses them. */
+interface DoctorFlags {
+  config: string;
+  endpoint?: string;
+  hostname?: string;
+  listener?: string;
+  ca: string[];
+  clientCert?: string;
+  clientKey?: string;
+  key: string[];
+  maxCredentialAgeDays?: number;
+  latencySamples?: number;
+  timeReference?: string;
+  skip: CheckGroup[];
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive whole number, got "${value}"`);
+  return n;
+}
+
+function groups(value: string, previous: CheckGroup[]): CheckGroup[] {
+  const parsed = value.split(',').map((g) => g.trim());
+  for (const g of parsed) if (!GROUPS.includes(g as CheckGroup)) throw new Error(`unknown check group "${g}"; use ${GROUPS.join(', ')}`);
+  return [...previous, ...(parsed as CheckGroup[])];
+}
+
+/** `xks-proxy doctor`: every check that explains why KMS cannot use this proxy. */
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('check TLS, credentials, keys, latency, the public endpoint and the clock; one line per check with the fix; exit 1 on any failure')
+    .option('-c, --config <file>', 'config file', defaultConfigPath())
+    .option('--endpoint <url>', 'XksProxyUriEndpoint to test end to end as KMS does, e.g. https://xks.example.com')
+    .option('--hostname <name>', 'public host name to check the certificate against (default: the --endpoint host)')
+    .option('--listener <host:port>', 'address of the running proxy (default: server.host and server.port)')
+    .option('--ca <file>', 'PEM of a private CA to trust while testing (repeatable); KMS still will not', collect, [])
+    .option('--client-cert <file>', 'client certificate for a listener that requires mTLS')
+    .option('--client-key <file>', 'key of --client-cert')
+    .option('--key <id>', 'external key id to check, or PREFIX=ID for one key store (repeatable)', collect, [])
+    .option('--max-credential-age-days <days>', 'warn about credentials older than this (default 90)', positiveInt)
+    .option('--latency-samples <n>', 'encrypt/decrypt round trips in the latency burst (default 40)', positiveInt)
+    .option('--time-reference <url>', 'compare the clock with the Date header of this URL, e.g. https://kms.us-east-1.amazonaws.com')
+    .addOption(new Option('--skip <groups>', `check groups to leave out, comma separated (${GROUPS.join(', ')})`).argParser(groups).default([]))
+    .option('--json', 'print the report as JSON')
+    .action(
+      cliAction(async (flags: DoctorFlags) => {
+        const report = await runDoctor({
+          configPath: flags.config,
+          endpoint: flags.endpoint,
+          hostname: flags.hostname,
+          listener: flags.listener,
+          caFiles: flags.ca,
+          clientCert: flags.clientCert,
+          clientKey: flags.clientKey,
+          keys: flags.key,
+          maxCredentialAgeDays: flags.maxCredentialAgeDays,
+          latencySamples: flags.latencySamples,
+          timeReference: flags.timeReference,
+          skip: flags.skip,
+          env: process.env,
+        });
+        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+        process.exitCode = exitCodeOf(report);
+      }),
+    );
+}

@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import type { KeyStoreConfig } from '../config/schema.ts';
+import { readKeySummaries } from '../providers/software/software-keystore.ts';
+import { resolveKeystoreSecret } from '../providers/software/software-secret.ts';
+
+/** Key ids the doctor checks for one key store, and where they came from. */
+export interface KeyInventory {
+  keyIds: string[];
+  /** Sentence for the report, e.g. `listed in keystore file x.json`. */
+  source: string;
+}
+
+/**
+ * Key ids given on the command line: `ID` applies to every key store, `PREFIX=ID` to one
+ * (an externalKeyId cannot contain `=`, spec "externalKeyId").
+ */
+export function keysForPrefix(requested: readonly string[], prefix: string): string[] {
+  const ids: string[] = [];
+  for (const entry of requested) {
+    const eq = entry.lastIndexOf('=');
+    if (eq === -1) ids.push(entry);
+    else if (entry.slice(0, eq).replace(/^\/+|\/+$/g, '') === prefix) ids.push(entry.slice(eq + 1));
+  }
+  return ids;
+}
+
+/**
+ * The keys of one key store the doctor can know without being told: every key of a
+ * software keystore file, and the ids mapped in a PKCS#11 provider's keyLabels. Providers
+ * that cannot list keys (KMIP) rely on --key. Reading the file may fail; the provider
+ * health check reports why, so this returns no keys then.
+ */
+export async function knownKeys(ks: KeyStoreConfig, requested: readonly string[], opts: { configDir: string; env: NodeJS.ProcessEnv }): Promise<KeyInventory> {
+  const given = keysForPrefix(requested, ks.prefix);
+  if (given.length > 0) return { keyIds: [...new Set(given)], source: 'given with --key' };
+  const provider = ks.provider as { type: string; keyLabels?: Record<string, string> };
+  if (ks.provider.type === 'software') {
+    const path = resolve(opts.configDir, ks.provider.path);
+    try {
+      const summaries = await readKeySummaries(path, resolveKeystoreSecret(ks.provider, opts.configDir, opts.env));
+      return { keyIds: summaries.map((s) => s.keyId), source: `listed in keystore file ${path}` };
+    } catch {
+      return { keyIds: [], source: `keystore file ${path} could not be read` };
+    }
+  }
+  if (provider.keyLabels !== undefined && Object.keys(provider.keyLabels).length > 0) {
+    return { keyIds: Object.keys(provider.keyLabels), source: 'mapped in provider.keyLabels' };
+  }
+  return { keyIds: [], source: 'this provider cannot list its keys' };
+}
