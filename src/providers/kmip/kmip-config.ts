@@ -45,7 +45,7 @@ export const kmipProviderConfigSchema = z
     tls: kmipTlsSchema,
     /** KMIP Name of an external key = this prefix + the XKS externalKeyId. */
     keyNamePrefix: z.string().max(128).default(''),
-    /** KMIP Name (used as is, no prefix) of the AES-256 key used only by the deep health check. */
+    /** Key id (KMIP Name = keyNamePrefix + this) of the AES-256 key used only by the deep health check. */
     healthCheckKeyName: z.string().min(1).max(128).default('xks-proxy-health-canary'),
     pool: kmipPoolSchema.default(() => kmipPoolSchema.parse({})),
     /** With several servers, the most one server may take before the next is tried. */

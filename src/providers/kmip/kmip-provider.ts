@@ -280,16 +280,17 @@ export class KmipProvider implements KeyProvider {
 
   /** Encrypts and decrypts random bytes with the health-check key on one server. */
   private async canary(server: KmipServer, limit: KmipDeadline): Promise<void> {
-    const name = this.config.healthCheckKeyName;
+    const keyId = this.config.healthCheckKeyName;
+    const name = this.nameOf(keyId);
     const probe = new Uint8Array(randomBytes(32));
     const aad = new TextEncoder().encode('xks-proxy health check');
     const iv = new Uint8Array(randomBytes(IV_LENGTH));
-    const sealed = await this.withKey(server, name, name, 'ENCRYPT', limit, async (uid) =>
+    const sealed = await this.withKey(server, name, keyId, 'ENCRYPT', limit, async (uid) =>
       parseEncrypt(await server.call(encryptRequest(uid, probe, iv, aad), limit)),
     );
     if (sealed.tag === undefined) throw new Error('no GCM tag returned');
     const tag = sealed.tag;
-    const opened = await this.withKey(server, name, name, 'DECRYPT', limit, async (uid) =>
+    const opened = await this.withKey(server, name, keyId, 'DECRYPT', limit, async (uid) =>
       parseDecrypt(await server.call(decryptRequest(uid, sealed.ciphertext, iv, aad, tag), limit)),
     );
     if (!Buffer.from(opened).equals(probe)) throw new Error('decrypt did not return the encrypted bytes');
