@@ -99,7 +99,7 @@ describe('UpstreamFleet', () => {
     const broken = endpoint('a', async () => {
       throw new TypeError('bug with secret details');
     });
-    const error = await run(fleet([broken])).catch((e: unknown) => e as XksError);
+    const error = (await run(fleet([broken])).catch((e: unknown) => e)) as XksError;
     expect(error).toMatchObject({ errorName: 'InternalException' });
     expect(error.message).not.toContain('secret');
   });
