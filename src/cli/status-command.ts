@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { Agent, request } from 'undici';
+import { loadConfigFile } from '../config/load-config.ts';
+import { formatStatus } from '../diagnostics/status-format.ts';
+import type { StatusReport } from '../diagnostics/status-report.ts';
+import { cliAction, defaultConfigPath } from './cli-action.ts';
+
+/** Flags of `xks-proxy status`. */
+interface StatusFlags {
+  url?: string;
+  config: string;
+  token?: string;
+  clientCert?: string;
+  clientKey?: string;
+  json?: boolean;
+}
+
+/** The status URL of the proxy a config describes (a wildcard bind is reached on loopback). */
+export async function statusUrlFromConfig(configPath: string): Promise<URL> {
+  const { config } = await loadConfigFile(configPath);
+  const host = config.server.host === '0.0.0.0' || config.server.host === '' ? '127.0.0.1' : config.server.host === '::' ? '[::1]' : config.server.host;
+  return new URL(`${config.server.tls ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}/status`);
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.startsWith('127.') || hostname === '[::1]' || hostname === '::1';
+}
+
+/** Fetches the status view of a running proxy; errors say what to change. */
+export async function fetchStatus(url: URL, opts: { token?: string; clientCert?: Buffer; clientKey?: Buffer }): Promise<StatusReport> {
+  // The served certificate names the public host, not 127.0.0.1; a loopback connection
+  // never leaves this machine, so its certificate is not verified. Other hosts are.
+  const agent = new Agent({
+    connect: {
+      rejectUnauthorized: !isLoopbackHost(url.hostname),
+      ...(opts.clientCert !== undefined ? { cert: opts.clientCert, key: opts.clientKey } : {}),
+    },
+  });
+  try {
+    let res;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        dispatcher: agent,
+        headers: opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {},
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED') throw new Error(`no proxy answers at ${url.origin}: start it (xks-proxy serve) or pass --url`);
+      throw new Error(`cannot reach ${url.href}: ${(e as Error).message}`);
+    }
+    const text = await res.body.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`${url.href} answered HTTP ${res.statusCode} with something that is not the status view`);
+    }
+    if (res.statusCode === 403) throw new Error(`${url.href} refused: ${(body as { error?: string }).error ?? 'forbidden'}`);
+    if (res.statusCode !== 200 || typeof body !== 'object' || body === null || !('keyStores' in body)) {
+      throw new Error(`${url.href} does not serve the status view (HTTP ${res.statusCode}): enable it with server.statusEndpoint: true and restart the proxy`);
+    }
+    return body as StatusReport;
+  } finally {
+    await agent.close();
+  }
+}
+
+/** `xks-proxy status`: what the running proxy has seen from KMS, per key store. */
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show, per key store, the last GetHealthStatus from KMS, the last error of each kind, credential use and age, key manager states and certificate expiry (from a running proxy)')
+    .option('--url <url>', 'status URL of the running proxy (default: from the config, e.g. http://127.0.0.1:8080/status)')
+    .option('-c, --config <file>', 'config file, to find the listener', defaultConfigPath())
+    .option('--token <token>', 'bearer token, when the status view is read from another host')
+    .option('--client-cert <file>', 'client certificate, when the listener requires mTLS')
+    .option('--client-key <file>', 'key of --client-cert')
+    .option('--json', 'print the raw JSON')
+    .action(
+      cliAction(async (flags: StatusFlags) => {
+        let url = flags.url !== undefined ? new URL(flags.url) : await statusUrlFromConfig(flags.config);
+        if (url.pathname === '/' || url.pathname === '') url = new URL('/status', url);
+        const report = await fetchStatus(url, {
+          token: flags.token,
+          ...(flags.clientCert !== undefined && flags.clientKey !== undefined
+            ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) }
+            : {}),
+        });
+        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+      }),
+    );
+}
