@@ -1,4 +1,6 @@
+import { isAbsolute, resolve } from 'node:path';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
+import { pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
 import { CKF_RW_SESSION, CKF_SERIAL_SESSION } from './pkcs11-constants.ts';
 import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
 import { acquirePkcs11Module } from './pkcs11-module-registry.ts';
@@ -34,4 +36,32 @@ export async function withPkcs11AdminSession<T>(
   } finally {
     module.release();
   }
+}
+
+/** One token of a provider config, ready for admin tasks. */
+export interface Pkcs11NamedTarget {
+  name: string;
+  target: Pkcs11AdminTarget;
+}
+
+/** The admin targets of every token in a provider config (paths and PIN references resolved like the provider's). */
+export function pkcs11AdminTargets(config: Pkcs11ProviderConfig, configDir: string, env: NodeJS.ProcessEnv, field = 'provider'): Pkcs11NamedTarget[] {
+  return config.tokens.map((t, i) => {
+    const name = pkcs11TokenName(t);
+    const module = t.module ?? config.module;
+    return {
+      name,
+      target: {
+        modulePath: isAbsolute(module) ? module : resolve(configDir, module),
+        selector: { label: t.label, serial: t.serial },
+        pin: {
+          tokenName: name,
+          pinRef: (t.pin ?? config.pin) as string,
+          field: t.pin !== undefined ? `${field}.tokens.${i}.pin` : `${field}.pin`,
+          configDir,
+          env,
+        },
+      },
+    };
+  });
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
 import type { Pkcs11Api, Pkcs11Handle } from './pkcs11-api.ts';
 import { CKR, CKS_USER_STATES, CKU_USER, ckrName } from './pkcs11-constants.ts';
@@ -74,8 +73,6 @@ export class Pkcs11Login {
 
   private readPin(): string {
     const { pinRef, field, configDir, env } = this.source;
-    const path = pinRef.startsWith('file:') ? pinRef.slice(5) : undefined;
-    const ref = path !== undefined && !isAbsolute(path) ? `file:${resolve(configDir, path)}` : pinRef;
-    return resolveSecretRef(ref, field, env);
+    return resolveSecretRef(pinRef, field, env, configDir);
   }
 }
