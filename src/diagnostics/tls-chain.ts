@@ -112,6 +112,11 @@ export function oneLineName(name: string): string {
   return name.split('\n').reverse().join(', ');
 }
 
+/** The CN of a certificate's subject (or its whole subject on one line when it has none), for short chain listings. */
+export function shortName(cert: X509Certificate): string {
+  return cert.subject.split('\n').find((part) => part.startsWith('CN=')) ?? oneLineName(cert.subject);
+}
+
 /** Whole days from `now` until the certificate expires (negative once expired). */
 export function daysLeft(cert: X509Certificate, now: Date): number {
   return Math.floor((Date.parse(cert.validTo) - now.getTime()) / 86_400_000);

@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { fail, ok, skip, warn, errorText, type CheckResult } from './check-result.ts';
 import { kmsTrustedCas } from './kms-trusted-cas.ts';
-import { analyzeChain, daysLeft, isSelfSigned, matchHostname, oneLineName, type ChainAnalysis } from './tls-chain.ts';
+import { analyzeChain, daysLeft, isSelfSigned, matchHostname, oneLineName, shortName, type ChainAnalysis } from './tls-chain.ts';
 import { probeTls, type TlsProbeResult, type TlsProbeTarget } from './tls-probe.ts';
 
 /** KMS console state for every TLS problem (DescribeCustomKeyStores ConnectionErrorCode). */
@@ -164,7 +164,7 @@ function checkHostname(leaf: X509Certificate, subject: string, hostname: string 
 }
 
 function checkChain(chain: ChainAnalysis, subject: string): CheckResult {
-  const names = chain.path.map((c) => oneLineName(c.subject).split(', ')[0]).join(' -> ');
+  const names = chain.path.map(shortName).join(' -> ');
   const unused = chain.unused.length > 0 ? `; ${chain.unused.length} sent certificate(s) not on the path` : '';
   if (!chain.complete) {
     return fail({

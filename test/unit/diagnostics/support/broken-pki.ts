@@ -48,14 +48,14 @@ function issue(dir: string, name: string, cn: string, ext: string, days: number)
 export function createBrokenPki(): BrokenPki {
   const dir = mkdtempSync(join(tmpdir(), 'xks-doctor-pki-'));
   const caExt = 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n';
-  openssl(['req', '-x509', ...EC, '-days', '30', '-subj', '/CN=Doctor Test Root/O=xks-proxy tests', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', 'root.key', '-out', 'root.crt'], dir);
+  openssl(['req', '-x509', ...EC, '-days', '120', '-subj', '/CN=Doctor Test Root/O=xks-proxy tests', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', 'root.key', '-out', 'root.crt'], dir);
   writeFileSync(join(dir, 'intermediate.ext'), caExt);
   openssl(['req', ...EC, '-subj', '/CN=Doctor Test Intermediate/O=xks-proxy tests', '-keyout', 'intermediate.key', '-out', 'intermediate.csr'], dir);
-  openssl(['x509', '-req', '-in', 'intermediate.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '30', '-extfile', 'intermediate.ext', '-out', 'intermediate.crt'], dir);
+  openssl(['x509', '-req', '-in', 'intermediate.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '120', '-extfile', 'intermediate.ext', '-out', 'intermediate.crt'], dir);
 
   const serverExt = (san: string) => `basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n${san}`;
-  issue(dir, 'leaf', 'xks.doctor.test', serverExt('subjectAltName=DNS:xks.doctor.test,DNS:*.wild.doctor.test,DNS:localhost,IP:127.0.0.1\n'), 30);
-  issue(dir, 'cnonly', 'cn-only.doctor.test', serverExt(''), 30);
+  issue(dir, 'leaf', 'xks.doctor.test', serverExt('subjectAltName=DNS:xks.doctor.test,DNS:*.wild.doctor.test,DNS:localhost,IP:127.0.0.1\n'), 90);
+  issue(dir, 'cnonly', 'cn-only.doctor.test', serverExt(''), 90);
   issue(dir, 'soon', 'xks.doctor.test', serverExt('subjectAltName=DNS:xks.doctor.test\n'), 10);
   const intermediate = readFileSync(join(dir, 'intermediate.crt'), 'utf8');
   const withChain = (name: string) => {
