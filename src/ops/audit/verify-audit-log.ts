@@ -1,0 +1,102 @@
+import { createReadStream } from 'node:fs';
+import { GENESIS_HASH, hashAuditLine } from './audit-chain.ts';
+
+/** One thing wrong with an audit log, located by file and 1-based line number. */
+export interface AuditProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+/** What `audit verify` found. */
+export interface AuditVerification {
+  ok: boolean;
+  /** Lines read (records and damaged lines). */
+  lines: number;
+  firstSeq: number | undefined;
+  lastSeq: number | undefined;
+  /** SHA-256 of the last line: compare it with a copy kept elsewhere to detect truncation. */
+  headHash: string;
+  /** True when the first line continues an older file (log rotation) instead of starting a chain. */
+  continuesEarlierFile: boolean;
+  problems: AuditProblem[];
+}
+
+/** Reports at most this many problems; one edit already makes the log untrustworthy. */
+const MAX_PROBLEMS = 50;
+
+/** Yields the raw lines of a file exactly as written (split on LF only, no trimming). */
+async function* rawLines(file: string): AsyncGenerator<string> {
+  let pending = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file)) {
+    let data = Buffer.concat([pending, chunk as Buffer]);
+    let nl: number;
+    while ((nl = data.indexOf(0x0a)) !== -1) {
+      yield data.subarray(0, nl).toString('utf8');
+      data = data.subarray(nl + 1);
+    }
+    pending = data;
+  }
+  if (pending.length > 0) yield pending.toString('utf8');
+}
+
+/**
+ * Checks one audit log, or several files that follow each other (rotated logs, oldest
+ * first), as one hash chain: every line must be a JSON record whose `prev` is the SHA-256
+ * of the line before it and whose `seq` is one more than that line's. An edited, inserted
+ * or deleted line breaks the next line's `prev`. Removing lines from the end cannot be
+ * seen from the file alone: compare `headHash` with the head the proxy logged.
+ */
+export async function verifyAuditLog(files: readonly string[]): Promise<AuditVerification> {
+  const problems: AuditProblem[] = [];
+  const problem = (file: string, line: number, message: string) => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ file, line, message });
+  };
+  let prevHash: string | undefined;
+  let prevSeq: number | undefined;
+  let firstSeq: number | undefined;
+  let lastSeq: number | undefined;
+  let lines = 0;
+  let continuesEarlierFile = false;
+  for (const file of files) {
+    let lineNo = 0;
+    for await (const text of rawLines(file)) {
+      lineNo++;
+      lines++;
+      let record: { seq?: unknown; prev?: unknown } | undefined;
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) record = parsed as typeof record;
+      } catch {
+        // Reported below.
+      }
+      if (record === undefined) {
+        problem(file, lineNo, 'not a JSON record (damaged or partly written line)');
+      } else if (typeof record.seq !== 'number' || typeof record.prev !== 'string') {
+        problem(file, lineNo, 'record has no seq or prev field');
+      } else {
+        if (prevHash === undefined) {
+          if (record.prev !== GENESIS_HASH) continuesEarlierFile = true;
+        } else if (record.prev !== prevHash) {
+          problem(file, lineNo, 'prev does not match the SHA-256 of the line before it: that line was edited, or lines were removed or inserted here');
+        }
+        if (prevSeq !== undefined && record.seq !== prevSeq + 1) {
+          problem(file, lineNo, `seq ${record.seq} follows seq ${prevSeq}: records are missing or out of order`);
+        }
+        firstSeq ??= record.seq;
+        lastSeq = record.seq;
+      }
+      prevSeq = typeof record?.seq === 'number' ? record.seq : undefined;
+      prevHash = hashAuditLine(text);
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    lines,
+    firstSeq,
+    lastSeq,
+    headHash: prevHash ?? GENESIS_HASH,
+    continuesEarlierFile,
+    problems,
+  };
+}

@@ -1,0 +1,82 @@
+import { Hono } from 'hono';
+
+interface Pending {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+/**
+ * Counts the HTTP requests being handled, so shutdown can wait for them (within a bound)
+ * and a reload can retire a key store only after the requests that were using it ended.
+ */
+export class InFlightRequests {
+  readonly #pending = new Set<Pending>();
+  #draining = false;
+
+  /** Requests being handled now. */
+  get count(): number {
+    return this.#pending.size;
+  }
+
+  /** True once shutdown started: responses then ask HTTP/1.1 clients to close the connection. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Marks the start of shutdown. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Registers a request; call the returned function (once) when it has its response. */
+  begin(): () => void {
+    let resolve!: () => void;
+    const entry: Pending = { promise: new Promise<void>((r) => (resolve = r)), resolve: () => resolve() };
+    this.#pending.add(entry);
+    return () => {
+      if (this.#pending.delete(entry)) entry.resolve();
+    };
+  }
+
+  /** Resolves when every request in flight now has ended (later ones are not waited for). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#pending].map((p) => p.promise));
+  }
+
+  /** Resolves when no request is in flight at all. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await this.settled();
+  }
+}
+
+/** Node's request, when the app runs on @hono/node-server. */
+function httpVersionMajor(env: unknown): number | undefined {
+  return (env as { incoming?: { httpVersionMajor?: number } } | undefined)?.incoming?.httpVersionMajor;
+}
+
+/**
+ * Wraps the app so every request is counted while it is handled. During shutdown an
+ * HTTP/1.1 response carries `Connection: close`, so a keep-alive client (an NLB target
+ * connection) moves to another proxy instead of sending its next request here. HTTP/2
+ * forbids that header; its sessions end when the listener closes.
+ */
+export function trackInFlight(app: Hono, inFlight: InFlightRequests): Hono {
+  const outer = new Hono();
+  outer.all('*', async (c) => {
+    const end = inFlight.begin();
+    try {
+      const response = await app.fetch(c.req.raw, c.env);
+      if (inFlight.draining && httpVersionMajor(c.env) === 1) {
+        try {
+          response.headers.set('connection', 'close');
+        } catch {
+          // Immutable headers (a fetched Response): the listener's close handles it.
+        }
+      }
+      return response;
+    } finally {
+      end();
+    }
+  });
+  return outer;
+}

@@ -1,0 +1,55 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
+
+/** A running metrics listener. */
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves GET /metrics on its own listener, so the XKS port (exposed to KMS through the
+ * NLB) never answers anything but the XKS API, ping and readiness, and the metrics port
+ * can stay on a private interface.
+ */
+export async function startMetricsServer(
+  render: () => Promise<string>,
+  opts: { host: string; port: number; path: string; logger: Logger },
+): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || path !== opts.path) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; metrics are at GET ${opts.path}\n`);
+      return;
+    }
+    render().then(
+      (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
+      (e: unknown) => {
+        opts.logger.error({ err: (e as Error).message }, 'metrics render failed');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+      },
+    );
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  const url = `http://${host}:${a.port}${opts.path}`;
+  opts.logger.info({ url }, 'metrics listening');
+  return {
+    url,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { policySchema } from './policy/policy-schema.ts';
+
+/** A token-bucket rate limit: steady requests per second and the burst allowed at once. */
+export const rateLimitSchema = z
+  .object({
+    requestsPerSecond: z.number().positive(),
+    /** Bucket size; default one second's worth (requestsPerSecond, rounded up). */
+    burst: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** The Prometheus listener, separate from the XKS listener. */
+export const metricsConfigSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9464),
+    path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /metrics').default('/metrics'),
+  })
+  .strict();
+
+/** The hash-chained audit log. */
+export const auditConfigSchema = z
+  .object({
+    /** JSON lines file, appended to (mode 0600); relative to the config file. */
+    file: z.string().min(1),
+  })
+  .strict();
+
+/** Reloading config without a restart. */
+export const reloadConfigSchema = z
+  .object({
+    /** Also reload when the config file changes (SIGHUP always reloads). */
+    watch: z.boolean().default(false),
+    /** How often the file is checked when watching. */
+    watchIntervalMs: z.number().int().min(100).max(60_000).default(2_000),
+  })
+  .strict();
+
+/** Graceful shutdown on SIGTERM / SIGINT. */
+export const shutdownConfigSchema = z
+  .object({
+    /** How long requests in flight get to finish before the process exits anyway. */
+    drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+  })
+  .strict();
+
+/** Operational sections of the config file's top level. */
+export const opsTopLevelShape = {
+  rateLimit: rateLimitSchema.optional(),
+  metrics: metricsConfigSchema.optional(),
+  audit: auditConfigSchema.optional(),
+  reload: reloadConfigSchema.default(() => reloadConfigSchema.parse({})),
+  shutdown: shutdownConfigSchema.default(() => shutdownConfigSchema.parse({})),
+};
+
+/** Operational fields of each key store. */
+export const opsKeyStoreShape = {
+  /** This prefix's own quota (spec "URI path prefix": independent quotas per prefix). */
+  rateLimit: rateLimitSchema.optional(),
+  /** Secondary authorization over requestMetadata (spec "Authorization"). */
+  policy: policySchema.optional(),
+};
