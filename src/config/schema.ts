@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { opsKeyStoreShape, opsTopLevelShape } from '../ops/ops-config.ts';
 import { providerConfigSchema } from '../providers/provider-config.ts';
 
 /**
@@ -38,6 +39,7 @@ const keyStoreSchema = z
      */
     foreignCiphertextAad: z.enum(['spec', 'aws-sample-sha256']).default('spec'),
     provider: providerConfigSchema,
+    ...opsKeyStoreShape,
   })
   .strict();
 
@@ -96,6 +98,7 @@ export const proxyConfigSchema = z
     logging: loggingSchema.default(() => loggingSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({})),
     keyStores: z.array(keyStoreSchema).min(1, 'at least one key store is required'),
+    ...opsTopLevelShape,
   })
   .strict()
   .superRefine((c, ctx) => {
