@@ -12,19 +12,19 @@ interface DoctorFlags {
   endpoint?: string;
   hostname?: string;
   listener?: string;
-  ca: string[];
+  ca?: string[];
   clientCert?: string;
   clientKey?: string;
-  key: string[];
+  key?: string[];
   maxCredentialAgeDays?: number;
   latencySamples?: number;
   timeReference?: string;
-  skip: CheckGroup[];
+  skip?: CheckGroup[];
   json?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function positiveInt(value: string): number {
@@ -33,10 +33,10 @@ function positiveInt(value: string): number {
   return n;
 }
 
-function groups(value: string, previous: CheckGroup[]): CheckGroup[] {
+function groups(value: string, previous: CheckGroup[] | undefined): CheckGroup[] {
   const parsed = value.split(',').map((g) => g.trim());
   for (const g of parsed) if (!GROUPS.includes(g as CheckGroup)) throw new Error(`unknown check group "${g}"; use ${GROUPS.join(', ')}`);
-  return [...previous, ...(parsed as CheckGroup[])];
+  return [...(previous ?? []), ...(parsed as CheckGroup[])];
 }
 
 /** `xks-proxy doctor`: every check that explains why KMS cannot use this proxy. */
@@ -47,14 +47,14 @@ export function doctorCommand(): Command {
     .option('--endpoint <url>', 'XksProxyUriEndpoint to test end to end as KMS does, e.g. https://xks.example.com')
     .option('--hostname <name>', 'public host name to check the certificate against (default: the --endpoint host)')
     .option('--listener <host:port>', 'address of the running proxy (default: server.host and server.port)')
-    .option('--ca <file>', 'PEM of a private CA to trust while testing (repeatable); KMS still will not', collect, [])
+    .option('--ca <file>', 'PEM of a private CA to trust while testing (repeatable); KMS still will not', collect)
     .option('--client-cert <file>', 'client certificate for a listener that requires mTLS')
     .option('--client-key <file>', 'key of --client-cert')
-    .option('--key <id>', 'external key id to check, or PREFIX=ID for one key store (repeatable)', collect, [])
+    .option('--key <id>', 'external key id to check, or PREFIX=ID for one key store (repeatable)', collect)
     .option('--max-credential-age-days <days>', 'warn about credentials older than this (default 90)', positiveInt)
     .option('--latency-samples <n>', 'encrypt/decrypt round trips in the latency burst (default 40)', positiveInt)
     .option('--time-reference <url>', 'compare the clock with the Date header of this URL, e.g. https://kms.us-east-1.amazonaws.com')
-    .addOption(new Option('--skip <groups>', `check groups to leave out, comma separated (${GROUPS.join(', ')})`).argParser(groups).default([]))
+    .addOption(new Option('--skip <groups>', `check groups to leave out, comma separated (${GROUPS.join(', ')})`).argParser(groups))
     .option('--json', 'print the report as JSON')
     .action(
       cliAction(async (flags: DoctorFlags) => {
