@@ -1,6 +1,9 @@
 import { z } from 'zod';
-import { ACCESS_KEY_ID_PATTERN } from '../../config/schema.ts';
 
+// Not imported from config/schema.ts: that module imports this one (through the provider
+// schema union), and the cycle would leave the constant undefined at load time.
+/** Spec format of a SigV4 access key id (20-30 chars of A-Z2-7). */
+const ACCESS_KEY_ID_PATTERN = /^[A-Z2-7]{20,30}$/;
 /** externalKeyId rule of the spec ("API operations"), for both sides of the key id map. */
 const KEY_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const KEY_ID_MESSAGE = 'must be 1-128 characters of A-Z, a-z, 0-9, period, hyphen and underscore (spec externalKeyId)';
