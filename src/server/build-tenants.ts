@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import { CredentialSet } from '../auth/credential-set.ts';
+import { CredentialSet, type CredentialInput } from '../auth/credential-set.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import { GuardedProvider } from '../providers/guarded-provider.ts';
+import type { KeyProvider } from '../providers/key-provider.ts';
 import { createProvider } from '../providers/registry.ts';
+import type { KeyStore } from '../xks/key-store.ts';
 import { LocalKeyStore } from '../xks/local-key-store.ts';
 import { PROXY_MODEL } from './version.ts';
 import type { Tenant } from './tenants.ts';
@@ -16,30 +18,52 @@ const EKM_VENDOR: Record<string, string> = {
   upstream: 'Upstream XKS proxy',
 };
 
+/** Resolves one key store's credentials: secret references are read now. */
+export function resolveCredentials(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): CredentialInput[] {
+  return ks.credentials.map((cred, i) => ({
+    accessKeyId: cred.accessKeyId,
+    secret: resolveSecretRef(cred.secretAccessKey, `keyStores[prefix=${ks.prefix}].credentials.${i}.secretAccessKey`, env, configDir),
+  }));
+}
+
 /** Resolves one key store's credentials (secret references read now). */
 export function buildCredentialSet(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): CredentialSet {
-  return new CredentialSet(
-    ks.credentials.map((cred, i) => ({
-      accessKeyId: cred.accessKeyId,
-      secret: resolveSecretRef(cred.secretAccessKey, `keyStores[prefix=${ks.prefix}].credentials.${i}.secretAccessKey`, env, configDir),
-    })),
-  );
+  return new CredentialSet(resolveCredentials(ks, env, configDir));
+}
+
+/** What building key stores needs besides the config. */
+export interface BuildTenantsOptions {
+  logger: Logger;
+  configDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Sees each new key store with its raw provider (metrics read provider counters such as session pools). */
+  onProvider?: (keyStore: KeyStore, provider: KeyProvider) => void;
+}
+
+/** Builds the key store (provider included) of one key store config. */
+export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
+  const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
+  const raw = createProvider(ks.provider, { logger, configDir: opts.configDir, env: opts.env });
+  const provider = new GuardedProvider(raw, logger);
+  const keyStore = new LocalKeyStore(provider, {
+    prefix: ks.prefix,
+    foreignCiphertextAad: ks.foreignCiphertextAad,
+    healthCacheMs: config.health.cacheSeconds * 1000,
+    fleetSize: config.health.fleetSize,
+    proxyModel: PROXY_MODEL,
+    ekmVendor: EKM_VENDOR[ks.provider.type] ?? ks.provider.type,
+    logger,
+  });
+  opts.onProvider?.(keyStore, raw);
+  return keyStore;
 }
 
 /** Builds every tenant (key store + credentials) a config describes. */
-export function buildTenants(config: ProxyConfig, opts: { logger: Logger; configDir: string; env: NodeJS.ProcessEnv }): Tenant[] {
-  return config.keyStores.map((ks) => {
-    const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
-    const provider = new GuardedProvider(createProvider(ks.provider, { logger, configDir: opts.configDir, env: opts.env }), logger);
-    const keyStore = new LocalKeyStore(provider, {
-      prefix: ks.prefix,
-      foreignCiphertextAad: ks.foreignCiphertextAad,
-      healthCacheMs: config.health.cacheSeconds * 1000,
-      fleetSize: config.health.fleetSize,
-      proxyModel: PROXY_MODEL,
-      ekmVendor: EKM_VENDOR[ks.provider.type] ?? ks.provider.type,
-      logger,
-    });
-    return { prefix: ks.prefix, region: ks.region, credentials: buildCredentialSet(ks, opts.env, opts.configDir), keyStore };
-  });
+export function buildTenants(config: ProxyConfig, opts: BuildTenantsOptions): Tenant[] {
+  return config.keyStores.map((ks) => ({
+    prefix: ks.prefix,
+    region: ks.region,
+    credentials: buildCredentialSet(ks, opts.env, opts.configDir),
+    keyStore: buildKeyStore(ks, config, opts),
+  }));
 }
