@@ -40,12 +40,12 @@ export async function checkProviderHealth(tenant: Tenant, budgetMs = 10_000): Pr
     if (ekm.healthStatus === 'DEGRADED') {
       return warn({ ...fields, message: `${ekm.model} is DEGRADED: ${detail}`, fix: 'bring the failed replica back; KMS still works through the others' });
     }
-    return fail({
-      ...fields,
-      message: `${ekm.model} is UNAVAILABLE: ${detail}`,
-      fix: 'make the key manager reachable with the configured credentials (module, token, PIN, server address, keystore file and its secret)',
-      kmsState: allDown ? 'XKS_PROXY_NOT_REACHABLE' : 'XKS_PROXY_INVALID_RESPONSE',
-    });
+    const fix = 'make the key manager reachable with the configured credentials (module, token, PIN, server address, keystore file and its secret)';
+    if (!allDown) {
+      // Other replicas still serve, so KMS keeps working; the fleet has lost its redundancy.
+      return warn({ ...fields, message: `${ekm.model} is UNAVAILABLE while other replicas serve: ${detail}`, fix });
+    }
+    return fail({ ...fields, message: `${ekm.model} is UNAVAILABLE: ${detail}`, fix, kmsState: 'XKS_PROXY_NOT_REACHABLE' });
   });
 }
 
