@@ -8,6 +8,7 @@ import type { CheckResult } from '../../src/diagnostics/check-result.ts';
 import { runDoctor } from '../../src/diagnostics/run-doctor.ts';
 import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
+import { createTestPki } from '../support/tls-certs.ts';
 import { createBrokenPki, type BrokenPki } from '../unit/diagnostics/support/broken-pki.ts';
 
 let pki: BrokenPki;
@@ -34,7 +35,7 @@ function writeConfig(tls: Record<string, unknown> | undefined, region = 'us-east
 
 const TLS_ONLY = { skip: ['credentials', 'keys', 'latency', 'end-to-end', 'clock'] as const, env: {} };
 
-async function doctorTls(configPath: string, extra: { hostname?: string; listener?: string; caFiles?: string[] } = {}) {
+async function doctorTls(configPath: string, extra: { hostname?: string; listener?: string; caFiles?: string[]; clientCert?: string; clientKey?: string } = {}) {
   const report = await runDoctor({ configPath, ...TLS_ONLY, skip: [...TLS_ONLY.skip], ...extra });
   const line = (id: string): CheckResult => {
     const found = report.checks.find((c) => c.id === id);
@@ -100,6 +101,28 @@ describe('doctor TLS checks against a running listener', () => {
       const wildcard = await doctorTls(config, { listener, hostname: 'eu-west-1.wild.doctor.test' });
       expect(wildcard.line('tls.hostname').level).toBe('ok');
     });
+  });
+});
+
+describe('doctor TLS checks against a running mTLS listener', () => {
+  it('connects to the running listener itself when given a client certificate', async () => {
+    const mtlsPki = createTestPki();
+    try {
+      const config = writeConfig({
+        cert: pki.fullChain,
+        key: pki.leafKey,
+        mtls: { clientCa: mtlsPki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' },
+      });
+      const { line } = await withRunningProxy(config, (listener) =>
+        doctorTls(config, { listener, hostname: 'xks.doctor.test', clientCert: mtlsPki.clientCert, clientKey: mtlsPki.clientKey }),
+      );
+      expect(line('tls.handshake').level).toBe('ok');
+      expect(line('tls.handshake').message).not.toContain('temporary');
+      expect(line('tls.protocol').message).toContain('TLSv1.2');
+      expect(line('tls.mtls-subject').level).toBe('ok');
+    } finally {
+      mtlsPki.cleanup();
+    }
   });
 });
 
