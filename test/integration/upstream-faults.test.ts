@@ -22,16 +22,24 @@ const UPSTREAM_SECRET = randomBytes(36).toString('base64');
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Record<string, any> | undefined) => void;
 
+/** What a fake upstream saw of one request. */
+interface ReceivedRequest {
+  path: string;
+  authorization: string | undefined;
+  closedEarly: boolean;
+  body?: Record<string, any>;
+}
+
 /** A scripted upstream: counts connections and requests, answers with `handler`. */
 class FakeUpstream {
   connections = 0;
-  requests: Array<{ path: string; authorization: string | undefined; closedEarly: boolean }> = [];
+  requests: ReceivedRequest[] = [];
   handler: Handler = answerLikeAnXksProxy;
   private readonly server: Server;
 
   constructor() {
     this.server = createServer((req, res) => {
-      const record = { path: req.url ?? '', authorization: req.headers.authorization, closedEarly: false };
+      const record: ReceivedRequest = { path: req.url ?? '', authorization: req.headers.authorization, closedEarly: false };
       this.requests.push(record);
       res.on('close', () => {
         if (!res.writableEnded) record.closedEarly = true;
@@ -46,6 +54,7 @@ class FakeUpstream {
         } catch {
           body = undefined;
         }
+        if (body !== undefined) record.body = body;
         this.handler(req, res, body);
       });
     });
@@ -307,6 +316,11 @@ describe('connections and signing', () => {
   it('sends the upstream URI prefix and the mapped key id', async () => {
     await call(front([a], { provider: { keyIdMap: { foo: 'vendor-key-7' } } }), 'metadata');
     expect(a.requests[0]?.path).toBe('/vendor/kms/xks/v1/keys/vendor-key-7/metadata');
+  });
+
+  it('forwards the kmsRequestId of the health call that starts a check', async () => {
+    await call(front([a]), 'health');
+    expect(a.requests[0]?.body?.requestMetadata).toEqual({ kmsRequestId: 'h', kmsOperation: 'KmsHealthCheck' });
   });
 
   it('cuts ekmFleetDetails to 10 entries across upstreams', async () => {

@@ -39,6 +39,8 @@ function front(provider: Record<string, unknown>, opts: { requestTimeoutMs?: num
     type: 'upstream',
     uriPrefix: UPSTREAM_PREFIX,
     credential: { accessKeyId: UPSTREAM_AKID, secretAccessKey: 'env:UPSTREAM_SECRET' },
+    // Generous: these tests are about answers, not timing, and share two cores.
+    healthCheckTimeoutMs: 2_000,
     ...provider,
   });
   const keyStore = createUpstreamKeyStore(config, {

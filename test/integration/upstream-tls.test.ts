@@ -48,6 +48,8 @@ function front(tls: Record<string, unknown> | undefined): Hono {
     endpoints: [{ url: upstream.url, id: 'vendor-tls' }],
     uriPrefix: UPSTREAM_PREFIX,
     credential: { accessKeyId: UPSTREAM_AKID, secretAccessKey: 'file:upstream-secret.txt' },
+    // Generous: a first TLS handshake on two shared cores; these tests are not about timing.
+    healthCheckTimeoutMs: 2_000,
     ...(tls === undefined ? {} : { tls }),
   });
   const keyStore = createUpstreamKeyStore(config, {

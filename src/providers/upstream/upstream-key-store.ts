@@ -61,8 +61,9 @@ export class UpstreamKeyStore implements KeyStore {
     this.ensureOpen();
     // HealthCache starts any check synchronously inside get(), so it sees this request's metadata.
     this.healthMetadata = req.requestMetadata;
-    const fleet = await this.health$.get(ctx);
+    const pending = this.health$.get(ctx);
     this.healthMetadata = undefined;
+    const fleet = await pending;
     return {
       xksProxyFleetSize: this.options.fleetSize,
       xksProxyVendor: 'xks-proxy open source project',
