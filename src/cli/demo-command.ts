@@ -1,20 +1,24 @@
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
-import { cliAction, parsePort } from './cli-action.ts';
-import { serveUntilSignal } from './serve-command.ts';
-import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
 import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import type { ProviderConfig } from '../providers/provider-config.ts';
+import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
+import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
+import { startProxy } from '../server/start-proxy.ts';
+import { cliAction, parsePort } from './cli-action.ts';
 
 /** The committed demo config (software keystore, public test-client credentials). */
 export const DEMO_CONFIG_PATH = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
+/** Default home of demo state (keystore, tokens, certificates): the repository's data/. */
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
 
 /** Printed before the demo serves: the credentials are public and must never guard real keys. */
 export const DEMO_WARNING = [
   '',
   '*****************************************************************************',
   '*  DEMO MODE: the SigV4 credentials below are PUBLIC (the AWS XKS test        *',
-  '*  client defaults) and the keystore passphrase is in config/demo.yaml.       *',
+  '*  client defaults) and the demo secrets are in config/demo.yaml.             *',
   '*  Use this only to try the proxy. Never put real keys behind it.             *',
   '*    URI path:      /example/uri/path/prefix/kms/xks/v1                       *',
   '*    access key id: BETWEEN2TENAND3TENCHARACTERS                              *',
@@ -23,31 +27,74 @@ export const DEMO_WARNING = [
   '',
 ].join('\n');
 
-/**
- * Creates the demo keystore when missing; returns the loaded demo config. `dataDir`
- * moves the keystore out of the repository's data/ (tests use a temp dir).
- */
-export async function prepareSoftwareDemo(dataDir?: string): Promise<LoadedConfig> {
-  const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
-  const provider = loaded.config.keyStores[0]!.provider;
-  if (provider.type !== 'software' || provider.passphrase === undefined) throw new Error('config/demo.yaml must use a software keystore with a passphrase');
-  if (dataDir !== undefined) provider.path = resolve(dataDir, 'demo', 'keystore.json');
-  await ensureDemoKeystore(resolve(loaded.configDir, provider.path), { passphrase: provider.passphrase });
-  return loaded;
+/** Which key manager a demo runs on. */
+export type DemoProvider = 'software' | 'kmip';
+
+/** A demo key manager made ready: the provider config to serve with, and how to stop it. */
+interface PreparedDemo {
+  provider: ProviderConfig;
+  stop(): Promise<void>;
 }
 
-/** `xks-proxy demo`: the software-keystore demo that `npm start` runs. */
+/** Creates the demo keystore file when missing (keys foo, encrypt_only_key, decrypt_only_key, impotent_key). */
+async function prepareSoftware(loaded: LoadedConfig, dataDir: string): Promise<PreparedDemo> {
+  const provider = loaded.config.keyStores[0]!.provider;
+  if (provider.type !== 'software' || provider.passphrase === undefined) throw new Error('config/demo.yaml must use a software keystore with a passphrase');
+  const path = resolve(dataDir, 'demo', 'keystore.json');
+  await ensureDemoKeystore(path, { passphrase: provider.passphrase });
+  return { provider: { ...provider, path }, stop: async () => undefined };
+}
+
+/** Starts a local PyKMIP server (certificates and keys made on first run) in dataDir/kmip. */
+async function prepareKmip(dataDir: string): Promise<PreparedDemo> {
+  const demo = await startKmipDemo(resolve(dataDir, 'kmip'));
+  return { provider: demo.providerConfig, stop: () => demo.stop() };
+}
+
+/** The demo config with the chosen provider in place of the software keystore. */
+export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
+  const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
+  const prepared = which === 'kmip' ? await prepareKmip(dataDir) : await prepareSoftware(loaded, dataDir);
+  loaded.config.keyStores[0]!.provider = prepared.provider;
+  return { loaded, stop: prepared.stop };
+}
+
+/** Serves a demo until SIGTERM/SIGINT, then stops the proxy and the demo key manager; exit 0. */
+async function serveDemo(which: DemoProvider, opts: { port?: number; host?: string; dataDir?: string }): Promise<void> {
+  const demo = await prepareDemo(which, opts.dataDir);
+  process.stderr.write(DEMO_WARNING);
+  let proxy;
+  try {
+    proxy = await startProxy(demo.loaded, { port: opts.port, host: opts.host });
+  } catch (e) {
+    await demo.stop();
+    throw e;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    proxy.logger.info({ signal }, 'shutting down the demo');
+    void proxy
+      .close()
+      .then(() => demo.stop())
+      .finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** `xks-proxy demo`: what `npm start` (and `npm run demo:kmip`) run. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('serve the demo: software keystore with test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
+    .description('serve the demo: test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
+    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'kmip']).default('software'))
     .option('-p, --port <port>', 'listen on this port instead of 8080', parsePort)
     .option('--host <address>', 'listen on this address instead of 127.0.0.1')
-    .option('--data-dir <dir>', 'keep the demo keystore here instead of the repository\'s data/')
+    .option('--data-dir <dir>', "keep demo state (keystore, certificates) here instead of the repository's data/")
     .action(
-      cliAction(async (opts: { port?: number; host?: string; dataDir?: string }) => {
-        const loaded = await prepareSoftwareDemo(opts.dataDir);
-        process.stderr.write(DEMO_WARNING);
-        await serveUntilSignal(loaded, { port: opts.port, host: opts.host });
+      cliAction(async (opts: { provider: DemoProvider; port?: number; host?: string; dataDir?: string }) => {
+        await serveDemo(opts.provider, opts);
       }),
     );
 }

@@ -4,6 +4,7 @@ import { configCommand } from './config-command.ts';
 import { credentialsCommand } from './credentials-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { keysCommand } from './keys-command.ts';
+import { kmipCommand } from './kmip-command.ts';
 import { kmsConfigCommand } from './kms-config-command.ts';
 import { serveCommand } from './serve-command.ts';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(keysCommand())
+    .addCommand(kmipCommand())
     .addCommand(credentialsCommand())
     .addCommand(kmsConfigCommand())
     .addCommand(configCommand());

@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { kmipProviderConfigSchema } from './kmip/kmip-config.ts';
 import { softwareProviderConfigSchema } from './software/software-config.ts';
 
 /**
  * Config schema of every provider, keyed by `type`. Adding a provider: one folder under
- * src/providers/, its schema here, its factory in registry.ts.
+ * src/providers/, its schema here, its factory in registry.ts. A discriminated union, so
+ * a config error names the fields of the provider the `type` chose.
  */
-export const providerConfigSchema = z.union([softwareProviderConfigSchema]);
+export const providerConfigSchema = z.discriminatedUnion('type', [softwareProviderConfigSchema, kmipProviderConfigSchema]);
 
 /** Parsed config of any provider. */
 export type ProviderConfig = z.infer<typeof providerConfigSchema>;

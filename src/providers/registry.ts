@@ -1,6 +1,7 @@
 import type { KeyProvider } from './key-provider.ts';
 import type { ProviderConfig } from './provider-config.ts';
 import type { ProviderDeps } from './provider-deps.ts';
+import { createKmipProvider } from './kmip/kmip-provider.ts';
 import { createSoftwareProvider } from './software/software-provider.ts';
 
 type FactoryFor<T extends ProviderConfig['type']> = (
@@ -11,6 +12,7 @@ type FactoryFor<T extends ProviderConfig['type']> = (
 /** One factory per provider type; a provider type without a factory is a compile error. */
 const PROVIDER_FACTORIES: { [T in ProviderConfig['type']]: FactoryFor<T> } = {
   software: createSoftwareProvider,
+  kmip: createKmipProvider,
 };
 
 /** Builds the provider a key store's config names. */

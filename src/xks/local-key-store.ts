@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CallContext, EkmHealth, KeyInfo, KeyProvider, KeyUsage } from '../providers/key-provider.ts';
 import { computeCdiv } from './cdiv.ts';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
-import { XksError } from './errors.ts';
+import { isXksError, XksError } from './errors.ts';
 import { buildGcmAad, type AadConstruction } from './gcm-aad.ts';
 import { HealthCache } from './health-cache.ts';
 import type {
@@ -106,7 +106,17 @@ export class LocalKeyStore implements KeyStore {
     const version = origin?.keyVersion ?? info.currentVersion;
     const construction = origin?.construction ?? this.options.foreignCiphertextAad;
     const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
-    const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
+    } catch (e) {
+      // describe() just found the key, so "not found" here means the version named by the
+      // ciphertextMetadata does not exist: the metadata was altered or is not ours.
+      if (isXksError(e) && e.errorName === 'KeyNotFoundException') {
+        throw new XksError('InvalidCiphertextException', `The ciphertextMetadata names a version of key ${keyId} that does not exist.`);
+      }
+      throw e;
+    }
     return { plaintext: toBase64(plaintext) };
   }
 
