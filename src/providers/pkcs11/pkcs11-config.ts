@@ -55,6 +55,12 @@ export const pkcs11ProviderConfigSchema = z
     ivSource: z.enum(['os', 'token-rng', 'token-generated']).default('os'),
     /** How long a key's handle and attributes are reused before they are read again. */
     keyCacheSeconds: z.number().min(0).max(3600).default(60),
+    /**
+     * With several tokens: the longest one token may take before the next one is tried
+     * (the last one tried gets the rest of the request budget). A token that overruns it
+     * is marked failed until a background probe sees it answer again.
+     */
+    attemptTimeoutMs: z.number().int().min(10).max(10_000).default(150),
     /** How long a failed token rests before it is probed again (doubling up to 60 s). */
     tokenRetrySeconds: z.number().min(0.1).max(60).default(2),
   })

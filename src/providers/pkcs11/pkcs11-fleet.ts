@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { XksError } from '../../xks/errors.ts';
+import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext, EkmHealth } from '../key-provider.ts';
 import { checkPkcs11TokenHealth } from './pkcs11-token-health.ts';
 import { hasTimeLeft, Pkcs11TokenUnavailableError, type Pkcs11Token, type Pkcs11TokenWork } from './pkcs11-token.ts';
@@ -21,6 +21,7 @@ export class Pkcs11Fleet {
     readonly tokens: readonly Pkcs11Token[],
     private readonly canaryLabel: string,
     private readonly logger: Logger,
+    private readonly attemptTimeoutMs: number,
   ) {}
 
   /** Connects every token; fails only when none can be reached (the others are probed later). */
@@ -52,13 +53,18 @@ export class Pkcs11Fleet {
   async run<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
     this.probeFailedTokens();
     const failures: string[] = [];
-    for (const token of this.order()) {
+    const order = this.order();
+    for (const [i, token] of order.entries()) {
       if (failures.length > 0 && !hasTimeLeft(ctx)) break;
       try {
-        return await token.execute(ctx, work);
+        // Every token but the last gets a slice of the budget, so a hung replica leaves time to fail over.
+        const last = i === order.length - 1;
+        return await this.attempt(token, ctx, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.attemptTimeoutMs));
       } catch (e) {
-        if (!(e instanceof Pkcs11TokenUnavailableError)) throw e;
-        failures.push(e.message);
+        // A token whose sessions are all busy is not broken: try the next one without marking it.
+        const poolBusy = isXksError(e) && e.errorName === 'DependencyTimeoutException' && i < order.length - 1;
+        if (!(e instanceof Pkcs11TokenUnavailableError) && !poolBusy) throw e;
+        failures.push(`${token.name}: ${(e as Error).message}`);
       }
     }
     const timedOut = !hasTimeLeft(ctx);
@@ -67,6 +73,29 @@ export class Pkcs11Fleet {
       throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`);
     }
     throw new XksError('InternalException', `No HSM token could complete ${work.op}: ${failures.join('; ')}`);
+  }
+
+  /**
+   * Runs `work` on `token` until `deadline`. A native call cannot be cancelled: on overrun
+   * the call keeps its session until it returns, its result is dropped, and the token is
+   * marked failed so the next requests go elsewhere until a probe sees it answer.
+   */
+  private async attempt<T>(token: Pkcs11Token, ctx: CallContext, work: Pkcs11TokenWork<T>, deadline: number): Promise<T> {
+    const running = token.execute({ deadline, signal: ctx.signal }, work);
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        running.catch(() => undefined);
+        const reason = `${work.op} did not finish within ${deadline === ctx.deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
+        token.markDown(reason);
+        reject(new Pkcs11TokenUnavailableError(token.name, reason));
+      }, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([running, overrun]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One health entry per token (spec ekmFleetDetails), checked in parallel. */

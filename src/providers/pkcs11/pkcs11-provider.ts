@@ -54,7 +54,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
         logger,
       }),
   );
-  const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, logger);
+  const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, logger, config.attemptTimeoutMs);
 
   /** The CKA_LABEL an externalKeyId maps to (config keyLabels, else the id itself). */
   function labelFor(keyId: string): string {

@@ -157,6 +157,29 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     expect(health.map((h) => h.healthStatus)).toEqual(['ACTIVE', 'UNAVAILABLE']);
   });
 
+  it('moves on to the next token when one hangs, within the request budget', async () => {
+    const a = fake('a');
+    const b = fake('b');
+    const p = await start([a, b], { attemptTimeoutMs: 40 });
+    a.fail('C_EncryptAsync', 'hang');
+    const started = Date.now();
+    const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(out.tag).toHaveLength(16);
+    expect(b.calls.get('C_EncryptAsync')).toBe(1);
+    a.releaseHung();
+  });
+
+  it('answers DependencyTimeoutException at the deadline when the only token hangs', async () => {
+    const f = fake();
+    const p = await start([f]);
+    f.fail('C_EncryptAsync', 'hang');
+    const started = Date.now();
+    expect(await errorNameOf(p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget(60)))).toBe('DependencyTimeoutException');
+    expect(Date.now() - started).toBeLessThan(200);
+    f.releaseHung();
+  });
+
   it('serves describe from the key cache without opening a session', async () => {
     const f = fake();
     const p = await start([f]);
