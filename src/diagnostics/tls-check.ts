@@ -15,6 +15,7 @@ export const EXPIRY_WARNING_DAYS = 30;
  * least one of these); the doctor offers only them to see whether the server agrees.
  */
 export const KMS_TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+/** The TLS 1.2 suites of the spec, as an OpenSSL cipher list. */
 export const KMS_TLS12_CIPHERS = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384';
 
 /** What the TLS checks of one target need besides the address. */
