@@ -49,3 +49,14 @@ describe('pkcs11 provider config', () => {
     expect(issues({ ...base, slot: 0 })[0]).toMatch(/Unrecognized key/);
   });
 });
+
+describe('config/pkcs11.example.yaml', () => {
+  it('holds a valid pkcs11 provider config', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parse } = await import('yaml');
+    const raw = parse(await readFile(new URL('../../../../config/pkcs11.example.yaml', import.meta.url), 'utf8')) as {
+      keyStores: Array<{ provider: unknown }>;
+    };
+    expect(pkcs11ProviderConfigSchema.parse(raw.keyStores[0]?.provider)).toMatchObject({ type: 'pkcs11', tokens: [{ name: 'hsm-a' }] });
+  });
+});
