@@ -39,8 +39,8 @@ export interface StatusReport {
 
 /** What the status view reads besides the tracker. */
 export interface StatusSources {
-  config: ProxyConfig;
-  configDir: string;
+  /** The config in force now (a getter, so a reloaded config shows: credential dates, certificate file). */
+  current: () => { config: ProxyConfig; configDir: string };
   /** Budget for a provider health check when none is cached. */
   healthBudgetMs?: number;
   now?: () => Date;
@@ -53,13 +53,14 @@ export async function renderStatus(tracker: StatusTracker, tenants: readonly Ten
   const now = (sources.now ?? (() => new Date()))();
   const budget = sources.healthBudgetMs ?? 2000;
   const unrouted = tracker.unrouted();
-  const keyStores = await Promise.all(tenants.map((t) => keyStoreStatus(tracker, t, sources.config, now, budget)));
+  const { config, configDir } = sources.current();
+  const keyStores = await Promise.all(tenants.map((t) => keyStoreStatus(tracker, t, config, now, budget)));
   return {
     generatedAt: now.toISOString(),
     startedAt: new Date(tracker.startedAt).toISOString(),
     uptimeSeconds: Math.round((now.getTime() - tracker.startedAt) / 1000),
     version: PROXY_VERSION,
-    certificate: certificateStatus(sources, now),
+    certificate: certificateStatus(config, configDir, now),
     keyStores,
     unknownPrefixes: [...unrouted.unknownPrefixes].map(([prefix, u]) => ({ prefix, count: u.count, lastAt: iso(u.lastAt)! })),
     otherPaths: {
@@ -138,10 +139,10 @@ function verdictOf(s: KeyStoreStatus, tracker: StatusTracker, now: Date): string
   return `KMS reaches this key store; the last GetHealthStatus (${minutes} min ago) succeeded.${wrongPath}`;
 }
 
-function certificateStatus(sources: StatusSources, now: Date): StatusReport['certificate'] {
-  const certPath = sources.config.server.tls?.cert;
+function certificateStatus(config: ProxyConfig, configDir: string, now: Date): StatusReport['certificate'] {
+  const certPath = config.server.tls?.cert;
   if (certPath === undefined) return null;
-  const file = resolve(sources.configDir, certPath);
+  const file = resolve(configDir, certPath);
   try {
     const pem = splitPem(readFileSync(file, 'utf8'))[0];
     if (pem === undefined) return { file, error: 'no PEM certificate in the file' };

@@ -46,7 +46,7 @@ beforeAll(async () => {
   const tracker = new StatusTracker((prefix) => fx.tenants.get(prefix) !== undefined);
   const app = createApp({ tenants: fx.tenants, logger: pino({ level: 'info' }, sink), bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2000, observers: [tracker.observe] });
   root = new Hono();
-  root.route('/', statusRoutes(tracker, fx.tenants, { config: fx.config, configDir: fx.dir, token: 'status-token-for-tests-0123456789' }));
+  root.route('/', statusRoutes(tracker, fx.tenants, { current: () => ({ config: fx.config, configDir: fx.dir }), token: 'status-token-for-tests-0123456789' }));
   root.route('/', app);
   listener = await startListener(root, fx.config.server, { logger: pino({ level: 'silent' }), configDir: fx.dir });
   base = `https://localhost:${listener.address.port}`;
