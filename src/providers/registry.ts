@@ -1,22 +1,22 @@
 import type { KeyProvider } from './key-provider.ts';
-import type { ProviderConfig } from './provider-config.ts';
+import type { KeyProviderConfig } from './provider-config.ts';
 import type { ProviderDeps } from './provider-deps.ts';
 import { createKmipProvider } from './kmip/kmip-provider.ts';
 import { createSoftwareProvider } from './software/software-provider.ts';
 
-type FactoryFor<T extends ProviderConfig['type']> = (
-  config: Extract<ProviderConfig, { type: T }>,
+type FactoryFor<T extends KeyProviderConfig['type']> = (
+  config: Extract<KeyProviderConfig, { type: T }>,
   deps: ProviderDeps,
 ) => KeyProvider;
 
 /** One factory per provider type; a provider type without a factory is a compile error. */
-const PROVIDER_FACTORIES: { [T in ProviderConfig['type']]: FactoryFor<T> } = {
+const PROVIDER_FACTORIES: { [T in KeyProviderConfig['type']]: FactoryFor<T> } = {
   software: createSoftwareProvider,
   kmip: createKmipProvider,
 };
 
 /** Builds the provider a key store's config names. */
-export function createProvider(config: ProviderConfig, deps: ProviderDeps): KeyProvider {
+export function createProvider(config: KeyProviderConfig, deps: ProviderDeps): KeyProvider {
   const factory = PROVIDER_FACTORIES[config.type] as FactoryFor<typeof config.type>;
   return factory(config, deps);
 }

@@ -5,6 +5,7 @@ import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import { GuardedProvider } from '../providers/guarded-provider.ts';
 import type { KeyProvider } from '../providers/key-provider.ts';
 import { createProvider } from '../providers/registry.ts';
+import { createUpstreamKeyStore } from '../providers/upstream/upstream-factory.ts';
 import type { KeyStore } from '../xks/key-store.ts';
 import { LocalKeyStore } from '../xks/local-key-store.ts';
 import { PROXY_MODEL } from './version.ts';
@@ -43,14 +44,16 @@ export interface BuildTenantsOptions {
 /** Builds the key store (provider included) of one key store config. */
 export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
   const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
-  const raw = createProvider(ks.provider, { logger, configDir: opts.configDir, env: opts.env });
-  const provider = new GuardedProvider(raw, logger);
-  const keyStore = new LocalKeyStore(provider, {
+  const deps = { logger, configDir: opts.configDir, env: opts.env };
+  const health = { healthCacheMs: config.health.cacheSeconds * 1000, fleetSize: config.health.fleetSize, proxyModel: PROXY_MODEL };
+  // An upstream XKS proxy applies the spec's AAD, metadata and CDIV rules itself, so it
+  // replaces the whole key store; every other provider sits behind LocalKeyStore.
+  if (ks.provider.type === 'upstream') return createUpstreamKeyStore(ks.provider, { prefix: ks.prefix, ...deps, ...health });
+  const raw = createProvider(ks.provider, deps);
+  const keyStore = new LocalKeyStore(new GuardedProvider(raw, logger), {
     prefix: ks.prefix,
     foreignCiphertextAad: ks.foreignCiphertextAad,
-    healthCacheMs: config.health.cacheSeconds * 1000,
-    fleetSize: config.health.fleetSize,
-    proxyModel: PROXY_MODEL,
+    ...health,
     ekmVendor: EKM_VENDOR[ks.provider.type] ?? ks.provider.type,
     logger,
   });
