@@ -3,10 +3,12 @@ import { PROXY_VERSION } from '../server/version.ts';
 import { configCommand } from './config-command.ts';
 import { credentialsCommand } from './credentials-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { doctorCommand } from './doctor-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { kmipCommand } from './kmip-command.ts';
 import { kmsConfigCommand } from './kms-config-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { statusCommand } from './status-command.ts';
 
 /** The `xks-proxy` command line. */
 export function buildProgram(): Command {
@@ -19,7 +21,9 @@ export function buildProgram(): Command {
     .addCommand(kmipCommand())
     .addCommand(credentialsCommand())
     .addCommand(kmsConfigCommand())
-    .addCommand(configCommand());
+    .addCommand(configCommand())
+    .addCommand(doctorCommand())
+    .addCommand(statusCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
