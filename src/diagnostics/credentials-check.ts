@@ -31,7 +31,7 @@ export interface CredentialCheckOptions {
 export function checkCredentials(loaded: LoadedConfig, opts: CredentialCheckOptions): CheckResult[] {
   const results: CheckResult[] = [];
   for (const ks of loaded.config.keyStores) {
-    ks.credentials.forEach((cred) => results.push(...checkOne(ks, cred, opts)));
+    ks.credentials.forEach((cred) => results.push(...checkOne(ks, cred, opts, loaded.configDir)));
     results.push(checkRotation(ks));
   }
   return results;
@@ -41,7 +41,7 @@ function storeName(ks: KeyStoreConfig): string {
   return `keyStores[prefix="${ks.prefix}"]`;
 }
 
-function checkOne(ks: KeyStoreConfig, cred: CredentialConfig, opts: CredentialCheckOptions): CheckResult[] {
+function checkOne(ks: KeyStoreConfig, cred: CredentialConfig, opts: CredentialCheckOptions, configDir: string): CheckResult[] {
   const subject = `${storeName(ks)} credential ${cred.accessKeyId}`;
   const state = 'INVALID_CREDENTIALS';
   if (!ACCESS_KEY_ID_PATTERN.test(cred.accessKeyId)) {
@@ -50,7 +50,7 @@ function checkOne(ks: KeyStoreConfig, cred: CredentialConfig, opts: CredentialCh
   let secret: string;
   try {
     // Resolved exactly as the proxy resolves it at start (build-tenants.ts).
-    secret = resolveSecretRef(cred.secretAccessKey, `${storeName(ks)}.credentials[${cred.accessKeyId}].secretAccessKey`, opts.env);
+    secret = resolveSecretRef(cred.secretAccessKey, `${storeName(ks)}.credentials[${cred.accessKeyId}].secretAccessKey`, opts.env, configDir);
   } catch (e) {
     return [fail({ group: 'credentials', id: 'credentials.format', subject, message: errorText(e), fix: 'set the environment variable or create the file the secret reference names, readable by the proxy', kmsState: state })];
   }

@@ -58,7 +58,7 @@ export async function checkEndToEnd(loaded: LoadedConfig, opts: EndToEndOptions)
     for (const cred of ks.credentials) {
       let secret: string;
       try {
-        secret = resolveSecretRef(cred.secretAccessKey, `credential ${cred.accessKeyId}`, opts.env);
+        secret = resolveSecretRef(cred.secretAccessKey, `credential ${cred.accessKeyId}`, opts.env, loaded.configDir);
       } catch (e) {
         outcome.results.push(skip({ group: 'end-to-end', id: 'e2e.health', subject: subjectOf(ks, cred.accessKeyId), message: `cannot sign: ${errorText(e)}` }));
         continue;
