@@ -1,5 +1,9 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
+import type { Logger } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
 import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
 import { cliAction, defaultConfigPath, parsePort } from './cli-action.ts';
 
@@ -7,11 +11,16 @@ import { cliAction, defaultConfigPath, parsePort } from './cli-action.ts';
 export interface ServeOptions {
   port?: number;
   host?: string;
+  /** Use this logger instead of one built from the config (cluster workers tag theirs). */
+  logger?: Logger;
 }
 
-/** Starts the proxy and stops it cleanly on SIGTERM / SIGINT (exit code 0). */
+/**
+ * Starts the proxy in this process and stops it cleanly on SIGTERM / SIGINT (exit code 0).
+ * Cluster workers run this too, so signal handling added here applies to every worker.
+ */
 export async function serveUntilSignal(loaded: LoadedConfig, options: ServeOptions): Promise<RunningProxy> {
-  const proxy = await startProxy(loaded, { port: options.port, host: options.host });
+  const proxy = await startProxy(loaded, { port: options.port, host: options.host, logger: options.logger });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -27,6 +36,13 @@ export async function serveUntilSignal(loaded: LoadedConfig, options: ServeOptio
   return proxy;
 }
 
+/** Parses a --workers value: a whole number from 1 to 256. */
+export function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`invalid worker count "${value}": use 1-256`);
+  return n;
+}
+
 /** `xks-proxy serve`: serve the key stores of a config file. */
 export function serveCommand(): Command {
   return new Command('serve')
@@ -34,10 +50,15 @@ export function serveCommand(): Command {
     .option('-c, --config <file>', 'config file (YAML or JSON)', defaultConfigPath())
     .option('-p, --port <port>', 'listen on this port instead of server.port', parsePort)
     .option('--host <address>', 'listen on this address instead of server.host')
+    .option('-w, --workers <n>', 'worker processes sharing the port (1 = serve in this process)', parseWorkers, availableParallelism())
     .action(
-      cliAction(async (opts: { config: string; port?: number; host?: string }) => {
+      cliAction(async (opts: { config: string; port?: number; host?: string; workers: number }) => {
         const loaded = await loadConfigFile(opts.config);
-        await serveUntilSignal(loaded, { port: opts.port, host: opts.host });
+        const options = { port: opts.port, host: opts.host, workers: opts.workers };
+        // A worker re-runs this same command line (node:cluster forks the entry script).
+        if (cluster.isWorker) await runClusterWorker(loaded, options, serveUntilSignal);
+        else if (opts.workers > 1) await runClusterPrimary(loaded, options);
+        else await serveUntilSignal(loaded, options);
       }),
     );
 }

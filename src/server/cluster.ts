@@ -1,0 +1,204 @@
+/**
+ * Multi-core serving with node:cluster: the primary forks N workers that each run the
+ * whole proxy (startProxy) on one shared listening socket; the primary only supervises.
+ *
+ * State across workers: every worker builds its own key stores from the same config. The
+ * software keystore file is the source of truth, and each worker re-reads it when it
+ * changes (see software-provider.ts), so a key created, rotated or disabled with the CLI
+ * reaches every worker within the provider's reload check (1 s). Deep health results are
+ * cached per worker (each worker runs its own canary check at most once per
+ * health.cacheSeconds), which multiplies canary operations by N and nothing else.
+ * Credentials are read at start; a SIGHUP sent to the primary is forwarded to every
+ * worker, so a reload reaches all of them.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { LoadedConfig } from '../config/load-config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { startProxy, type RunningProxy } from './start-proxy.ts';
+
+/** What `serve --workers N` passes to the primary and to each worker. */
+export interface ClusterServeOptions {
+  workers: number;
+  port?: number;
+  host?: string;
+}
+
+/** A worker tells the primary where it serves once its listener is up. */
+interface ListeningMessage {
+  type: 'xks-proxy:worker-listening';
+  url: string;
+  pid: number;
+}
+
+/** The one line test harnesses and operators wait for; the primary prints it once. */
+const LISTENING_MSG = 'xks-proxy listening';
+/** What a worker's own copy of that line is renamed to. */
+const WORKER_LISTENING_MSG = 'xks-proxy worker listening';
+/** Largest write that a pipe keeps whole when several processes share it (Linux PIPE_BUF). */
+const PIPE_ATOMIC_WRITE_BYTES = 4096;
+/** A worker that has not stopped this long after SIGTERM is killed. */
+const STOP_TIMEOUT_MS = 10_000;
+/** More unexpected worker exits than this within the window means a crash loop: give up. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+function isListeningMessage(m: unknown): m is ListeningMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'xks-proxy:worker-listening';
+}
+
+/**
+ * The primary: forks the workers, prints "xks-proxy listening" once all of them listen,
+ * replaces a worker that dies unexpectedly, forwards SIGHUP, and on SIGTERM / SIGINT stops
+ * every worker and exits 0 (1 if a worker had to be killed or failed to start).
+ */
+export function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOptions): Promise<void> {
+  const logger = createLogger(loaded.config.logging);
+  const listening = new Map<number, string>();
+  const unexpectedExits: number[] = [];
+  let announced = false;
+  let stopping = false;
+  let failed = false;
+
+  const exit = (code: number): void => {
+    logger.flush(() => process.exit(code));
+  };
+
+  const stopAll = (reason: string, code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    if (alive.length === 0) return exit(code);
+    let left = alive.length;
+    const killTimer = setTimeout(() => {
+      for (const w of alive) {
+        if (!w.isDead()) {
+          logger.error({ workerPid: w.process.pid }, 'worker did not stop in time; killing it');
+          failed = true;
+          w.process.kill('SIGKILL');
+        }
+      }
+    }, STOP_TIMEOUT_MS);
+    for (const w of alive) {
+      w.once('exit', (exitCode, signal) => {
+        // A worker still starting has no handler yet and dies of the SIGTERM itself: also fine.
+        if (exitCode !== 0 && signal !== 'SIGTERM') {
+          failed = true;
+          logger.warn({ workerPid: w.process.pid, exitCode, signal }, 'worker stopped with an error');
+        }
+        if (--left === 0) {
+          clearTimeout(killTimer);
+          exit(failed ? 1 : code);
+        }
+      });
+      w.process.kill('SIGTERM');
+    }
+  };
+
+  // Each worker has a stable slot 0..N-1 (a replacement takes over the slot of the worker it
+  // replaces), for per-worker resources such as audit files and metrics ports (ops/worker-slot.ts).
+  const slots = new Map<number, number>();
+  const fork = (slot: number): void => {
+    const worker = cluster.fork({ XKS_PROXY_WORKER_SLOT: String(slot) });
+    slots.set(worker.id, slot);
+    worker.on('message', (m: unknown) => {
+      if (!isListeningMessage(m)) return;
+      listening.set(worker.id, m.url);
+      if (!announced && listening.size === options.workers) {
+        announced = true;
+        logger.info({ url: m.url, workers: options.workers, config: loaded.file, pid: process.pid }, LISTENING_MSG);
+      } else if (announced) {
+        logger.info({ workerPid: m.pid }, 'replacement worker listening');
+      }
+    });
+  };
+
+  cluster.on('exit', (worker, exitCode, signal) => {
+    listening.delete(worker.id);
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
+    if (stopping) return;
+    if (!announced) {
+      // A worker that cannot start (port taken, key manager config wrong) will not start on
+      // a retry either: fail like the single-process serve does, and say so.
+      logger.error({ workerPid: worker.process.pid, exitCode, signal }, 'a worker failed to start; stopping');
+      return stopAll('worker failed to start', 1);
+    }
+    const now = Date.now();
+    unexpectedExits.push(now);
+    while (unexpectedExits.length > 0 && unexpectedExits[0]! < now - RESTART_WINDOW_MS) unexpectedExits.shift();
+    if (unexpectedExits.length > MAX_RESTARTS) {
+      logger.error({ restarts: unexpectedExits.length, windowMs: RESTART_WINDOW_MS }, 'workers keep dying; stopping');
+      return stopAll('crash loop', 1);
+    }
+    logger.error({ workerPid: worker.process.pid, slot, exitCode, signal }, 'worker died unexpectedly; starting a replacement');
+    fork(slot);
+  });
+
+  process.once('SIGTERM', () => stopAll('SIGTERM', 0));
+  process.once('SIGINT', () => stopAll('SIGINT', 0));
+  // Reload is per worker (each holds its own credentials and key stores): pass it on.
+  process.on('SIGHUP', () => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    logger.info({ workers: workers.length }, 'SIGHUP: forwarding to every worker');
+    for (const w of workers) w.process.kill('SIGHUP');
+  });
+
+  logger.info({ workers: options.workers, pid: process.pid }, 'starting workers');
+  for (let slot = 0; slot < options.workers; slot++) fork(slot);
+  return Promise.resolve();
+}
+
+/** How a worker serves: `serveUntilSignal` of the serve command (passed in to avoid an import cycle). */
+export type ServeInProcess = (loaded: LoadedConfig, options: { port?: number; host?: string; logger: Logger }) => Promise<RunningProxy>;
+
+/**
+ * A worker: the whole proxy, served exactly as `serve --workers 1` serves it (same signal
+ * handling: SIGTERM / SIGINT stop it cleanly), with every log line tagged with the worker
+ * id and pid. It reports its URL to the primary, and stops if the primary goes away (IPC
+ * channel closed) so that no orphan keeps serving.
+ */
+export async function runClusterWorker(loaded: LoadedConfig, options: ClusterServeOptions, serve: ServeInProcess): Promise<RunningProxy> {
+  const logger = workerLogger(loaded).child({ worker: cluster.worker?.id, pid: process.pid });
+  let proxy: RunningProxy;
+  try {
+    proxy = await serve(loaded, { port: options.port, host: options.host, logger });
+  } catch (e) {
+    // The primary sees the exit code and stops; the IPC channel would keep us alive otherwise.
+    process.stderr.write(`error: worker ${process.pid} could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  process.once('disconnect', () => {
+    logger.warn('the cluster primary went away; stopping');
+    process.kill(process.pid, 'SIGTERM');
+  });
+  // The primary forwards SIGHUP (reload). With no listener of ours, SIGHUP would end the
+  // worker: signal-exit (via proper-lockfile) re-raises a signal nobody else listens to.
+  process.on('SIGHUP', () => logger.debug('SIGHUP received'));
+  const message: ListeningMessage = { type: 'xks-proxy:worker-listening', url: proxy.url, pid: process.pid };
+  process.send?.(message);
+  return proxy;
+}
+
+/**
+ * The worker's logger. JSON output goes through a stream that (1) renames startProxy's
+ * "xks-proxy listening" line, which the primary prints once for all workers, and (2)
+ * writes at most PIPE_BUF bytes at a time, so lines from several workers sharing one
+ * stdout pipe never interleave mid-line. Pretty output (a terminal) is left as it is.
+ */
+function workerLogger(loaded: LoadedConfig): Logger {
+  const { logging } = loaded.config;
+  if (logging.pretty ?? Boolean(process.stdout.isTTY)) return createLogger(logging);
+  const out = pino.destination({ fd: 1, sync: false, maxWrite: PIPE_ATOMIC_WRITE_BYTES });
+  const marker = `"msg":"${LISTENING_MSG}"`;
+  const destination: DestinationStream & { flush: (cb?: (err?: Error) => void) => void } = {
+    write(line: string) {
+      out.write(line.includes(marker) ? line.replace(marker, `"msg":"${WORKER_LISTENING_MSG}"`) : line);
+    },
+    flush(cb) {
+      out.flush(cb);
+    },
+  };
+  return createLogger({ ...logging, destination });
+}
