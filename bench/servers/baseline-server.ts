@@ -1,0 +1,27 @@
+/**
+ * The HTTP-layer ceiling: a bare Hono app on the proxy's server stack (@hono/node-server's
+ * getRequestListener on node:http, same keep-alive setting) that parses a JSON POST and
+ * answers a small JSON object. No SigV4, no crypto, no logging.
+ * Run: node --import tsx bench/servers/baseline-server.ts [port]
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { Hono } from 'hono';
+
+const app = new Hono();
+app.post('/echo', async (c) => {
+  const body = (await c.req.json()) as Record<string, unknown>;
+  return c.json({ ok: true, fields: Object.keys(body).length });
+});
+
+const server = http.createServer(getRequestListener(app.fetch));
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  process.stdout.write(`${JSON.stringify({ msg: 'bench server listening', url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`);
+});
+process.once('SIGTERM', () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});
