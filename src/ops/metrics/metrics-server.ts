@@ -16,7 +16,7 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(
   render: () => Promise<string>,
-  opts: { host: string; port: number; path: string; logger: Logger },
+  opts: { host: string; port: number; path: string; logger: Logger; exclusive?: boolean },
 ): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -35,7 +35,7 @@ export async function startMetricsServer(
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen({ port: opts.port, host: opts.host, exclusive: opts.exclusive ?? false }, () => {
       server.off('error', reject);
       resolve();
     });
