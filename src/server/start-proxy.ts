@@ -2,10 +2,13 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { isSecretRef } from '../config/secret-ref.ts';
 import { createLogger } from '../observability/logger.ts';
+import { ProxyOps } from '../ops/proxy-ops.ts';
+import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
+import { shutdownGracefully, type ShutdownResult } from '../ops/shutdown.ts';
 import { createApp } from './app.ts';
-import { buildTenants } from './build-tenants.ts';
+import { buildKeyStore, buildTenants, resolveCredentials, type BuildTenantsOptions } from './build-tenants.ts';
 import { startListener, type RunningListener } from './listener.ts';
-import { TenantDirectory } from './tenants.ts';
+import type { Tenant, TenantDirectory } from './tenants.ts';
 
 /** Overrides the command line may apply on top of the config file. */
 export interface StartOverrides {
@@ -22,7 +25,16 @@ export interface RunningProxy {
   listener: RunningListener;
   tenants: TenantDirectory;
   logger: Logger;
-  /** Stops the listener, then closes every key provider. */
+  /** The Prometheus endpoint, when `metrics` is configured. */
+  metricsUrl: string | undefined;
+  /** Re-reads the config file and applies it (SIGHUP); a bad config is rejected and logged. */
+  reload(trigger?: string): Promise<ReloadOutcome>;
+  /**
+   * Graceful stop: no new connections, requests in flight finish (within
+   * shutdown.drainTimeoutMs), then the audit log, metrics listener and key providers close.
+   */
+  shutdown(): Promise<ShutdownResult>;
+  /** `shutdown()` without its result. */
   close(): Promise<void>;
 }
 
@@ -32,19 +44,33 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
   const env = overrides.env ?? process.env;
   const logger = overrides.logger ?? createLogger(config.logging);
   const server = { ...config.server, port: overrides.port ?? config.server.port, host: overrides.host ?? config.server.host };
-  const tenants = new TenantDirectory(buildTenants(config, { logger, configDir: loaded.configDir, env }));
-  const app = createApp({
-    tenants,
-    logger,
-    bodyLimitBytes: server.bodyLimitBytes,
-    requestTimeoutMs: server.requestTimeoutMs,
-  });
-  await warmUp(tenants, logger);
+  const ops = await ProxyOps.create(loaded, logger);
+  const tenants = ops.tenants;
+  const buildOptions = (configDir: string): BuildTenantsOptions => ({ logger, configDir, env, onProvider: ops.onProvider });
+  try {
+    tenants.replace(buildTenants(config, buildOptions(loaded.configDir)).map((t, i) => ops.decorate(t, config.keyStores[i]!)));
+  } catch (e) {
+    await ops.close();
+    throw e;
+  }
+  const app = ops.wrap(
+    createApp({
+      tenants,
+      logger,
+      bodyLimitBytes: server.bodyLimitBytes,
+      requestTimeoutMs: server.requestTimeoutMs,
+      admit: ops.admit,
+      observers: ops.observers,
+    }),
+  );
+  await warmUp(tenants.all(), logger);
   let listener: RunningListener;
   try {
     listener = await startListener(app, server, { logger, configDir: loaded.configDir });
+    await ops.startMetrics();
   } catch (e) {
     await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
+    await ops.close();
     throw e;
   }
   const host = listener.address.family === 'IPv6' ? `[${listener.address.address}]` : listener.address.address;
@@ -56,15 +82,45 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       'serving key store',
     );
   }
+  const reloader = new ConfigReloader({
+    file: loaded.file,
+    logger,
+    onOutcome: (ok) => ops.metrics.reloads.inc({ result: ok ? 'applied' : 'rejected' }),
+    apply: (next) =>
+      ops.applyConfig(next, {
+        resolveCredentials,
+        buildKeyStore: (ks, cfg) => buildKeyStore(ks, cfg, buildOptions(next.configDir)),
+        warmUp: (fresh) => warmUp(fresh, logger),
+        env,
+      }),
+  });
+  if (config.reload.watch) reloader.watch(config.reload.watchIntervalMs);
   logger.info({ url, config: loaded.file }, 'xks-proxy listening');
+  let closing: Promise<ShutdownResult> | undefined;
+  const shutdown = (): Promise<ShutdownResult> => {
+    reloader.stop();
+    closing ??= shutdownGracefully({
+      stopAccepting: () => listener.close(),
+      inFlight: ops.inFlight,
+      drainTimeoutMs: ops.loaded.config.shutdown.drainTimeoutMs,
+      logger,
+      release: async () => {
+        await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
+        await ops.close();
+      },
+    });
+    return closing;
+  };
   return {
     url,
     listener,
     tenants,
     logger,
+    metricsUrl: ops.metricsUrl,
+    reload: (trigger = 'api') => reloader.reload(trigger),
+    shutdown,
     close: async () => {
-      await listener.close();
-      await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
+      await shutdown();
     },
   };
 }
@@ -78,9 +134,9 @@ const WARM_UP_BUDGET_MS = 15_000;
  * manager that is down does not stop the proxy: it serves, reports UNAVAILABLE, and
  * picks the key manager up when it returns.
  */
-async function warmUp(tenants: TenantDirectory, logger: Logger): Promise<void> {
+async function warmUp(tenants: readonly Tenant[], logger: Logger): Promise<void> {
   await Promise.all(
-    tenants.all().map(async (t) => {
+    tenants.map(async (t) => {
       const fleet = await t.keyStore.readiness({ deadline: Date.now() + WARM_UP_BUDGET_MS, signal: AbortSignal.timeout(WARM_UP_BUDGET_MS) });
       for (const ekm of fleet) {
         if (ekm.healthStatus === 'UNAVAILABLE') {
