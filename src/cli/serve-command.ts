@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import { installSignalHandlers } from '../ops/process-signals.ts';
 import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
 import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
 import { cliAction, defaultConfigPath, parsePort } from './cli-action.ts';
@@ -16,23 +17,12 @@ export interface ServeOptions {
 }
 
 /**
- * Starts the proxy in this process and stops it cleanly on SIGTERM / SIGINT (exit code 0).
- * Cluster workers run this too, so signal handling added here applies to every worker.
+ * Starts the proxy in this process; SIGTERM / SIGINT stop it gracefully (exit code 0) and
+ * SIGHUP reloads the config. Cluster workers run this too, so this applies to every worker.
  */
 export async function serveUntilSignal(loaded: LoadedConfig, options: ServeOptions): Promise<RunningProxy> {
   const proxy = await startProxy(loaded, { port: options.port, host: options.host, logger: options.logger });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    proxy.logger.info({ signal }, 'shutting down');
-    void proxy.close().then(() => {
-      proxy.logger.flush?.();
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  installSignalHandlers(proxy);
   return proxy;
 }
 
