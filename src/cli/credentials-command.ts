@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Command } from 'commander';
 import { cliAction } from './cli-action.ts';
+import { credentialsListCommand } from './credentials-list.ts';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -47,5 +48,6 @@ export function credentialsCommand(): Command {
         );
       }),
     );
+  cmd.addCommand(credentialsListCommand());
   return cmd;
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { PROXY_VERSION } from '../server/version.ts';
+import { auditCommand } from './audit-command.ts';
 import { configCommand } from './config-command.ts';
 import { credentialsCommand } from './credentials-command.ts';
 import { demoCommand } from './demo-command.ts';
@@ -7,6 +8,7 @@ import { doctorCommand } from './doctor-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { kmipCommand } from './kmip-command.ts';
 import { kmsConfigCommand } from './kms-config-command.ts';
+import { policyCommand } from './policy-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { statusCommand } from './status-command.ts';
 
@@ -23,7 +25,9 @@ export function buildProgram(): Command {
     .addCommand(kmsConfigCommand())
     .addCommand(configCommand())
     .addCommand(doctorCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    .addCommand(policyCommand())
+    .addCommand(auditCommand());
 }
 
 await buildProgram().parseAsync(process.argv);
