@@ -4,9 +4,17 @@ import type { Pkcs11Handle } from './pkcs11-api.ts';
 /** A session lent to one operation; give it back with `release` exactly once. */
 export interface Pkcs11Lease {
   readonly session: Pkcs11Handle;
-  /** Pool generation the session was opened in; older ones are closed on release. */
+  /** Pool generation the session was opened in; sessions from before a `reset` are dropped on release. */
   readonly generation: number;
 }
+
+/**
+ * What to do with a session given back: `keep` it for the next caller, `close` it (its
+ * state is unknown, e.g. an operation the library left active), or `forget` it without
+ * C_CloseSession because the library said it is gone: some libraries hand the same handle
+ * number to a new session, and closing a stale number could close someone else's session.
+ */
+export type Pkcs11ReleaseOutcome = 'keep' | 'close' | 'forget';
 
 /** Counters for tests, readiness and benchmarks. */
 export interface Pkcs11PoolStats {
@@ -70,15 +78,13 @@ export class Pkcs11SessionPool {
     return this.wait(deadline, signal);
   }
 
-  /**
-   * Gives a session back. `discard` closes it (its state is unknown, e.g. an operation the
-   * library left active); sessions from before a `reset` are closed too.
-   */
-  release(lease: Pkcs11Lease, discard = false): void {
+  /** Gives a session back (see Pkcs11ReleaseOutcome); sessions from before a `reset` are forgotten. */
+  release(lease: Pkcs11Lease, outcome: Pkcs11ReleaseOutcome = 'keep'): void {
     this.busy -= 1;
-    if (discard || this.closed || lease.generation !== this.gen) {
-      this.closeQuietly(lease.session);
-      this.discarded += discard ? 1 : 0;
+    const stale = lease.generation !== this.gen;
+    if (outcome !== 'keep' || this.closed || stale) {
+      if (outcome === 'close' || (outcome === 'keep' && !stale)) this.closeQuietly(lease.session);
+      this.discarded += outcome === 'keep' ? 0 : 1;
       this.serveWaiterWithNewSession();
     } else {
       const waiter = this.waiters.shift();
@@ -92,10 +98,22 @@ export class Pkcs11SessionPool {
     if (this.busy === 0) this.drained?.();
   }
 
-  /** Forgets every session (after the library lost them): idle ones close now, busy ones on release. */
+  /** Forgets every session without closing it (the library was re-initialized: they are all gone). */
   reset(): void {
     this.gen += 1;
-    for (const lease of this.idle.splice(0)) this.closeQuietly(lease.session);
+    this.idle.splice(0);
+  }
+
+  /**
+   * Forgets the idle sessions `isAlive` rejects (after a session was closed behind our
+   * back, all of them may be gone, or just one); live ones stay, so nothing is reopened
+   * needlessly.
+   */
+  prune(isAlive: (session: Pkcs11Handle) => boolean): number {
+    const dead = this.idle.filter((l) => !isAlive(l.session));
+    for (const lease of dead) this.idle.splice(this.idle.indexOf(lease), 1);
+    this.discarded += dead.length;
+    return dead.length;
   }
 
   /** Current generation: sessions leased in an older one were opened before the last reset. */

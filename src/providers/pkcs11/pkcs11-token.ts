@@ -5,11 +5,12 @@ import type { CallContext } from '../key-provider.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
 import { CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
+import { hasPkcs11Code } from './pkcs11-error-code.ts';
 import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from './pkcs11-failure.ts';
 import { lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
 import { acquirePkcs11Module, type Pkcs11Module } from './pkcs11-module-registry.ts';
-import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11PoolStats } from './pkcs11-session-pool.ts';
+import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11PoolStats, type Pkcs11ReleaseOutcome } from './pkcs11-session-pool.ts';
 import { findTokenSlot, type Pkcs11Slot, type Pkcs11TokenSelector } from './pkcs11-slot.ts';
 
 /** Where a new GCM IV comes from (config `ivSource`). */
@@ -57,6 +58,9 @@ const MAX_RETRY_MS = 60_000;
 export function hasTimeLeft(ctx: CallContext): boolean {
   return !ctx.signal.aborted && ctx.deadline - Date.now() > MIN_RETRY_MS;
 }
+
+/** Codes that say the session no longer exists: forget its handle, never close it (it may be reused). */
+const SESSION_GONE = new Set<number>([CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED, CKR.CRYPTOKI_NOT_INITIALIZED]);
 
 /** Codes after which every session of the token is suspect, not just the one that failed. */
 const SESSIONS_LOST = new Set<number>([
@@ -193,7 +197,7 @@ export class Pkcs11Token {
       if (!this.up) this.connect();
       const pool = this.pool as Pkcs11SessionPool;
       let lease: Pkcs11Lease | undefined;
-      let discard = false;
+      let outcome: Pkcs11ReleaseOutcome = 'keep';
       try {
         lease = await pool.acquire(ctx.deadline, ctx.signal);
         const result = await work.run(lease.session, this);
@@ -205,12 +209,12 @@ export class Pkcs11Token {
         lastFailure = `${work.op} failed with ${describePkcs11Error(e)}`;
         switch (failure.action) {
           case 'answer':
-            discard = failure.discardSession;
+            if (failure.discardSession) outcome = 'close';
             // The cached usages may be stale if the token refused the key: read them again next time.
             if (failure.error.errorName !== 'InvalidCiphertextException') this.keys.delete(work.label);
             throw failure.error;
           case 'internal':
-            discard = true;
+            outcome = 'close';
             if (failure.code === undefined) throw e;
             this.opts.logger.error({ token: this.name, op: work.op, error: describePkcs11Error(e) }, 'PKCS#11 call failed unexpectedly');
             throw new XksError('InternalException', `The HSM failed the ${work.op} operation (${describePkcs11Error(e)}).`);
@@ -219,15 +223,15 @@ export class Pkcs11Token {
             throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
           case 'key-handle':
             this.keys.delete(work.label);
-            this.recoverOrThrow(failure.code, undefined);
+            this.recoverOrThrow(failure.code);
             break;
           case 'recover':
-            discard = true;
-            this.recoverOrThrow(failure.code, lease?.generation);
+            outcome = SESSION_GONE.has(failure.code) ? 'forget' : 'close';
+            this.recoverOrThrow(failure.code);
             break;
         }
       } finally {
-        if (lease !== undefined) pool.release(lease, discard);
+        if (lease !== undefined) pool.release(lease, outcome);
       }
     }
     this.markDown(lastFailure);
@@ -249,9 +253,9 @@ export class Pkcs11Token {
     this.module = undefined;
   }
 
-  private recoverOrThrow(code: number, leaseGeneration: number | undefined): void {
+  private recoverOrThrow(code: number): void {
     try {
-      this.recover(code, leaseGeneration);
+      this.recover(code);
       this.opts.logger.info({ token: this.name, after: describePkcs11Error(new Pkcs11CallError(code)) }, 'PKCS#11 token recovered; retrying');
     } catch (e) {
       this.markDown(describePkcs11Error(e));
@@ -259,12 +263,8 @@ export class Pkcs11Token {
     }
   }
 
-  /**
-   * Brings library, slot, control session and login back. `code` is what failed (undefined
-   * at first connect); `leaseGeneration` lets only the first of several concurrent failures
-   * reset the pool.
-   */
-  private recover(code?: number, leaseGeneration?: number): void {
+  /** Brings library, slot, control session and login back; `code` is what failed (undefined at first connect). */
+  private recover(code?: number): void {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     if (this.module === undefined) {
       this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader);
@@ -279,19 +279,16 @@ export class Pkcs11Token {
       this.slot = undefined;
       this.keys.clear();
       this.pool?.reset();
-    } else if (code !== undefined && SESSIONS_LOST.has(code) && (leaseGeneration === undefined || leaseGeneration === this.pool?.generation)) {
-      this.pool?.reset();
     }
-    if (code !== undefined && SESSIONS_LOST.has(code)) this.slot = undefined;
     const api = module.api;
-    this.slot ??= findTokenSlot(api, this.opts.selector);
-    if (this.control !== undefined) {
-      try {
-        api.C_GetSessionInfo(this.control);
-      } catch {
-        this.control = undefined;
-      }
+    if (code !== undefined && SESSIONS_LOST.has(code)) {
+      // Closed behind our back (one session or all), or the device reset: drop the dead ones.
+      this.pool?.prune((s) => isSessionAlive(api, s));
+      this.slot = undefined;
     }
+    this.slot ??= findTokenSlot(api, this.opts.selector);
+    // A dead control session is forgotten, not closed (its handle may belong to a new session now).
+    if (this.control !== undefined && !isSessionAlive(api, this.control)) this.control = undefined;
     this.control ??= api.C_OpenSession(this.slot.slot, CKF_SERIAL_SESSION);
     // Handles of private objects die with the login (SoftHSM2 gives new ones after C_Login).
     if (this.login.ensure(api, this.control)) this.keys.clear();
@@ -334,7 +331,16 @@ export class Pkcs11Token {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     if (!this.up) this.connect();
     const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
-    const run = work(session).finally(() => this.closeQuietly(session));
+    const run = work(session).then(
+      (result) => {
+        this.closeQuietly(session);
+        return result;
+      },
+      (e: unknown) => {
+        if (!hasPkcs11Code(e, ...SESSION_GONE)) this.closeQuietly(session);
+        throw e;
+      },
+    );
     const tracked = run.catch(() => undefined).finally(() => this.sideWork.delete(tracked));
     this.sideWork.add(tracked);
     return run;
@@ -363,6 +369,16 @@ export class Pkcs11Token {
 
   /** Recovery entry for the health check: same steps as after a failed request. */
   recoverAfter(code: number): void {
-    this.recoverOrThrow(code, undefined);
+    this.recoverOrThrow(code);
+  }
+}
+
+/** True when the library still knows `session` (C_GetSessionInfo succeeds). */
+function isSessionAlive(api: Pkcs11Api, session: Pkcs11Handle): boolean {
+  try {
+    api.C_GetSessionInfo(session);
+    return true;
+  } catch {
+    return false;
   }
 }

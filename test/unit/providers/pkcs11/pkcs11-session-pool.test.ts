@@ -67,11 +67,11 @@ describe('Pkcs11SessionPool', () => {
     await expect(pending).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
   });
 
-  it('closes a discarded session and opens a fresh one for the next caller', async () => {
+  it('closes a session given back as "close" and opens a fresh one for the next caller', async () => {
     const { p, open, closed } = pool(1);
     const a = await p.acquire(soon());
     const next = p.acquire(soon());
-    p.release(a, true);
+    p.release(a, 'close');
     const b = await next;
     expect(closed).toEqual([1]);
     expect(open).toEqual([1, 2]);
@@ -79,16 +79,34 @@ describe('Pkcs11SessionPool', () => {
     expect(p.stats().discarded).toBe(1);
   });
 
-  it('after reset, closes idle sessions now and busy ones when they come back', async () => {
+  it('never closes a session given back as "forget" (the library may have reused its handle)', async () => {
+    const { p, open, closed } = pool(1);
+    const a = await p.acquire(soon());
+    p.release(a, 'forget');
+    expect(closed).toEqual([]);
+    expect((await p.acquire(soon())).session[0]).toBe(2);
+    expect(open).toEqual([1, 2]);
+  });
+
+  it('after reset (library re-initialized), forgets idle sessions now and busy ones when they come back, closing none', async () => {
     const { p, closed } = pool(2);
     const a = await p.acquire(soon());
     const b = await p.acquire(soon());
     p.release(a);
     p.reset();
-    expect(closed).toEqual([1]);
     p.release(b);
-    expect(closed).toEqual([1, 2]);
+    expect(closed).toEqual([]);
     expect(p.stats()).toMatchObject({ idle: 0, busy: 0 });
+    expect((await p.acquire(soon())).session[0]).toBe(3);
+  });
+
+  it('prunes only the idle sessions that are dead', async () => {
+    const { p, closed } = pool(3);
+    const leases = [await p.acquire(soon()), await p.acquire(soon()), await p.acquire(soon())];
+    for (const l of leases) p.release(l);
+    expect(p.prune((s) => s[0] !== 2)).toBe(1);
+    expect(p.stats()).toMatchObject({ idle: 2, discarded: 1 });
+    expect(closed).toEqual([]);
   });
 
   it('gives a slot back when opening a session fails', async () => {
