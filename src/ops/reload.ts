@@ -75,7 +75,7 @@ export class ConfigReloader {
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems : [e instanceof Error ? e.message : String(e)];
       outcome = { ok: false, problems };
-      logger.error({ trigger, config: this.#opts.file, problems }, 'config reload rejected; the previous config keeps serving');
+      logger.error({ trigger, config: this.#opts.file, problems, effect: 'the previous config keeps serving' }, 'config reload rejected');
     }
     this.#opts.onOutcome?.(outcome.ok);
     return outcome;
