@@ -1,0 +1,104 @@
+import { Writable } from 'node:stream';
+import autocannon from 'autocannon';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { signRequest } from '../../src/auth/sigv4-sign.ts';
+import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
+import { createOpsDir, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, keyStoreEntry, xksPath, type OpsDir } from './ops-fixture.ts';
+
+let d: OpsDir | undefined;
+let proxy: RunningProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+  await d?.cleanup();
+  d = undefined;
+});
+
+/** Starts an in-process proxy on 127.0.0.1 with a config and a captured log. */
+async function start(config: Record<string, unknown>): Promise<{ proxy: RunningProxy; logs: Array<Record<string, unknown>> }> {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
+  const loaded = { config: parseConfig(config, `${d!.dir}/xks-proxy.yaml`), file: `${d!.dir}/xks-proxy.yaml`, configDir: d!.dir };
+  proxy = await startProxy(loaded, { logger: createLogger({ level: 'info', destination }) });
+  return { proxy, logs };
+}
+
+describe('rate limits', () => {
+  it('answers a burst over the per-prefix limit with 429 ThrottlingException while another prefix is unaffected', async () => {
+    d = await createOpsDir();
+    const other = await d.addKeystore('other');
+    const { proxy: p, logs } = await start({
+      ...demoConfig(d),
+      keyStores: [
+        keyStoreEntry(DEMO_PREFIX, d.keystorePath, d.kekHex, { rateLimit: { requestsPerSecond: 5, burst: 20 } }),
+        keyStoreEntry('other', other, d.kekHex),
+      ],
+    });
+    const [limited, free] = await Promise.all([
+      Promise.all(Array.from({ length: 100 }, () => encryptCall(p.url))),
+      Promise.all(Array.from({ length: 40 }, () => encryptCall(p.url, 'other'))),
+    ]);
+    const ok = limited.filter((a) => a.status === 200).length;
+    const throttled = limited.filter((a) => a.status === 429);
+    // The burst, plus at most a few tokens refilled (5/s) while the burst was answered.
+    expect(ok).toBeGreaterThanOrEqual(20);
+    expect(ok).toBeLessThanOrEqual(26);
+    expect(throttled.length).toBe(100 - ok);
+    expect(throttled[0]!.json).toEqual({ errorName: 'ThrottlingException', errorMessage: expect.stringContaining('retry later') });
+    expect(free.every((a) => a.status === 200)).toBe(true);
+    const line = logs.find((l) => l.msg === 'xks request' && l.status === 429);
+    expect(line).toMatchObject({ prefix: DEMO_PREFIX, errorName: 'ThrottlingException', reason: expect.stringContaining(`prefix "${DEMO_PREFIX}"`) });
+
+    // The bucket refills at the configured rate.
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await Promise.all(Array.from({ length: 10 }, () => encryptCall(p.url)));
+    const okAfter = after.filter((a) => a.status === 200).length;
+    expect(okAfter).toBeGreaterThanOrEqual(5);
+    expect(okAfter).toBeLessThanOrEqual(7);
+  }, 60_000);
+
+  it('holds the proxy-wide limit under sustained load (autocannon, 2 s on loopback)', async () => {
+    d = await createOpsDir();
+    const { proxy: p } = await start(demoConfig(d, { rateLimit: { requestsPerSecond: 100, burst: 50 } }));
+    const url = new URL(p.url);
+    const path = xksPath(DEMO_PREFIX, 'encrypt');
+    const body = encryptBody('load');
+    // Our own signer here: it leaves content-length unsigned, which autocannon sets itself.
+    const base = { 'content-type': 'application/json' };
+    const signed = signRequest({
+      method: 'POST',
+      url: new URL(path, p.url),
+      headers: base,
+      body,
+      region: 'us-east-1',
+      service: 'kms-xks-proxy',
+      accessKeyId: DEMO_CREDENTIAL.accessKeyId,
+      secret: DEMO_CREDENTIAL.secretAccessKey,
+      now: new Date(),
+    });
+    const headers = { ...base, host: url.host, ...signed };
+    const result = await autocannon({ url: p.url, connections: 8, duration: 2, requests: [{ method: 'POST', path, headers, body }] });
+    expect(result.errors).toBe(0);
+    // 50 at once, then 100/s for about 2 s; autocannon's own start and stop add a little.
+    expect(result['2xx']).toBeGreaterThanOrEqual(200);
+    expect(result['2xx']).toBeLessThanOrEqual(280);
+    expect(result.non2xx).toBeGreaterThan(result['2xx']);
+    const probe = await encryptCall(p.url);
+    expect([200, 429]).toContain(probe.status);
+  }, 60_000);
+
+  it('changes limits on reload', async () => {
+    d = await createOpsDir();
+    await d.writeConfig(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1, burst: 1 } }));
+    const { proxy: p } = await start(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1, burst: 1 } }));
+    expect((await Promise.all([encryptCall(p.url), encryptCall(p.url)])).map((a) => a.status).sort()).toEqual([200, 429]);
+    await d.writeConfig(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1000, burst: 1000 } }));
+    // The in-process proxy reads the same file path it was started with.
+    const outcome = await p.reload('test');
+    expect(outcome.ok).toBe(true);
+    expect((await Promise.all(Array.from({ length: 20 }, () => encryptCall(p.url)))).every((a) => a.status === 200)).toBe(true);
+  }, 60_000);
+});
