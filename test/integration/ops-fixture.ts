@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,12 +100,15 @@ export function xksCall(
   baseUrl: string,
   path: string,
   body: string,
-  opts: { accessKeyId?: string; secretAccessKey?: string; agent?: http.Agent } = {},
+  opts: { accessKeyId?: string; secretAccessKey?: string; agent?: http.Agent; ca?: Buffer } = {},
 ): Promise<XksAnswer> {
   const url = new URL(baseUrl);
   const headers = signXks(path, body, { host: url.host, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey });
+  const tls = url.protocol === 'https:';
+  const request = tls ? https.request : http.request;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path, method: 'POST', headers, agent: opts.agent ?? agent, timeout: 10_000 }, (res) => {
+    const options = { host: url.hostname, port: url.port, path, method: 'POST', headers, timeout: 10_000, ...(tls ? { ca: opts.ca, agent: false as const } : { agent: opts.agent ?? agent }) };
+    const req = request(options, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));

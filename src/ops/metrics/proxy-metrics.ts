@@ -66,9 +66,10 @@ const DAY_S = 86_400;
 /**
  * The proxy's metrics, named after the CloudWatch metrics KMS publishes for external key
  * stores (XksProxyLatency -> xks_proxy_latency_seconds, XksProxyErrors ->
- * xks_proxy_errors_total, XksExternalKeyManagerStates, XksProxyCertificateDaysToExpire,
- * XksProxyCredentialAge) in Prometheus' snake_case with unit suffixes, so a dashboard can
- * put the proxy's view next to KMS's.
+ * xks_proxy_errors_total, XksExternalKeyManagerStates -> xks_external_key_manager_states,
+ * XksProxyCertificateDaysToExpire -> xks_proxy_certificate_time_to_expire_seconds,
+ * XksProxyCredentialAge -> xks_proxy_credential_age_seconds) in Prometheus' snake_case with
+ * base-unit suffixes, so a dashboard can put the proxy's view next to KMS's.
  */
 export class ProxyMetrics {
   readonly registry = new MetricRegistry();
@@ -117,8 +118,13 @@ export class ProxyMetrics {
       ['prefix', 'state'],
     );
     const ekmUp = r.gauge('xks_external_key_manager_up', 'One external key manager instance: 1 when ACTIVE or DEGRADED, 0 when UNAVAILABLE.', ['prefix', 'ekm_id']);
-    const certDays = r.gauge('xks_proxy_certificate_days_to_expire', 'Days until the TLS server certificate expires, like XksProxyCertificateDaysToExpire.');
-    const credAge = r.gauge('xks_proxy_credential_age_days', 'Days since each SigV4 credential was created (its createdAt), like XksProxyCredentialAge.', [
+    // Seconds, the Prometheus base unit (promtool's lint insists); divide by 86400 for the
+    // days KMS reports in CloudWatch.
+    const certExpiry = r.gauge(
+      'xks_proxy_certificate_time_to_expire_seconds',
+      'Time until the TLS server certificate expires, like XksProxyCertificateDaysToExpire (divide by 86400 for days).',
+    );
+    const credAge = r.gauge('xks_proxy_credential_age_seconds', 'Time since each SigV4 credential was created (its createdAt), like XksProxyCredentialAge (divide by 86400 for days).', [
       'prefix',
       'access_key_id',
     ]);
@@ -143,15 +149,15 @@ export class ProxyMetrics {
     });
     r.collect(() => {
       const now = (sources.now ?? (() => new Date()))();
-      certDays.clear();
-      if (sources.certificateNotAfter !== undefined) certDays.set({}, (sources.certificateNotAfter.getTime() - now.getTime()) / 1000 / DAY_S);
+      certExpiry.clear();
+      if (sources.certificateNotAfter !== undefined) certExpiry.set({}, (sources.certificateNotAfter.getTime() - now.getTime()) / 1000);
       credAge.clear();
       credentials.clear();
       for (const ks of sources.config().keyStores) {
         credentials.set({ prefix: ks.prefix }, ks.credentials.length);
         for (const c of ks.credentials) {
           const age = credentialAgeDays(c.createdAt, now);
-          if (age !== undefined) credAge.set({ prefix: ks.prefix, access_key_id: c.accessKeyId }, age);
+          if (age !== undefined) credAge.set({ prefix: ks.prefix, access_key_id: c.accessKeyId }, age * DAY_S);
         }
       }
     });
