@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import type { ProviderConfig } from '../providers/provider-config.ts';
 import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
+import { ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
 import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
 import { startProxy } from '../server/start-proxy.ts';
 import { cliAction, parsePort } from './cli-action.ts';
@@ -28,7 +29,7 @@ export const DEMO_WARNING = [
 ].join('\n');
 
 /** Which key manager a demo runs on. */
-export type DemoProvider = 'software' | 'kmip';
+export type DemoProvider = 'software' | 'softhsm' | 'kmip';
 
 /** A demo key manager made ready: the provider config to serve with, and how to stop it. */
 interface PreparedDemo {
@@ -51,10 +52,20 @@ async function prepareKmip(dataDir: string): Promise<PreparedDemo> {
   return { provider: demo.providerConfig, stop: () => demo.stop() };
 }
 
+/**
+ * Creates a private SoftHSM2 token in dataDir/softhsm on first run, with the demo keys and
+ * a health canary generated inside the token (sensitive, non-extractable).
+ */
+async function prepareSoftHsm(dataDir: string): Promise<PreparedDemo> {
+  const token = await ensurePkcs11DemoToken(dataDir);
+  return { provider: token.providerConfig, stop: async () => undefined };
+}
+
 /** The demo config with the chosen provider in place of the software keystore. */
 export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
-  const prepared = which === 'kmip' ? await prepareKmip(dataDir) : await prepareSoftware(loaded, dataDir);
+  const prepared =
+    which === 'kmip' ? await prepareKmip(dataDir) : which === 'softhsm' ? await prepareSoftHsm(dataDir) : await prepareSoftware(loaded, dataDir);
   loaded.config.keyStores[0]!.provider = prepared.provider;
   return { loaded, stop: prepared.stop };
 }
@@ -84,11 +95,11 @@ async function serveDemo(which: DemoProvider, opts: { port?: number; host?: stri
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-/** `xks-proxy demo`: what `npm start` (and `npm run demo:kmip`) run. */
+/** `xks-proxy demo`: what `npm start`, `npm run demo:softhsm` and `npm run demo:kmip` run. */
 export function demoCommand(): Command {
   return new Command('demo')
     .description('serve the demo: test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
-    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'kmip']).default('software'))
+    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'softhsm', 'kmip']).default('software'))
     .option('-p, --port <port>', 'listen on this port instead of 8080', parsePort)
     .option('--host <address>', 'listen on this address instead of 127.0.0.1')
     .option('--data-dir <dir>', "keep demo state (keystore, certificates) here instead of the repository's data/")

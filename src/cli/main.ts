@@ -1,3 +1,5 @@
+// Must stay the first import: see thread-pool.ts.
+import './thread-pool.ts';
 import { Command } from 'commander';
 import { PROXY_VERSION } from '../server/version.ts';
 import { auditCommand } from './audit-command.ts';
@@ -5,6 +7,7 @@ import { configCommand } from './config-command.ts';
 import { credentialsCommand } from './credentials-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { doctorCommand } from './doctor-command.ts';
+import { hsmCommand } from './hsm-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { kmipCommand } from './kmip-command.ts';
 import { kmsConfigCommand } from './kms-config-command.ts';
@@ -20,6 +23,7 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(keysCommand())
+    .addCommand(hsmCommand())
     .addCommand(kmipCommand())
     .addCommand(credentialsCommand())
     .addCommand(kmsConfigCommand())

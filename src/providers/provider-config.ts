@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { kmipProviderConfigSchema } from './kmip/kmip-config.ts';
+import { pkcs11ProviderConfigSchema } from './pkcs11/pkcs11-config.ts';
 import { softwareProviderConfigSchema } from './software/software-config.ts';
 import { upstreamProviderConfigSchema } from './upstream/upstream-config.ts';
 
@@ -10,6 +11,7 @@ import { upstreamProviderConfigSchema } from './upstream/upstream-config.ts';
  */
 export const providerConfigSchema = z.discriminatedUnion('type', [
   softwareProviderConfigSchema,
+  pkcs11ProviderConfigSchema,
   kmipProviderConfigSchema,
   upstreamProviderConfigSchema,
 ]);

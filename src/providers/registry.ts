@@ -2,6 +2,7 @@ import type { KeyProvider } from './key-provider.ts';
 import type { KeyProviderConfig } from './provider-config.ts';
 import type { ProviderDeps } from './provider-deps.ts';
 import { createKmipProvider } from './kmip/kmip-provider.ts';
+import { createPkcs11Provider } from './pkcs11/pkcs11-provider.ts';
 import { createSoftwareProvider } from './software/software-provider.ts';
 
 type FactoryFor<T extends KeyProviderConfig['type']> = (
@@ -12,6 +13,7 @@ type FactoryFor<T extends KeyProviderConfig['type']> = (
 /** One factory per provider type; a provider type without a factory is a compile error. */
 const PROVIDER_FACTORIES: { [T in KeyProviderConfig['type']]: FactoryFor<T> } = {
   software: createSoftwareProvider,
+  pkcs11: createPkcs11Provider,
   kmip: createKmipProvider,
 };
 

@@ -170,7 +170,7 @@ describe('KMIP provider on PyKMIP: key states and lookup', () => {
 
   it('refuses a key that is not AES-256 with a message that says why', async () => {
     const err = await errorOf(provider.describe('aes128_key', ctx()));
-    expect(err.errorName).toBe('KeyNotFoundException');
+    expect(err.errorName).toBe('InvalidStateException');
     expect(err.message).toMatch(/not an AES-256 key.*length 128/);
   });
 

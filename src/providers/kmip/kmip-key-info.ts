@@ -8,8 +8,9 @@
  *   directions and PyKMIP refuses any use outside Active, so DISABLED is the honest answer.
  * - Destroyed, Destroyed Compromised: the key material is gone for good:
  *   KeyNotFoundException, as for a key that never existed.
- * Only AES-256 keys are XKS keys (spec GetKeyMetadata keySpec AES_256); any other
- * algorithm or length is reported as not found, with the reason in the message.
+ * Only AES-256 keys are XKS keys (spec GetKeyMetadata keySpec AES_256); a key of any other
+ * algorithm or length exists but cannot serve KMS: InvalidStateException with the reason
+ * (KMS shows it as an invalid key configuration), the same answer as the PKCS#11 provider.
  */
 import { XksError } from '../../xks/errors.ts';
 import type { KeyInfo, KeyUsage } from '../key-provider.ts';
@@ -41,7 +42,7 @@ export function keyInfoFromAttributes(keyId: string, attributes: KmipKeyAttribut
   }
   if (algorithm !== CryptographicAlgorithm.AES || length !== 256) {
     const what = `algorithm ${algorithm === undefined ? 'unknown' : constantName(CryptographicAlgorithm, algorithm)}, length ${length ?? 'unknown'}`;
-    throw new XksError('KeyNotFoundException', `KMIP key ${keyId} is not an AES-256 key (${what}); XKS keys must be AES_256.`);
+    throw new XksError('InvalidStateException', `KMIP key ${keyId} is not an AES-256 key (${what}); XKS keys must be AES_256.`);
   }
   return {
     keyId,

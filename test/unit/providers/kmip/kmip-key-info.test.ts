@@ -31,8 +31,8 @@ describe('KMIP key attributes -> XKS key info', () => {
   });
 
   it('refuses keys that are not AES-256 and keys without a State', () => {
-    expect(errorName(() => keyInfoFromAttributes('k', { ...aes256(KeyState.Active), length: 128 }))).toBe('KeyNotFoundException');
-    expect(errorName(() => keyInfoFromAttributes('k', { ...aes256(KeyState.Active), algorithm: 4 }))).toBe('KeyNotFoundException');
+    expect(errorName(() => keyInfoFromAttributes('k', { ...aes256(KeyState.Active), length: 128 }))).toBe('InvalidStateException');
+    expect(errorName(() => keyInfoFromAttributes('k', { ...aes256(KeyState.Active), algorithm: 4 }))).toBe('InvalidStateException');
     expect(errorName(() => keyInfoFromAttributes('k', aes256(undefined)))).toBe('InternalException');
   });
 
