@@ -71,6 +71,10 @@ const serverSchema = z
     bodyLimitBytes: z.number().int().min(16 * 1024).max(1024 * 1024).default(64 * 1024),
     /** Budget for one call in ms (KMS gives up after 250 ms, network included). */
     requestTimeoutMs: z.number().int().min(10).max(10_000).default(240),
+    /** Serve GET /status (see docs/troubleshooting.md) to loopback clients, or to holders of statusToken. */
+    statusEndpoint: z.boolean().default(false),
+    /** Secret reference to a bearer token that also admits non-loopback clients to /status. */
+    statusToken: z.string().min(1).optional(),
   })
   .strict();
 

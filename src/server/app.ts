@@ -31,6 +31,8 @@ export interface AppDeps {
   requestTimeoutMs: number;
   /** Proxy-wide admission (global rate limit): throws XksError('ThrottlingException') to refuse. */
   admit?: (prefix: string) => void;
+  /** Routes mounted before the XKS catch-all (e.g. the local status view). */
+  extraRoutes?: Hono;
   /** Called once per finished XKS request (metrics, audit, status view); must not throw. */
   observers?: ReadonlyArray<(event: RequestEvent) => void>;
 }
@@ -70,6 +72,8 @@ export function createApp(deps: AppDeps): Hono {
     const report = await readinessReport(deps.tenants.all(), deps.requestTimeoutMs);
     return c.json(report, report.ready ? 200 : 503);
   });
+
+  if (deps.extraRoutes !== undefined) app.route('/', deps.extraRoutes);
 
   app.all('*', async (c) => {
     const started = performance.now();

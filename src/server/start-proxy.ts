@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
-import { isSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { statusRoutes } from '../diagnostics/status-routes.ts';
 import { createLogger } from '../observability/logger.ts';
 import { ProxyOps } from '../ops/proxy-ops.ts';
 import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
@@ -8,6 +9,7 @@ import { shutdownGracefully, type ShutdownResult } from '../ops/shutdown.ts';
 import { createApp } from './app.ts';
 import { buildKeyStore, buildTenants, resolveCredentials, type BuildTenantsOptions } from './build-tenants.ts';
 import { startListener, type RunningListener } from './listener.ts';
+import { StatusTracker } from './status-tracker.ts';
 import type { Tenant, TenantDirectory } from './tenants.ts';
 
 /** Overrides the command line may apply on top of the config file. */
@@ -25,6 +27,8 @@ export interface RunningProxy {
   listener: RunningListener;
   tenants: TenantDirectory;
   logger: Logger;
+  /** Per key store activity behind GET /status. */
+  tracker: StatusTracker;
   /** The Prometheus endpoint, when `metrics` is configured. */
   metricsUrl: string | undefined;
   /** Re-reads the config file and applies it (SIGHUP); a bad config is rejected and logged. */
@@ -53,6 +57,10 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     await ops.close();
     throw e;
   }
+  // What KMS did and what we answered, per key store, for `xks-proxy status`.
+  const tracker = new StatusTracker((prefix) => tenants.get(prefix) !== undefined);
+  const statusToken =
+    config.server.statusToken === undefined ? undefined : resolveSecretRef(config.server.statusToken, 'server.statusToken', env, loaded.configDir);
   const app = ops.wrap(
     createApp({
       tenants,
@@ -60,7 +68,10 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       bodyLimitBytes: server.bodyLimitBytes,
       requestTimeoutMs: server.requestTimeoutMs,
       admit: ops.admit,
-      observers: ops.observers,
+      observers: [...ops.observers, tracker.observe],
+      extraRoutes: config.server.statusEndpoint
+        ? statusRoutes(tracker, tenants, { current: () => ops.loaded, token: statusToken, healthBudgetMs: server.requestTimeoutMs })
+        : undefined,
     }),
   );
   await warmUp(tenants.all(), logger);
@@ -116,6 +127,7 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     listener,
     tenants,
     logger,
+    tracker,
     metricsUrl: ops.metricsUrl,
     reload: (trigger = 'api') => reloader.reload(trigger),
     shutdown,
