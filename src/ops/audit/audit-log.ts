@@ -68,6 +68,7 @@ export class AuditLog {
   #stream: WriteStream | undefined;
   #head: ChainHead = { seq: 1, prev: GENESIS_HASH };
   #broken = false;
+  #ino = -1;
 
   private constructor(file: string, logger: Logger, onWriteError: () => void) {
     this.file = file;
@@ -78,7 +79,7 @@ export class AuditLog {
   /** Opens (or creates, mode 0600) the log and continues its chain. */
   static async open(file: string, opts: { logger: Logger; onWriteError?: () => void }): Promise<AuditLog> {
     const log = new AuditLog(file, opts.logger, opts.onWriteError ?? (() => {}));
-    await log.#openStream(true);
+    await log.#openStream();
     return log;
   }
 
@@ -104,12 +105,19 @@ export class AuditLog {
   }
 
   /**
-   * Reopens the file (after log rotation moved it away): a new file continues the chain
-   * where the old one ended, so `audit verify old new` checks both as one.
+   * Reopens the file if it was moved away (log rotation): the new file continues the
+   * chain where the old one ended, so `audit verify old new` checks both as one. Lines
+   * keep going to the old file until the new one is open, so none is lost.
    */
   async reopen(): Promise<void> {
-    await this.#closeStream();
-    await this.#openStream(false);
+    const current = await stat(this.file).catch(() => undefined);
+    if (current !== undefined && current.ino === this.#ino && !this.#broken) return;
+    const next = await this.#createStream();
+    const old = this.#stream;
+    this.#stream = next.stream;
+    this.#ino = next.ino;
+    this.#broken = false;
+    if (old !== undefined && !old.destroyed) old.end();
   }
 
   /** Flushes and closes the file; logs the chain head so it can be kept off this host. */
@@ -118,25 +126,30 @@ export class AuditLog {
     this.#logger.info({ auditFile: this.file, nextSeq: this.#head.seq, headHash: this.#head.prev }, 'audit log closed');
   }
 
-  async #openStream(first: boolean): Promise<void> {
+  async #openStream(): Promise<void> {
     const existing = await readChainHead(this.file);
-    // A file that already has lines is authoritative; an empty or new one continues the
-    // in-memory chain (rotation) or starts a new one (first open).
+    // A file that already has lines is authoritative: continue its chain.
     if (existing !== undefined) this.#head = existing.head;
-    else if (first) this.#head = { seq: 1, prev: GENESIS_HASH };
+    const next = await this.#createStream();
+    if (existing !== undefined && !existing.endsWithNewline) next.stream.write('\n');
+    this.#stream = next.stream;
+    this.#ino = next.ino;
+    this.#broken = false;
+  }
+
+  async #createStream(): Promise<{ stream: WriteStream; ino: number }> {
     const stream = createWriteStream(this.file, { flags: 'a', mode: 0o600 });
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     });
     stream.on('error', (e) => {
+      if (stream !== this.#stream) return;
       this.#broken = true;
       this.#onWriteError();
       this.#logger.error({ auditFile: this.file, err: e.message }, 'audit log write failed; records are being lost until the next reload');
     });
-    if (existing !== undefined && !existing.endsWithNewline) stream.write('\n');
-    this.#stream = stream;
-    this.#broken = false;
+    return { stream, ino: (await stat(this.file)).ino };
   }
 
   async #closeStream(): Promise<void> {

@@ -109,6 +109,27 @@ describe('audit log hash chain', () => {
     expect((await verifyAuditLog([file, rotated])).ok).toBe(false);
   });
 
+  it('loses no record when rotated while requests keep arriving', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const rotated = join(dir, 'audit.jsonl.1');
+    const log = await AuditLog.open(file, { logger: silent });
+    const { rename } = await import('node:fs/promises');
+    let n = 0;
+    const writer = setInterval(() => {
+      for (let i = 0; i < 20; i++) log.observe(event(++n));
+    }, 1);
+    await new Promise((r) => setTimeout(r, 30));
+    await rename(file, rotated);
+    await log.reopen();
+    await log.reopen(); // same file again: nothing changes
+    await new Promise((r) => setTimeout(r, 30));
+    clearInterval(writer);
+    await log.close();
+    const result = await verifyAuditLog([rotated, file]);
+    expect(result).toMatchObject({ ok: true, lines: n, firstSeq: 1, lastSeq: n });
+    expect((await lines(file)).length).toBeGreaterThan(0);
+  });
+
   it('flags a partly written last line and keeps chaining after it', async () => {
     const file = join(dir, 'audit.jsonl');
     await writeLog(file, 2);
