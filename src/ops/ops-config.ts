@@ -41,7 +41,7 @@ export const reloadConfigSchema = z
 export const shutdownConfigSchema = z
   .object({
     /** How long requests in flight get to finish before the process exits anyway. */
-    drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+    drainTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
   })
   .strict();
 
