@@ -37,15 +37,18 @@ describe('rate limits', () => {
         keyStoreEntry('other', other, d.kekHex),
       ],
     });
+    const started = performance.now();
     const [limited, free] = await Promise.all([
       Promise.all(Array.from({ length: 100 }, () => encryptCall(p.url))),
       Promise.all(Array.from({ length: 40 }, () => encryptCall(p.url, 'other'))),
     ]);
+    const elapsedS = (performance.now() - started) / 1000;
     const ok = limited.filter((a) => a.status === 200).length;
     const throttled = limited.filter((a) => a.status === 429);
-    // The burst, plus at most a few tokens refilled (5/s) while the burst was answered.
+    // The burst, plus the tokens refilled (5/s) while the burst was being answered.
     expect(ok).toBeGreaterThanOrEqual(20);
-    expect(ok).toBeLessThanOrEqual(26);
+    expect(ok).toBeLessThanOrEqual(20 + Math.ceil(elapsedS * 5));
+    expect(ok).toBeLessThan(40);
     expect(throttled.length).toBe(100 - ok);
     expect(throttled[0]!.json).toEqual({ errorName: 'ThrottlingException', errorMessage: expect.stringContaining('retry later') });
     expect(free.every((a) => a.status === 200)).toBe(true);
@@ -53,11 +56,13 @@ describe('rate limits', () => {
     expect(line).toMatchObject({ prefix: DEMO_PREFIX, errorName: 'ThrottlingException', reason: expect.stringContaining(`prefix "${DEMO_PREFIX}"`) });
 
     // The bucket refills at the configured rate.
+    const idleFrom = performance.now();
     await new Promise((r) => setTimeout(r, 1100));
     const after = await Promise.all(Array.from({ length: 10 }, () => encryptCall(p.url)));
+    const refillS = (performance.now() - idleFrom) / 1000;
     const okAfter = after.filter((a) => a.status === 200).length;
     expect(okAfter).toBeGreaterThanOrEqual(5);
-    expect(okAfter).toBeLessThanOrEqual(7);
+    expect(okAfter).toBeLessThanOrEqual(Math.min(10, Math.ceil(refillS * 5)));
   }, 60_000);
 
   it('holds the proxy-wide limit under sustained load (autocannon, 2 s on loopback)', async () => {
@@ -82,9 +87,9 @@ describe('rate limits', () => {
     const headers = { ...base, host: url.host, ...signed };
     const result = await autocannon({ url: p.url, connections: 8, duration: 2, requests: [{ method: 'POST', path, headers, body }] });
     expect(result.errors).toBe(0);
-    // 50 at once, then 100/s for about 2 s; autocannon's own start and stop add a little.
-    expect(result['2xx']).toBeGreaterThanOrEqual(200);
-    expect(result['2xx']).toBeLessThanOrEqual(280);
+    // 50 at once, then 100/s while autocannon runs (its duration is in seconds).
+    expect(result['2xx']).toBeGreaterThanOrEqual(50 + 100 * 1.5);
+    expect(result['2xx']).toBeLessThanOrEqual(50 + Math.ceil(100 * (result.duration + 0.3)));
     expect(result.non2xx).toBeGreaterThan(result['2xx']);
     const probe = await encryptCall(p.url);
     expect([200, 429]).toContain(probe.status);
