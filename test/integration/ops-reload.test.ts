@@ -89,7 +89,7 @@ describe('reload on SIGHUP', () => {
     }
     const result = await load.done;
     expect(result.failures).toEqual([]);
-    expect(result.ok).toBeGreaterThan(400);
+    expect(result.ok).toBeGreaterThan(300);
     expect(logLines(proc.output()).some((l) => l.msg === 'retired key stores closed')).toBe(true);
 
     // 4: retire the old credential and the extra key store.
