@@ -37,8 +37,11 @@ const LISTENING_MSG = 'xks-proxy listening';
 const WORKER_LISTENING_MSG = 'xks-proxy worker listening';
 /** Largest write that a pipe keeps whole when several processes share it (Linux PIPE_BUF). */
 const PIPE_ATOMIC_WRITE_BYTES = 4096;
-/** A worker that has not stopped this long after SIGTERM is killed. */
-const STOP_TIMEOUT_MS = 10_000;
+/**
+ * Extra time a worker gets after its drain window (shutdown.drainTimeoutMs) to close the
+ * audit log, metrics listener and key providers before the primary kills it.
+ */
+const STOP_GRACE_MS = 7_000;
 /** More unexpected worker exits than this within the window means a crash loop: give up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -79,7 +82,7 @@ export function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOpt
           w.process.kill('SIGKILL');
         }
       }
-    }, STOP_TIMEOUT_MS);
+    }, loaded.config.shutdown.drainTimeoutMs + STOP_GRACE_MS);
     for (const w of alive) {
       w.once('exit', (exitCode, signal) => {
         // A worker still starting has no handler yet and dies of the SIGTERM itself: also fine.
