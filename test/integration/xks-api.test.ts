@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { Hono } from 'hono';
-import { createApp } from '../../src/server/app.ts';
-import { createSoftwareFixture, type SoftwareFixture } from '../support/software-tenant.ts';
+import { createSoftwareApp, type SoftwareFixture } from '../support/software-tenant.ts';
 import { b64, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 let fx: SoftwareFixture;
 let app: Hono;
 
 beforeAll(async () => {
-  fx = await createSoftwareFixture();
-  app = createApp({ tenants: fx.tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2000 });
+  ({ fx, app } = await createSoftwareApp());
 });
 afterAll(() => fx.cleanup());
 

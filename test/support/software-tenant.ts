@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import type { Hono } from 'hono';
+import { createApp } from '../../src/server/app.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { ProxyConfig } from '../../src/config/schema.ts';
 import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
@@ -56,4 +58,11 @@ export async function createSoftwareFixture(opts: { logger?: Logger; rawConfig?:
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The app over a fresh software fixture, as most API tests use it (silent log, 64 KiB bodies, 2 s budget). */
+export async function createSoftwareApp(logger: Logger = pino({ level: 'silent' })): Promise<{ fx: SoftwareFixture; app: Hono }> {
+  const fx = await createSoftwareFixture();
+  const app = createApp({ tenants: fx.tenants, logger, bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2000 });
+  return { fx, app };
 }

@@ -6,15 +6,10 @@ import type { PolicyDecision } from '../policy/evaluate-policy.ts';
 import { EventLoopDelayMonitor } from './event-loop-delay.ts';
 import { MetricRegistry, type Counter } from './prometheus-text.ts';
 
-/** Session pool counters of one HSM token (what the PKCS#11 provider reports). */
-export interface PoolStats {
-  size: number;
-  idle: number;
-  busy: number;
-  waiting: number;
-  opened: number;
-  discarded: number;
-}
+import type { Pkcs11PoolStats } from '../../providers/pkcs11/pkcs11-session-pool.ts';
+
+/** Session pool counters of one HSM token, as the PKCS#11 provider reports them. */
+export type PoolStats = Pkcs11PoolStats;
 
 /** Where the metrics read the proxy's current state at scrape time. */
 export interface ProxyMetricsSources {
