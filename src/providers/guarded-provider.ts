@@ -86,12 +86,12 @@ export class GuardedProvider implements KeyProvider {
 async function withDeadline<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
   const remaining = ctx.deadline - Date.now();
   if (remaining <= 0) {
-    throw new XksError('DependencyTimeoutException', `No time left in the request budget for ${operation}.`);
+    throw new XksError('DependencyTimeoutException', `No time was left of the request budget for ${operation}; the key manager or the proxy is overloaded.`);
   }
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new XksError('DependencyTimeoutException', `The key manager did not answer ${operation} within the request budget.`)),
+      () => reject(new XksError('DependencyTimeoutException', `The key manager did not answer ${operation} within the ${remaining} ms left of the request budget.`)),
       remaining,
     );
   });

@@ -120,9 +120,13 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   if (tenant === undefined) {
     const known = deps.tenants.all().map((t) => JSON.stringify(t.prefix)).join(', ');
     log.reason = `unknown prefix ${JSON.stringify(truncate(target.prefix))}; configured: ${known}`;
-    throw new XksError('InvalidUriPathException', 'The URI path prefix is not configured on this proxy; check XksProxyUriPath.');
+    throw new XksError(
+      'InvalidUriPathException',
+      `No key store serves the URI path prefix "${truncate(target.prefix, 100)}"; check XksProxyUriPath in KMS against the proxy's keyStores[].prefix.`,
+    );
   }
   if (target.kind === 'unknown-operation') {
+    log.reason = `path ${truncate(rawPath)} is not one of the four XKS operations`;
     throw new XksError('InvalidUriPathException', 'Unknown XKS API path: use /health or /keys/<externalKeyId>/{metadata,encrypt,decrypt}.');
   }
   log.operation = target.operation;
@@ -185,7 +189,10 @@ function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer,
   );
   if (!result.ok) {
     log.reason = `sigv4 ${result.reason}: ${result.detail}`;
-    throw new XksError('AuthenticationFailedException', 'The request signature could not be verified (AWS SigV4).');
+    throw new XksError(
+      'AuthenticationFailedException',
+      'The AWS SigV4 signature could not be verified: check the credential configured in KMS, that the proxy clock is within 5 minutes, and that nothing in between rewrites the Host header or the path; the proxy log names the reason.',
+    );
   }
   log.accessKeyId = result.accessKeyId;
 }
@@ -299,7 +306,8 @@ function nodeAuthority(c: Context): string | undefined {
 function toXksError(e: unknown, logger: Logger, log: RequestLog): XksError {
   if (isXksError(e)) return e;
   logger.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), ...log }, 'unexpected error');
-  return new XksError('InternalException', 'The proxy failed unexpectedly; the operator log has details.');
+  const id = log.kmsRequestId === undefined ? '' : ` (search it for kmsRequestId ${log.kmsRequestId})`;
+  return new XksError('InternalException', `The proxy failed unexpectedly; the operator log has the details${id}.`);
 }
 
 /** Keeps attacker-controlled strings in the log short. */

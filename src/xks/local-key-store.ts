@@ -142,7 +142,7 @@ export class LocalKeyStore implements KeyStore {
       throw new XksError('InvalidStateException', `Key ${keyId} is disabled in the external key manager; enable it there and retry.`);
     }
     if (!info.usages.includes(usage)) {
-      throw new XksError('InvalidKeyUsageException', `Key ${keyId} does not allow ${usage}; its usages are [${info.usages.join(', ')}].`);
+      throw new XksError('InvalidKeyUsageException', `Key ${keyId} does not allow ${usage} (its usages are [${info.usages.join(', ')}]); allow it in the key manager or use another key.`);
     }
     return info;
   }

@@ -72,7 +72,10 @@ export class Pkcs11Fleet {
     if (timedOut) {
       throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`);
     }
-    throw new XksError('InternalException', `No HSM token could complete ${work.op}: ${failures.join('; ')}`);
+    // Token failure details (library messages, slot names) stay in the log line above.
+    throw new XksError('InternalException', `No HSM token could complete ${work.op}; the proxy log lists each token's failure.`, {
+      logDetail: failures.join('; '),
+    });
   }
 
   /**

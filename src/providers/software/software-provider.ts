@@ -58,7 +58,7 @@ class SoftwareKeyProvider implements KeyProvider {
   }
 
   async init(): Promise<void> {
-    if (this.#closed) throw new XksError('InternalException', 'key provider is closed');
+    if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
     if (!this.#file) {
       const secret = resolveKeystoreSecret(this.#config, this.#deps.configDir, this.#deps.env);
       this.#file = new SoftwareKeystoreFile(this.#path, secret);
@@ -133,12 +133,12 @@ class SoftwareKeyProvider implements KeyProvider {
     let key = (await this.#contents(false)).keys.get(keyId);
     // A miss may be a key the CLI created a moment ago: look at the file again at once.
     if (!key) key = (await this.#contents(true)).keys.get(keyId);
-    if (!key) throw new XksError('KeyNotFoundException', `key ${keyId} does not exist in this key store`);
+    if (!key) throw new XksError('KeyNotFoundException', `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`);
     return key;
   }
 
   async #contents(forceCheck: boolean): Promise<KeystoreContents> {
-    if (this.#closed) throw new XksError('InternalException', 'key provider is closed');
+    if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
     if (!this.#file) {
       try {
         await this.init();
@@ -212,5 +212,5 @@ class SoftwareKeyProvider implements KeyProvider {
 /** An internal error whose detail (naming the file, never secrets) stays in the log. */
 function unavailable(e: unknown): XksError {
   const detail = e instanceof Error ? e.message : String(e);
-  return new XksError('InternalException', 'the software keystore is unavailable', { logDetail: detail, cause: e });
+  return new XksError('InternalException', 'The software keystore file cannot be used; the proxy log says why (wrong passphrase, corrupt or missing file).', { logDetail: detail, cause: e });
 }
