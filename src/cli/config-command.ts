@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
+import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
 import { buildTenants } from '../server/build-tenants.ts';
 import { cliAction, defaultConfigPath } from './cli-action.ts';
 
@@ -39,6 +40,13 @@ export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, 
     if (ks.credentials.length === 1) {
       lines.push({ level: 'warn', subject: `${subject}.credentials`, message: 'only one credential: add a second one before rotating' });
     }
+  }
+  // Provider-specific checks name the field at fault (a missing module file, an unknown
+  // token label, a wrong PIN) before the generic deep health check runs.
+  for (const ks of loaded.config.keyStores) {
+    if (ks.provider.type !== 'pkcs11') continue;
+    const problems = await checkPkcs11Config(ks.provider, { configDir: loaded.configDir, env });
+    for (const p of problems) lines.push({ level: p.level, subject: `keyStores[prefix="${ks.prefix}"].provider.${p.field}`, message: p.message });
   }
   if (lines.some((l) => l.level === 'fail')) return lines;
 
