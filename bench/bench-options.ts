@@ -25,6 +25,8 @@ export interface BenchOptions {
   /** Seconds of the steady RSS run; 0 = no soak. */
   soakS: number;
   out: string;
+  /** Keep the temp dir (server logs, configs) and print where it is. */
+  keep: boolean;
 }
 
 /** Every target name, in the order they run. */
@@ -41,7 +43,8 @@ const HELP = `npm run bench [-- options]
   --plaintext-bytes N plaintext size (default 256); --aad-bytes N AAD size (default 64)
   --log-level L       the proxy's logging.level (default info, as in production)
   --sessions N        PKCS#11 sessions (default 8, the provider's default)
-  --out FILE          JSON output (default bench/results/latest.json)`;
+  --out FILE          JSON output (default bench/results/latest.json)
+  --keep              keep the temp dir with every server's log and print its path`;
 
 /** Parses process.argv; prints help and exits on --help. */
 export function parseBenchOptions(argv: string[]): BenchOptions {
@@ -60,6 +63,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'log-level': { type: 'string', default: 'info' },
       sessions: { type: 'string', default: '8' },
       out: { type: 'string', default: 'bench/results/latest.json' },
+      keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -90,6 +94,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     sessions: positive(values.sessions!, 'sessions'),
     soakS,
     out: values.out!,
+    keep: values.keep === true,
   };
 }
 

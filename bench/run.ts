@@ -202,7 +202,8 @@ try {
 } finally {
   for (const s of [...running]) await stop(s).catch(() => undefined);
   if (typeof hsm === 'object') await hsm.cleanup();
-  await rm(dir, { recursive: true, force: true });
+  if (opts.keep) log(`kept ${dir} (server logs and configs)`);
+  else await rm(dir, { recursive: true, force: true });
 }
 
 const report = {
@@ -256,8 +257,9 @@ async function runSoak(o: BenchOptions): Promise<Record<string, unknown>> {
   const samples: { t: number; rss: number }[] = [];
   const t0 = Date.now();
   const timer = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rss: s.sample().rssBytes }), 5000);
-  const r = await runOpenLoop(s, () => w.requests(), { ...open, durationS: o.soakS, warmupS: 0 });
+  const r = await runOpenLoop(s, () => w.requests(), { ...open, durationS: o.soakS });
   clearInterval(timer);
+  rows.push([`software soak ${o.soakS} s @ ${o.rate}/s`, row({ ...r, rps: r.achievedRps }, s.sample().peakRssBytes)]);
   await stop(s);
   // RSS grows while the JIT, pools and buffers warm up; growth is measured from 10% in.
   const warm = samples.find((x) => x.t >= o.soakS * 0.1) ?? samples[0];

@@ -22,6 +22,8 @@ export interface CeilingResult {
   peakRssBytes: number;
   /** Concurrent loops (sessions) used. */
   concurrency: number;
+  /** CPU use of the ceiling process in cores (all threads, e.g. the libuv pool running PKCS#11 calls). */
+  serverCpuCores: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function measureMix(loops: number, durationS: number, request: (i: 
   let done = 0;
   let errors = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: loops }, async (_, loop) => {
       let i = 0;
@@ -51,6 +54,7 @@ export async function measureMix(loops: number, durationS: number, request: (i: 
     }),
   );
   const wallS = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const ms = (us: number) => Math.round(us) / 1000;
   return {
     rps: done / wallS,
@@ -59,6 +63,7 @@ export async function measureMix(loops: number, durationS: number, request: (i: 
     maxMs: ms(latency.maxValue),
     errors,
     concurrency: loops,
+    serverCpuCores: (cpu.user + cpu.system) / 1e6 / wallS,
   };
 }
 
