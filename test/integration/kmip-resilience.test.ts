@@ -21,13 +21,13 @@ function ctx(ms = BUDGET_MS): CallContext {
 const v0 = (keyId: string) => ({ keyId, version: 0 });
 const AAD = Buffer.from('resilience');
 
-async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: { errorName?: string; message: string } }> {
+async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: { errorName?: string; message: string; logDetail?: string } }> {
   const started = Date.now();
   try {
     const value = await p;
     return { ms: Date.now() - started, value };
   } catch (e) {
-    return { ms: Date.now() - started, error: e as { errorName?: string; message: string } };
+    return { ms: Date.now() - started, error: e as { errorName?: string; message: string; logDetail?: string } };
   }
 }
 
