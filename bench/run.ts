@@ -9,7 +9,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfigFile } from '../src/config/load-config.ts';
 import { parseBenchOptions, type BenchOptions } from './bench-options.ts';
 import type { CeilingResult } from './ceilings/request-mix.ts';
 import { runClosedLoop } from './closed-loop.ts';
@@ -127,18 +126,11 @@ try {
     if (typeof hsm === 'string' || hsm === undefined) rows.push(['softhsm', { skipped: `provider not available (${hsm})` }]);
     else {
       const fixture = hsm;
-      const viaCli = await loadConfigFile(fixture.configPath).then(
-        () => true,
-        () => false,
-      );
-      const spec: ServerSpec = viaCli
-        ? proxySpec('softhsm', fixture, 1, fixture.proxyEnv)
-        : { name: 'softhsm', script: 'bench/servers/pkcs11-proxy-server.ts', args: [fixture.configPath], env: fixture.proxyEnv, logDir: dir, readyMsg: 'xks-proxy listening' };
-      const s = await lazy(async () => spec)();
+      const s = await lazy(async () => proxySpec('softhsm', fixture, 1, fixture.proxyEnv))();
       const w = await workload(s, fixture);
       log('softhsm: closed loop');
       const r = await runClosedLoop(s, () => w.requests(), closed);
-      rows.push(['softhsm', row(r, s.sample().peakRssBytes, `${fixture.sessions} sessions${viaCli ? '' : '; app assembled by bench/servers/pkcs11-proxy-server.ts'}`)]);
+      rows.push(['softhsm', row(r, s.sample().peakRssBytes, `${fixture.sessions} sessions`)]);
       await stop(s);
     }
   }
