@@ -1,28 +1,19 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServing, type ServingProcess } from '../support/cli-process.ts';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli-process.ts';
 import { b64, requestMetadata } from '../support/xks-client.ts';
-import { createOpsDir, DEMO_PREFIX, demoConfig, encryptCall, xksCall, xksPath, type OpsDir } from './ops-fixture.ts';
-
-let d: OpsDir | undefined;
-let proc: ServingProcess | undefined;
-afterEach(async () => {
-  await proc?.stop();
-  proc = undefined;
-  await d?.cleanup();
-  d = undefined;
-});
+import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptCall, startServingForTest, xksCall, xksPath } from './ops-fixture.ts';
 
 const PLAINTEXT = 'AUDIT-TEST-PLAINTEXT-7f3a';
 const AAD = 'AUDIT-TEST-AAD-91c2';
 
 describe('audit log', () => {
   it('records every operation of a running proxy in a hash chain that audit verify accepts, and catches an edited line', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d, { audit: { file: 'audit/xks-audit.jsonl' } }));
-    await import('node:fs/promises').then((fs) => fs.mkdir(join(d!.dir, 'audit')));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    await import('node:fs/promises').then((fs) => fs.mkdir(join(d.dir, 'audit')));
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     const body = JSON.stringify({
       requestMetadata: requestMetadata('Encrypt', { kmsRequestId: 'audit-req-1' }),
       plaintext: b64(PLAINTEXT),
@@ -71,10 +62,10 @@ describe('audit log', () => {
   }, 60_000);
 
   it('gives each worker of serve --workers 2 its own chained file', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d, { audit: { file: 'audit.jsonl' } }));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '2']);
-    await Promise.all(Array.from({ length: 20 }, () => encryptCall(proc!.url, DEMO_PREFIX, { agent: undefined })));
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '2']);
+    await Promise.all(Array.from({ length: 20 }, () => encryptCall(proc.url, DEMO_PREFIX, { agent: undefined })));
     expect(await proc.stop()).toBe(0);
     const files = [join(d.dir, 'audit.w0.jsonl'), join(d.dir, 'audit.w1.jsonl')];
     let total = 0;

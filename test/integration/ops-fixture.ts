@@ -8,7 +8,13 @@ import https from 'node:https';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { onTestFinished } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
+import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startServing, type ServingProcess } from '../support/cli-process.ts';
 import { b64, DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 /** A second credential (spec formats) for rotation tests. */
@@ -54,6 +60,45 @@ export async function createOpsDir(): Promise<OpsDir> {
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Creates an ops dir that is removed when the calling test finishes, pass or fail.
+ * Vitest runs onTestFinished hooks in reverse order, so a process started later in the
+ * test is stopped before its dir goes away.
+ */
+export async function createOpsDirForTest(): Promise<OpsDir> {
+  const d = await createOpsDir();
+  onTestFinished(() => d.cleanup());
+  return d;
+}
+
+/** Starts `xks-proxy <args>` as a child process that is stopped when the calling test finishes. */
+export async function startServingForTest(args: string[]): Promise<ServingProcess> {
+  const proc = await startServing(args);
+  onTestFinished(async () => {
+    await proc.stop();
+  });
+  return proc;
+}
+
+/** An in-process proxy and the JSON log lines it has written so far. */
+export interface ProxyWithLogs {
+  proxy: RunningProxy;
+  logs: Array<Record<string, unknown>>;
+}
+
+/**
+ * Starts an in-process proxy on `config` (as if loaded from the dir's config file) with its
+ * log captured; it is closed when the calling test finishes.
+ */
+export async function startProxyForTest(d: OpsDir, config: Record<string, unknown>): Promise<ProxyWithLogs> {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
+  const loaded = { config: parseConfig(config, d.configFile), file: d.configFile, configDir: d.dir };
+  const proxy = await startProxy(loaded, { logger: createLogger({ level: 'info', destination }) });
+  onTestFinished(() => proxy.close());
+  return { proxy, logs };
 }
 
 /** A key store entry of a config over a keystore file. */

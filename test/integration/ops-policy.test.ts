@@ -1,13 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load-config.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli-process.ts';
 import { requestMetadata } from '../support/xks-client.ts';
-import { createOpsDir, DEMO_PREFIX, demoConfig, encryptCall, healthBody, xksCall, xksPath, type OpsDir } from './ops-fixture.ts';
+import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptCall, healthBody, startProxyForTest, xksCall, xksPath, type ProxyWithLogs } from './ops-fixture.ts';
 
 const APP_ROLE = 'arn:aws:iam::111122223333:role/app/payments';
 const VPCE = 'vpce-0abc1234567890def';
@@ -21,24 +17,12 @@ const POLICY = {
   ],
 };
 
-let d: OpsDir | undefined;
-let proxy: RunningProxy | undefined;
-afterEach(async () => {
-  await proxy?.close();
-  proxy = undefined;
-  await d?.cleanup();
-  d = undefined;
-});
-
-async function start(policy: Record<string, unknown>): Promise<{ proxy: RunningProxy; logs: Array<Record<string, unknown>> }> {
-  d = await createOpsDir();
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
+/** Starts an in-process proxy whose demo key store has `policy`, with the config also on disk. */
+async function start(policy: Record<string, unknown>): Promise<ProxyWithLogs> {
+  const d = await createOpsDirForTest();
   const raw = demoConfig(d, {}, { policy });
   await d.writeConfig(raw);
-  const loaded = { config: parseConfig(raw, d.configFile), file: d.configFile, configDir: d.dir };
-  proxy = await startProxy(loaded, { logger: createLogger({ level: 'info', destination }) });
-  return { proxy, logs };
+  return startProxyForTest(d, raw);
 }
 
 const asApp = { awsPrincipalArn: APP_ROLE, awsSourceVpce: VPCE };
@@ -81,9 +65,9 @@ describe('secondary authorization policy', () => {
   });
 
   it('policy test evaluates sample requests offline with the same rules and exit codes', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d, {}, { policy: POLICY }));
-    const sample = (file: string, body: unknown) => writeFile(join(d!.dir, file), JSON.stringify(body));
+    const sample = (file: string, body: unknown) => writeFile(join(d.dir, file), JSON.stringify(body));
     await sample('allowed.json', { keyId: 'foo', requestMetadata: requestMetadata('Encrypt', asApp) });
     await sample('batch.json', [
       { keyId: 'foo', requestMetadata: requestMetadata('Decrypt', asApp) },

@@ -1,36 +1,14 @@
-import { Writable } from 'node:stream';
 import autocannon from 'autocannon';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load-config.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { describe, expect, it } from 'vitest';
 import { signRequest } from '../../src/auth/sigv4-sign.ts';
 import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
-import { createOpsDir, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, keyStoreEntry, xksPath, type OpsDir } from './ops-fixture.ts';
-
-let d: OpsDir | undefined;
-let proxy: RunningProxy | undefined;
-afterEach(async () => {
-  await proxy?.close();
-  proxy = undefined;
-  await d?.cleanup();
-  d = undefined;
-});
-
-/** Starts an in-process proxy on 127.0.0.1 with a config and a captured log. */
-async function start(config: Record<string, unknown>): Promise<{ proxy: RunningProxy; logs: Array<Record<string, unknown>> }> {
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
-  const loaded = { config: parseConfig(config, `${d!.dir}/xks-proxy.yaml`), file: `${d!.dir}/xks-proxy.yaml`, configDir: d!.dir };
-  proxy = await startProxy(loaded, { logger: createLogger({ level: 'info', destination }) });
-  return { proxy, logs };
-}
+import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, keyStoreEntry, startProxyForTest, xksPath } from './ops-fixture.ts';
 
 describe('rate limits', () => {
   it('answers a burst over the per-prefix limit with 429 ThrottlingException while another prefix is unaffected', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     const other = await d.addKeystore('other');
-    const { proxy: p, logs } = await start({
+    const { proxy: p, logs } = await startProxyForTest(d, {
       ...demoConfig(d),
       keyStores: [
         keyStoreEntry(DEMO_PREFIX, d.keystorePath, d.kekHex, { rateLimit: { requestsPerSecond: 5, burst: 20 } }),
@@ -66,8 +44,8 @@ describe('rate limits', () => {
   }, 60_000);
 
   it('holds the proxy-wide limit under sustained load (autocannon, 2 s on loopback)', async () => {
-    d = await createOpsDir();
-    const { proxy: p } = await start(demoConfig(d, { rateLimit: { requestsPerSecond: 100, burst: 50 } }));
+    const d = await createOpsDirForTest();
+    const { proxy: p } = await startProxyForTest(d, demoConfig(d, { rateLimit: { requestsPerSecond: 100, burst: 50 } }));
     const url = new URL(p.url);
     const path = xksPath(DEMO_PREFIX, 'encrypt');
     const body = encryptBody('load');
@@ -96,9 +74,9 @@ describe('rate limits', () => {
   }, 60_000);
 
   it('changes limits on reload', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1, burst: 1 } }));
-    const { proxy: p } = await start(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1, burst: 1 } }));
+    const { proxy: p } = await startProxyForTest(d, demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1, burst: 1 } }));
     expect((await Promise.all([encryptCall(p.url), encryptCall(p.url)])).map((a) => a.status).sort()).toEqual([200, 429]);
     await d.writeConfig(demoConfig(d, {}, { rateLimit: { requestsPerSecond: 1000, burst: 1000 } }));
     // The in-process proxy reads the same file path it was started with.

@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServing, type ServingProcess } from '../support/cli-process.ts';
+import { describe, expect, it } from 'vitest';
+import { runCli, type ServingProcess } from '../support/cli-process.ts';
 import {
-  createOpsDir,
+  createOpsDirForTest,
   DEMO_CREDENTIAL,
   DEMO_PREFIX,
   demoConfig,
@@ -13,20 +13,11 @@ import {
   logLines,
   runLoad,
   SECOND_CREDENTIAL,
+  startServingForTest,
   startSlowCall,
   waitFor,
   xksPath,
-  type OpsDir,
 } from './ops-fixture.ts';
-
-let d: OpsDir | undefined;
-let proc: ServingProcess | undefined;
-afterEach(async () => {
-  await proc?.stop();
-  proc = undefined;
-  await d?.cleanup();
-  d = undefined;
-});
 
 const credA = { accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey, createdAt: '2026-01-01' };
 const credB = { accessKeyId: SECOND_CREDENTIAL.accessKeyId, secretAccessKey: 'file:secret-b', createdAt: new Date().toISOString().slice(0, 10) };
@@ -44,10 +35,10 @@ async function sighupAndWait(p: ServingProcess, msg: 'config reloaded' | 'config
 
 describe('reload on SIGHUP', () => {
   it('adds a credential and a key store and rebuilds a changed key store under load without failing a request', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await writeFile(join(d.dir, 'secret-b'), `${SECOND_CREDENTIAL.secretAccessKey}\n`);
     await d.writeConfig(demoConfig(d));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     const url = proc.url;
     expect((await encryptCall(url, DEMO_PREFIX, asB)).status).toBe(401);
     expect((await encryptCall(url, 'tenant-b')).status).toBe(404);
@@ -103,9 +94,9 @@ describe('reload on SIGHUP', () => {
   }, 90_000);
 
   it('lets a request that is in flight across a reload finish on the key store it started with', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     const slow = await startSlowCall(proc.url, xksPath(DEMO_PREFIX, 'encrypt'), encryptBody('in flight during reload'));
     // Changing the health settings rebuilds the key store: the old one is retired.
     await d.writeConfig(demoConfig(d, { health: { cacheSeconds: 7 } }));
@@ -115,40 +106,40 @@ describe('reload on SIGHUP', () => {
     const answer = await slow.finish();
     expect(answer.status).toBe(200);
     expect(answer.json).toHaveProperty('ciphertext');
-    await waitFor(() => logLines(proc!.output()).some((l) => l.msg === 'retired key stores closed'), 5_000, 'the retired key store to close');
+    await waitFor(() => logLines(proc.output()).some((l) => l.msg === 'retired key stores closed'), 5_000, 'the retired key store to close');
   }, 60_000);
 
   it('reloads when the config file changes if reload.watch is on', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await writeFile(join(d.dir, 'secret-b'), SECOND_CREDENTIAL.secretAccessKey);
     const reload = { watch: true, watchIntervalMs: 200 };
     await d.writeConfig(demoConfig(d, { reload }));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     expect((await encryptCall(proc.url, DEMO_PREFIX, asB)).status).toBe(401);
     await d.writeConfig(demoConfig(d, { reload }, { credentials: [credA, credB] }));
-    await waitFor(() => count(proc!, 'config reloaded') > 0, 15_000, 'the watcher to reload');
+    await waitFor(() => count(proc, 'config reloaded') > 0, 15_000, 'the watcher to reload');
     expect(logLines(proc.output()).find((l) => l.msg === 'config reloaded')).toMatchObject({ trigger: 'config file changed', kept: [DEMO_PREFIX] });
     expect((await encryptCall(proc.url, DEMO_PREFIX, asB)).status).toBe(200);
     expect((await encryptCall(proc.url)).status).toBe(200);
   }, 60_000);
 
   it('reaches every worker of serve --workers 2', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await writeFile(join(d.dir, 'secret-b'), SECOND_CREDENTIAL.secretAccessKey);
     await d.writeConfig(demoConfig(d));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '2']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '2']);
     await d.writeConfig(demoConfig(d, {}, { credentials: [credB] }));
     proc.child.kill('SIGHUP');
-    await waitFor(() => count(proc!, 'config reloaded') >= 2, 20_000, 'both workers to reload');
+    await waitFor(() => count(proc, 'config reloaded') >= 2, 20_000, 'both workers to reload');
     // Connections are spread over workers; every one of these must see the new credentials.
-    const answers = await Promise.all(Array.from({ length: 20 }, () => encryptCall(proc!.url, DEMO_PREFIX, { ...asB, agent: undefined })));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => encryptCall(proc.url, DEMO_PREFIX, { ...asB, agent: undefined })));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
   }, 60_000);
 });
 
 describe('credential age', () => {
   it('credentials list shows each credential age from createdAt and never the secret', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await writeFile(join(d.dir, 'secret-b'), SECOND_CREDENTIAL.secretAccessKey);
     await d.writeConfig(demoConfig(d, {}, { credentials: [credA, credB, { accessKeyId: 'NODATEKEY234567ABCDEFGHIJ', secretAccessKey: 'env:XKS_TEST_UNSET_SECRET' }] }));
     const r = await runCli(['credentials', 'list', '-c', d.configFile, '--json']);

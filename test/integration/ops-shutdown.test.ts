@@ -1,15 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startServing, type ServingProcess } from '../support/cli-process.ts';
-import { createOpsDir, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, logLines, startSlowCall, waitFor, xksPath, type OpsDir } from './ops-fixture.ts';
-
-let d: OpsDir | undefined;
-let proc: ServingProcess | undefined;
-afterEach(async () => {
-  await proc?.stop();
-  proc = undefined;
-  await d?.cleanup();
-  d = undefined;
-});
+import { describe, expect, it } from 'vitest';
+import type { ServingProcess } from '../support/cli-process.ts';
+import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, logLines, startServingForTest, startSlowCall, waitFor, xksPath } from './ops-fixture.ts';
 
 function exitOf(p: ServingProcess): Promise<number | null> {
   return p.child.exitCode !== null ? Promise.resolve(p.child.exitCode) : new Promise((r) => p.child.once('exit', (code) => r(code)));
@@ -21,16 +12,16 @@ function lastLog(p: ServingProcess, msg: string): Record<string, unknown> | unde
 
 describe('graceful shutdown on SIGTERM', () => {
   it('refuses new connections, finishes the request in flight, closes providers and exits 0', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     const url = proc.url;
     expect((await encryptCall(url)).status).toBe(200);
     const slow = await startSlowCall(url, xksPath(DEMO_PREFIX, 'encrypt'), encryptBody('finish me'));
     const exited = exitOf(proc);
 
     proc.child.kill('SIGTERM');
-    await waitFor(() => lastLog(proc!, 'shutting down: no new connections; finishing requests in flight') !== undefined, 10_000, 'shutdown to start');
+    await waitFor(() => lastLog(proc, 'shutting down: no new connections; finishing requests in flight') !== undefined, 10_000, 'shutdown to start');
     expect(lastLog(proc, 'shutting down: no new connections; finishing requests in flight')).toMatchObject({ inFlight: 1 });
     await expect(encryptCall(url, DEMO_PREFIX, { agent: undefined })).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
     await new Promise((r) => setTimeout(r, 300));
@@ -44,9 +35,9 @@ describe('graceful shutdown on SIGTERM', () => {
   }, 60_000);
 
   it('stops waiting for a request that never completes after shutdown.drainTimeoutMs and still exits 0', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d, { shutdown: { drainTimeoutMs: 1000 } }));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '1']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '1']);
     await startSlowCall(proc.url, xksPath(DEMO_PREFIX, 'encrypt'), encryptBody('never finished'));
     const exited = exitOf(proc);
     const started = Date.now();
@@ -59,9 +50,9 @@ describe('graceful shutdown on SIGTERM', () => {
   }, 60_000);
 
   it('exits 0 at once when idle, under serve --workers 2 too', async () => {
-    d = await createOpsDir();
+    const d = await createOpsDirForTest();
     await d.writeConfig(demoConfig(d));
-    proc = await startServing(['serve', '-c', d.configFile, '--workers', '2']);
+    const proc = await startServingForTest(['serve', '-c', d.configFile, '--workers', '2']);
     expect((await encryptCall(proc.url)).status).toBe(200);
     const started = Date.now();
     expect(await proc.stop()).toBe(0);
