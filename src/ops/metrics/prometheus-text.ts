@@ -55,10 +55,10 @@ function checkNames(name: string, labelNames: readonly string[]): void {
   }
 }
 
-/** A monotonically increasing count per label set. */
-export class Counter implements Family {
-  readonly type = 'counter' as const;
-  readonly #series = new Map<string, { labels: Labels; value: number }>();
+/** What counters and gauges have in common: one number per label set, one line each. */
+abstract class SingleValueFamily implements Family {
+  abstract readonly type: MetricType;
+  protected readonly series = new Map<string, { labels: Labels; value: number }>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -67,48 +67,41 @@ export class Counter implements Family {
     checkNames(name, labelNames);
   }
 
+  render(lines: string[]): void {
+    for (const s of this.series.values()) lines.push(`${this.name}${labelText(this.labelNames, s.labels)} ${formatValue(s.value)}`);
+  }
+}
+
+/** A monotonically increasing count per label set. */
+export class Counter extends SingleValueFamily {
+  readonly type = 'counter' as const;
+
   /** Adds `by` (default 1) to the series of `labels`. */
   inc(labels: Labels = {}, by = 1): void {
     const key = seriesKey(this.labelNames, labels);
-    const s = this.#series.get(key);
-    if (s === undefined) this.#series.set(key, { labels, value: by });
+    const s = this.series.get(key);
+    if (s === undefined) this.series.set(key, { labels, value: by });
     else s.value += by;
   }
 
   /** Current value of one series (0 when never incremented). */
   get(labels: Labels = {}): number {
-    return this.#series.get(seriesKey(this.labelNames, labels))?.value ?? 0;
-  }
-
-  render(lines: string[]): void {
-    for (const s of this.#series.values()) lines.push(`${this.name}${labelText(this.labelNames, s.labels)} ${formatValue(s.value)}`);
+    return this.series.get(seriesKey(this.labelNames, labels))?.value ?? 0;
   }
 }
 
 /** A value that goes up and down per label set. */
-export class Gauge implements Family {
+export class Gauge extends SingleValueFamily {
   readonly type = 'gauge' as const;
-  readonly #series = new Map<string, { labels: Labels; value: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[] = [],
-  ) {
-    checkNames(name, labelNames);
-  }
 
   /** Sets the series of `labels` to `value`. */
   set(labels: Labels, value: number): void {
-    this.#series.set(seriesKey(this.labelNames, labels), { labels, value });
+    this.series.set(seriesKey(this.labelNames, labels), { labels, value });
   }
 
   /** Forgets every series (collectors call this before setting the current ones). */
   clear(): void {
-    this.#series.clear();
-  }
-
-  render(lines: string[]): void {
-    for (const s of this.#series.values()) lines.push(`${this.name}${labelText(this.labelNames, s.labels)} ${formatValue(s.value)}`);
+    this.series.clear();
   }
 }
 
