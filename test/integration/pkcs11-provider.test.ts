@@ -1,8 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
-import { isXksError } from '../../src/xks/errors.ts';
-import { budget, startProvider } from '../support/pkcs11-provider-harness.ts';
+import { budget, errorNameOf, startProvider } from '../support/pkcs11-provider-harness.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
 
 const BOTH = { encrypt: true, decrypt: true };
@@ -10,15 +9,6 @@ const KNOWN_KEY = Buffer.alloc(32, 0x5a);
 
 let fx: SoftHsmFixture;
 let provider: Pkcs11KeyProvider;
-
-async function errorNameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return isXksError(e) ? e.errorName : `not an XksError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 beforeAll(async () => {
   fx = await createSoftHsmFixture(['xks-provider']);

@@ -4,8 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Pkcs11Api } from '../../src/providers/pkcs11/pkcs11-api.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { loadPkcs11js } from '../../src/providers/pkcs11/pkcs11js-api.ts';
-import { isXksError } from '../../src/xks/errors.ts';
-import { budget, fixtureConfig, memoryLogger } from '../support/pkcs11-provider-harness.ts';
+import { budget, errorNameOf, fixtureConfig, memoryLogger } from '../support/pkcs11-provider-harness.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
 
 const TOKEN = 'xks-recovery';
@@ -31,15 +30,6 @@ function countingLoader(path: string): Pkcs11Api {
 async function roundTrip(text: string, ms = 250): Promise<string> {
   const out = await provider.encrypt(KEY, Buffer.from(text), Buffer.from('aad'), budget(ms));
   return Buffer.from(await provider.decrypt(KEY, out, Buffer.from('aad'), budget(ms))).toString();
-}
-
-async function errorNameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return isXksError(e) ? e.errorName : `not an XksError: ${String(e)}`;
-  }
-  return 'no error';
 }
 
 /** Logs the token out through a second handle, as an admin tool or another app would. */

@@ -2,11 +2,25 @@ import pino, { type Logger } from 'pino';
 import type { CallContext } from '../../src/providers/key-provider.ts';
 import { pkcs11ProviderConfigSchema, type Pkcs11ProviderConfig } from '../../src/providers/pkcs11/pkcs11-config.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
+import { isXksError } from '../../src/xks/errors.ts';
 import type { SoftHsmFixture } from './softhsm.ts';
 
 /** A call context with `ms` of budget (KMS gives a request 250 ms in all). */
 export function budget(ms = 250): CallContext {
   return { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) };
+}
+
+/**
+ * The spec errorName a call fails with, so one assertion shows what happened instead:
+ * 'no error' when it succeeds, and the thrown value when it is not an XksError.
+ */
+export async function errorNameOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return isXksError(e) ? e.errorName : `not an XksError: ${String(e)}`;
+  }
+  return 'no error';
 }
 
 /** A pino logger that keeps its JSON lines in memory, so tests can assert on log lines. */

@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallContext } from '../../../../src/providers/key-provider.ts';
 import { pkcs11ProviderConfigSchema } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
 import { CKR } from '../../../../src/providers/pkcs11/pkcs11-constants.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../../../src/providers/pkcs11/pkcs11-provider.ts';
-import { isXksError } from '../../../../src/xks/errors.ts';
+import { budget, errorNameOf } from '../../../support/pkcs11-provider-harness.ts';
 import { FakePkcs11 } from './fake-pkcs11.ts';
 
 const KEY = { keyId: 'foo', version: 0 };
 const open: Pkcs11KeyProvider[] = [];
-
-function budget(ms = 250): CallContext {
-  return { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) };
-}
 
 /** A provider on fake tokens (one fake library per token label), PIN from an env variable. */
 async function start(fakes: FakePkcs11[], overrides: Record<string, unknown> = {}): Promise<Pkcs11KeyProvider> {
@@ -41,15 +36,6 @@ function fake(label = 'fake'): FakePkcs11 {
   f.addKey('foo');
   f.addKey('xks-health-canary');
   return f;
-}
-
-async function errorNameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return isXksError(e) ? e.errorName : `not an XksError: ${String(e)}`;
-  }
-  return 'no error';
 }
 
 afterEach(async () => {
