@@ -7,14 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialSet } from '../../src/auth/credential-set.ts';
-import { createUpstreamKeyStore } from '../../src/providers/upstream/upstream-factory.ts';
 import { upstreamProviderConfigSchema } from '../../src/providers/upstream/upstream-config.ts';
-import { createApp } from '../../src/server/app.ts';
-import { TenantDirectory } from '../../src/server/tenants.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';
+import { createUpstreamFront } from '../support/upstream-front.ts';
 import { b64, DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 const UPSTREAM_AKID = 'UPSTREAMACCESSKEYIDABCDE2345';
@@ -128,19 +124,9 @@ function front(endpoints: FakeUpstream[], opts: { requestTimeoutMs?: number; pro
     credential: { accessKeyId: UPSTREAM_AKID, secretAccessKey: UPSTREAM_SECRET },
     ...opts.provider,
   });
-  const keyStore = createUpstreamKeyStore(config, {
-    prefix: DEMO_PREFIX,
-    logger: pino({ level: 'silent' }),
-    configDir: '/',
-    env: {},
-    healthCacheMs: 0,
-    fleetSize: 1,
-    proxyModel: 'xks-proxy test',
-  });
+  const { app, keyStore } = createUpstreamFront(config, { configDir: '/', requestTimeoutMs: opts.requestTimeoutMs ?? 1_000 });
   fronts.push(keyStore);
-  const credentials = new CredentialSet([{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secret: DEMO_CREDENTIAL.secretAccessKey }]);
-  const tenants = new TenantDirectory([{ prefix: DEMO_PREFIX, region: 'us-east-1', credentials, keyStore }]);
-  return createApp({ tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 64 * 1024, requestTimeoutMs: opts.requestTimeoutMs ?? 1_000 });
+  return app;
 }
 
 async function call(app: Hono, op: 'health' | 'metadata' | 'encrypt' | 'decrypt') {

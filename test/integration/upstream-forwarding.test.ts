@@ -6,16 +6,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { Hono } from 'hono';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialSet } from '../../src/auth/credential-set.ts';
-import { createUpstreamKeyStore } from '../../src/providers/upstream/upstream-factory.ts';
 import { upstreamProviderConfigSchema } from '../../src/providers/upstream/upstream-config.ts';
-import { createApp } from '../../src/server/app.ts';
-import { TenantDirectory } from '../../src/server/tenants.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';
 import { startProxyProcess, type ProxyProcess } from '../support/proxy-process.ts';
-import { b64, DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { createUpstreamFront } from '../support/upstream-front.ts';
+import { b64, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 /** The upstream's own tenant: a different prefix and credential than the front's. */
 const UPSTREAM_PREFIX = 'vendor/xks';
@@ -43,21 +39,9 @@ function front(provider: Record<string, unknown>, opts: { requestTimeoutMs?: num
     healthCheckTimeoutMs: 2_000,
     ...provider,
   });
-  const keyStore = createUpstreamKeyStore(config, {
-    prefix: DEMO_PREFIX,
-    logger: pino({ level: 'silent' }),
-    configDir: '/',
-    env: { UPSTREAM_SECRET },
-    healthCacheMs: 0,
-    fleetSize: 1,
-    proxyModel: 'xks-proxy test',
-  });
-  fronts.push(keyStore);
-  const tenants = new TenantDirectory([
-    { prefix: DEMO_PREFIX, region: 'us-east-1', credentials: new CredentialSet([{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secret: DEMO_CREDENTIAL.secretAccessKey }]), keyStore },
-  ]);
-  const app = createApp({ tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 64 * 1024, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000 });
-  return { app, keyStore };
+  const built = createUpstreamFront(config, { configDir: '/', env: { UPSTREAM_SECRET }, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000 });
+  fronts.push(built.keyStore);
+  return built;
 }
 
 /** A signed POST to the front; returns status, parsed JSON and the time it took. */

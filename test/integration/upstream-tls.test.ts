@@ -5,17 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Hono } from 'hono';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialSet } from '../../src/auth/credential-set.ts';
-import { createUpstreamKeyStore } from '../../src/providers/upstream/upstream-factory.ts';
 import { upstreamProviderConfigSchema } from '../../src/providers/upstream/upstream-config.ts';
-import { createApp } from '../../src/server/app.ts';
-import { TenantDirectory } from '../../src/server/tenants.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';
 import { startProxyProcess, type ProxyProcess } from '../support/proxy-process.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
-import { b64, DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { createUpstreamFront } from '../support/upstream-front.ts';
+import { b64, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 const UPSTREAM_PREFIX = 'vendor/xks';
 const UPSTREAM_AKID = 'UPSTREAMACCESSKEYIDABCDE2345';
@@ -52,23 +48,9 @@ function front(tls: Record<string, unknown> | undefined): Hono {
     healthCheckTimeoutMs: 2_000,
     ...(tls === undefined ? {} : { tls }),
   });
-  const keyStore = createUpstreamKeyStore(config, {
-    prefix: DEMO_PREFIX,
-    logger: pino({ level: 'silent' }),
-    configDir: pki.dir,
-    env: {},
-    healthCacheMs: 0,
-    fleetSize: 1,
-    proxyModel: 'xks-proxy test',
-  });
+  const { app, keyStore } = createUpstreamFront(config, { configDir: pki.dir, requestTimeoutMs: 2_000 });
   fronts.push(keyStore);
-  const credentials = new CredentialSet([{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secret: DEMO_CREDENTIAL.secretAccessKey }]);
-  return createApp({
-    tenants: new TenantDirectory([{ prefix: DEMO_PREFIX, region: 'us-east-1', credentials, keyStore }]),
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 64 * 1024,
-    requestTimeoutMs: 2_000,
-  });
+  return app;
 }
 
 async function call(app: Hono, path: string, body: unknown) {
