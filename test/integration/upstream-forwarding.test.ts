@@ -3,7 +3,7 @@
  * process with its own prefix and SigV4 credential: the front re-signs, maps key ids and
  * passes the upstream's answers and errors through under the spec's names.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { upstreamProviderConfigSchema } from '../../src/providers/upstream/upstr
 import type { KeyStore } from '../../src/xks/key-store.ts';
 import { startProxyProcess, type ProxyProcess } from '../support/proxy-process.ts';
 import { createUpstreamFront } from '../support/upstream-front.ts';
-import { b64, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { b64, decryptRequestBody, DEMO_PREFIX, encryptRequestBody, expectedCdiv, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 /** The upstream's own tenant: a different prefix and credential than the front's. */
 const UPSTREAM_PREFIX = 'vendor/xks';
@@ -62,23 +62,6 @@ async function callUpstream(path: string, body: unknown) {
   return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
-const encryptBody = (plaintext: Buffer | string, extra: Record<string, unknown> = {}) => ({
-  requestMetadata: requestMetadata('Encrypt'),
-  plaintext: b64(plaintext),
-  encryptionAlgorithm: 'AES_GCM',
-  ...extra,
-});
-
-const decryptBody = (enc: Record<string, any>, extra: Record<string, unknown> = {}) => ({
-  requestMetadata: requestMetadata('Decrypt'),
-  ciphertext: enc.ciphertext,
-  ciphertextMetadata: enc.ciphertextMetadata,
-  initializationVector: enc.initializationVector,
-  authenticationTag: enc.authenticationTag,
-  encryptionAlgorithm: 'AES_GCM',
-  ...extra,
-});
-
 /** A 127.0.0.1 port nothing listens on (bound, then released): connections are refused. */
 async function deadPort(): Promise<number> {
   const server: Server = createServer();
@@ -115,42 +98,35 @@ describe('forwarding to a live upstream proxy', () => {
   it('round-trips 4300 bytes with an 8192-byte AAD through the upstream', async () => {
     const plaintext = randomBytes(4300);
     const aad = b64(randomBytes(8192));
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'customer-key-1'), encryptBody(plaintext, { additionalAuthenticatedData: aad }));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'customer-key-1'), encryptRequestBody(plaintext, { additionalAuthenticatedData: aad }));
     expect(enc.status).toBe(200);
     expect(Buffer.from(enc.json.ciphertext, 'base64')).toHaveLength(4300);
-    const dec = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'customer-key-1'), decryptBody(enc.json, { additionalAuthenticatedData: aad }));
+    const dec = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'customer-key-1'), decryptRequestBody(enc.json, { additionalAuthenticatedData: aad }));
     expect(dec.status).toBe(200);
     expect(Buffer.from(dec.json.plaintext, 'base64').equals(plaintext)).toBe(true);
   });
 
   it('maps the key id: a ciphertext made as customer-key-1 decrypts at the upstream as foo, and not as another key', async () => {
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'customer-key-1'), encryptBody('mapped key'));
-    const asFoo = await callUpstream(xksPath(UPSTREAM_PREFIX, 'decrypt', 'foo'), decryptBody(enc.json));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'customer-key-1'), encryptRequestBody('mapped key'));
+    const asFoo = await callUpstream(xksPath(UPSTREAM_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json));
     expect(asFoo.status).toBe(200);
     expect(Buffer.from(asFoo.json.plaintext, 'base64').toString()).toBe('mapped key');
-    const asOther = await callUpstream(xksPath(UPSTREAM_PREFIX, 'decrypt', 'decrypt_only_key'), decryptBody(enc.json));
+    const asOther = await callUpstream(xksPath(UPSTREAM_PREFIX, 'decrypt', 'decrypt_only_key'), decryptRequestBody(enc.json));
     expect(asOther.json.errorName).toBe('InvalidCiphertextException');
   });
 
   it('keeps absent and empty AAD apart when forwarding', async () => {
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptBody('aad edge', { additionalAuthenticatedData: '' }));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('aad edge', { additionalAuthenticatedData: '' }));
     expect(enc.status).toBe(200);
-    const withEmpty = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptBody(enc.json, { additionalAuthenticatedData: '' }));
+    const withEmpty = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json, { additionalAuthenticatedData: '' }));
     expect(withEmpty.status).toBe(200);
   });
 
   it('passes the upstream CDIV through, equal to SHA-256 over the returned fields', async () => {
     const aad = 'project=nile,department=marketing';
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptBody('Hello World!', { additionalAuthenticatedData: b64(aad), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' }));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('Hello World!', { additionalAuthenticatedData: b64(aad), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' }));
     expect(enc.status).toBe(200);
-    const expected = createHash('sha256')
-      .update(aad)
-      .update(Buffer.from(enc.json.ciphertextMetadata, 'base64'))
-      .update(Buffer.from(enc.json.initializationVector, 'base64'))
-      .update(Buffer.from(enc.json.ciphertext, 'base64'))
-      .update(Buffer.from(enc.json.authenticationTag, 'base64'))
-      .digest('base64');
-    expect(enc.json.ciphertextDataIntegrityValue).toBe(expected);
+    expect(enc.json.ciphertextDataIntegrityValue).toBe(expectedCdiv(aad, enc.json));
   });
 
   it('forwards requestMetadata, so the upstream logs the same kmsRequestId', async () => {
@@ -160,17 +136,17 @@ describe('forwarding to a live upstream proxy', () => {
   });
 
   it('passes InvalidCiphertextException through as 400 when the tag was tampered with', async () => {
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptBody('tamper me'));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('tamper me'));
     const tag = Buffer.from(enc.json.authenticationTag, 'base64');
     tag[0]! ^= 1;
-    const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptBody(enc.json, { authenticationTag: tag.toString('base64') }));
+    const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json, { authenticationTag: tag.toString('base64') }));
     expect(status).toBe(400);
     expect(json.errorName).toBe('InvalidCiphertextException');
   });
 
   it('passes InvalidCiphertextException through when the AAD differs', async () => {
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptBody('aad bound', { additionalAuthenticatedData: b64('a') }));
-    const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptBody(enc.json, { additionalAuthenticatedData: b64('b') }));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('aad bound', { additionalAuthenticatedData: b64('a') }));
+    const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json, { additionalAuthenticatedData: b64('b') }));
     expect([status, json.errorName]).toEqual([400, 'InvalidCiphertextException']);
   });
 
@@ -182,8 +158,8 @@ describe('forwarding to a live upstream proxy', () => {
   ] as const)('passes InvalidKeyUsageException through as 400 for %s with %s', async (op, keyId, extra) => {
     const body =
       op === 'encrypt'
-        ? encryptBody('usage', extra)
-        : decryptBody({ ciphertext: b64('x'), initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) });
+        ? encryptRequestBody('usage', extra)
+        : decryptRequestBody({ ciphertext: b64('x'), initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) });
     const { status, json } = await call(app, xksPath(DEMO_PREFIX, op, keyId), body);
     expect([status, json.errorName]).toEqual([400, 'InvalidKeyUsageException']);
   });
@@ -243,9 +219,9 @@ describe('an upstream that is down', () => {
 
   it('fails over from a dead endpoint to a live one, and health shows both', async () => {
     const { app } = front({ endpoints: [{ url: `http://127.0.0.1:${await deadPort()}`, id: 'dead' }, { url: upstream.url, id: 'live' }] });
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptBody('failover'));
+    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('failover'));
     expect(enc.status).toBe(200);
-    const dec = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptBody(enc.json));
+    const dec = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json));
     expect(Buffer.from(dec.json.plaintext, 'base64').toString()).toBe('failover');
     const health = await call(app, xksPath(DEMO_PREFIX, 'health'), { requestMetadata: { kmsRequestId: 'h4', kmsOperation: 'KmsHealthCheck' } });
     expect(health.json.ekmFleetDetails).toEqual([

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import { createSoftwareApp, type SoftwareFixture } from '../support/software-tenant.ts';
-import { b64, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { b64, decryptRequestBody, DEMO_PREFIX, encryptRequestBody, expectedCdiv, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 
 let fx: SoftwareFixture;
 let app: Hono;
@@ -19,27 +19,8 @@ async function call(path: string, body: unknown, opts: Parameters<typeof signXks
   return { status: res.status, json: JSON.parse(raw) as Record<string, any>, contentType: res.headers.get('content-type') };
 }
 
-const encryptBody = (plaintext: string | Buffer, extra: Record<string, unknown> = {}) => ({
-  requestMetadata: requestMetadata('Encrypt'),
-  plaintext: b64(plaintext),
-  encryptionAlgorithm: 'AES_GCM',
-  ...extra,
-});
-
 async function encrypt(keyId: string, plaintext: string | Buffer, extra: Record<string, unknown> = {}) {
-  return call(xksPath(DEMO_PREFIX, 'encrypt', keyId), encryptBody(plaintext, extra));
-}
-
-function decryptBody(enc: Record<string, any>, extra: Record<string, unknown> = {}) {
-  return {
-    requestMetadata: requestMetadata('Decrypt'),
-    ciphertext: enc.ciphertext,
-    ciphertextMetadata: enc.ciphertextMetadata,
-    initializationVector: enc.initializationVector,
-    authenticationTag: enc.authenticationTag,
-    encryptionAlgorithm: 'AES_GCM',
-    ...extra,
-  };
+  return call(xksPath(DEMO_PREFIX, 'encrypt', keyId), encryptRequestBody(plaintext, extra));
 }
 
 describe('routing', () => {
@@ -113,7 +94,7 @@ describe('operations', () => {
     expect(Buffer.from(enc.json.ciphertext, 'base64')).toHaveLength(4300);
     expect(Buffer.from(enc.json.initializationVector, 'base64')).toHaveLength(12);
     expect(Buffer.from(enc.json.authenticationTag, 'base64')).toHaveLength(16);
-    const dec = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptBody(enc.json, { additionalAuthenticatedData: aad }));
+    const dec = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptRequestBody(enc.json, { additionalAuthenticatedData: aad }));
     expect(dec.status).toBe(200);
     expect(Buffer.from(dec.json.plaintext, 'base64').equals(plaintext)).toBe(true);
   });
@@ -128,15 +109,7 @@ describe('operations', () => {
     const aad = 'project=nile';
     const enc = await encrypt('foo', 'Hello World!', { additionalAuthenticatedData: b64(aad), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' });
     expect(enc.status).toBe(200);
-    const { createHash } = await import('node:crypto');
-    const expected = createHash('sha256')
-      .update(aad)
-      .update(Buffer.from(enc.json.ciphertextMetadata, 'base64'))
-      .update(Buffer.from(enc.json.initializationVector, 'base64'))
-      .update(Buffer.from(enc.json.ciphertext, 'base64'))
-      .update(Buffer.from(enc.json.authenticationTag, 'base64'))
-      .digest('base64');
-    expect(enc.json.ciphertextDataIntegrityValue).toBe(expected);
+    expect(enc.json.ciphertextDataIntegrityValue).toBe(expectedCdiv(aad, enc.json));
   });
 
   it('omits the CDIV when not asked for one', async () => {
@@ -145,7 +118,7 @@ describe('operations', () => {
   });
 
   it('accepts unknown requestMetadata fields and unknown kmsOperation values', async () => {
-    const body = encryptBody('hi', { requestMetadata: requestMetadata('BulkEncryptFromTheFuture', { someNewField: { nested: true } }) });
+    const body = encryptRequestBody('hi', { requestMetadata: requestMetadata('BulkEncryptFromTheFuture', { someNewField: { nested: true } }) });
     expect((await call(xksPath(DEMO_PREFIX, 'encrypt'), body)).status).toBe(200);
   });
 });
@@ -172,7 +145,7 @@ describe('tamper detection', () => {
     ['ciphertextMetadata', (e: any) => ({ ciphertextMetadata: flip(e.ciphertextMetadata, 6) })],
     ['missing ciphertextMetadata', () => ({ ciphertextMetadata: undefined })],
   ])('rejects a changed %s with InvalidCiphertextException', async (_name, change) => {
-    const { status, json } = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptBody(enc, { additionalAuthenticatedData: aad, ...change(enc) }));
+    const { status, json } = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptRequestBody(enc, { additionalAuthenticatedData: aad, ...change(enc) }));
     expect(status).toBe(400);
     expect(json.errorName).toBe('InvalidCiphertextException');
   });
@@ -181,7 +154,7 @@ describe('tamper detection', () => {
     const e2 = (await encrypt('foo', 'boundary', { additionalAuthenticatedData: b64('ab') })).json;
     const md = Buffer.from(e2.ciphertextMetadata, 'base64');
     const moved = { additionalAuthenticatedData: b64('a'), ciphertextMetadata: Buffer.concat([Buffer.from('b'), md]).toString('base64') };
-    const { json } = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptBody(e2, moved));
+    const { json } = await call(xksPath(DEMO_PREFIX, 'decrypt'), decryptRequestBody(e2, moved));
     expect(json.errorName).toBe('InvalidCiphertextException');
   });
 });
@@ -195,7 +168,7 @@ describe('key usage and state', () => {
 
   it('refuses to decrypt with an encrypt-only key', async () => {
     const enc = (await encrypt('encrypt_only_key', 'x')).json;
-    const { json } = await call(xksPath(DEMO_PREFIX, 'decrypt', 'encrypt_only_key'), decryptBody(enc));
+    const { json } = await call(xksPath(DEMO_PREFIX, 'decrypt', 'encrypt_only_key'), decryptRequestBody(enc));
     expect(json.errorName).toBe('InvalidKeyUsageException');
   });
 

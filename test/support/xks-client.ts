@@ -2,6 +2,7 @@
  * Test client for the XKS API: bodies shaped like KMS's, signed with aws4 (an independent
  * SigV4 implementation, not our own signer).
  */
+import { createHash } from 'node:crypto';
 import aws4 from 'aws4';
 
 /** The demo's public test-client credentials. */
@@ -67,4 +68,39 @@ export function xksPath(prefix: string, op: 'health' | 'metadata' | 'encrypt' | 
 /** Base64 of a string or bytes. */
 export function b64(value: string | Uint8Array): string {
   return Buffer.from(value).toString('base64');
+}
+
+/** The parsed JSON of an Encrypt response (base64 fields, as the proxy returned them). */
+export type EncryptResponseJson = Record<string, any>;
+
+/** An Encrypt request body for `plaintext`; `extra` adds or overrides top-level fields. */
+export function encryptRequestBody(plaintext: string | Uint8Array, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { requestMetadata: requestMetadata('Encrypt'), plaintext: b64(plaintext), encryptionAlgorithm: 'AES_GCM', ...extra };
+}
+
+/** A Decrypt request body for what an Encrypt response returned; `extra` adds or overrides top-level fields. */
+export function decryptRequestBody(enc: EncryptResponseJson, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    requestMetadata: requestMetadata('Decrypt'),
+    ciphertext: enc.ciphertext,
+    ciphertextMetadata: enc.ciphertextMetadata,
+    initializationVector: enc.initializationVector,
+    authenticationTag: enc.authenticationTag,
+    encryptionAlgorithm: 'AES_GCM',
+    ...extra,
+  };
+}
+
+/**
+ * The CDIV a client expects for an Encrypt response, computed here independently of src/:
+ * SHA-256 over the AAD, ciphertextMetadata, IV, ciphertext and tag, in that order (spec, Encrypt).
+ */
+export function expectedCdiv(aad: string | Uint8Array, enc: EncryptResponseJson): string {
+  return createHash('sha256')
+    .update(aad)
+    .update(Buffer.from(enc.ciphertextMetadata, 'base64'))
+    .update(Buffer.from(enc.initializationVector, 'base64'))
+    .update(Buffer.from(enc.ciphertext, 'base64'))
+    .update(Buffer.from(enc.authenticationTag, 'base64'))
+    .digest('base64');
 }
