@@ -5,9 +5,9 @@
  * Run: node --import tsx bench/servers/baseline-server.ts [port]
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import { serveForBench } from './serve-for-bench.ts';
 
 const app = new Hono();
 app.post('/echo', async (c) => {
@@ -16,12 +16,4 @@ app.post('/echo', async (c) => {
 });
 
 const server = http.createServer(getRequestListener(app.fetch));
-server.keepAliveTimeout = 65_000;
-server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ msg: 'bench server listening', url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-});
+serveForBench(server);
