@@ -6,12 +6,15 @@ import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider,
  * Lifecycle safety for any provider, in one place rather than in each provider:
  * runs `init` once (and again on the next call after it failed), refuses calls after
  * `close`, gives every call the time left of the request's budget (an overrun becomes
- * DependencyTimeoutException), and turns unexpected errors into InternalException with
+ * DependencyTimeoutException; a provider whose calls stay in process is only refused
+ * when no time is left, it cannot hang on anything), and turns unexpected errors into InternalException with
  * the detail in the log only.
  */
 export class GuardedProvider implements KeyProvider {
   readonly kind: string;
   private initPromise: Promise<void> | undefined;
+  /** Set once init succeeded: calls then skip awaiting it (a microtask each). */
+  private ready = false;
   private closed = false;
 
   constructor(
@@ -24,11 +27,16 @@ export class GuardedProvider implements KeyProvider {
   init(): Promise<void> {
     if (this.closed) return Promise.reject(new XksError('InternalException', 'The key provider is shut down.'));
     if (this.initPromise === undefined) {
-      this.initPromise = this.inner.init().catch((e: unknown) => {
-        // Forget the failure so the next call tries again (an HSM that was down may be back).
-        this.initPromise = undefined;
-        throw e;
-      });
+      this.initPromise = this.inner.init().then(
+        () => {
+          this.ready = true;
+        },
+        (e: unknown) => {
+          // Forget the failure so the next call tries again (an HSM that was down may be back).
+          this.initPromise = undefined;
+          throw e;
+        },
+      );
     }
     return this.initPromise;
   }
@@ -69,8 +77,12 @@ export class GuardedProvider implements KeyProvider {
   private async call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
     if (this.closed) throw new XksError('InternalException', 'The key provider is shut down.');
     try {
+      if (this.ready && this.inner.callsStayInProcess === true) {
+        checkTimeLeft(operation, ctx);
+        return await run();
+      }
       return await withDeadline(operation, ctx, async () => {
-        await this.init();
+        if (!this.ready) await this.init();
         return run();
       });
     } catch (e) {
@@ -82,12 +94,18 @@ export class GuardedProvider implements KeyProvider {
   }
 }
 
-/** Races `run` against the call's deadline. */
-async function withDeadline<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
+/** The ms left of the request's budget; throws DependencyTimeoutException when none is. */
+function checkTimeLeft(operation: string, ctx: CallContext): number {
   const remaining = ctx.deadline - Date.now();
   if (remaining <= 0) {
     throw new XksError('DependencyTimeoutException', `No time was left of the request budget for ${operation}; the key manager or the proxy is overloaded.`);
   }
+  return remaining;
+}
+
+/** Races `run` against the call's deadline. */
+async function withDeadline<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
+  const remaining = checkTimeLeft(operation, ctx);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -66,6 +66,12 @@ export interface CallContext {
 export interface KeyProvider {
   /** Short provider kind for logs and health, e.g. "software", "pkcs11". */
   readonly kind: string;
+  /**
+   * True when no call waits on another process, a device or the network (the software
+   * keystore: CPU and, at most once a second, a local file). The guard then skips the
+   * per-call deadline timer, which costs measurable throughput at thousands of calls/s.
+   */
+  readonly callsStayInProcess?: boolean;
   /** Connects, opens sessions, loads files. Called once before the first call (and again after a failed init). */
   init(): Promise<void>;
   /** Looks up a key; throws KeyNotFoundException when there is none. */

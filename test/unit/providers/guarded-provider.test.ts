@@ -1,0 +1,95 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { GuardedProvider } from '../../../src/providers/guarded-provider.ts';
+import type { CallContext, KeyInfo, KeyProvider } from '../../../src/providers/key-provider.ts';
+
+/** A provider made for these tests: each method does what the test sets. */
+function scriptedProvider(overrides: Partial<KeyProvider> & { inits?: { count: number } }): KeyProvider {
+  const inits = overrides.inits ?? { count: 0 };
+  const key: KeyInfo = { keyId: 'k', usages: ['ENCRYPT', 'DECRYPT'], enabled: true, currentVersion: 0 };
+  return {
+    kind: 'scripted',
+    init: async () => {
+      inits.count++;
+    },
+    describe: async () => key,
+    encrypt: async () => ({ iv: new Uint8Array(12), ciphertext: new Uint8Array(0), tag: new Uint8Array(16) }),
+    decrypt: async () => new Uint8Array(0),
+    health: async () => [{ id: 'scripted', model: 'scripted', healthStatus: 'ACTIVE' }],
+    close: async () => undefined,
+    ...overrides,
+  };
+}
+
+function ctx(budgetMs: number): CallContext {
+  return { deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(Math.max(0, budgetMs)) };
+}
+
+const silent = pino({ level: 'silent' });
+
+describe('GuardedProvider', () => {
+  it('answers DependencyTimeoutException when a provider does not answer within the budget', async () => {
+    const guarded = new GuardedProvider(scriptedProvider({ describe: () => new Promise<KeyInfo>(() => undefined) }), silent);
+    const started = Date.now();
+    await expect(guarded.describe('k', ctx(50))).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('refuses a call with no time left, also for a provider whose calls stay in process, without calling it', async () => {
+    let called = false;
+    const inner = scriptedProvider({
+      callsStayInProcess: true,
+      describe: async () => {
+        called = true;
+        return { keyId: 'k', usages: [], enabled: true, currentVersion: 0 };
+      },
+    });
+    const guarded = new GuardedProvider(inner, silent);
+    await guarded.describe('k', ctx(1_000)); // initialised
+    called = false;
+    await expect(guarded.describe('k', ctx(-1))).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
+    expect(called).toBe(false);
+  });
+
+  it('initialises once for many calls, and again after a failed init', async () => {
+    const inits = { count: 0 };
+    let failNext = true;
+    const inner = scriptedProvider({
+      inits,
+      init: async () => {
+        inits.count++;
+        if (failNext) {
+          failNext = false;
+          throw new Error('device not ready');
+        }
+      },
+    });
+    const guarded = new GuardedProvider(inner, silent);
+    await expect(guarded.describe('k', ctx(1_000))).rejects.toMatchObject({ errorName: 'InternalException' });
+    for (let i = 0; i < 5; i++) await guarded.describe('k', ctx(1_000));
+    expect(inits.count).toBe(2);
+  });
+
+  it('turns an unexpected error into InternalException without its detail', async () => {
+    const guarded = new GuardedProvider(
+      scriptedProvider({
+        callsStayInProcess: true,
+        encrypt: async () => {
+          throw new Error('secret detail 0xdeadbeef');
+        },
+      }),
+      silent,
+    );
+    const error = await guarded.encrypt({ keyId: 'k', version: 0 }, new Uint8Array(1), new Uint8Array(0), ctx(1_000)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ errorName: 'InternalException' });
+    expect((error as Error).message).not.toContain('deadbeef');
+  });
+
+  it('refuses calls after close', async () => {
+    const guarded = new GuardedProvider(scriptedProvider({ callsStayInProcess: true }), silent);
+    await guarded.describe('k', ctx(1_000));
+    await guarded.close();
+    await expect(guarded.describe('k', ctx(1_000))).rejects.toMatchObject({ errorName: 'InternalException' });
+    expect((await guarded.health(ctx(1_000)))[0]?.healthStatus).toBe('UNAVAILABLE');
+  });
+});
