@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
@@ -10,7 +9,7 @@ import type { RequestEvent } from '../server/app.ts';
 import { TenantDirectory, type Tenant } from '../server/tenants.ts';
 import type { KeyStore } from '../xks/key-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
-import { InFlightRequests, trackInFlight } from './in-flight.ts';
+import { InFlightRequests, trackInFlight, type FetchApp } from './in-flight.ts';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.ts';
 import { ProxyMetrics, type PoolStats } from './metrics/proxy-metrics.ts';
 import { createPolicyAuthorizer } from './policy/policy-authorizer.ts';
@@ -117,7 +116,7 @@ export class ProxyOps {
   }
 
   /** Wraps the app so requests are counted (shutdown drain, reload retirement). */
-  wrap(app: Hono): Hono {
+  wrap(app: FetchApp): FetchApp {
     return trackInFlight(app, this.inFlight);
   }
 

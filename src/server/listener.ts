@@ -5,8 +5,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
-import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import type { FetchApp } from '../ops/in-flight.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import { resolve } from 'node:path';
 
@@ -35,11 +35,11 @@ export interface RunningListener {
 
 /** Serves the app on plain HTTP, HTTPS, or HTTP/2 with HTTP/1.1 fallback, optionally with mTLS. */
 export async function startListener(
-  app: Hono,
+  app: FetchApp,
   server: ProxyConfig['server'],
   opts: { logger: Logger; configDir: string },
 ): Promise<RunningListener> {
-  const listener = getRequestListener(app.fetch);
+  const listener = getRequestListener((request, env) => app.fetch(request, env));
   const tls = server.tls;
   let nodeServer: http.Server | https.Server | http2.Http2SecureServer;
   if (tls === undefined) {
