@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { BatchedLogDestination } from './batched-destination.ts';
 
 /** Options for the proxy's logger. */
 export interface LoggerOptions {
@@ -34,7 +35,7 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level,
     base: { service: 'xks-proxy' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
   };
   if (options.destination !== undefined) return pino(base, options.destination);
   const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
@@ -44,6 +45,24 @@ export function createLogger(options: LoggerOptions): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
     });
   }
-  // Asynchronous writes keep logging off the request's critical path at 1,800+ req/s.
-  return pino(base, pino.destination({ sync: false }));
+  // Asynchronous, batched writes keep logging off the request's critical path.
+  return pino(base, new BatchedLogDestination());
+}
+
+let cachedSecond = Number.NaN;
+let cachedSecondPrefix = '';
+
+/**
+ * pino's `"time"` field as ISO 8601 UTC with milliseconds, like pino.stdTimeFunctions.isoTime,
+ * but formatting the date only once per second: Date#toISOString cost ~3 us per line.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedSecondPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "2026-11-26T12:00:00."
+  }
+  const ms = now - second * 1000;
+  return `,"time":"${cachedSecondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }

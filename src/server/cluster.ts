@@ -12,9 +12,10 @@
  * worker, so a reload reaches all of them.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
+import { BatchedLogDestination } from '../observability/batched-destination.ts';
 import { startProxy, type RunningProxy } from './start-proxy.ts';
 
 /** What `serve --workers N` passes to the primary and to each worker. */
@@ -193,7 +194,7 @@ export async function runClusterWorker(loaded: LoadedConfig, options: ClusterSer
 function workerLogger(loaded: LoadedConfig): Logger {
   const { logging } = loaded.config;
   if (logging.pretty ?? Boolean(process.stdout.isTTY)) return createLogger(logging);
-  const out = pino.destination({ fd: 1, sync: false, maxWrite: PIPE_ATOMIC_WRITE_BYTES });
+  const out = new BatchedLogDestination({ fd: 1, maxWriteBytes: PIPE_ATOMIC_WRITE_BYTES });
   const marker = `"msg":"${LISTENING_MSG}"`;
   const destination: DestinationStream & { flush: (cb?: (err?: Error) => void) => void } = {
     write(line: string) {
