@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext } from '../key-provider.ts';
+import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
 import { CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
@@ -166,7 +167,7 @@ export class Pkcs11Token {
   newIv(session: Pkcs11Handle): Buffer {
     switch (this.opts.ivSource) {
       case 'os':
-        return randomBytes(12);
+        return randomIv();
       case 'token-rng':
         return this.api().C_GenerateRandom(session, Buffer.alloc(12));
       case 'token-generated':

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
 import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
+import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
 import type { SoftwareProviderConfig } from './software-config.ts';
 import { zeroContents, type KeystoreContents, type SoftwareKey } from './software-keystore-contents.ts';
@@ -36,6 +37,7 @@ export function createSoftwareProvider(config: SoftwareProviderConfig, deps: Pro
  */
 class SoftwareKeyProvider implements KeyProvider {
   readonly kind = 'software';
+  readonly callsStayInProcess = true;
   readonly #config: SoftwareProviderConfig;
   readonly #deps: ProviderDeps;
   readonly #path: string;
@@ -78,7 +80,7 @@ class SoftwareKeyProvider implements KeyProvider {
     if (!version) throw new XksError('KeyNotFoundException', `key ${ref.keyId} has no version ${ref.version}`);
     // Spec: a fresh random 12-byte IV for every encryption. The material is used in this
     // same tick, so a concurrent reload cannot zero it underneath us.
-    const iv = randomBytes(12);
+    const iv = randomIv();
     const { ciphertext, tag } = gcmEncrypt(version.material.expose(), iv, plaintext, aad);
     return { iv, ciphertext, tag };
   }
@@ -108,7 +110,7 @@ class SoftwareKeyProvider implements KeyProvider {
       // A real round trip with the health-only canary key, never a customer key.
       const probe = randomBytes(32);
       const aad = Buffer.from('xks-proxy software keystore health canary');
-      const iv = randomBytes(12);
+      const iv = randomIv();
       const out = gcmEncrypt(contents.canary.expose(), iv, probe, aad);
       const back = gcmDecrypt(contents.canary.expose(), iv, out.ciphertext, out.tag, aad);
       if (back === null || back.length !== probe.length || !timingSafeEqual(back, probe)) {
