@@ -84,7 +84,14 @@ export class Pkcs11Fleet {
    * marked failed so the next requests go elsewhere until a probe sees it answer.
    */
   private async attempt<T>(token: Pkcs11Token, ctx: CallContext, work: Pkcs11TokenWork<T>, deadline: number): Promise<T> {
-    const running = token.execute({ deadline, signal: ctx.signal }, work);
+    // The signal is passed through untouched: reading ctx.signal would create its timer.
+    const attemptCtx: CallContext = {
+      deadline,
+      get signal() {
+        return ctx.signal;
+      },
+    };
+    const running = token.execute(attemptCtx, work);
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

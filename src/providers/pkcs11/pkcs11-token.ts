@@ -55,9 +55,13 @@ const MIN_RETRY_MS = 5;
 /** Longest rest between probes of a failed token. */
 const MAX_RETRY_MS = 60_000;
 
-/** True when the call still has time (and has not been aborted) for another attempt. */
+/**
+ * True when the call still has time for another attempt. Only the deadline is read: the
+ * call's signal fires at that same deadline, and reading it would make the request create
+ * a timer (and, 250 ms later, a DOMException) that it never needs (~8% CPU in bench/).
+ */
 export function hasTimeLeft(ctx: CallContext): boolean {
-  return !ctx.signal.aborted && ctx.deadline - Date.now() > MIN_RETRY_MS;
+  return ctx.deadline - Date.now() > MIN_RETRY_MS;
 }
 
 /** Codes that say the session no longer exists: forget its handle, never close it (it may be reused). */
@@ -200,7 +204,7 @@ export class Pkcs11Token {
       let lease: Pkcs11Lease | undefined;
       let outcome: Pkcs11ReleaseOutcome = 'keep';
       try {
-        lease = await pool.acquire(ctx.deadline, ctx.signal);
+        lease = await pool.acquire(ctx.deadline); // the pool's wait has its own deadline timer
         const result = await work.run(lease.session, this);
         this.markUp();
         return result;
