@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { verifySigV4 } from '../auth/sigv4-verify.ts';
+import { requestLineWriter } from '../observability/request-log-line.ts';
 import type { CallContext } from '../providers/key-provider.ts';
 import { isXksError, XksError } from '../xks/errors.ts';
 import { parseJsonObject } from '../xks/request-body.ts';
@@ -47,7 +48,10 @@ export interface RequestEvent extends RequestLog {
   at: number;
 }
 
-/** Fields of the one log line written per XKS request. */
+/**
+ * Fields of the one log line written per XKS request. Plain strings only, none of them
+ * secret: the line is written without pino's redaction (src/observability/request-log-line.ts).
+ */
 export interface RequestLog {
   operation?: XksOperation;
   prefix?: string;
@@ -63,6 +67,7 @@ export interface RequestLog {
 /** Builds the Hono app: ping, readiness and the XKS API for every tenant. */
 export function createApp(deps: AppDeps): Hono {
   const now = deps.now ?? (() => new Date());
+  const writeRequestLine = requestLineWriter(deps.logger);
   const app = new Hono();
 
   // Load balancer probe (spec "Load balancer health checks"): no auth, no key access.
@@ -93,8 +98,7 @@ export function createApp(deps: AppDeps): Hono {
     } finally {
       const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
       const event: RequestEvent = { ...log, method: c.req.method, status, latencyMs, outcome: status === 200 ? 'ok' : 'error', at };
-      if (status >= 500) deps.logger.error(event, 'xks request');
-      else deps.logger.info(event, 'xks request');
+      writeRequestLine(status >= 500 ? 'error' : 'info', event, 'xks request');
       for (const observe of deps.observers ?? []) {
         try {
           observe(event);

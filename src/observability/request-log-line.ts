@@ -1,0 +1,46 @@
+import { pino, type Logger } from 'pino';
+
+/** Writes one log line for a flat object of plain values, at `info` or `error`. */
+export type LineWriter = (level: 'info' | 'error', fields: object, msg: string) => void;
+
+type PinoInternals = Record<symbol, unknown>;
+
+/**
+ * A writer for the proxy's one-line-per-request log, giving exactly the line the logger
+ * would write (its level label, time function, bindings and message key, in pino's order)
+ * but with a single JSON.stringify of the fields instead of pino's per-field serializer:
+ * measured in bench/ at about half of pino's cost, ~15 us of CPU per request.
+ *
+ * Only for objects whose fields need no redaction, serializers or mixins: the request
+ * event has a fixed, secret-free shape (see RequestLog in src/server/app.ts). Falls back
+ * to the logger itself when its stream needs pino's metadata (multistream) or the
+ * internals it reads are missing.
+ */
+export function requestLineWriter(logger: Logger): LineWriter {
+  const internals = logger as unknown as PinoInternals;
+  const { streamSym, lsCacheSym, timeSym, chindingsSym, messageKeySym, endSym, needsMetadataGsym, mixinSym } = pino.symbols;
+  const stream = internals[streamSym] as { write(line: string): unknown; [key: symbol]: unknown } | undefined;
+  const levelPrefix = internals[lsCacheSym] as Record<number, string> | undefined;
+  const time = internals[timeSym] as (() => string) | undefined;
+  const usable =
+    stream !== undefined &&
+    stream[needsMetadataGsym] !== true &&
+    levelPrefix !== undefined &&
+    typeof time === 'function' &&
+    typeof internals[chindingsSym] === 'string' &&
+    typeof internals[endSym] === 'string' &&
+    internals[mixinSym] === undefined;
+  if (!usable) return (level, fields, msg) => logger[level](fields, msg);
+
+  return (level, fields, msg) => {
+    if (!logger.isLevelEnabled(level)) return;
+    const json = JSON.stringify(fields);
+    // `{"a":1}` -> `,"a":1`; an empty object adds nothing.
+    const body = json.length > 2 ? `,${json.slice(1, -1)}` : '';
+    const messageKey = internals[messageKeySym] as string;
+    // Bindings are read per line: child loggers and setBindings change them.
+    stream.write(
+      `${levelPrefix[logger.levels.values[level]!]}${time()}${internals[chindingsSym] as string}${body},${JSON.stringify(messageKey)}:${JSON.stringify(msg)}${internals[endSym] as string}`,
+    );
+  };
+}
