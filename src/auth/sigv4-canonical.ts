@@ -35,6 +35,8 @@ export function uriEncode(value: string): string {
   return out;
 }
 
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~/]*$/;
+
 /**
  * Canonical URI for every service but S3: remove `.` and `..` segments and empty segments
  * (`//`) as RFC 3986 5.2.4 does, keep a trailing slash, then URI-encode each segment once
@@ -42,6 +44,9 @@ export function uriEncode(value: string): string {
  * for the wire and again for signing, so the server must not decode first.
  */
 export function canonicalUri(rawPath: string): string {
+  // The XKS hot path: only unreserved characters, no empty or dot-led segments, so the
+  // path is already canonical.
+  if (PLAIN_PATH.test(rawPath) && !rawPath.includes('//') && !rawPath.includes('/.')) return rawPath;
   const segments = (rawPath.startsWith('/') ? rawPath : '/' + rawPath).split('/');
   const out: string[] = [];
   const lastIndex = segments.length - 1;

@@ -85,3 +85,18 @@ describe('canonical header values', () => {
     expect(canonicalHeaderValue('application/json')).toBe('application/json');
   });
 });
+
+describe('canonicalUri on plain paths', () => {
+  it.each([
+    ['/', '/'],
+    ['/kms/xks/v1/keys/foo/encrypt', '/kms/xks/v1/keys/foo/encrypt'],
+    ['/a/b/', '/a/b/'],
+    ['/a.b/c~d_e-f', '/a.b/c~d_e-f'],
+    ['/a//b', '/a/b'],
+    ['/a/./b/../c', '/a/c'],
+    ['/a/.hidden', '/a/.hidden'],
+    ['/a/b%2Fc', '/a/b%252Fc'],
+  ])('%s -> %s', (path, expected) => {
+    expect(canonicalUri(path)).toBe(expected);
+  });
+});
