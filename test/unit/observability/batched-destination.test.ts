@@ -9,7 +9,7 @@ import { isoTime } from '../../../src/observability/logger.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'xks-batched-log-'));
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const afterDelay = () => new Promise((resolve) => setTimeout(resolve, 30));
 
 describe('BatchedLogDestination', () => {
   const fds: number[] = [];
@@ -21,7 +21,7 @@ describe('BatchedLogDestination', () => {
     return { path, destination: new BatchedLogDestination({ fd, maxWriteBytes }) };
   }
 
-  it('writes the lines of one loop turn in order, within a turn or two', async () => {
+  it('writes the lines gathered within the flush delay together, in order', async () => {
     const { path, destination } = fileDestination('turn.log');
     for (let i = 0; i < 100; i++) destination.write(`{"n":${i}}\n`);
     expect(readFileSync(path, 'utf8')).toBe(''); // still gathered
@@ -35,7 +35,7 @@ describe('BatchedLogDestination', () => {
     const destination = new BatchedLogDestination({ maxWriteBytes: 1024, stream });
     const lines = Array.from({ length: 500 }, (_, i) => `{"n":${i},"pad":"${'\u00e9'.repeat(i % 300)}"}\n`);
     for (const line of lines) destination.write(line);
-    await nextTurn();
+    await afterDelay();
     expect(handedOver.join('')).toBe(lines.join(''));
     expect(handedOver.length).toBeGreaterThan(50); // split by size, not one write per line
     expect(handedOver.length).toBeLessThan(lines.length);
@@ -43,6 +43,22 @@ describe('BatchedLogDestination', () => {
       expect(Buffer.byteLength(chunk)).toBeLessThanOrEqual(1024);
       expect(chunk.endsWith('\n')).toBe(true);
     }
+  });
+
+  it('gathers lines from several event-loop turns into one write, then writes again for later lines', async () => {
+    const handedOver: string[] = [];
+    const stream = { write: (chunk: string) => handedOver.push(chunk), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const destination = new BatchedLogDestination({ stream, flushDelayMs: 20 });
+    for (let i = 0; i < 5; i++) {
+      destination.write(`{"n":${i}}\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(handedOver).toHaveLength(0);
+    await afterDelay();
+    expect(handedOver).toEqual(['{"n":0}\n{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n']);
+    destination.write('{"n":5}\n');
+    await afterDelay();
+    expect(handedOver).toHaveLength(2);
   });
 
   it('writes pending lines when the process exits right after logging', async () => {
