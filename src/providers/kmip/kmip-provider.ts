@@ -94,7 +94,7 @@ export class KmipProvider implements KeyProvider {
     private readonly deps: ProviderDeps,
   ) {
     this.cache = new KmipKeyCache(config.attributeCacheMs);
-    this.logger = deps.logger.child({ provider: 'kmip' });
+    this.logger = deps.logger; // build-tenants binds prefix and provider
   }
 
   /** Loads the TLS material; connections open on first use, so a server that is down does not block start-up. */

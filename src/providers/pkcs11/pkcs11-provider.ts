@@ -32,7 +32,7 @@ function keyInfo(keyId: string, entry: Pkcs11KeyEntry): KeyInfo {
 
 /** Builds the PKCS#11 provider; `loader` is the seam unit tests use to pass a fake library. */
 export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: ProviderDeps, loader: Pkcs11Loader = loadPkcs11js): Pkcs11KeyProvider {
-  const logger = deps.logger.child({ provider: 'pkcs11' });
+  const logger = deps.logger; // build-tenants binds prefix and provider
   const tokens = config.tokens.map(
     (t, i) =>
       new Pkcs11Token({

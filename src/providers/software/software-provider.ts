@@ -56,7 +56,7 @@ class SoftwareKeyProvider implements KeyProvider {
     this.#deps = deps;
     this.#path = resolve(deps.configDir, config.path);
     this.#reloadCheckMs = reloadCheckMs;
-    this.#log = deps.logger.child({ provider: 'software', keystore: this.#path });
+    this.#log = deps.logger.child({ keystore: this.#path }); // prefix and provider are bound by build-tenants
   }
 
   async init(): Promise<void> {
