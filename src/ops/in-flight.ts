@@ -1,14 +1,18 @@
-interface Pending {
-  promise: Promise<void>;
+/** Someone waiting for a set of requests to end. */
+interface Waiter {
+  remaining: Set<object>;
   resolve: () => void;
 }
 
 /**
  * Counts the HTTP requests being handled, so shutdown can wait for them (within a bound)
  * and a reload can retire a key store only after the requests that were using it ended.
+ * A request costs one Set entry; promises exist only while someone waits (reload,
+ * shutdown), not per request.
  */
 export class InFlightRequests {
-  readonly #pending = new Set<Pending>();
+  readonly #pending = new Set<object>();
+  readonly #waiters = new Set<Waiter>();
   #draining = false;
 
   /** Requests being handled now. */
@@ -28,17 +32,23 @@ export class InFlightRequests {
 
   /** Registers a request; call the returned function (once) when it has its response. */
   begin(): () => void {
-    let resolve!: () => void;
-    const entry: Pending = { promise: new Promise<void>((r) => (resolve = r)), resolve: () => resolve() };
-    this.#pending.add(entry);
+    const request = {};
+    this.#pending.add(request);
     return () => {
-      if (this.#pending.delete(entry)) entry.resolve();
+      if (!this.#pending.delete(request) || this.#waiters.size === 0) return;
+      for (const waiter of this.#waiters) {
+        if (waiter.remaining.delete(request) && waiter.remaining.size === 0) {
+          this.#waiters.delete(waiter);
+          waiter.resolve();
+        }
+      }
     };
   }
 
   /** Resolves when every request in flight now has ended (later ones are not waited for). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.#pending].map((p) => p.promise));
+  settled(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#waiters.add({ remaining: new Set(this.#pending), resolve }));
   }
 
   /** Resolves when no request is in flight at all. */
