@@ -36,6 +36,9 @@ export interface OpenLoopResult {
   p99FromScheduleMs: number;
   serverCpuCores: number;
   clientCpuCores: number;
+  /** The measured part (after warm-up), epoch ms: to match it with the server's log. */
+  measuredFromMs: number;
+  measuredToMs: number;
 }
 
 function histogram(): hdr.Histogram {
@@ -53,6 +56,7 @@ export async function runOpenLoop(server: ServerProcess, requests: () => Prepare
     const serverBefore = server.sample().cpuSeconds;
     const clientBefore = process.cpuUsage();
     const started = performance.now();
+    const measuredFromMs = Date.now();
     const rec = { latency: histogram(), fromSchedule: histogram(), lag: histogram(), errors: 0, sent: 0 };
     await schedule(pool, requests, opts.rate, opts.durationS, rec);
     const wallS = (performance.now() - started) / 1000;
@@ -71,6 +75,8 @@ export async function runOpenLoop(server: ServerProcess, requests: () => Prepare
       p99FromScheduleMs: toMs(rec.fromSchedule.getValueAtPercentile(99)),
       serverCpuCores: serverCpu / wallS,
       clientCpuCores: (client.user + client.system) / 1e6 / wallS,
+      measuredFromMs,
+      measuredToMs: Date.now(),
     };
   } finally {
     await pool.close();

@@ -15,6 +15,7 @@ import { runClosedLoop } from './closed-loop.ts';
 import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
 import { createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.ts';
+import { handlerLatency, type HandlerLatency } from './handler-latency.ts';
 import { formatTable, measured, row, type Row } from './report.ts';
 import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './server-process.ts';
 import { baselineRequests, XksWorkload } from './xks-workload.ts';
@@ -97,6 +98,7 @@ try {
 
   // 3. Open loop at a fixed rate against both, back to back.
   const fixed: Record<string, OpenLoopResult> = {};
+  let softwareHandler: HandlerLatency | null = null;
   if (want('fixed-rate')) {
     const b = await baselineServer();
     log(`baseline: ${opts.rate} req/s for ${opts.openS} s`);
@@ -106,6 +108,8 @@ try {
     const w = await workload(s, await softwareFixture());
     log(`software: ${opts.rate} req/s for ${opts.openS} s`);
     fixed.software = await runOpenLoop(s, () => w.requests(), open);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // log lines are written up to 10 ms late
+    softwareHandler = handlerLatency(s.logFile, fixed.software.measuredFromMs, fixed.software.measuredToMs);
     rows.push([`software @ ${opts.rate}/s`, row({ ...fixed.software, rps: fixed.software.achievedRps }, s.sample().peakRssBytes)]);
   }
   for (const s of [...running]) await stop(s);
@@ -186,6 +190,8 @@ try {
     pkcs11_ceiling_rps: rps('pkcs11-ceiling'),
     client_check_rps: rps('no-op server (client check)'),
     fixed_rate: Object.fromEntries(Object.entries(fixed).map(([k, v]) => [k, fixedRateJson(v)])),
+    // The proxy's own latency (its log's latencyMs) in the software fixed-rate run.
+    software_handler_at_rate: softwareHandler,
     scaling,
     soak,
     targets: Object.fromEntries(rows),
@@ -227,6 +233,12 @@ console.log(`\nxks-proxy benchmark (${opts.mode}; ${report.machine.cpus} x ${rep
 console.log(formatTable(rows));
 console.log('');
 for (const line of goalLines(json)) console.log(line);
+const handler = json.software_handler_at_rate as HandlerLatency | null | undefined;
+if (handler) {
+  console.log(
+    `\nsoftware @ ${opts.rate}/s as the proxy logged it (handler only, ${handler.requests} requests): p50 ${handler.p50_ms} ms, p99 ${handler.p99_ms} ms, p99.9 ${handler.p999_ms} ms, max ${handler.max_ms} ms`,
+  );
+}
 console.log(`\nwrote ${outFile} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
 async function subdir(name: string): Promise<string> {
