@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
@@ -7,12 +6,13 @@ import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
 import { ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
 import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
 import { startProxy } from '../server/start-proxy.ts';
+import { packagePath } from '../package-root.ts';
 import { cliAction, parsePort } from './cli-action.ts';
 
 /** The committed demo config (software keystore, public test-client credentials). */
-export const DEMO_CONFIG_PATH = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
+export const DEMO_CONFIG_PATH = packagePath('config', 'demo.yaml');
 /** Default home of demo state (keystore, tokens, certificates): the repository's data/. */
-const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+const DEFAULT_DATA_DIR = packagePath('data');
 
 /** Printed before the demo serves: the credentials are public and must never guard real keys. */
 export const DEMO_WARNING = [

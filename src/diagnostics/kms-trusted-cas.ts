@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../package-root.ts';
 
 /** One root CA that AWS KMS accepts for an XKS proxy's server certificate. */
 export interface KmsTrustedCa {
@@ -27,7 +28,7 @@ let cached: KmsTrustedCaList | undefined;
  * the proxy's certificate MUST be issued by one of these), shipped as data.
  */
 export function kmsTrustedCas(): KmsTrustedCaList {
-  cached ??= JSON.parse(readFileSync(new URL('./kms-trusted-cas.json', import.meta.url), 'utf8')) as KmsTrustedCaList;
+  cached ??= JSON.parse(readFileSync(packagePath('src', 'diagnostics', 'kms-trusted-cas.json'), 'utf8')) as KmsTrustedCaList;
   return cached;
 }
 
