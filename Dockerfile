@@ -41,11 +41,13 @@ RUN npm ci --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 # tsconfig.json includes test/ and bench/ too; only src/ is in this stage, and only src/ ships.
-RUN npx tsc --noEmit && touch /app/.verified
+# The image runs the esbuild bundle of src/ (dist/xks-proxy.mjs): ~12% less CPU per request
+# than running the TypeScript through tsx (docs/performance.md).
+RUN npx tsc --noEmit && npm run build
 
 # ---- final: production dependencies only, non-root ----
 FROM base AS final
-COPY --from=verify /app/.verified /app/.verified
+COPY --from=verify /app/dist ./dist
 COPY package.json package-lock.json .npmrc ./
 # The compiler is needed only to build pkcs11js; it is removed in the same layer.
 RUN set -eux; \
@@ -74,5 +76,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const u=new URL(process.env.XKS_HEALTHCHECK_URL);require(u.protocol==='https:'?'node:https':'node:http').get(u,{rejectUnauthorized:false,timeout:4000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 # SIGTERM drains requests in flight (shutdown.drainTimeoutMs) and exits 0; SIGHUP reloads.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/xks-proxy.js"]
+ENTRYPOINT ["node", "--enable-source-maps", "dist/xks-proxy.mjs"]
 CMD ["serve"]

@@ -49,9 +49,22 @@ async function stop(server: ServerProcess): Promise<void> {
   if (code !== 0) log(`warning: ${server.name} exited with ${code}; see its log`);
 }
 
+/**
+ * The proxy as the container image runs it: the esbuild bundle (`npm run build`, made
+ * fresh for every bench run) with plain node and source maps, not the sources through tsx.
+ */
 function proxySpec(name: string, fixture: ProxyFixture, workers: number, env: NodeJS.ProcessEnv = {}): ServerSpec {
-  return { name, script: 'src/cli/main.ts', args: ['serve', '--config', fixture.configPath, '--workers', String(workers)], env, logDir: dir, readyMsg: 'xks-proxy listening' };
+  return {
+    name,
+    script: 'dist/xks-proxy.mjs',
+    nodeArgs: ['--enable-source-maps'],
+    args: ['serve', '--config', fixture.configPath, '--workers', String(workers)],
+    env,
+    logDir: dir,
+    readyMsg: 'xks-proxy listening',
+  };
 }
+await run('npm', ['run', 'build'], { cwd: REPO_DIR });
 
 const closed = { connections: opts.connections, durationS: opts.closedS, warmupS: opts.closedWarmupS };
 const open = { rate: opts.rate, durationS: opts.openS, warmupS: opts.openWarmupS, connections: 64 };

@@ -15,8 +15,10 @@ export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** What to start and which output line says it is ready. */
 export interface ServerSpec {
   name: string;
-  /** Script path relative to the repository, run with `node --import tsx`. */
+  /** Script path relative to the repository, run with `node --import tsx` unless `nodeArgs` says otherwise. */
   script: string;
+  /** Node options before the script; default `--import tsx` (TypeScript sources). */
+  nodeArgs?: string[];
   args: string[];
   env?: NodeJS.ProcessEnv;
   /** Directory for the output file. */
@@ -44,7 +46,7 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
   const fd = openSync(logFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, ['--import', 'tsx', spec.script, ...spec.args], {
+    child = spawn(process.execPath, [...(spec.nodeArgs ?? ['--import', 'tsx']), spec.script, ...spec.args], {
       cwd: REPO_DIR,
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', fd, fd],

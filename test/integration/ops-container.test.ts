@@ -143,6 +143,17 @@ describe('the image, run outside a container', () => {
       const dest = parts.pop()!;
       for (const src of parts) await cp(join(REPO, src), dest === './' ? join(app, src) : join(app, dest.replace(/^\.\//, '')), { recursive: true });
     }
+    // COPY --from=verify of the bundle: built here the way the verify stage's `npm run build` does.
+    for (const i of final.filter((x) => x.keyword === 'COPY' && x.args.startsWith('--from=verify'))) {
+      const [, from, dest] = i.args.split(/\s+/) as [string, string, string];
+      expect(from).toBe('/app/dist');
+      // package.json's build script, writing into the image root instead of the repository.
+      const script = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['build']!;
+      const [tool, ...args] = script.split(/\s+/);
+      const outDir = join(app, dest.replace(/^\.\//, ''));
+      const build = await run(join(REPO, 'node_modules/.bin', tool!), args.map((a) => a.replace(/^--outfile=dist\//, `--outfile=${outDir}/`)), { cwd: REPO, timeout: 120_000 });
+      expect(build.code, build.out).toBe(0);
+    }
     // The RUN that installs dependencies, minus the apt-get and cleanup steps around it.
     const install = await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, timeout: 240_000 });
     expect(install.code, install.out).toBe(0);
