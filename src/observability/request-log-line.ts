@@ -31,16 +31,18 @@ export function requestLineWriter(logger: Logger): LineWriter {
     typeof internals[endSym] === 'string' &&
     internals[mixinSym] === undefined;
   if (!usable) return (level, fields, msg) => logger[level](fields, msg);
+  // Fixed when the logger is made: the message key (`,"msg":`) and the line's end.
+  const messageKeyPrefix = `,${JSON.stringify(internals[messageKeySym] as string)}:`;
+  const end = internals[endSym] as string;
 
   return (level, fields, msg) => {
     if (!logger.isLevelEnabled(level)) return;
     const json = JSON.stringify(fields);
     // `{"a":1}` -> `,"a":1`; an empty object adds nothing.
     const body = json.length > 2 ? `,${json.slice(1, -1)}` : '';
-    const messageKey = internals[messageKeySym] as string;
-    // Bindings are read per line: child loggers and setBindings change them.
+    // Bindings are read per line: setBindings changes them.
     stream.write(
-      `${levelPrefix[logger.levels.values[level]!]}${time()}${internals[chindingsSym] as string}${body},${JSON.stringify(messageKey)}:${JSON.stringify(msg)}${internals[endSym] as string}`,
+      `${levelPrefix[logger.levels.values[level]!]}${time()}${internals[chindingsSym] as string}${body}${messageKeyPrefix}${JSON.stringify(msg)}${end}`,
     );
   };
 }

@@ -7,8 +7,8 @@ import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider,
  * runs `init` once (and again on the next call after it failed), refuses calls after
  * `close`, gives every call the time left of the request's budget (an overrun becomes
  * DependencyTimeoutException; a provider whose calls stay in process is only refused
- * when no time is left, it cannot hang on anything), and turns unexpected errors into InternalException with
- * the detail in the log only.
+ * when no time is left, it cannot hang on anything), and turns unexpected errors into
+ * InternalException with the detail in the log only.
  */
 export class GuardedProvider implements KeyProvider {
   readonly kind: string;
