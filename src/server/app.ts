@@ -97,7 +97,16 @@ export function createApp(deps: AppDeps): Hono {
       return c.json(error.toBody(), error.status as 400);
     } finally {
       const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const event: RequestEvent = { ...log, method: c.req.method, status, latencyMs, outcome: status === 200 ? 'ok' : 'error', at };
+      // The log object becomes the event in place (same field order). An object spread,
+      // { ...log, method, ... }, kept ~450 KB alive through every young-generation GC at
+      // 1,800 req/s (V8's clone path; --trace-gc-nvp: new_space_survived 460 KB vs 10 KB)
+      // and made each scavenge ~2 ms instead of ~0.5 ms: that pause set the proxy's p99.
+      const event = log as RequestEvent;
+      event.method = c.req.method;
+      event.status = status;
+      event.latencyMs = latencyMs;
+      event.outcome = status === 200 ? 'ok' : 'error';
+      event.at = at;
       writeRequestLine(status >= 500 ? 'error' : 'info', event, 'xks request');
       for (const observe of deps.observers ?? []) {
         try {
