@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Ciphertext Data Integrity Value (spec Appendix C): Base64 of
@@ -12,9 +12,11 @@ export function computeCdiv(parts: {
   ciphertext: Uint8Array;
   tag: Uint8Array;
 }): string {
-  const hash = createHash('sha256');
-  if (parts.aad !== undefined) hash.update(parts.aad);
-  if (parts.ciphertextMetadata !== undefined) hash.update(parts.ciphertextMetadata);
-  hash.update(parts.iv).update(parts.ciphertext).update(parts.tag);
-  return hash.digest('base64');
+  const bytes: Uint8Array[] = [];
+  if (parts.aad !== undefined) bytes.push(parts.aad);
+  if (parts.ciphertextMetadata !== undefined) bytes.push(parts.ciphertextMetadata);
+  bytes.push(parts.iv, parts.ciphertext, parts.tag);
+  // One-shot hash over the joined bytes (a few hundred): no native Hash object per
+  // Encrypt, which each young-generation GC would otherwise have to finalise.
+  return hash('sha256', Buffer.concat(bytes), 'base64');
 }

@@ -91,7 +91,7 @@ export class LocalKeyStore implements KeyStore {
     if (req.wantsCdiv) {
       // Spec Appendix C: compute the CDIV from the encrypt output first, then prove that
       // output decrypts to the same plaintext before returning it.
-      response.ciphertextDataIntegrityValue = computeCdiv({ aad: req.aad, ciphertextMetadata: metadata, ...out });
+      response.ciphertextDataIntegrityValue = computeCdiv({ aad: req.aad, ciphertextMetadata: metadata, iv: out.iv, ciphertext: out.ciphertext, tag: out.tag });
       const check = await this.provider.decrypt(key, out, gcmAad, ctx);
       if (!Buffer.from(check).equals(req.plaintext)) {
         throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
