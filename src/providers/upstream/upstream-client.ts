@@ -122,7 +122,9 @@ export class UpstreamClient {
       const res = await this.pool.request({
         path,
         method: 'POST',
-        headers: { ...headers, ...signed },
+        // Not { ...headers, ...signed }: on Node 20 each such object gets a hidden class of
+        // its own (docs/architecture.md, Conventions). The signature is already computed.
+        headers: Object.assign(headers, signed),
         body: text,
         signal: controller.signal,
         headersTimeout: remaining,
