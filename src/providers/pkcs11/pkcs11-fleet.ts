@@ -84,13 +84,7 @@ export class Pkcs11Fleet {
    * marked failed so the next requests go elsewhere until a probe sees it answer.
    */
   private async attempt<T>(token: Pkcs11Token, ctx: CallContext, work: Pkcs11TokenWork<T>, deadline: number): Promise<T> {
-    // The signal is passed through untouched: reading ctx.signal would create its timer.
-    const attemptCtx: CallContext = {
-      deadline,
-      get signal() {
-        return ctx.signal;
-      },
-    };
+    const attemptCtx = new AttemptContext(deadline, ctx);
     const running = token.execute(attemptCtx, work);
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_, reject) => {
@@ -129,5 +123,22 @@ export class Pkcs11Fleet {
         .finally(() => this.probes.delete(token));
       this.probes.set(token, probe);
     }
+  }
+}
+
+/**
+ * The request's context with the attempt's (earlier) deadline. The signal is passed
+ * through untouched: reading the request's signal would create its timer. A class, not an
+ * object literal with a getter: on Node 20 such literals are dictionary-mode objects, and
+ * per request they outlived young-generation GCs (docs/performance.md).
+ */
+class AttemptContext implements CallContext {
+  constructor(
+    readonly deadline: number,
+    private readonly request: CallContext,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.request.signal;
   }
 }
