@@ -82,6 +82,24 @@ describe('Prometheus metrics', () => {
     expect(sample('process_resident_memory_bytes', {})).toBeGreaterThan(1e6);
   });
 
+  it('report garbage-collection pauses by collector, the young generation included', async () => {
+    // The proxy runs in this process, so its GC observer sees the collections this garbage causes.
+    const junk: object[] = [];
+    for (let i = 0; i < 300_000; i++) {
+      junk.push({ i });
+      if (junk.length === 1000) junk.length = 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50)); // observer callbacks are queued
+    const after = parseWithPrometheusClient(await (await fetch(proxy.metricsUrl!)).text());
+    const gc = after.find((f) => f.name === 'xks_proxy_gc_pause_seconds');
+    expect(gc?.type).toBe('histogram');
+    const minor = (name: string) => gc?.samples.find((s) => s.name === name && s.labels.kind === 'minor')?.value;
+    expect(minor('xks_proxy_gc_pause_seconds_count')).toBeGreaterThan(0);
+    expect(minor('xks_proxy_gc_pause_seconds_sum')).toBeGreaterThan(0);
+    // A young-generation pause takes well under a second.
+    expect(minor('xks_proxy_gc_pause_seconds_sum')! / minor('xks_proxy_gc_pause_seconds_count')!).toBeLessThan(1);
+  });
+
   it('are served only on the metrics listener, not on the XKS port', async () => {
     const res = await xksCall(proxy.url, '/metrics', '{}', { ca });
     expect(res.status).toBe(404);

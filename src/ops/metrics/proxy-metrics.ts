@@ -4,6 +4,7 @@ import type { ProxyConfig } from '../../config/schema.ts';
 import { credentialAgeDays } from '../credential-age.ts';
 import type { PolicyDecision } from '../policy/evaluate-policy.ts';
 import { EventLoopDelayMonitor } from './event-loop-delay.ts';
+import { GcPauseMonitor } from './gc-pauses.ts';
 import { MetricRegistry, type Counter } from './prometheus-text.ts';
 
 import type { Pkcs11PoolStats } from '../../providers/pkcs11/pkcs11-session-pool.ts';
@@ -30,6 +31,9 @@ export interface ProxyMetricsSources {
  * finest below that and the top buckets show calls that KMS will already have abandoned.
  */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5];
+
+// GC pauses: a healthy young-generation pause is well under a millisecond.
+const GC_PAUSE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
 /**
  * kmsOperation values KMS sends today; anything else is counted as "other" so that a
@@ -75,6 +79,7 @@ export class ProxyMetrics {
   readonly #errors;
   readonly #denials;
   readonly #eventLoop = new EventLoopDelayMonitor();
+  readonly #gcPauses: GcPauseMonitor;
   readonly #sources: ProxyMetricsSources;
 
   constructor(sources: ProxyMetricsSources) {
@@ -124,6 +129,8 @@ export class ProxyMetrics {
       'access_key_id',
     ]);
     const credentials = r.gauge('xks_proxy_credentials', 'SigV4 credentials accepted per key store.', ['prefix']);
+    const gcPause = r.histogram('xks_proxy_gc_pause_seconds', 'Garbage-collection pauses of this process by collector (minor: young generation).', ['kind'], GC_PAUSE_BUCKETS);
+    this.#gcPauses = new GcPauseMonitor((kind, seconds) => gcPause.observe({ kind }, seconds));
     const loop = r.gauge('xks_proxy_event_loop_delay_seconds', 'Event-loop delay since the previous scrape (perf_hooks monitorEventLoopDelay).', ['stat']);
     const pool = r.gauge('xks_proxy_hsm_sessions', 'PKCS#11 session pool use per token.', ['prefix', 'token', 'state']);
     const poolSize = r.gauge('xks_proxy_hsm_session_pool_size', 'Configured PKCS#11 sessions per token.', ['prefix', 'token']);
@@ -210,8 +217,9 @@ export class ProxyMetrics {
     return this.registry.render();
   }
 
-  /** Stops the event-loop sampler. */
+  /** Stops the event-loop sampler and the GC observer. */
   stop(): void {
     this.#eventLoop.stop();
+    this.#gcPauses.stop();
   }
 }
