@@ -31,7 +31,7 @@ describe('BatchedLogDestination', () => {
 
   it('hands over whole lines only, in writes of at most maxWriteBytes', async () => {
     const handedOver: string[] = [];
-    const stream = { write: (chunk: string) => handedOver.push(chunk), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const stream = { write: (chunk: Buffer) => handedOver.push(chunk.toString('utf8')), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
     const destination = new BatchedLogDestination({ maxWriteBytes: 1024, stream });
     const lines = Array.from({ length: 500 }, (_, i) => `{"n":${i},"pad":"${'\u00e9'.repeat(i % 300)}"}\n`);
     for (const line of lines) destination.write(line);
@@ -45,9 +45,32 @@ describe('BatchedLogDestination', () => {
     }
   });
 
+  it('writes a line longer than maxWriteBytes alone, after the lines before it and before the lines after it', async () => {
+    const handedOver: string[] = [];
+    const stream = { write: (chunk: Buffer) => handedOver.push(chunk.toString('utf8')), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const destination = new BatchedLogDestination({ maxWriteBytes: 256, stream });
+    const long = `{"msg":"${'\u20ac'.repeat(200)}"}\n`; // 600+ bytes of UTF-8, 200 UTF-16 units
+    destination.write('{"n":1}\n');
+    destination.write(long);
+    destination.write('{"n":2}\n');
+    await afterDelay();
+    expect(handedOver).toEqual(['{"n":1}\n', long, '{"n":2}\n']);
+  });
+
+  it('keeps multi-byte characters intact when a batch fills up exactly', async () => {
+    const handedOver: Buffer[] = [];
+    const stream = { write: (chunk: Buffer) => handedOver.push(Buffer.from(chunk)), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const destination = new BatchedLogDestination({ maxWriteBytes: 64, stream });
+    const line = `{"s":"${'\u{1F511}'.repeat(12)}"}\n`; // 4-byte characters: 57 bytes per line
+    for (let i = 0; i < 10; i++) destination.write(line);
+    await afterDelay();
+    expect(handedOver).toHaveLength(10); // two lines never fit in 64 bytes
+    for (const chunk of handedOver) expect(chunk.toString('utf8')).toBe(line);
+  });
+
   it('gathers lines from several event-loop turns into one write, then writes again for later lines', async () => {
     const handedOver: string[] = [];
-    const stream = { write: (chunk: string) => handedOver.push(chunk), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const stream = { write: (chunk: Buffer) => handedOver.push(chunk.toString('utf8')), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
     const destination = new BatchedLogDestination({ stream, flushDelayMs: 20 });
     for (let i = 0; i < 5; i++) {
       destination.write(`{"n":${i}}\n`);
