@@ -13,7 +13,7 @@ import { parseBenchOptions, type BenchOptions } from './bench-options.ts';
 import type { CeilingResult } from './ceilings/request-mix.ts';
 import { runClosedLoop } from './closed-loop.ts';
 import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
-import { createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
+import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.ts';
 import { handlerLatency, type HandlerLatency } from './handler-latency.ts';
 import { formatTable, measured, row, type Row } from './report.ts';
@@ -101,6 +101,21 @@ try {
     const s = await baselineServer();
     log('baseline: closed loop');
     rows.push(['baseline', row(await runClosedLoop(s, () => baselineRequests(s.url), closed), s.sample().peakRssBytes)]);
+  }
+  if (want('work-ceiling')) {
+    const s = await lazy(async () => ({
+      name: 'work-ceiling',
+      script: 'bench/servers/work-ceiling-server.ts',
+      args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId],
+      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret },
+      logDir: dir,
+      readyMsg: 'bench server listening',
+    }))();
+    const w = new XksWorkload({ url: s.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
+    await w.prepare();
+    log('work ceiling: closed loop');
+    rows.push(['work-ceiling', row(await runClosedLoop(s, () => w.requests(), closed), s.sample().peakRssBytes, 'bare Hono + SigV4 + AES-GCM, same requests')]);
+    await stop(s);
   }
   if (want('software')) {
     const s = await softwareServer();
@@ -199,6 +214,11 @@ try {
     software_p99_ms_at_1800: opts.rate === 1800 ? softwareP99 : null,
     software_rps_ratio: ratio(rps('software'), rps('baseline')),
     softhsm_ratio: ratio(rps('softhsm'), rps('pkcs11-ceiling')),
+    // The work ceiling does only what every XKS proxy must (SigV4, JSON, Base64, AES-GCM):
+    // its ratio to the baseline bounds software_rps_ratio for any design on this stack.
+    work_ceiling_rps: rps('work-ceiling'),
+    work_ceiling_ratio: ratio(rps('work-ceiling'), rps('baseline')),
+    software_vs_work_ceiling: ratio(rps('software'), rps('work-ceiling')),
     crypto_ceiling_rps: rps('crypto-ceiling'),
     pkcs11_ceiling_rps: rps('pkcs11-ceiling'),
     client_check_rps: rps('no-op server (client check)'),
@@ -246,6 +266,12 @@ console.log(`\nxks-proxy benchmark (${opts.mode}; ${report.machine.cpus} x ${rep
 console.log(formatTable(rows));
 console.log('');
 for (const line of goalLines(json)) console.log(line);
+if (typeof json.work_ceiling_ratio === 'number') {
+  console.log(
+    `\nwork ceiling (bare Hono + SigV4 + JSON + AES-GCM, nothing else): ${json.work_ceiling_rps} req/s = ${json.work_ceiling_ratio} of baseline, ` +
+      `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${json.software_vs_work_ceiling ?? '-'} of it`,
+  );
+}
 const handler = json.software_handler_at_rate as HandlerLatency | null | undefined;
 if (handler) {
   console.log(
