@@ -102,21 +102,7 @@ try {
     log('baseline: closed loop');
     rows.push(['baseline', row(await runClosedLoop(s, () => baselineRequests(s.url), closed), s.sample().peakRssBytes)]);
   }
-  if (want('work-ceiling')) {
-    const s = await lazy(async () => ({
-      name: 'work-ceiling',
-      script: 'bench/servers/work-ceiling-server.ts',
-      args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId],
-      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret },
-      logDir: dir,
-      readyMsg: 'bench server listening',
-    }))();
-    const w = new XksWorkload({ url: s.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
-    await w.prepare();
-    log('work ceiling: closed loop');
-    rows.push(['work-ceiling', row(await runClosedLoop(s, () => w.requests(), closed), s.sample().peakRssBytes, 'bare Hono + SigV4 + AES-GCM, same requests')]);
-    await stop(s);
-  }
+  if (want('work-ceiling')) rows.push(['work-ceiling', await workCeiling('software', {}, 'bare Hono + SigV4 + AES-GCM, same requests')]);
   if (want('software')) {
     const s = await softwareServer();
     const w = await workload(s, await softwareFixture());
@@ -150,7 +136,7 @@ try {
   }
 
   // 5. PKCS#11 on SoftHSM2: through the proxy, and pkcs11js directly on the same token.
-  if (want('softhsm') || want('pkcs11-ceiling')) {
+  if (want('softhsm') || want('pkcs11-ceiling') || want('pkcs11-work-ceiling')) {
     hsm = await createSoftHsmBench(await subdir('softhsm'), opts.logLevel, opts.sessions).catch((e: Error) => `SoftHSM2 setup failed: ${e.message}`);
     if (typeof hsm === 'string') log(`PKCS#11 targets skipped: ${hsm}`);
   }
@@ -173,6 +159,11 @@ try {
       const c = await ceiling('bench/ceilings/pkcs11-ceiling.ts', [String(opts.ceilingS), String(hsm.sessions), String(opts.plaintextBytes), String(opts.aadBytes)], hsm.ceilingEnv);
       rows.push(['pkcs11-ceiling', row(c, c.peakRssBytes, `pkcs11js direct, ${c.concurrency} sessions, same request mix`)]);
     }
+  }
+
+  if (want('pkcs11-work-ceiling')) {
+    if (typeof hsm === 'string' || hsm === undefined) rows.push(['pkcs11-work-ceiling', { skipped: `provider not available (${hsm})` }]);
+    else rows.push(['pkcs11-work-ceiling', await workCeiling('pkcs11', hsm.ceilingEnv, `bare Hono + SigV4 + pkcs11js AES-GCM, ${hsm.sessions} sessions`)]);
   }
 
   // 6. Scaling: the software target with one worker per core.
@@ -219,6 +210,10 @@ try {
     work_ceiling_rps: rps('work-ceiling'),
     work_ceiling_ratio: ratio(rps('work-ceiling'), rps('baseline')),
     software_vs_work_ceiling: ratio(rps('software'), rps('work-ceiling')),
+    // The same with the token: its ratio to the pkcs11js loop bounds softhsm_ratio.
+    pkcs11_work_ceiling_rps: rps('pkcs11-work-ceiling'),
+    pkcs11_work_ceiling_ratio: ratio(rps('pkcs11-work-ceiling'), rps('pkcs11-ceiling')),
+    softhsm_vs_work_ceiling: ratio(rps('softhsm'), rps('pkcs11-work-ceiling')),
     crypto_ceiling_rps: rps('crypto-ceiling'),
     pkcs11_ceiling_rps: rps('pkcs11-ceiling'),
     client_check_rps: rps('no-op server (client check)'),
@@ -272,6 +267,12 @@ if (typeof json.work_ceiling_ratio === 'number') {
       `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${json.software_vs_work_ceiling ?? '-'} of it`,
   );
 }
+if (typeof json.pkcs11_work_ceiling_ratio === 'number') {
+  console.log(
+    `pkcs11 work ceiling (the same with the token): ${json.pkcs11_work_ceiling_rps} req/s = ${json.pkcs11_work_ceiling_ratio} of the pkcs11js loop, ` +
+      `the most softhsm_ratio can be; softhsm = ${json.softhsm_vs_work_ceiling ?? '-'} of it`,
+  );
+}
 const handler = json.software_handler_at_rate as HandlerLatency | null | undefined;
 if (handler) {
   console.log(
@@ -279,6 +280,28 @@ if (handler) {
   );
 }
 console.log(`\nwrote ${outFile} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+/**
+ * Runs the work-ceiling server (bench/servers/work-ceiling-server.ts) with the given
+ * cipher in the closed loop, with the same signed requests as the proxy targets.
+ */
+async function workCeiling(cipher: 'software' | 'pkcs11', env: NodeJS.ProcessEnv, note: string): Promise<Row> {
+  const s = await startServer({
+    name: `work-ceiling-${cipher}`,
+    script: 'bench/servers/work-ceiling-server.ts',
+    args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, cipher, String(opts.sessions)],
+    env: { ...env, XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret },
+    logDir: dir,
+    readyMsg: 'bench server listening',
+  });
+  running.push(s);
+  const w = new XksWorkload({ url: s.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
+  await w.prepare();
+  log(`work ceiling (${cipher}): closed loop`);
+  const r = row(await runClosedLoop(s, () => w.requests(), closed), s.sample().peakRssBytes, note);
+  await stop(s);
+  return r;
+}
 
 async function subdir(name: string): Promise<string> {
   const d = join(dir, name);

@@ -8,10 +8,13 @@
  * field validation and its error messages, key lookup and versions, the provider seam
  * and its deadline, logging, metrics, in-flight tracking, routing by prefix.
  *
+ * The cipher is node:crypto with a random key (`software`), or a PKCS#11 token
+ * (`pkcs11`: the bench token from the environment, see ../ceilings/pkcs11-bench-token.ts,
+ * with a pool of `sessions` sessions and pkcs11js's async calls, as the provider does).
  * One key store, one key, one credential; the secret comes from XKS_BENCH_SIGV4_SECRET
  * (never argv). Bad requests get a bare 400/401 JSON error: it serves the benchmark only.
  * Run: XKS_BENCH_SIGV4_SECRET=... node --import tsx bench/servers/work-ceiling-server.ts
- *      [port] [region] [accessKeyId]
+ *      [port] [region] [accessKeyId] [software|pkcs11] [sessions]
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -20,32 +23,81 @@ import { Hono } from 'hono';
 import { CredentialSet } from '../../src/auth/credential-set.ts';
 import { verifySigV4 } from '../../src/auth/sigv4-verify.ts';
 import { randomIv } from '../../src/providers/random-iv.ts';
-import { gcmDecrypt, gcmEncrypt } from '../../src/providers/software/software-aes-gcm.ts';
+import { GCM_TAG_BYTES, gcmDecrypt, gcmEncrypt } from '../../src/providers/software/software-aes-gcm.ts';
 import { computeCdiv } from '../../src/xks/cdiv.ts';
 import { encodeCiphertextMetadata } from '../../src/xks/ciphertext-metadata.ts';
 import { buildGcmAad } from '../../src/xks/gcm-aad.ts';
+import { openBenchToken } from '../ceilings/pkcs11-bench-token.ts';
 import { serveForBench } from './serve-for-bench.ts';
 
-const region = process.argv[3] ?? 'us-east-1';
-const accessKeyId = process.argv[4] ?? 'BENCHMARKACCESSKEYIDAAAAAA';
+const [, , , region = 'us-east-1', accessKeyId = 'BENCHMARKACCESSKEYIDAAAAAA', cipherKind = 'software', sessions = '8'] = process.argv;
 const secret = process.env.XKS_BENCH_SIGV4_SECRET;
 if (secret === undefined || secret === '') throw new Error('set XKS_BENCH_SIGV4_SECRET to the SigV4 secret the load generator signs with');
 const credentials = new CredentialSet([{ accessKeyId, secret }]);
-const key = randomBytes(32);
 const metadata = encodeCiphertextMetadata(1);
 const metadataB64 = metadata.toString('base64');
+
+/** AES-256-GCM with the server's one key; decrypt gives null when the tag does not verify. */
+interface CeilingCipher {
+  encrypt(iv: Buffer, plaintext: Buffer, aad: Buffer): { ciphertext: Buffer; tag: Buffer } | Promise<{ ciphertext: Buffer; tag: Buffer }>;
+  decrypt(iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Buffer | null | Promise<Buffer | null>;
+}
+
+function softwareCipher(): CeilingCipher {
+  const key = randomBytes(32);
+  return {
+    encrypt: (iv, plaintext, aad) => gcmEncrypt(key, iv, plaintext, aad),
+    decrypt: (iv, ciphertext, tag, aad) => gcmDecrypt(key, iv, ciphertext, tag, aad),
+  };
+}
+
+function pkcs11Cipher(sessionCount: number): CeilingCipher {
+  const { p, sessions, key, gcm } = openBenchToken(sessionCount);
+  // One operation at a time per session (PKCS#11); callers wait for a free one.
+  const free = [...sessions];
+  const waiting: ((session: Buffer) => void)[] = [];
+  async function withSession<T>(work: (session: Buffer) => Promise<T>): Promise<T> {
+    const session = free.pop() ?? (await new Promise<Buffer>((resolve) => waiting.push(resolve)));
+    try {
+      return await work(session);
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) free.push(session);
+      else next(session);
+    }
+  }
+  return {
+    encrypt: (iv, plaintext, aad) =>
+      withSession(async (session) => {
+        p.C_EncryptInit(session, gcm(iv, aad), key);
+        const out = await p.C_EncryptAsync(session, plaintext, Buffer.alloc(plaintext.length + GCM_TAG_BYTES));
+        return { ciphertext: out.subarray(0, out.length - GCM_TAG_BYTES), tag: out.subarray(out.length - GCM_TAG_BYTES) };
+      }),
+    decrypt: (iv, ciphertext, tag, aad) =>
+      withSession(async (session) => {
+        p.C_DecryptInit(session, gcm(iv, aad), key);
+        try {
+          return await p.C_DecryptAsync(session, Buffer.concat([ciphertext, tag]), Buffer.alloc(ciphertext.length + GCM_TAG_BYTES));
+        } catch {
+          return null; // CKR_ENCRYPTED_DATA_INVALID and the like: the tag did not verify
+        }
+      }),
+  };
+}
+
+const cipher = cipherKind === 'pkcs11' ? pkcs11Cipher(Number(sessions)) : softwareCipher();
 
 type Body = Record<string, string | undefined>;
 const b64 = (value: string | undefined) => (value === undefined ? undefined : Buffer.from(value, 'base64'));
 
-function encrypt(body: Body): Record<string, string> | null {
+async function encrypt(body: Body): Promise<Record<string, string> | null> {
   const plaintext = b64(body.plaintext);
   if (plaintext === undefined) return null;
   const aad = b64(body.additionalAuthenticatedData);
   const gcmAad = buildGcmAad(aad, metadata, 'spec');
   const iv = randomIv();
-  const { ciphertext, tag } = gcmEncrypt(key, iv, plaintext, gcmAad);
-  if (gcmDecrypt(key, iv, ciphertext, tag, gcmAad) === null) return null; // the proxy's CDIV verification decrypt
+  const { ciphertext, tag } = await cipher.encrypt(iv, plaintext, gcmAad);
+  if ((await cipher.decrypt(iv, ciphertext, tag, gcmAad)) === null) return null; // the proxy's CDIV verification decrypt
   return {
     authenticationTag: tag.toString('base64'),
     ciphertext: ciphertext.toString('base64'),
@@ -55,11 +107,11 @@ function encrypt(body: Body): Record<string, string> | null {
   };
 }
 
-function decrypt(body: Body): Record<string, string> | null {
+async function decrypt(body: Body): Promise<Record<string, string> | null> {
   const [ciphertext, iv, tag] = [b64(body.ciphertext), b64(body.initializationVector), b64(body.authenticationTag)];
   if (ciphertext === undefined || iv === undefined || tag === undefined) return null;
   const gcmAad = buildGcmAad(b64(body.additionalAuthenticatedData), b64(body.ciphertextMetadata), 'spec');
-  const plaintext = gcmDecrypt(key, iv, ciphertext, tag, gcmAad);
+  const plaintext = await cipher.decrypt(iv, ciphertext, tag, gcmAad);
   return plaintext === null ? null : { plaintext: plaintext.toString('base64') };
 }
 
@@ -79,7 +131,7 @@ app.post('*', async (c) => {
   } catch {
     return c.json({ errorName: 'ValidationException', errorMessage: 'body is not JSON' }, 400);
   }
-  const answer = path.endsWith('/encrypt') ? encrypt(body) : path.endsWith('/decrypt') ? decrypt(body) : null;
+  const answer = path.endsWith('/encrypt') ? await encrypt(body) : path.endsWith('/decrypt') ? await decrypt(body) : null;
   return answer === null ? c.json({ errorName: 'ValidationException', errorMessage: 'not an encrypt or decrypt this server can do' }, 400) : c.json(answer);
 });
 
