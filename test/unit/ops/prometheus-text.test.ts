@@ -29,6 +29,24 @@ describe('MetricRegistry text exposition', () => {
     expect(hist.samples.find((s) => s.name === 'demo_latency_seconds_sum')!.value).toBeCloseTo(5.605, 9);
   });
 
+  it('keeps label sets apart whose values differ only in where a separator or backslash falls', () => {
+    const r = new MetricRegistry();
+    const c = r.counter('demo_pairs_total', 'Pairs.', ['a', 'b']);
+    const sets = [
+      { a: 'x\u0000', b: 'y' },
+      { a: 'x', b: '\u0000y' },
+      { a: 'x\\0', b: 'y' },
+      { a: 'x\\', b: '0y' },
+      { a: 'x', b: 'y' },
+      { a: '', b: '' },
+    ];
+    sets.forEach((labels, i) => c.inc(labels, i + 1));
+    sets.forEach((labels, i) => expect(c.get(labels)).toBe(i + 1));
+    c.inc({ a: 'x', b: '\u0000y' });
+    expect(c.get({ a: 'x', b: '\u0000y' })).toBe(3);
+    expect(c.get({ a: 'x\u0000', b: 'y' })).toBe(1);
+  });
+
   it('passes promtool check metrics (Prometheus parser and naming lint)', async () => {
     const r = new MetricRegistry();
     r.counter('demo_events_total', 'Events.', ['kind']).inc({ kind: 'a' });
