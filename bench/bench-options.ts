@@ -9,6 +9,8 @@ export interface BenchOptions {
   only: Set<string> | undefined;
   closedS: number;
   closedWarmupS: number;
+  /** Interleaved rounds the closed-loop targets of a ratio are split into. */
+  rounds: number;
   openS: number;
   openWarmupS: number;
   ceilingS: number;
@@ -38,6 +40,7 @@ const HELP = `npm run bench [-- options]
   --soak-seconds N    length of the soak run instead of 300
   --only a,b          run only these: ${TARGETS.join(', ')}
   --connections N     closed-loop connections (default 32)
+  --rounds N          interleaved closed-loop rounds (default 4; 2 with --quick)
   --rate N            fixed rate in requests/s (default 1800)
   --workers N         workers for the scaling run (default: one per core)
   --plaintext-bytes N plaintext size (default 256); --aad-bytes N AAD size (default 64)
@@ -56,6 +59,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'soak-seconds': { type: 'string' },
       only: { type: 'string' },
       connections: { type: 'string', default: '32' },
+      rounds: { type: 'string' },
       rate: { type: 'string', default: '1800' },
       workers: { type: 'string', default: String(availableParallelism()) },
       'plaintext-bytes': { type: 'string', default: '256' },
@@ -82,6 +86,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     only,
     closedS: quick ? 6 : 20,
     closedWarmupS: quick ? 1 : 3,
+    rounds: values.rounds === undefined ? (quick ? 2 : 4) : positive(values.rounds, 'rounds'),
     openS: quick ? 10 : 30,
     // Quick mode warms up as long as the full one: a proxy started for `--only fixed-rate`
     // is cold, and 1 s left its p99 at the rate swinging between 2.4 and 15 ms.

@@ -12,13 +12,14 @@ import { promisify } from 'node:util';
 import { parseBenchOptions, type BenchOptions } from './bench-options.ts';
 import type { CeilingResult } from './ceilings/request-mix.ts';
 import { runClosedLoop } from './closed-loop.ts';
+import { combineRounds, roundRatios, runInterleaved, type RoundPlan, type RoundResult, type RoundTarget } from './interleaved.ts';
 import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
 import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.ts';
 import { handlerLatency, type HandlerLatency } from './handler-latency.ts';
 import { formatTable, measured, row, type Row } from './report.ts';
 import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './server-process.ts';
-import { baselineRequests, XksWorkload } from './xks-workload.ts';
+import { baselineRequests, XksWorkload, type PreparedRequest } from './xks-workload.ts';
 
 const run = promisify(execFile);
 const opts = parseBenchOptions(process.argv.slice(2));
@@ -67,6 +68,8 @@ function proxySpec(name: string, fixture: ProxyFixture, workers: number, env: No
 await run('npm', ['run', 'build'], { cwd: REPO_DIR });
 
 const closed = { connections: opts.connections, durationS: opts.closedS, warmupS: opts.closedWarmupS };
+// Targets compared by a ratio run in interleaved rounds (bench/interleaved.ts).
+const roundPlan: RoundPlan = { rounds: opts.rounds, totalS: opts.closedS, firstWarmupS: opts.closedWarmupS, laterWarmupS: 0.5 };
 const open = { rate: opts.rate, durationS: opts.openS, warmupS: opts.openWarmupS, connections: 64 };
 
 let software: ProxyFixture | undefined;
@@ -96,19 +99,30 @@ try {
     await stop(noop);
   }
 
-  // 2. Closed loop: the bare Hono baseline, then the proxy with the software keystore.
+  // 2. Closed loop, in interleaved rounds: the bare Hono baseline, the work ceiling and the
+  // proxy with the software keystore.
+  const softwareGroup: ServerRoundTarget[] = [];
+  let softwareCeiling: StartedWorkCeiling | undefined;
   if (want('baseline')) {
     const s = await baselineServer();
-    log('baseline: closed loop');
-    rows.push(['baseline', row(await runClosedLoop(s, () => baselineRequests(s.url), closed), s.sample().peakRssBytes)]);
+    softwareGroup.push(closedLoopTarget('baseline', s, () => baselineRequests(s.url)));
   }
-  if (want('work-ceiling')) rows.push(['work-ceiling', await workCeiling('software', {}, 'bare Hono + SigV4 + AES-GCM, same requests')]);
+  if (want('work-ceiling')) {
+    softwareCeiling = await startWorkCeiling('software', {});
+    const { server, workload: w } = softwareCeiling;
+    softwareGroup.push(closedLoopTarget('work-ceiling', server, () => w.requests()));
+  }
   if (want('software')) {
     const s = await softwareServer();
     const w = await workload(s, await softwareFixture());
-    log('software: closed loop');
-    rows.push(['software', row(await runClosedLoop(s, () => w.requests(), closed), s.sample().peakRssBytes, '1 worker')]);
+    softwareGroup.push(closedLoopTarget('software', s, () => w.requests()));
   }
+  const softwareRounds = await runInterleaved(softwareGroup, roundPlan, log);
+  const notes: Record<string, string> = { 'work-ceiling': 'bare Hono + SigV4 + AES-GCM, same requests', software: '1 worker' };
+  for (const target of softwareGroup) {
+    rows.push([target.name, row(combineRounds(softwareRounds.get(target.name)!), target.server.sample().peakRssBytes, notes[target.name])]);
+  }
+  if (softwareCeiling !== undefined) await stop(softwareCeiling.server);
 
   // 3. Open loop at a fixed rate against both, back to back.
   const fixed: Record<string, OpenLoopResult> = {};
@@ -140,31 +154,56 @@ try {
     hsm = await createSoftHsmBench(await subdir('softhsm'), opts.logLevel, opts.sessions).catch((e: Error) => `SoftHSM2 setup failed: ${e.message}`);
     if (typeof hsm === 'string') log(`PKCS#11 targets skipped: ${hsm}`);
   }
-  if (want('softhsm')) {
-    if (typeof hsm === 'string' || hsm === undefined) rows.push(['softhsm', { skipped: `provider not available (${hsm})` }]);
-    else {
-      const fixture = hsm;
+  // The proxy on the token, the work ceiling on the token and the bare pkcs11js loop, in
+  // interleaved rounds like the software targets.
+  const hsmRounds = new Map<string, RoundResult[]>();
+  const hsmRows: [string, Row][] = [];
+  if (typeof hsm === 'string' || hsm === undefined) {
+    for (const name of ['softhsm', 'pkcs11-ceiling', 'pkcs11-work-ceiling']) if (want(name)) hsmRows.push([name, { skipped: `provider not available (${hsm})` }]);
+  } else {
+    const fixture = hsm;
+    const group: RoundTarget[] = [];
+    const peakRss: Record<string, () => number | null> = {};
+    let hsmCeiling: StartedWorkCeiling | undefined;
+    if (want('softhsm')) {
       const s = await lazy(async () => proxySpec('softhsm', fixture, 1, fixture.proxyEnv))();
       const w = await workload(s, fixture);
-      log('softhsm: closed loop');
-      const r = await runClosedLoop(s, () => w.requests(), closed);
-      rows.push(['softhsm', row(r, s.sample().peakRssBytes, `${fixture.sessions} sessions`)]);
-      await stop(s);
+      group.push(closedLoopTarget('softhsm', s, () => w.requests()));
+      peakRss.softhsm = () => s.sample().peakRssBytes;
     }
-  }
-  if (want('pkcs11-ceiling')) {
-    if (typeof hsm === 'string' || hsm === undefined) rows.push(['pkcs11-ceiling', { skipped: `provider not available (${hsm})` }]);
-    else {
-      log('pkcs11 ceiling');
-      const c = await ceiling('bench/ceilings/pkcs11-ceiling.ts', [String(opts.ceilingS), String(hsm.sessions), String(opts.plaintextBytes), String(opts.aadBytes)], hsm.ceilingEnv);
-      rows.push(['pkcs11-ceiling', row(c, c.peakRssBytes, `pkcs11js direct, ${c.concurrency} sessions, same request mix`)]);
+    if (want('pkcs11-work-ceiling')) {
+      hsmCeiling = await startWorkCeiling('pkcs11', fixture.ceilingEnv);
+      const { server, workload: w } = hsmCeiling;
+      group.push(closedLoopTarget('pkcs11-work-ceiling', server, () => w.requests()));
+      peakRss['pkcs11-work-ceiling'] = () => server.sample().peakRssBytes;
     }
+    if (want('pkcs11-ceiling')) {
+      let peak = 0;
+      group.push({
+        name: 'pkcs11-ceiling',
+        // A fresh process per round (it warms up for 1 s itself); the same token and sessions count.
+        run: async (durationS) => {
+          const c = await ceiling('bench/ceilings/pkcs11-ceiling.ts', [String(durationS), String(fixture.sessions), String(opts.plaintextBytes), String(opts.aadBytes)], fixture.ceilingEnv);
+          peak = Math.max(peak, c.peakRssBytes);
+          return c;
+        },
+      });
+      peakRss['pkcs11-ceiling'] = () => peak;
+    }
+    const results = await runInterleaved(group, roundPlan, log);
+    const notes: Record<string, string> = {
+      softhsm: `${fixture.sessions} sessions`,
+      'pkcs11-ceiling': `pkcs11js direct, ${fixture.sessions} sessions, same request mix`,
+      'pkcs11-work-ceiling': `bare Hono + SigV4 + pkcs11js AES-GCM, ${fixture.sessions} sessions`,
+    };
+    for (const target of group) {
+      hsmRounds.set(target.name, results.get(target.name)!);
+      hsmRows.push([target.name, row(combineRounds(results.get(target.name)!), peakRss[target.name]!(), notes[target.name])]);
+    }
+    if (hsmCeiling !== undefined) await stop(hsmCeiling.server);
+    for (const s of [...running]) await stop(s);
   }
-
-  if (want('pkcs11-work-ceiling')) {
-    if (typeof hsm === 'string' || hsm === undefined) rows.push(['pkcs11-work-ceiling', { skipped: `provider not available (${hsm})` }]);
-    else rows.push(['pkcs11-work-ceiling', await workCeiling('pkcs11', hsm.ceilingEnv, `bare Hono + SigV4 + pkcs11js AES-GCM, ${hsm.sessions} sessions`)]);
-  }
+  rows.push(...hsmRows);
 
   // 6. Scaling: the software target with one worker per core.
   let scaling: Record<string, unknown> | null = null;
@@ -220,6 +259,16 @@ try {
     fixed_rate: Object.fromEntries(Object.entries(fixed).map(([k, v]) => [k, fixedRateJson(v)])),
     // The proxy's own latency (its log's latencyMs) in the software fixed-rate run.
     software_handler_at_rate: softwareHandler,
+    // Each ratio round by round (the same moments of the machine for both sides).
+    rounds: {
+      count: opts.rounds,
+      software_rps_ratio: ratioRounds(softwareRounds.get('software'), softwareRounds.get('baseline')),
+      work_ceiling_ratio: ratioRounds(softwareRounds.get('work-ceiling'), softwareRounds.get('baseline')),
+      software_vs_work_ceiling: ratioRounds(softwareRounds.get('software'), softwareRounds.get('work-ceiling')),
+      softhsm_ratio: ratioRounds(hsmRounds.get('softhsm'), hsmRounds.get('pkcs11-ceiling')),
+      pkcs11_work_ceiling_ratio: ratioRounds(hsmRounds.get('pkcs11-work-ceiling'), hsmRounds.get('pkcs11-ceiling')),
+      softhsm_vs_work_ceiling: ratioRounds(hsmRounds.get('softhsm'), hsmRounds.get('pkcs11-work-ceiling')),
+    },
     scaling,
     soak,
     targets: Object.fromEntries(rows),
@@ -245,7 +294,14 @@ const report = {
     loadavg_end: loadavg().map(round2),
   },
   settings: {
-    closed_loop: { tool: 'autocannon 9', connections: opts.connections, duration_s: opts.closedS, warmup_s: opts.closedWarmupS },
+    closed_loop: {
+      tool: 'autocannon 9',
+      connections: opts.connections,
+      duration_s: opts.closedS,
+      warmup_s: opts.closedWarmupS,
+      rounds: opts.rounds,
+      later_round_warmup_s: roundPlan.laterWarmupS,
+    },
     fixed_rate: { tool: 'undici Pool, hdr histogram (us)', rate: opts.rate, duration_s: opts.openS, warmup_s: opts.openWarmupS, connections: open.connections },
     payload: { plaintext_bytes: opts.plaintextBytes, aad_bytes: opts.aadBytes, mix: 'alternating Encrypt (with CDIV) and Decrypt' },
     proxy_log_level: opts.logLevel,
@@ -281,26 +337,40 @@ if (handler) {
 }
 console.log(`\nwrote ${outFile} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
+/** A closed-loop round target on a running server. */
+interface ServerRoundTarget extends RoundTarget {
+  server: ServerProcess;
+}
+
+function closedLoopTarget(name: string, server: ServerProcess, requests: () => PreparedRequest[]): ServerRoundTarget {
+  return { name, server, run: (durationS, warmupS) => runClosedLoop(server, requests, { connections: opts.connections, durationS, warmupS }) };
+}
+
+/** A running work-ceiling server and the signed requests for it. */
+interface StartedWorkCeiling {
+  server: ServerProcess;
+  workload: XksWorkload;
+}
+
 /**
- * Runs the work-ceiling server (bench/servers/work-ceiling-server.ts) with the given
- * cipher in the closed loop, with the same signed requests as the proxy targets.
+ * Starts the work-ceiling server (bench/servers/work-ceiling-server.ts) with the given
+ * cipher and prepares the same signed requests the proxy targets get.
  */
-async function workCeiling(cipher: 'software' | 'pkcs11', env: NodeJS.ProcessEnv, note: string): Promise<Row> {
-  const s = await startServer({
-    name: `work-ceiling-${cipher}`,
+async function startWorkCeiling(cipher: 'software' | 'pkcs11', env: NodeJS.ProcessEnv): Promise<StartedWorkCeiling> {
+  const name = cipher === 'software' ? 'work-ceiling' : 'pkcs11-work-ceiling';
+  log(`starting ${name}`);
+  const server = await startServer({
+    name,
     script: 'bench/servers/work-ceiling-server.ts',
     args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, cipher, String(opts.sessions)],
     env: { ...env, XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret },
     logDir: dir,
     readyMsg: 'bench server listening',
   });
-  running.push(s);
-  const w = new XksWorkload({ url: s.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
-  await w.prepare();
-  log(`work ceiling (${cipher}): closed loop`);
-  const r = row(await runClosedLoop(s, () => w.requests(), closed), s.sample().peakRssBytes, note);
-  await stop(s);
-  return r;
+  running.push(server);
+  const workload = new XksWorkload({ url: server.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
+  await workload.prepare();
+  return { server, workload };
 }
 
 async function subdir(name: string): Promise<string> {
@@ -342,6 +412,10 @@ async function runSoak(o: BenchOptions): Promise<Record<string, unknown>> {
     rss_growth_pct: round1(((end.rss - warm.rss) / warm.rss) * 100),
     rss_samples_mb: samples.map((x) => round1(x.rss / 1024 / 1024)),
   };
+}
+
+function ratioRounds(numerator: RoundResult[] | undefined, denominator: RoundResult[] | undefined): number[] | null {
+  return numerator === undefined || denominator === undefined ? null : roundRatios(numerator, denominator);
 }
 
 function fixedRateJson(r: OpenLoopResult): Record<string, number> {
