@@ -44,7 +44,7 @@ export class BatchedLogDestination {
   readonly #out: LineStream;
   readonly #maxWriteBytes: number;
   readonly #flushDelayMs: number;
-  #batch: Buffer;
+  readonly #batch: Buffer;
   #used = 0;
   #scheduled = false;
 
@@ -109,11 +109,14 @@ export class BatchedLogDestination {
     this.#handOver();
   };
 
-  /** Hands the filled part of the batch to the stream, which owns it from then on. */
+  /**
+   * Hands a copy of the filled part of the batch to the stream, which keeps it until it is
+   * written; the batch itself is reused. (A fresh full-size batch per hand-over would
+   * allocate 16 KiB for every line at low rates, where each line goes out on its own.)
+   */
   #handOver(): void {
     if (this.#used === 0) return;
-    const filled = this.#batch.subarray(0, this.#used);
-    this.#batch = Buffer.allocUnsafeSlow(this.#maxWriteBytes);
+    const filled = Buffer.from(this.#batch.subarray(0, this.#used));
     this.#used = 0;
     this.#out.write(filled);
   }

@@ -57,6 +57,20 @@ describe('BatchedLogDestination', () => {
     expect(handedOver).toEqual(['{"n":1}\n', long, '{"n":2}\n']);
   });
 
+  it('never changes a batch after handing it over (the stream may write it later)', async () => {
+    const kept: Buffer[] = [];
+    const stream = { write: (chunk: Buffer) => kept.push(chunk), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
+    const destination = new BatchedLogDestination({ maxWriteBytes: 64, stream, flushDelayMs: 5 });
+    destination.write('{"batch":1,"pad":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}\n');
+    await afterDelay();
+    destination.write('{"batch":2,"pad":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}\n');
+    await afterDelay();
+    expect(kept.map((b) => b.toString('utf8'))).toEqual([
+      '{"batch":1,"pad":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}\n',
+      '{"batch":2,"pad":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}\n',
+    ]);
+  });
+
   it('keeps multi-byte characters intact when a batch fills up exactly', async () => {
     const handedOver: Buffer[] = [];
     const stream = { write: (chunk: Buffer) => handedOver.push(Buffer.from(chunk)), flush: (cb?: () => void) => cb?.(), flushSync: () => undefined };
