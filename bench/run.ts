@@ -319,14 +319,14 @@ console.log('');
 for (const line of goalLines(json)) console.log(line);
 if (typeof json.work_ceiling_ratio === 'number') {
   console.log(
-    `\nwork ceiling (bare Hono + SigV4 + JSON + AES-GCM, nothing else): ${json.work_ceiling_rps} req/s = ${json.work_ceiling_ratio} of baseline, ` +
-      `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${json.software_vs_work_ceiling ?? '-'} of it`,
+    `\nwork ceiling (bare Hono + SigV4 + JSON + AES-GCM, nothing else): ${json.work_ceiling_rps} req/s = ${json.work_ceiling_ratio}${roundSpread('work_ceiling_ratio')} of baseline, ` +
+      `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${json.software_vs_work_ceiling ?? '-'}${roundSpread('software_vs_work_ceiling')} of it`,
   );
 }
 if (typeof json.pkcs11_work_ceiling_ratio === 'number') {
   console.log(
-    `pkcs11 work ceiling (the same with the token): ${json.pkcs11_work_ceiling_rps} req/s = ${json.pkcs11_work_ceiling_ratio} of the pkcs11js loop, ` +
-      `the most softhsm_ratio can be; softhsm = ${json.softhsm_vs_work_ceiling ?? '-'} of it`,
+    `pkcs11 work ceiling (the same with the token): ${json.pkcs11_work_ceiling_rps} req/s = ${json.pkcs11_work_ceiling_ratio}${roundSpread('pkcs11_work_ceiling_ratio')} of the pkcs11js loop, ` +
+      `the most softhsm_ratio can be; softhsm = ${json.softhsm_vs_work_ceiling ?? '-'}${roundSpread('softhsm_vs_work_ceiling')} of it`,
   );
 }
 const handler = json.software_handler_at_rate as HandlerLatency | null | undefined;
@@ -454,7 +454,13 @@ function goals(j: Record<string, unknown>, fixed: Record<string, OpenLoopResult>
 
 function goalLines(j: Record<string, unknown>): string[] {
   const g = j.goals as Record<string, { value: number | null; target: string; met: boolean | null }>;
-  return Object.entries(g).map(([name, { value, target, met }]) => `${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}  (${target})`);
+  return Object.entries(g).map(([name, { value, target, met }]) => `${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}${roundSpread(name)}  (${target})`);
+}
+
+/** " (rounds a-b)" for a ratio measured in interleaved rounds: how much the machine moved; '' otherwise. */
+function roundSpread(ratio: string): string {
+  const perRound = (json.rounds as Record<string, number[] | null> | undefined)?.[ratio];
+  return Array.isArray(perRound) && perRound.length > 1 ? ` (rounds ${Math.min(...perRound)}-${Math.max(...perRound)})` : '';
 }
 
 function round1(n: number): number {
