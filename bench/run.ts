@@ -22,7 +22,15 @@ import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './se
 import { baselineRequests, XksWorkload, type PreparedRequest } from './xks-workload.ts';
 
 const run = promisify(execFile);
-const opts = parseBenchOptions(process.argv.slice(2));
+const opts = (() => {
+  try {
+    return parseBenchOptions(process.argv.slice(2));
+  } catch (e) {
+    // A mistyped option is the user's error: say what is wrong, no stack trace.
+    process.stderr.write(`npm run bench: ${(e as Error).message} (see --help)\n`);
+    process.exit(2);
+  }
+})();
 const want = (target: string) => opts.only === undefined || opts.only.has(target);
 const dir = await mkdtemp(join(tmpdir(), 'xks-bench-'));
 const started = Date.now();
