@@ -42,7 +42,6 @@ let exitHookInstalled = false;
  */
 export class BatchedLogDestination {
   readonly #out: LineStream;
-  readonly #maxWriteBytes: number;
   readonly #flushDelayMs: number;
   readonly #batch: Buffer;
   #used = 0;
@@ -56,11 +55,12 @@ export class BatchedLogDestination {
         for (const destination of live) destination.flushSync();
       });
     }
-    this.#maxWriteBytes = options.maxWriteBytes ?? 16 * 1024;
+    const maxWriteBytes = options.maxWriteBytes ?? 16 * 1024;
     this.#flushDelayMs = options.flushDelayMs ?? 10;
-    this.#batch = Buffer.allocUnsafeSlow(this.#maxWriteBytes);
+    // One write's worth: a batch never exceeds what may be written at once.
+    this.#batch = Buffer.allocUnsafeSlow(maxWriteBytes);
     // SonicBoom in buffer mode takes the batches as they are (no string round trip).
-    this.#out = options.stream ?? (pino.destination({ fd: options.fd ?? 1, sync: false, maxWrite: this.#maxWriteBytes, contentMode: 'buffer' }) as unknown as LineStream);
+    this.#out = options.stream ?? (pino.destination({ fd: options.fd ?? 1, sync: false, maxWrite: maxWriteBytes, contentMode: 'buffer' }) as unknown as LineStream);
     live.add(this);
   }
 
