@@ -19,7 +19,7 @@ import { runOpenLoop, type OpenLoopResult } from './open-loop.ts';
 import { handlerLatency, type HandlerLatency } from './handler-latency.ts';
 import { formatTable, measured, row, type Row } from './report.ts';
 import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './server-process.ts';
-import { baselineRequests, XksWorkload, type PreparedRequest } from './xks-workload.ts';
+import { baselineRequests, XksWorkload, type PreparedRequest, type XksTarget } from './xks-workload.ts';
 
 const run = promisify(execFile);
 const opts = (() => {
@@ -88,10 +88,16 @@ const workloads = new Map<ServerProcess, XksWorkload>();
 async function workload(server: ServerProcess, fixture: ProxyFixture): Promise<XksWorkload> {
   let w = workloads.get(server);
   if (w === undefined) {
-    w = new XksWorkload(fixture.target(server.url), { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
-    await w.prepare();
+    w = await preparedWorkload(fixture.target(server.url));
     workloads.set(server, w);
   }
+  return w;
+}
+
+/** Signed requests for a target, with a real ciphertext from one encrypt through it. */
+async function preparedWorkload(target: XksTarget): Promise<XksWorkload> {
+  const w = new XksWorkload(target, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
+  await w.prepare();
   return w;
 }
 
@@ -109,7 +115,7 @@ try {
 
   // 2. Closed loop, in interleaved rounds: the bare Hono baseline, the work ceiling and the
   // proxy with the software keystore.
-  const softwareGroup: ServerRoundTarget[] = [];
+  const softwareGroup: GroupTarget[] = [];
   let softwareCeiling: StartedWorkCeiling | undefined;
   if (want('baseline')) {
     const s = await baselineServer();
@@ -118,18 +124,14 @@ try {
   if (want('work-ceiling')) {
     softwareCeiling = await startWorkCeiling('software', {});
     const { server, workload: w } = softwareCeiling;
-    softwareGroup.push(closedLoopTarget('work-ceiling', server, () => w.requests()));
+    softwareGroup.push(closedLoopTarget('work-ceiling', server, () => w.requests(), 'bare Hono + SigV4 + AES-GCM, same requests'));
   }
   if (want('software')) {
     const s = await softwareServer();
     const w = await workload(s, await softwareFixture());
-    softwareGroup.push(closedLoopTarget('software', s, () => w.requests()));
+    softwareGroup.push(closedLoopTarget('software', s, () => w.requests(), '1 worker'));
   }
-  const softwareRounds = await runInterleaved(softwareGroup, roundPlan, log);
-  const notes: Record<string, string> = { 'work-ceiling': 'bare Hono + SigV4 + AES-GCM, same requests', software: '1 worker' };
-  for (const target of softwareGroup) {
-    rows.push([target.name, row(combineRounds(softwareRounds.get(target.name)!), target.server.sample().peakRssBytes, notes[target.name])]);
-  }
+  const softwareRounds = await runGroup(softwareGroup);
   if (softwareCeiling !== undefined) await stop(softwareCeiling.server);
 
   // 3. Open loop at a fixed rate against both, back to back.
@@ -164,31 +166,29 @@ try {
   }
   // The proxy on the token, the work ceiling on the token and the bare pkcs11js loop, in
   // interleaved rounds like the software targets.
-  const hsmRounds = new Map<string, RoundResult[]>();
-  const hsmRows: [string, Row][] = [];
+  let hsmRounds = new Map<string, RoundResult[]>();
   if (typeof hsm === 'string' || hsm === undefined) {
-    for (const name of ['softhsm', 'pkcs11-ceiling', 'pkcs11-work-ceiling']) if (want(name)) hsmRows.push([name, { skipped: `provider not available (${hsm})` }]);
+    for (const name of ['softhsm', 'pkcs11-ceiling', 'pkcs11-work-ceiling']) if (want(name)) rows.push([name, { skipped: `provider not available (${hsm})` }]);
   } else {
     const fixture = hsm;
-    const group: RoundTarget[] = [];
-    const peakRss: Record<string, () => number | null> = {};
+    const group: GroupTarget[] = [];
     let hsmCeiling: StartedWorkCeiling | undefined;
     if (want('softhsm')) {
       const s = await lazy(async () => proxySpec('softhsm', fixture, 1, fixture.proxyEnv))();
       const w = await workload(s, fixture);
-      group.push(closedLoopTarget('softhsm', s, () => w.requests()));
-      peakRss.softhsm = () => s.sample().peakRssBytes;
+      group.push(closedLoopTarget('softhsm', s, () => w.requests(), `${fixture.sessions} sessions`));
     }
     if (want('pkcs11-work-ceiling')) {
       hsmCeiling = await startWorkCeiling('pkcs11', fixture.ceilingEnv);
       const { server, workload: w } = hsmCeiling;
-      group.push(closedLoopTarget('pkcs11-work-ceiling', server, () => w.requests()));
-      peakRss['pkcs11-work-ceiling'] = () => server.sample().peakRssBytes;
+      group.push(closedLoopTarget('pkcs11-work-ceiling', server, () => w.requests(), `bare Hono + SigV4 + pkcs11js AES-GCM, ${fixture.sessions} sessions`));
     }
     if (want('pkcs11-ceiling')) {
       let peak = 0;
       group.push({
         name: 'pkcs11-ceiling',
+        note: `pkcs11js direct, ${fixture.sessions} sessions, same request mix`,
+        peakRssBytes: () => peak,
         // A fresh process per round (it warms up for 1 s itself); the same token and sessions count.
         run: async (durationS) => {
           const c = await ceiling('bench/ceilings/pkcs11-ceiling.ts', [String(durationS), String(fixture.sessions), String(opts.plaintextBytes), String(opts.aadBytes)], fixture.ceilingEnv);
@@ -196,22 +196,11 @@ try {
           return c;
         },
       });
-      peakRss['pkcs11-ceiling'] = () => peak;
     }
-    const results = await runInterleaved(group, roundPlan, log);
-    const notes: Record<string, string> = {
-      softhsm: `${fixture.sessions} sessions`,
-      'pkcs11-ceiling': `pkcs11js direct, ${fixture.sessions} sessions, same request mix`,
-      'pkcs11-work-ceiling': `bare Hono + SigV4 + pkcs11js AES-GCM, ${fixture.sessions} sessions`,
-    };
-    for (const target of group) {
-      hsmRounds.set(target.name, results.get(target.name)!);
-      hsmRows.push([target.name, row(combineRounds(results.get(target.name)!), peakRss[target.name]!(), notes[target.name])]);
-    }
+    hsmRounds = await runGroup(group);
     if (hsmCeiling !== undefined) await stop(hsmCeiling.server);
     for (const s of [...running]) await stop(s);
   }
-  rows.push(...hsmRows);
 
   // 6. Scaling: the software target with one worker per core.
   let scaling: Record<string, unknown> | null = null;
@@ -345,13 +334,27 @@ if (handler) {
 }
 console.log(`\nwrote ${outFile} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-/** A closed-loop round target on a running server. */
-interface ServerRoundTarget extends RoundTarget {
-  server: ServerProcess;
+/** A target of an interleaved group, with what its table row needs besides the rounds. */
+interface GroupTarget extends RoundTarget {
+  note?: string;
+  peakRssBytes(): number | null;
 }
 
-function closedLoopTarget(name: string, server: ServerProcess, requests: () => PreparedRequest[]): ServerRoundTarget {
-  return { name, server, run: (durationS, warmupS) => runClosedLoop(server, requests, { connections: opts.connections, durationS, warmupS }) };
+/** A closed-loop target on a running server. */
+function closedLoopTarget(name: string, server: ServerProcess, requests: () => PreparedRequest[], note?: string): GroupTarget {
+  return {
+    name,
+    note,
+    peakRssBytes: () => server.sample().peakRssBytes,
+    run: (durationS, warmupS) => runClosedLoop(server, requests, { connections: opts.connections, durationS, warmupS }),
+  };
+}
+
+/** Runs a group in interleaved rounds, adds a row per target, and returns every target's rounds. */
+async function runGroup(group: GroupTarget[]): Promise<Map<string, RoundResult[]>> {
+  const results = await runInterleaved(group, roundPlan, log);
+  for (const target of group) rows.push([target.name, row(combineRounds(results.get(target.name)!), target.peakRssBytes(), target.note)]);
+  return results;
 }
 
 /** A running work-ceiling server and the signed requests for it. */
@@ -376,9 +379,7 @@ async function startWorkCeiling(cipher: 'software' | 'pkcs11', env: NodeJS.Proce
     readyMsg: 'bench server listening',
   });
   running.push(server);
-  const workload = new XksWorkload({ url: server.url, ...BENCH_TENANT, keyId: 'foo' }, { plaintextBytes: opts.plaintextBytes, aadBytes: opts.aadBytes });
-  await workload.prepare();
-  return { server, workload };
+  return { server, workload: await preparedWorkload({ url: server.url, ...BENCH_TENANT, keyId: 'foo' }) };
 }
 
 async function subdir(name: string): Promise<string> {
