@@ -75,6 +75,16 @@ function proxySpec(name: string, fixture: ProxyFixture, workers: number, env: No
 }
 await run('npm', ['run', 'build'], { cwd: REPO_DIR });
 
+/** Every ratio the bench reports, as [numerator target, denominator target]. */
+const RATIOS = {
+  software_rps_ratio: ['software', 'baseline'],
+  softhsm_ratio: ['softhsm', 'pkcs11-ceiling'],
+  work_ceiling_ratio: ['work-ceiling', 'baseline'],
+  software_vs_work_ceiling: ['software', 'work-ceiling'],
+  pkcs11_work_ceiling_ratio: ['pkcs11-work-ceiling', 'pkcs11-ceiling'],
+  softhsm_vs_work_ceiling: ['softhsm', 'pkcs11-work-ceiling'],
+} as const satisfies Record<string, readonly [string, string]>;
+
 const closed = { connections: opts.connections, durationS: opts.closedS, warmupS: opts.closedWarmupS };
 // Targets compared by a ratio run in interleaved rounds (bench/interleaved.ts).
 const roundPlan: RoundPlan = { rounds: opts.rounds, totalS: opts.closedS, firstWarmupS: opts.closedWarmupS, laterWarmupS: 0.5 };
@@ -231,6 +241,8 @@ try {
     return measured(r) ? r.rps : null;
   };
   const ratio = (a: number | null, b: number | null) => (a === null || b === null ? null : round2(a / b));
+  const ratioOf = (name: keyof typeof RATIOS) => ratio(rps(RATIOS[name][0]), rps(RATIOS[name][1]));
+  const targetRounds = new Map([...softwareRounds, ...hsmRounds]);
   const baselineP99 = fixed.baseline ? round3(fixed.baseline.p99Ms) : null;
   const softwareP99 = fixed.software ? round3(fixed.software.p99Ms) : null;
   Object.assign(json, {
@@ -239,17 +251,17 @@ try {
     softhsm_rps: rps('softhsm'),
     baseline_p99_ms_at_1800: opts.rate === 1800 ? baselineP99 : null,
     software_p99_ms_at_1800: opts.rate === 1800 ? softwareP99 : null,
-    software_rps_ratio: ratio(rps('software'), rps('baseline')),
-    softhsm_ratio: ratio(rps('softhsm'), rps('pkcs11-ceiling')),
+    software_rps_ratio: ratioOf('software_rps_ratio'),
+    softhsm_ratio: ratioOf('softhsm_ratio'),
     // The work ceiling does only what every XKS proxy must (SigV4, JSON, Base64, AES-GCM):
     // its ratio to the baseline bounds software_rps_ratio for any design on this stack.
     work_ceiling_rps: rps('work-ceiling'),
-    work_ceiling_ratio: ratio(rps('work-ceiling'), rps('baseline')),
-    software_vs_work_ceiling: ratio(rps('software'), rps('work-ceiling')),
+    work_ceiling_ratio: ratioOf('work_ceiling_ratio'),
+    software_vs_work_ceiling: ratioOf('software_vs_work_ceiling'),
     // The same with the token: its ratio to the pkcs11js loop bounds softhsm_ratio.
     pkcs11_work_ceiling_rps: rps('pkcs11-work-ceiling'),
-    pkcs11_work_ceiling_ratio: ratio(rps('pkcs11-work-ceiling'), rps('pkcs11-ceiling')),
-    softhsm_vs_work_ceiling: ratio(rps('softhsm'), rps('pkcs11-work-ceiling')),
+    pkcs11_work_ceiling_ratio: ratioOf('pkcs11_work_ceiling_ratio'),
+    softhsm_vs_work_ceiling: ratioOf('softhsm_vs_work_ceiling'),
     crypto_ceiling_rps: rps('crypto-ceiling'),
     pkcs11_ceiling_rps: rps('pkcs11-ceiling'),
     client_check_rps: rps('no-op server (client check)'),
@@ -259,12 +271,7 @@ try {
     // Each ratio round by round (the same moments of the machine for both sides).
     rounds: {
       count: opts.rounds,
-      software_rps_ratio: ratioRounds(softwareRounds.get('software'), softwareRounds.get('baseline')),
-      work_ceiling_ratio: ratioRounds(softwareRounds.get('work-ceiling'), softwareRounds.get('baseline')),
-      software_vs_work_ceiling: ratioRounds(softwareRounds.get('software'), softwareRounds.get('work-ceiling')),
-      softhsm_ratio: ratioRounds(hsmRounds.get('softhsm'), hsmRounds.get('pkcs11-ceiling')),
-      pkcs11_work_ceiling_ratio: ratioRounds(hsmRounds.get('pkcs11-work-ceiling'), hsmRounds.get('pkcs11-ceiling')),
-      softhsm_vs_work_ceiling: ratioRounds(hsmRounds.get('softhsm'), hsmRounds.get('pkcs11-work-ceiling')),
+      ...Object.fromEntries(Object.entries(RATIOS).map(([name, [a, b]]) => [name, ratioRounds(targetRounds.get(a), targetRounds.get(b))])),
     },
     scaling,
     soak,
