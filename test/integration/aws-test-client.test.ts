@@ -30,6 +30,8 @@ const PER_DEMO_TIMEOUT_MS = 300_000;
 
 const inCi = process.env.CI === 'true';
 const skipReason = TEST_CLIENT_PRESENT || inCi ? '' : ` (skipped: not found at ${TEST_CLIENT_DIR}; set XKS_TEST_CLIENT_DIR to run)`;
+// The default reporter does not print skipped tests' names: say why once.
+if (skipReason !== '') console.log(`AWS XKS test client${skipReason}`);
 
 /** Starts the demo, runs the client against it, stops the demo (whole process group) and removes its state. */
 async function clientAgainstDemo(script: string, args: readonly string[] = [], clientEnv: NodeJS.ProcessEnv = {}): Promise<TestClientReport> {
