@@ -26,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 const DEFAULT_LIST = fileURLToPath(new URL('system-packages.txt', import.meta.url));
 /** A probe that takes longer than this counts as failed (a hung interpreter, not a present package). */
 const PROBE_TIMEOUT_MS = 15_000;
+/** apt-get option: wait up to this long for the dpkg lock held by another apt run. */
+const LOCK_WAIT = ['-o', 'DPkg::Lock::Timeout=120'];
 /** Debian package names: lowercase letters, digits, + - . (Debian policy 5.6.1). */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -159,8 +161,9 @@ export async function checkSystemPackages({ listPath, asRoot }) {
 
   process.stderr.write(`installing the Debian packages the tests need: ${missing.map((p) => p.name).join(' ')}\n`);
   try {
-    await aptGet(['update', '-qq']);
-    for (const group of installGroups(missing)) await aptGet(['install', '-y', '-qq', ...group.flags, ...group.names]);
+    // Wait for another apt/dpkg run (unattended-upgrades, a parallel job) instead of failing on its lock.
+    await aptGet(['update', '-qq', ...LOCK_WAIT]);
+    for (const group of installGroups(missing)) await aptGet(['install', '-y', '-qq', ...LOCK_WAIT, ...group.flags, ...group.names]);
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\nNo test was run.\n`);
     return 1;

@@ -81,7 +81,7 @@ describe('the system package check before npm test', () => {
     // Fake apt-get: logs its arguments; "install" marks each named package installed.
     await writeFile(
       join(bin, 'apt-get'),
-      `#!/bin/sh\necho "$DEBIAN_FRONTEND $*" >> '${log}'\n[ "$1" = install ] || exit 0\nfor a in "$@"; do case "$a" in -*|install) ;; *) touch '${installed}'/"$a" ;; esac; done\n`,
+      `#!/bin/sh\necho "$DEBIAN_FRONTEND $*" >> '${log}'\n[ "$1" = install ] || exit 0\nfor a in "$@"; do case "$a" in -*|install|DPkg::*) ;; *) touch '${installed}'/"$a" ;; esac; done\n`,
     );
     await chmod(join(bin, 'apt-get'), 0o755);
     const list = await writeList(
@@ -92,9 +92,9 @@ describe('the system package check before npm test', () => {
     expect(stderr).toContain('installing the Debian packages the tests need: pkg-a pkg-b');
     expect(code).toBe(0);
     expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([
-      'noninteractive update -qq',
-      'noninteractive install -y -qq pkg-a',
-      'noninteractive install -y -qq --no-install-recommends pkg-b',
+      'noninteractive update -qq -o DPkg::Lock::Timeout=120',
+      'noninteractive install -y -qq -o DPkg::Lock::Timeout=120 pkg-a',
+      'noninteractive install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends pkg-b',
     ]);
   });
 
@@ -112,7 +112,7 @@ describe('the system package check before npm test', () => {
   it('as root, reports a failed apt-get with its output and exits 1', async () => {
     const bin = join(dir, 'failing-apt-bin');
     await mkdir(bin, { recursive: true });
-    await writeFile(join(bin, 'apt-get'), '#!/bin/sh\n[ "$1" = update ] && exit 0\necho "E: Unable to locate package $4" >&2\nexit 100\n');
+    await writeFile(join(bin, 'apt-get'), '#!/bin/sh\n[ "$1" = update ] && exit 0\nfor a in "$@"; do last="$a"; done\necho "E: Unable to locate package $last" >&2\nexit 100\n');
     await chmod(join(bin, 'apt-get'), 0o755);
     const list = await writeList('unknown.txt', 'xks-unknown | | command -v xks-no-such-tool-e\n');
     const { code, stderr } = await runCheck(list, 'root', bin);
