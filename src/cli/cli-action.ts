@@ -1,3 +1,4 @@
+import { InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../config/load-config.ts';
 
 /**
@@ -22,9 +23,24 @@ export function defaultConfigPath(): string {
   return process.env.XKS_PROXY_CONFIG ?? 'xks-proxy.yaml';
 }
 
+/**
+ * The `-c, --config <file>` option of every command that reads the config. Its help names
+ * the rule ($XKS_PROXY_CONFIG, else xks-proxy.yaml), not whichever value applied when the
+ * help was printed.
+ */
+export function configOption(description = 'config file (YAML or JSON)'): Option {
+  return new Option('-c, --config <file>', description).default(defaultConfigPath(), '$XKS_PROXY_CONFIG, else ./xks-proxy.yaml');
+}
+
+/**
+ * Option parsers throw commander's InvalidArgumentError: commander then prints
+ * "error: option '--port <port>' argument 'x' is invalid. ..." and exits 1. Any other error
+ * thrown from a parser escapes commander as an uncaught exception with a stack trace.
+ */
+
 /** Parses a --port value. */
 export function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${value}": use 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`use a port number 0-65535, not "${value}"`);
   return port;
 }

@@ -4,7 +4,7 @@ import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
 import { buildTenants } from '../server/build-tenants.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, configOption } from './cli-action.ts';
 
 /** Spec format of a SigV4 secret: 43-64 chars of A-Za-z0-9+/= */
 const SECRET_PATTERN = /^[A-Za-z0-9+/=]{43,64}$/;
@@ -73,7 +73,7 @@ export function configCommand(): Command {
   cmd
     .command('check')
     .description('validate the config file, resolve its secrets and run a deep health check on every key store')
-    .option('-c, --config <file>', 'config file', defaultConfigPath())
+    .addOption(configOption())
     .action(
       cliAction(async (opts: { config: string }) => {
         const loaded = await loadConfigFile(opts.config);

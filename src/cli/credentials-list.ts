@@ -1,9 +1,9 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import { credentialAgeDays } from '../ops/credential-age.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, configOption } from './cli-action.ts';
 
 /** One credential as `credentials list` shows it: never the secret, only where it comes from. */
 export interface CredentialListing {
@@ -43,7 +43,7 @@ export function listCredentials(config: ProxyConfig, env: NodeJS.ProcessEnv, con
 
 function parseDays(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid day count "${value}"`);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`use a whole number of days (0 or more), not "${value}"`);
   return n;
 }
 
@@ -51,7 +51,7 @@ function parseDays(value: string): number {
 export function credentialsListCommand(): Command {
   return new Command('list')
     .description('list the SigV4 credentials of every key store with their age (from createdAt); secrets are never shown')
-    .option('-c, --config <file>', 'config file', defaultConfigPath())
+    .addOption(configOption())
     .option('--prefix <prefix>', 'only this key store')
     .option('--max-age-days <n>', 'exit 1 if a credential is older than this (or has no createdAt)', parseDays)
     .option('--json', 'print JSON')

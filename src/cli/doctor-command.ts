@@ -1,8 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CheckGroup } from '../diagnostics/check-result.ts';
 import { formatReport, exitCodeOf } from '../diagnostics/doctor-report.ts';
 import { runDoctor } from '../diagnostics/run-doctor.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, configOption } from './cli-action.ts';
 
 const GROUPS: CheckGroup[] = ['tls', 'credentials', 'keys', 'latency', 'end-to-end', 'clock'];
 
@@ -29,13 +29,13 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive whole number, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`use a positive whole number, not "${value}"`);
   return n;
 }
 
 function groups(value: string, previous: CheckGroup[] | undefined): CheckGroup[] {
   const parsed = value.split(',').map((g) => g.trim());
-  for (const g of parsed) if (!GROUPS.includes(g as CheckGroup)) throw new Error(`unknown check group "${g}"; use ${GROUPS.join(', ')}`);
+  for (const g of parsed) if (!GROUPS.includes(g as CheckGroup)) throw new InvalidArgumentError(`unknown check group "${g}"; use ${GROUPS.join(', ')}`);
   return [...(previous ?? []), ...(parsed as CheckGroup[])];
 }
 
@@ -43,7 +43,7 @@ function groups(value: string, previous: CheckGroup[] | undefined): CheckGroup[]
 export function doctorCommand(): Command {
   return new Command('doctor')
     .description('check TLS, credentials, keys, latency, the public endpoint and the clock; one line per check with the fix; exit 1 on any failure')
-    .option('-c, --config <file>', 'config file', defaultConfigPath())
+    .addOption(configOption())
     .option('--endpoint <url>', 'XksProxyUriEndpoint to test end to end as KMS does, e.g. https://xks.example.com')
     .option('--hostname <name>', 'public host name to check the certificate against (default: the --endpoint host)')
     .option('--listener <host:port>', 'address of the running proxy (default: server.host and server.port)')

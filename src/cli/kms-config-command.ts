@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, configOption } from './cli-action.ts';
 
 /** The JSON file the AWS KMS console imports for an external key store (spec "KMS console"). */
 export interface KmsConsoleConfig {
@@ -44,7 +44,7 @@ export function kmsConfigCommand(): Command {
   cmd
     .command('export')
     .description('print the JSON file the AWS KMS console imports (URI path and SigV4 credential); it contains the secret')
-    .option('-c, --config <file>', 'config file', defaultConfigPath())
+    .addOption(configOption())
     .requiredOption('--prefix <prefix>', 'URI path prefix of the key store ("" for none)')
     .option('--access-key-id <id>', 'which credential to export (default: the last one listed)')
     .action(

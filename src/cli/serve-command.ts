@@ -1,12 +1,12 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import { installSignalHandlers } from '../ops/process-signals.ts';
 import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
 import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
-import { cliAction, defaultConfigPath, parsePort } from './cli-action.ts';
+import { cliAction, configOption, parsePort } from './cli-action.ts';
 
 /** Options shared by `serve` and the demo commands. */
 export interface ServeOptions {
@@ -29,7 +29,7 @@ export async function serveUntilSignal(loaded: LoadedConfig, options: ServeOptio
 /** Parses a --workers value: a whole number from 1 to 256. */
 export function parseWorkers(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`invalid worker count "${value}": use 1-256`);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError(`use a whole number of workers from 1 to 256, not "${value}"`);
   return n;
 }
 
@@ -37,7 +37,7 @@ export function parseWorkers(value: string): number {
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the XKS Proxy API for every key store in the config file')
-    .option('-c, --config <file>', 'config file (YAML or JSON)', defaultConfigPath())
+    .addOption(configOption('config file (YAML or JSON)'))
     .option('-p, --port <port>', 'listen on this port instead of server.port', parsePort)
     .option('--host <address>', 'listen on this address instead of server.host')
     .option('-w, --workers <n>', 'worker processes sharing the port (1 = serve in this process)', parseWorkers, availableParallelism())

@@ -4,7 +4,7 @@ import { Agent, request } from 'undici';
 import { loadConfigFile } from '../config/load-config.ts';
 import { formatStatus } from '../diagnostics/status-format.ts';
 import type { StatusReport } from '../diagnostics/status-report.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, configOption } from './cli-action.ts';
 
 /** Flags of `xks-proxy status`. */
 interface StatusFlags {
@@ -73,7 +73,7 @@ export function statusCommand(): Command {
   return new Command('status')
     .description('show, per key store, the last GetHealthStatus from KMS, the last error of each kind, credential use and age, key manager states and certificate expiry (from a running proxy)')
     .option('--url <url>', 'status URL of the running proxy (default: from the config, e.g. http://127.0.0.1:8080/status)')
-    .option('-c, --config <file>', 'config file, to find the listener', defaultConfigPath())
+    .addOption(configOption('config file, to find the listener'))
     .option('--token <token>', 'bearer token, when the status view is read from another host')
     .option('--client-cert <file>', 'client certificate, when the listener requires mTLS')
     .option('--client-key <file>', 'key of --client-cert')

@@ -43,6 +43,26 @@ describe('xks-proxy --help', () => {
   });
 });
 
+describe('option values the CLI refuses', () => {
+  it.each([
+    [['serve', '--workers', 'abc'], "option '-w, --workers <n>' argument 'abc' is invalid"],
+    [['serve', '--port', '99999'], "option '-p, --port <port>' argument '99999' is invalid"],
+    [['doctor', '--skip', 'nonsense'], 'unknown check group "nonsense"'],
+    [['credentials', 'list', '--max-age-days', 'x'], "argument 'x' is invalid"],
+  ])('%j: one line naming the option, exit 1, no stack trace', async (args, message) => {
+    const { code, stderr } = await runCli(args);
+    expect(code).toBe(1);
+    expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--help names $XKS_PROXY_CONFIG as the default config, whatever the environment says', async () => {
+    const { stdout } = await runCli(['serve', '--help'], { XKS_PROXY_CONFIG: '/etc/elsewhere.yaml' });
+    expect(stdout.replace(/\s+/g, ' ')).toContain('(default: $XKS_PROXY_CONFIG, else ./xks-proxy.yaml)');
+    expect(stdout).not.toContain('/etc/elsewhere.yaml');
+  });
+});
+
 describe('credentials generate', () => {
   it('prints an access key id and secret in the spec formats', async () => {
     const { code, stdout } = await runCli(['credentials', 'generate', '--json']);

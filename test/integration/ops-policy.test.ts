@@ -93,4 +93,14 @@ describe('secondary authorization policy', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('kmsRequestId');
   }, 60_000);
+
+  it('policy test reports a health-check sample as allowed, as the proxy never applies the policy to health', async () => {
+    const d = await createOpsDirForTest();
+    await d.writeConfig(demoConfig(d, {}, { policy: POLICY }));
+    await writeFile(join(d.dir, 'health.json'), healthBody());
+    const run = await runCli(['policy', 'test', '-c', d.configFile, '--prefix', DEMO_PREFIX, '--request', join(d.dir, 'health.json'), '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ decisions: [{ operation: 'health', kmsOperation: 'KmsHealthCheck', effect: 'allow' }] });
+  }, 60_000);
 });
