@@ -44,3 +44,17 @@ export function parsePort(value: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`use a port number 0-65535, not "${value}"`);
   return port;
 }
+
+/**
+ * The external key id of a `create` command. Every key command names the key the same way,
+ * as the positional <keyId> (the id KMS uses); `hsm` and `kmip` still accept their older
+ * option spelling (--label, --name) so existing scripts keep working.
+ */
+export function requireKeyId(positional: string | undefined, legacy: string | undefined, legacyFlag: string): string {
+  if (positional !== undefined && legacy !== undefined && positional !== legacy) {
+    throw new Error(`the key id is given twice ("${positional}" and ${legacyFlag} "${legacy}"): give it once, as <keyId>`);
+  }
+  const keyId = positional ?? legacy;
+  if (keyId === undefined) throw new Error('missing <keyId>: the external key id KMS will use');
+  return keyId;
+}

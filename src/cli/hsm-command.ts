@@ -5,7 +5,7 @@ import { isSecretRef } from '../config/secret-ref.ts';
 import { pkcs11AdminTargets, withPkcs11AdminSession, type Pkcs11NamedTarget } from '../providers/pkcs11/pkcs11-admin-session.ts';
 import { pkcs11ProviderConfigSchema } from '../providers/pkcs11/pkcs11-config.ts';
 import { generatePkcs11AesKey, listPkcs11SecretKeys, parsePkcs11KeyUsage, type Pkcs11KeyListing } from '../providers/pkcs11/pkcs11-key-admin.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, requireKeyId, defaultConfigPath } from './cli-action.ts';
 
 /** Default CKA_LABEL of the health canary (config healthKeyLabel). */
 const DEFAULT_CANARY_LABEL = 'xks-health-canary';
@@ -152,9 +152,14 @@ export function hsmCommand(): Command {
   keys.addCommand(
     withTargetOptions(new Command('create'))
       .description('generate an AES-256 key inside the token (token object, private, sensitive, never extractable)')
-      .requiredOption('--label <label>', 'CKA_LABEL of the key: the externalKeyId KMS will use (unless mapped with keyLabels)')
+      .argument('[keyId]', 'external key id KMS will use; the key gets it as CKA_LABEL (unless mapped with keyLabels)')
+      .addOption(new Option('--label <label>', 'the same as <keyId> (the older spelling)').hideHelp())
       .addOption(new Option('--usage <usage>', 'what the key may do: encrypt,decrypt | encrypt | decrypt | none').default('encrypt,decrypt'))
-      .action(cliAction(async (opts: HsmTargetOptions & { label: string; usage: string }) => createKey(opts, opts.label, opts.usage))),
+      .action(
+        cliAction(async (keyId: string | undefined, opts: HsmTargetOptions & { label?: string; usage: string }) =>
+          createKey(opts, requireKeyId(keyId, opts.label, '--label'), opts.usage),
+        ),
+      ),
   );
 
   keys.addCommand(

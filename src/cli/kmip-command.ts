@@ -9,7 +9,7 @@ import type { KmipServer } from '../providers/kmip/kmip-cluster.ts';
 import { kmipProviderConfigSchema, type KmipProviderConfig } from '../providers/kmip/kmip-config.ts';
 import { createKmipKey, listKmipKeys, type KmipKeySummary } from '../providers/kmip/kmip-key-admin.ts';
 import { openKmipCluster } from '../providers/kmip/kmip-provider.ts';
-import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { cliAction, requireKeyId, defaultConfigPath } from './cli-action.ts';
 import { parseUsage } from './keys-command.ts';
 
 /** Time allowed for one `kmip` command against the server. */
@@ -117,18 +117,20 @@ export function kmipCommand(): Command {
   withTargetOptions(
     keys
       .command('create')
-      .description('create an AES-256 key named <keyNamePrefix><name> with the given usage, and activate it')
-      .requiredOption('--name <name>', 'external key id (the KMIP Name is the provider keyNamePrefix + this)')
+      .description('create an AES-256 key named <keyNamePrefix><keyId> with the given usage, and activate it')
+      .argument('[keyId]', 'external key id KMS will use (the KMIP Name is the provider keyNamePrefix + this)')
+      .addOption(new Option('--name <name>', 'the same as <keyId> (the older spelling)').hideHelp())
       .requiredOption('--usage <usage>', 'encrypt,decrypt | encrypt | decrypt | none (sets the Cryptographic Usage Mask)')
       .option('--no-activate', 'leave the key Pre-Active (the proxy reports it DISABLED)'),
   ).action(
-    cliAction(async (opts: TargetOptions & { name: string; usage: string; activate: boolean }) => {
+    cliAction(async (keyIdArg: string | undefined, opts: TargetOptions & { name?: string; usage: string; activate: boolean }) => {
+      const keyId = requireKeyId(keyIdArg, opts.name, '--name');
       const usages = parseUsage(opts.usage);
       await withServer(opts, async (server, target) => {
-        const kmipName = `${target.provider.keyNamePrefix}${opts.name}`;
+        const kmipName = `${target.provider.keyNamePrefix}${keyId}`;
         const uid = await createKmipKey(server, { deadline: Date.now() + COMMAND_TIMEOUT_MS }, kmipName, usages, { activate: opts.activate });
         process.stdout.write(
-          `created key ${opts.name} on ${server.id}: KMIP name "${kmipName}", unique id ${uid}, usage ${showUsage(usages)}, ${opts.activate ? 'Active' : 'Pre-Active'}\n`,
+          `created key ${keyId} on ${server.id}: KMIP name "${kmipName}", unique id ${uid}, usage ${showUsage(usages)}, ${opts.activate ? 'Active' : 'Pre-Active'}\n`,
         );
       });
     }),

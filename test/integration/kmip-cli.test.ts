@@ -66,7 +66,7 @@ describe('xks-proxy kmip keys', () => {
       ['cli_dec', 'decrypt'],
       ['cli_none', 'none'],
     ] as const) {
-      const r = await cli('keys', 'create', '--name', name, '--usage', usage, '-c', configPath, '--prefix', 'a');
+      const r = await cli('keys', 'create', name, '--usage', usage, '-c', configPath, '--prefix', 'a');
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^created key ${name} on pykmip: KMIP name "${name}", unique id \\S+, usage ${usage}, Active\\n$`));
     }
@@ -93,7 +93,7 @@ describe('xks-proxy kmip keys', () => {
   });
 
   it('leaves a key Pre-Active with --no-activate', async () => {
-    const r = await cli('keys', 'create', '--name', 'cli_later', '--usage', 'encrypt,decrypt', '--no-activate', '-c', configPath, '--prefix', 'a');
+    const r = await cli('keys', 'create', 'cli_later', '--usage', 'encrypt,decrypt', '--no-activate', '-c', configPath, '--prefix', 'a');
     expect(r.stdout).toContain('Pre-Active');
     const list = await cli('keys', 'list', '--json', '-c', configPath, '--prefix', 'a');
     const keys = JSON.parse(list.stdout) as Array<{ names: string[]; state: string }>;
@@ -101,7 +101,7 @@ describe('xks-proxy kmip keys', () => {
   });
 
   it('applies the key store keyNamePrefix to the KMIP name', async () => {
-    const r = await cli('keys', 'create', '--name', 'shared', '--usage', 'encrypt', '-c', configPath, '--prefix', 'b');
+    const r = await cli('keys', 'create', 'shared', '--usage', 'encrypt', '-c', configPath, '--prefix', 'b');
     expect(r.stdout).toContain('KMIP name "tenant-b.shared"');
     const list = await cli('keys', 'list', '-c', configPath, '--prefix', 'b');
     expect(list.stdout).toMatch(/^shared\s+tenant-b\.shared\s/m);
@@ -117,7 +117,7 @@ describe('xks-proxy kmip keys', () => {
     const ambiguous = await cli('keys', 'list', '-c', configPath);
     expect(ambiguous.exitCode).toBe(1);
     expect(ambiguous.stderr).toContain('choose one with --prefix');
-    const bad = await cli('keys', 'create', '--name', 'x', '--usage', 'sign', '-c', configPath, '--prefix', 'a');
+    const bad = await cli('keys', 'create', 'x', '--usage', 'sign', '-c', configPath, '--prefix', 'a');
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toContain('invalid --usage "sign"');
   });

@@ -52,7 +52,7 @@ describe('xks-proxy hsm keys on a real SoftHSM2 token', () => {
       ['cli_dec', 'decrypt'],
       ['cli_none', 'none'],
     ] as const) {
-      const r = await hsm('keys', 'create', '--label', label, '--usage', usage, ...target());
+      const r = await hsm('keys', 'create', label, '--usage', usage, ...target());
       expect(r).toMatchObject({ code: 0, stderr: '' });
       expect(r.stdout).toContain(`created AES-256 key "${label}"`);
     }
@@ -83,7 +83,7 @@ describe('xks-proxy hsm keys on a real SoftHSM2 token', () => {
     const dup = await hsm('keys', 'create', '--label', 'cli_both', ...target());
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain('already exists');
-    const inline = await hsm('keys', 'create', '--label', 'x', '--module', fx.modulePath, '--token-label', TOKEN, '--pin', fx.tokens[0]?.pin as string);
+    const inline = await hsm('keys', 'create', 'x', '--module', fx.modulePath, '--token-label', TOKEN, '--pin', fx.tokens[0]?.pin as string);
     expect(inline.code).toBe(1);
     expect(inline.stderr).toContain('secret reference');
   });
