@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { loadConfigFile } from '../config/load-config.ts';
+import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
 import { formatStatus } from '../diagnostics/status-format.ts';
 import type { StatusReport } from '../diagnostics/status-report.ts';
 import { cliAction, configOption } from './cli-action.ts';
@@ -21,6 +22,26 @@ export async function statusUrlFromConfig(configPath: string): Promise<URL> {
   const { config } = await loadConfigFile(configPath);
   const host = config.server.host === '0.0.0.0' || config.server.host === '' ? '127.0.0.1' : config.server.host === '::' ? '[::1]' : config.server.host;
   return new URL(`${config.server.tls ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}/status`);
+}
+
+/**
+ * The bearer token for the status view: --token takes a secret reference (env:NAME or
+ * file:PATH, relative to the working directory), never the token itself, which would sit
+ * in shell history and `ps`. Without --token, the config's server.statusToken is used.
+ */
+async function statusToken(flags: StatusFlags): Promise<string | undefined> {
+  if (flags.token !== undefined) {
+    if (!isSecretRef(flags.token)) throw new Error('--token takes a secret reference (env:NAME or file:PATH), not the token itself');
+    return resolveSecretRef(flags.token, '--token');
+  }
+  if (flags.url !== undefined) return undefined;
+  try {
+    const { config, configDir } = await loadConfigFile(flags.config);
+    const ref = config.server.statusToken;
+    return ref === undefined ? undefined : resolveSecretRef(ref, 'server.statusToken', process.env, configDir);
+  } catch {
+    return undefined; // no readable config: the status URL step reports that
+  }
 }
 
 function isLoopbackHost(hostname: string): boolean {
@@ -74,7 +95,7 @@ export function statusCommand(): Command {
     .description('show, per key store, the last GetHealthStatus from KMS, the last error of each kind, credential use and age, key manager states and certificate expiry (from a running proxy)')
     .option('--url <url>', 'status URL of the running proxy (default: from the config, e.g. http://127.0.0.1:8080/status)')
     .addOption(configOption('config file, to find the listener'))
-    .option('--token <token>', 'bearer token, when the status view is read from another host')
+    .option('--token <ref>', "bearer token as env:NAME or file:PATH, when the status view is read from another host (default: the config's server.statusToken)")
     .option('--client-cert <file>', 'client certificate, when the listener requires mTLS')
     .option('--client-key <file>', 'key of --client-cert')
     .option('--json', 'print the raw JSON')
@@ -83,7 +104,7 @@ export function statusCommand(): Command {
         let url = flags.url !== undefined ? new URL(flags.url) : await statusUrlFromConfig(flags.config);
         if (url.pathname === '/' || url.pathname === '') url = new URL('/status', url);
         const report = await fetchStatus(url, {
-          token: flags.token,
+          token: await statusToken(flags),
           ...(flags.clientCert !== undefined && flags.clientKey !== undefined
             ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) }
             : {}),

@@ -52,3 +52,38 @@ describe('xks-proxy status against a running proxy (server.statusEndpoint: true)
     expect(JSON.stringify(store)).not.toContain(DEMO_CREDENTIAL.secretAccessKey);
   });
 });
+
+describe('xks-proxy status --token', () => {
+  /** A stand-in status server on loopback that records the Authorization header it got. */
+  async function recordingServer(): Promise<{ url: string; seen: () => string | undefined; close: () => void }> {
+    const { createServer } = await import('node:http');
+    let seen: string | undefined;
+    const server = createServer((req, res) => {
+      seen = req.headers.authorization;
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"recorded"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    return { url: `http://127.0.0.1:${port}/status`, seen: () => seen, close: () => server.close() };
+  }
+
+  it('refuses the token itself on the command line, where shell history and ps would keep it', async () => {
+    const { code, stderr } = await runCli(['status', '--url', 'http://127.0.0.1:9/status', '--token', 'raw-token-value-0123456789']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('--token takes a secret reference (env:NAME or file:PATH)');
+    expect(stderr).not.toContain('raw-token-value-0123456789');
+  });
+
+  it('sends the token read from file: or env: as a bearer token', async () => {
+    const srv = await recordingServer();
+    try {
+      await writeFile(join(dir, 'status-token'), 'token-from-file-0123456789\n', { mode: 0o600 });
+      await runCli(['status', '--url', srv.url, '--token', `file:${join(dir, 'status-token')}`]);
+      expect(srv.seen()).toBe('Bearer token-from-file-0123456789');
+      await runCli(['status', '--url', srv.url, '--token', 'env:XKS_TEST_STATUS_TOKEN'], { XKS_TEST_STATUS_TOKEN: 'token-from-env-0123456789' });
+      expect(srv.seen()).toBe('Bearer token-from-env-0123456789');
+    } finally {
+      srv.close();
+    }
+  });
+});
