@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
+import { checkTlsFiles } from '../config/tls-files.ts';
 import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
 import { buildTenants } from '../server/build-tenants.ts';
 import { cliAction, configOption } from './cli-action.ts';
@@ -23,6 +25,8 @@ export interface CheckLine {
  */
 export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, budgetMs = 10_000): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
+  for (const p of checkTlsFiles(loaded.config, loaded.configDir)) lines.push({ level: 'fail', subject: p.field, message: p.message });
+  for (const f of exposedSecretFiles(loaded.config, loaded.configDir)) lines.push({ level: 'warn', subject: f.field, message: exposedSecretMessage(f) });
   for (const ks of loaded.config.keyStores) {
     const subject = `keyStores[prefix="${ks.prefix}"]`;
     ks.credentials.forEach((cred, i) => {

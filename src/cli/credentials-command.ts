@@ -1,6 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Command } from 'commander';
-import { cliAction } from './cli-action.ts';
+import { dirname, join, resolve } from 'node:path';
+import { cliAction, configOption } from './cli-action.ts';
+import { writeSecretFile } from './secret-file.ts';
 import { credentialsListCommand } from './credentials-list.ts';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -25,23 +27,28 @@ export function credentialsCommand(): Command {
   const cmd = new Command('credentials').description('SigV4 credentials for a key store');
   cmd
     .command('generate')
-    .description('print a new access key id and secret in the formats the XKS spec requires')
-    .option('--json', 'print JSON instead of a config snippet')
+    .description('make a new access key id and secret in the formats the XKS spec requires; the secret goes into a 0600 file next to the config')
+    .addOption(configOption('config file the credential is for: the secret file goes into secrets/ beside it'))
+    .option('--json', 'print the credential, secret included, as JSON instead of writing a file (for automation)')
     .action(
-      cliAction((opts: { json?: boolean }) => {
+      cliAction(async (opts: { config: string; json?: boolean }) => {
         const accessKeyId = generateAccessKeyId();
         const secretAccessKey = generateSecretAccessKey();
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ accessKeyId, secretAccessKey, createdAt: new Date().toISOString() })}\n`);
           return;
         }
+        // `file:` references are relative to the config file, so the file goes beside it and
+        // the snippet names it relative to it; the secret itself is never printed.
+        const ref = `secrets/xks-secret-${accessKeyId}`;
+        const path = join(dirname(resolve(opts.config)), ref);
+        await writeSecretFile(path, secretAccessKey, { overwrite: false });
         process.stdout.write(
           [
-            '# Store the secret outside the config file, e.g. in a file readable only by the proxy:',
-            `#   printf %s '${secretAccessKey}' > xks-secret-${accessKeyId}; chmod 600 xks-secret-${accessKeyId}`,
-            '# then add this entry to the key store\'s credentials list (keep the old one until KMS uses the new one):',
+            `# wrote the secret to ${path} (mode 0600, readable only by this user: run the proxy as this user or chown it)`,
+            "# add this entry to the key store's credentials list (keep the old one until KMS uses the new one):",
             `- accessKeyId: ${accessKeyId}`,
-            `  secretAccessKey: file:xks-secret-${accessKeyId}`,
+            `  secretAccessKey: file:${ref}`,
             `  createdAt: ${new Date().toISOString().slice(0, 10)}`,
             '',
           ].join('\n'),

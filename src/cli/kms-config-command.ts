@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
+import { writeSecretFile } from './secret-file.ts';
 import { cliAction, configOption } from './cli-action.ts';
 
 /** The JSON file the AWS KMS console imports for an external key store (spec "KMS console"). */
@@ -47,11 +48,18 @@ export function kmsConfigCommand(): Command {
     .addOption(configOption())
     .requiredOption('--prefix <prefix>', 'URI path prefix of the key store ("" for none)')
     .option('--access-key-id <id>', 'which credential to export (default: the last one listed)')
+    .option('-o, --output <file>', 'write the file (mode 0600) instead of printing it')
     .action(
-      cliAction(async (opts: { config: string; prefix: string; accessKeyId?: string }) => {
+      cliAction(async (opts: { config: string; prefix: string; accessKeyId?: string; output?: string }) => {
         const { config, configDir } = await loadConfigFile(opts.config);
         const prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
-        process.stdout.write(`${JSON.stringify(buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env, configDir), null, 2)}\n`);
+        const text = `${JSON.stringify(buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env, configDir), null, 2)}\n`;
+        if (opts.output === undefined) {
+          process.stdout.write(text);
+          return;
+        }
+        await writeSecretFile(opts.output, text, { overwrite: true });
+        process.stderr.write(`wrote ${opts.output} (mode 0600; it contains the secret: delete it once KMS has it)\n`);
       }),
     );
   return cmd;

@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Logger } from 'pino';
-import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
+import { checkTlsFiles } from '../config/tls-files.ts';
 import { installSignalHandlers } from '../ops/process-signals.ts';
 import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
 import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
@@ -44,6 +45,9 @@ export function serveCommand(): Command {
     .action(
       cliAction(async (opts: { config: string; port?: number; host?: string; workers: number }) => {
         const loaded = await loadConfigFile(opts.config);
+        // Name the TLS field at fault before the listener meets OpenSSL's own text.
+        const tlsProblems = checkTlsFiles(loaded.config, loaded.configDir);
+        if (tlsProblems.length > 0) throw new ConfigError(loaded.file, tlsProblems.map((p) => `${p.field}: ${p.message}`));
         const options = { port: opts.port, host: opts.host, workers: opts.workers };
         // A worker re-runs this same command line (node:cluster forks the entry script).
         if (cluster.isWorker) await runClusterWorker(loaded, options, serveUntilSignal);

@@ -16,8 +16,16 @@ const credentialSchema = z
     accessKeyId: z.string().regex(ACCESS_KEY_ID_PATTERN, 'must be 20-30 characters of A-Z and 2-7 (spec format)'),
     /** Secret reference: env:NAME, file:PATH, or the literal secret (discouraged). */
     secretAccessKey: z.string().min(1),
-    /** When this credential was issued (ISO date); shown as credential age. */
-    createdAt: z.string().optional(),
+    /**
+     * When this credential was issued (ISO date); shown as credential age. A date in the
+     * future is refused (a day's slack for time zones): it would make a stale credential
+     * look new to `credentials list --max-age-days`.
+     */
+    createdAt: z
+      .string()
+      .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date such as 2026-11-01')
+      .refine((v) => Date.parse(v) <= Date.now() + 24 * 3600_000, 'is in the future')
+      .optional(),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
+import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files.ts';
 import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
 import { statusRoutes } from '../diagnostics/status-routes.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -161,6 +162,7 @@ async function warmUp(tenants: readonly Tenant[], logger: Logger): Promise<void>
 
 function warnAboutConfig(loaded: LoadedConfig, logger: Logger): void {
   const { config } = loaded;
+  for (const f of exposedSecretFiles(config, loaded.configDir)) logger.warn({ field: f.field, mode: f.mode }, exposedSecretMessage(f));
   if (config.server.tls === undefined) {
     logger.warn('serving plain HTTP: AWS KMS only connects over HTTPS; put TLS on this listener or in front of it');
   }
