@@ -8,6 +8,7 @@ import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts
 import { startProxy } from '../server/start-proxy.ts';
 import { packagePath } from '../package-root.ts';
 import { cliAction, parsePort } from './cli-action.ts';
+import { stopWhenNpmParentExits } from './parent-watch.ts';
 
 /** The committed demo config (software keystore, public test-client credentials). */
 export const DEMO_CONFIG_PATH = packagePath('config', 'demo.yaml');
@@ -93,6 +94,7 @@ async function serveDemo(which: DemoProvider, opts: { port?: number; host?: stri
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  stopWhenNpmParentExits(stop);
 }
 
 /** `xks-proxy demo`: what `npm start`, `npm run demo:softhsm` and `npm run demo:kmip` run. */

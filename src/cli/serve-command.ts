@@ -4,7 +4,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import { checkTlsFiles } from '../config/tls-files.ts';
-import { installSignalHandlers } from '../ops/process-signals.ts';
+import { stopWhenNpmParentExits } from './parent-watch.ts';
+import { installSignalHandlers } from './process-signals.ts';
 import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
 import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
 import { cliAction, configOption, parsePort } from './cli-action.ts';
@@ -50,9 +51,17 @@ export function serveCommand(): Command {
         if (tlsProblems.length > 0) throw new ConfigError(loaded.file, tlsProblems.map((p) => `${p.field}: ${p.message}`));
         const options = { port: opts.port, host: opts.host, workers: opts.workers };
         // A worker re-runs this same command line (node:cluster forks the entry script).
-        if (cluster.isWorker) await runClusterWorker(loaded, options, serveUntilSignal);
-        else if (opts.workers > 1) await runClusterPrimary(loaded, options);
+        if (cluster.isWorker) {
+          await runClusterWorker(loaded, options, serveUntilSignal);
+          return;
+        }
+        if (opts.workers > 1) await runClusterPrimary(loaded, options);
         else await serveUntilSignal(loaded, options);
+        // The SIGTERM handlers installed above (single process or cluster primary) do the rest.
+        stopWhenNpmParentExits((reason) => {
+          process.stderr.write(`xks-proxy: ${reason}; shutting down\n`);
+          process.kill(process.pid, 'SIGTERM');
+        });
       }),
     );
 }
