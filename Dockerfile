@@ -68,8 +68,9 @@ ENV SOFTHSM2_CONF=/etc/xks-proxy-softhsm/softhsm2.conf
 # SoftHSM tokens) live outside the image.
 VOLUME ["/etc/xks-proxy", "/var/lib/xks-proxy"]
 USER xks:xks
-# 8443: the XKS API (what the NLB forwards to); 9464: Prometheus metrics when configured.
-EXPOSE 8443 9464
+# 8443: the XKS API (what the NLB forwards to); 9464 and up: Prometheus metrics when
+# configured, one port per worker (serve --workers N: worker i listens on 9464 + i).
+EXPOSE 8443 9464-9479
 # GET /ping needs no credentials and touches no key. TLS is not verified here: this only
 # asks whether this process answers. Set XKS_HEALTHCHECK_URL=http://... for a plain HTTP listener.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -13,9 +13,9 @@ import { InFlightRequests, trackInFlight, type FetchApp } from './in-flight.ts';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.ts';
 import { ProxyMetrics, type PoolStats } from './metrics/proxy-metrics.ts';
 import { createPolicyAuthorizer } from './policy/policy-authorizer.ts';
-import { rateLimitAdmission, TokenBucket } from './rate-limit.ts';
+import { rateLimitAdmission, TokenBucket, workerShare, type RateLimitConfig } from './rate-limit.ts';
 import { reconcileTenants, type ReconcileDeps } from './reconcile-tenants.ts';
-import { perWorkerFile, perWorkerPort, workerSlot } from './worker-slot.ts';
+import { perWorkerFile, perWorkerPort, workerCount, workerSlot } from './worker-slot.ts';
 
 /** Config sections a reload cannot change (they shape listeners and files opened at start). */
 const RESTART_ONLY: ReadonlyArray<keyof ProxyConfig> = ['server', 'metrics', 'audit', 'reload'];
@@ -108,7 +108,7 @@ export class ProxyOps {
   /** Adds the key store's rate limit and policy to a tenant. */
   decorate(tenant: Tenant, ks: KeyStoreConfig): Tenant {
     const decorated: Tenant = { ...tenant };
-    if (ks.rateLimit !== undefined) decorated.admit = rateLimitAdmission(new TokenBucket(ks.rateLimit), `prefix "${ks.prefix}"`);
+    if (ks.rateLimit !== undefined) decorated.admit = rateLimitAdmission(this.#bucket(ks.rateLimit), `prefix "${ks.prefix}"`);
     if (ks.policy !== undefined) {
       decorated.authorize = createPolicyAuthorizer(ks.policy, { prefix: ks.prefix, logger: this.#logger, onDenial: this.metrics.onDenial });
     }
@@ -164,8 +164,13 @@ export class ProxyOps {
     this.metrics.stop();
   }
 
+  /** This process's bucket for a configured limit: its share when it is one of N workers. */
+  #bucket(limit: RateLimitConfig): TokenBucket {
+    return new TokenBucket(workerShare(limit, workerSlot() ?? 0, workerCount()));
+  }
+
   #applySettings(config: ProxyConfig): void {
-    this.#globalAdmit = config.rateLimit === undefined ? undefined : rateLimitAdmission(new TokenBucket(config.rateLimit), 'proxy-wide');
+    this.#globalAdmit = config.rateLimit === undefined ? undefined : rateLimitAdmission(this.#bucket(config.rateLimit), 'proxy-wide');
     if (this.#logger.level !== config.logging.level) this.#logger.level = config.logging.level;
   }
 

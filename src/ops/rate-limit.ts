@@ -8,6 +8,21 @@ export interface RateLimitConfig {
 }
 
 /**
+ * One worker's share of a configured limit, so that N workers together admit what the
+ * config says and not N times that (each worker keeps its own bucket: a shared one would
+ * put IPC on every request). The rate is split evenly; the burst is split in whole tokens,
+ * the first `burst % N` slots taking one more, so the shares add up to the burst exactly.
+ * A worker never gets less than one token, so a burst smaller than the worker count admits
+ * up to one request per worker at once.
+ */
+export function workerShare(config: RateLimitConfig, slot: number, workers: number): RateLimitConfig {
+  if (workers <= 1) return config;
+  const burst = config.burst ?? Math.ceil(config.requestsPerSecond);
+  const share = Math.floor(burst / workers) + (slot < burst % workers ? 1 : 0);
+  return { requestsPerSecond: config.requestsPerSecond / workers, burst: Math.max(1, share) };
+}
+
+/**
  * A token bucket: it holds up to `burst` tokens, refills at `requestsPerSecond`, and each
  * request takes one. Refilling is computed from the clock on each call, so there is no
  * timer and an idle bucket costs nothing.

@@ -30,3 +30,13 @@ export function perWorkerFile(file: string, slot: number | undefined): string {
 export function perWorkerPort(port: number, slot: number | undefined): number {
   return slot === undefined || port === 0 ? port : port + slot;
 }
+
+/**
+ * How many workers share the listening socket: the primary passes it in
+ * XKS_PROXY_WORKERS; 1 outside a cluster.
+ */
+export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+  if (!cluster.isWorker) return 1;
+  const n = env.XKS_PROXY_WORKERS;
+  return n !== undefined && /^\d{1,4}$/.test(n) && Number(n) > 0 ? Number(n) : 1;
+}

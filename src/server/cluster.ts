@@ -16,6 +16,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { BatchedLogDestination } from '../observability/batched-destination.ts';
+import { workerSlot } from '../ops/worker-slot.ts';
 import { startProxy, type RunningProxy } from './start-proxy.ts';
 
 /** What `serve --workers N` passes to the primary and to each worker. */
@@ -104,7 +105,7 @@ export function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOpt
   // replaces), for per-worker resources such as audit files and metrics ports (ops/worker-slot.ts).
   const slots = new Map<number, number>();
   const fork = (slot: number): void => {
-    const worker = cluster.fork({ XKS_PROXY_WORKER_SLOT: String(slot) });
+    const worker = cluster.fork({ XKS_PROXY_WORKER_SLOT: String(slot), XKS_PROXY_WORKERS: String(options.workers) });
     slots.set(worker.id, slot);
     worker.on('message', (m: unknown) => {
       if (!isListeningMessage(m)) return;
@@ -164,7 +165,8 @@ export type ServeInProcess = (loaded: LoadedConfig, options: { port?: number; ho
  * channel closed) so that no orphan keeps serving.
  */
 export async function runClusterWorker(loaded: LoadedConfig, options: ClusterServeOptions, serve: ServeInProcess): Promise<RunningProxy> {
-  const logger = workerLogger(loaded).child({ worker: cluster.worker?.id, pid: process.pid });
+  // `worker` is the slot (0..N-1): the number in the worker's audit file name and metrics port.
+  const logger = workerLogger(loaded).child({ worker: workerSlot() ?? 0, pid: process.pid });
   let proxy: RunningProxy;
   try {
     proxy = await serve(loaded, { port: options.port, host: options.host, logger });

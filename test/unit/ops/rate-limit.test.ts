@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rateLimitAdmission, TokenBucket } from '../../../src/ops/rate-limit.ts';
+import { rateLimitAdmission, TokenBucket, workerShare } from '../../../src/ops/rate-limit.ts';
 import { isXksError } from '../../../src/xks/errors.ts';
 
 function clock(start = 0) {
@@ -49,5 +49,18 @@ describe('rateLimitAdmission', () => {
     expect(e.status).toBe(429);
     expect(e.logDetail).toContain('prefix "a"');
     expect(e.message).not.toContain('prefix');
+  });
+});
+
+describe('workerShare', () => {
+  it('splits the rate evenly and the burst in whole tokens that add up to the configured burst', () => {
+    const shares = [0, 1, 2].map((slot) => workerShare({ requestsPerSecond: 300, burst: 10 }, slot, 3));
+    expect(shares.map((s) => s.requestsPerSecond)).toEqual([100, 100, 100]);
+    expect(shares.map((s) => s.burst)).toEqual([4, 3, 3]);
+  });
+
+  it('leaves a single process with the configured limit, and gives every worker at least one token', () => {
+    expect(workerShare({ requestsPerSecond: 5, burst: 7 }, 0, 1)).toEqual({ requestsPerSecond: 5, burst: 7 });
+    expect(workerShare({ requestsPerSecond: 2, burst: 1 }, 1, 2).burst).toBe(1);
   });
 });
