@@ -24,6 +24,11 @@ export const auditConfigSchema = z
   .object({
     /** JSON lines file, appended to (mode 0600); relative to the config file. */
     file: z.string().min(1),
+    /**
+     * Secret reference (env:NAME or file:PATH) to a key of at least 32 characters: the
+     * chain becomes HMAC-SHA256 under it, which whoever can rewrite the file cannot forge.
+     */
+    hmacKey: z.string().min(1).optional(),
   })
   .strict();
 

@@ -4,10 +4,12 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { KeyProvider } from '../providers/key-provider.ts';
 import type { RequestEvent } from '../server/app.ts';
 import { TenantDirectory, type Tenant } from '../server/tenants.ts';
 import type { KeyStore } from '../xks/key-store.ts';
+import { auditKey } from './audit/audit-chain.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { InFlightRequests, trackInFlight, type FetchApp } from './in-flight.ts';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.ts';
@@ -72,6 +74,7 @@ export class ProxyOps {
     if (audit !== undefined) {
       ops.#audit = await AuditLog.open(perWorkerFile(resolve(loaded.configDir, audit.file), workerSlot()), {
         logger,
+        key: audit.hmacKey === undefined ? undefined : auditKey(resolveSecretRef(audit.hmacKey, 'audit.hmacKey', process.env, loaded.configDir)),
         onWriteError: () => ops.metrics.auditWriteErrors.inc(),
       });
       logger.info({ auditFile: ops.#audit.file, nextSeq: ops.#audit.head.seq }, 'audit log open');

@@ -49,7 +49,7 @@ describe('audit log', () => {
 
     const ok = await runCli(['audit', 'verify', file]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^ok: 3 line\(s\), seq 1\.\.3, head sha256 [0-9a-f]{64}$/m);
+    expect(ok.stdout).toMatch(/^ok: 3 line\(s\), seq 1\.\.3, head [0-9a-f]{64}$/m);
 
     // Someone turns the refused request into a successful one.
     const lines = text.trim().split('\n');
@@ -57,7 +57,8 @@ describe('audit log', () => {
     await writeFile(file, `${lines.join('\n')}\n`);
     const bad = await runCli(['audit', 'verify', file]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain(`FAIL  ${file}:3: prev does not match the SHA-256 of the line before it`);
+    // Reported at the edited line itself, not at the one after it.
+    expect(bad.stdout).toContain(`FAIL  ${file}:2: this line does not hash to the prev the next line recorded`);
     expect(bad.stdout).toContain('FAILED: 3 line(s)');
   }, 60_000);
 
@@ -75,5 +76,14 @@ describe('audit log', () => {
       total += (JSON.parse(r.stdout) as { lines: number }).lines;
     }
     expect(total).toBe(20);
+
+    // The configured path stands for the worker set; two workers' files are two chains, no false alarm.
+    for (const args of [[join(d.dir, 'audit.jsonl')], files, ['--config', d.configFile]]) {
+      const r = await runCli(['audit', 'verify', ...args]);
+      expect(r.stdout + r.stderr).not.toContain('ENOENT');
+      expect(r.code, r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^worker 0: ok: \d+ line/m);
+      expect(r.stdout).toMatch(/^worker 1: ok: \d+ line/m);
+    }
   }, 60_000);
 });

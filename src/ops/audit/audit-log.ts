@@ -19,7 +19,7 @@ const TAIL_BYTES = 64 * 1024;
  * process died mid-write) still counts as a line, so the chain continues over it and
  * `audit verify` reports exactly that damaged line.
  */
-export async function readChainHead(file: string): Promise<{ head: ChainHead; endsWithNewline: boolean } | undefined> {
+export async function readChainHead(file: string, key?: Buffer): Promise<{ head: ChainHead; endsWithNewline: boolean } | undefined> {
   let size: number;
   try {
     size = (await stat(file)).size;
@@ -49,7 +49,7 @@ export async function readChainHead(file: string): Promise<{ head: ChainHead; en
         // Not a complete record: look further back for the last seq.
       }
     }
-    return { head: { seq, prev: hashAuditLine(lastLine) }, endsWithNewline };
+    return { head: { seq, prev: hashAuditLine(lastLine, key) }, endsWithNewline };
   } finally {
     await fh.close();
   }
@@ -65,20 +65,22 @@ export class AuditLog {
   readonly file: string;
   readonly #logger: Logger;
   readonly #onWriteError: () => void;
+  readonly #key: Buffer | undefined;
   #stream: WriteStream | undefined;
   #head: ChainHead = { seq: 1, prev: GENESIS_HASH };
   #broken = false;
   #ino = -1;
 
-  private constructor(file: string, logger: Logger, onWriteError: () => void) {
+  private constructor(file: string, logger: Logger, onWriteError: () => void, key: Buffer | undefined) {
     this.file = file;
+    this.#key = key;
     this.#logger = logger;
     this.#onWriteError = onWriteError;
   }
 
-  /** Opens (or creates, mode 0600) the log and continues its chain. */
-  static async open(file: string, opts: { logger: Logger; onWriteError?: () => void }): Promise<AuditLog> {
-    const log = new AuditLog(file, opts.logger, opts.onWriteError ?? (() => {}));
+  /** Opens (or creates, mode 0600) the log and continues its chain; `key` makes it a keyed (HMAC) chain. */
+  static async open(file: string, opts: { logger: Logger; onWriteError?: () => void; key?: Buffer }): Promise<AuditLog> {
+    const log = new AuditLog(file, opts.logger, opts.onWriteError ?? (() => {}), opts.key);
     await log.#openStream();
     return log;
   }
@@ -100,7 +102,7 @@ export class AuditLog {
       return;
     }
     const line = chainAuditLine(this.#head.seq, record, this.#head.prev);
-    this.#head = { seq: this.#head.seq + 1, prev: hashAuditLine(line) };
+    this.#head = { seq: this.#head.seq + 1, prev: hashAuditLine(line, this.#key) };
     this.#stream.write(`${line}\n`);
   }
 
@@ -127,7 +129,7 @@ export class AuditLog {
   }
 
   async #openStream(): Promise<void> {
-    const existing = await readChainHead(this.file);
+    const existing = await readChainHead(this.file, this.#key);
     // A file that already has lines is authoritative: continue its chain.
     if (existing !== undefined) this.#head = existing.head;
     const next = await this.#createStream();

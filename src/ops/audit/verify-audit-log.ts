@@ -40,24 +40,35 @@ async function* rawLines(file: string): AsyncGenerator<string> {
   if (pending.length > 0) yield pending.toString('utf8');
 }
 
+/** Options of a verification. */
+export interface VerifyOptions {
+  /** Key of a keyed (audit.hmacKey) chain; without it the chain is plain SHA-256. */
+  key?: Buffer | undefined;
+  /** The chain head kept elsewhere (logged as headHash at close): catches removed last lines. */
+  expectedHead?: string | undefined;
+}
+
 /**
  * Checks one audit log, or several files that follow each other (rotated logs, oldest
- * first), as one hash chain: every line must be a JSON record whose `prev` is the SHA-256
- * of the line before it and whose `seq` is one more than that line's. An edited, inserted
- * or deleted line breaks the next line's `prev`. Removing lines from the end cannot be
- * seen from the file alone: compare `headHash` with the head the proxy logged.
+ * first), as one hash chain: every line must be a JSON record whose `prev` is the hash of
+ * the line before it and whose `seq` is one more than that line's. A line whose hash is not
+ * the `prev` the next line recorded is reported at that line itself: it was edited or
+ * inserted, or lines after it were removed (then the next line's seq also jumps). Removing
+ * lines from the end cannot be seen from the file alone: pass the head kept elsewhere.
  */
-export async function verifyAuditLog(files: readonly string[]): Promise<AuditVerification> {
+export async function verifyAuditLog(files: readonly string[], opts: VerifyOptions = {}): Promise<AuditVerification> {
   const problems: AuditProblem[] = [];
   const problem = (file: string, line: number, message: string) => {
     if (problems.length < MAX_PROBLEMS) problems.push({ file, line, message });
   };
   let prevHash: string | undefined;
   let prevSeq: number | undefined;
+  let prevAt: { file: string; line: number } | undefined;
   let firstSeq: number | undefined;
   let lastSeq: number | undefined;
   let lines = 0;
   let continuesEarlierFile = false;
+  const keyHint = opts.key === undefined ? ' (if the log is keyed with audit.hmacKey, pass its key)' : '';
   for (const file of files) {
     let lineNo = 0;
     for await (const text of rawLines(file)) {
@@ -77,8 +88,8 @@ export async function verifyAuditLog(files: readonly string[]): Promise<AuditVer
       } else {
         if (prevHash === undefined) {
           if (record.prev !== GENESIS_HASH) continuesEarlierFile = true;
-        } else if (record.prev !== prevHash) {
-          problem(file, lineNo, 'prev does not match the SHA-256 of the line before it: that line was edited, or lines were removed or inserted here');
+        } else if (record.prev !== prevHash && prevAt !== undefined) {
+          problem(prevAt.file, prevAt.line, `this line does not hash to the prev the next line recorded: it was edited or inserted, or lines after it were removed${keyHint}`);
         }
         if (prevSeq !== undefined && record.seq !== prevSeq + 1) {
           problem(file, lineNo, `seq ${record.seq} follows seq ${prevSeq}: records are missing or out of order`);
@@ -87,15 +98,20 @@ export async function verifyAuditLog(files: readonly string[]): Promise<AuditVer
         lastSeq = record.seq;
       }
       prevSeq = typeof record?.seq === 'number' ? record.seq : undefined;
-      prevHash = hashAuditLine(text);
+      prevHash = hashAuditLine(text, opts.key);
+      prevAt = { file, line: lineNo };
     }
+  }
+  const headHash = prevHash ?? GENESIS_HASH;
+  if (opts.expectedHead !== undefined && opts.expectedHead !== headHash) {
+    problem(prevAt?.file ?? files.at(-1) ?? '', prevAt?.line ?? 0, `the chain ends at head ${headHash}, not at the expected ${opts.expectedHead}: lines were removed from the end, or the last line was edited`);
   }
   return {
     ok: problems.length === 0,
     lines,
     firstSeq,
     lastSeq,
-    headHash: prevHash ?? GENESIS_HASH,
+    headHash,
     continuesEarlierFile,
     problems,
   };

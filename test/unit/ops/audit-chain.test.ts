@@ -59,7 +59,7 @@ describe('audit log hash chain', () => {
     expect(await verifyAuditLog([file])).toMatchObject({ ok: true, lines: 3, firstSeq: 1, lastSeq: 3, headHash: hashAuditLine(text[2]!) });
   });
 
-  it('detects an edited line and names the line after it', async () => {
+  it('detects an edited line and names that line', async () => {
     const file = join(dir, 'audit.jsonl');
     await writeLog(file, 5);
     const text = await lines(file);
@@ -67,7 +67,7 @@ describe('audit log hash chain', () => {
     await writeFile(file, `${text.join('\n')}\n`);
     const result = await verifyAuditLog([file]);
     expect(result.ok).toBe(false);
-    expect(result.problems).toEqual([expect.objectContaining({ line: 3, message: expect.stringContaining('edited') })]);
+    expect(result.problems).toEqual([expect.objectContaining({ line: 2, message: expect.stringContaining('edited') })]);
   });
 
   it('detects a deleted line', async () => {
@@ -146,5 +146,40 @@ describe('audit log hash chain', () => {
     log.observe({ ...event(1), ...({ plaintext: 'SECRET-PLAINTEXT' } as object) } as RequestEvent);
     await log.close();
     expect(await readFile(file, 'utf8')).not.toContain('SECRET-PLAINTEXT');
+  });
+
+  it('a keyed chain (audit.hmacKey) catches a forger who rewrote the whole file; a plain chain cannot', async () => {
+    const key = Buffer.from('k'.repeat(40));
+    for (const keyed of [false, true]) {
+      const file = join(dir, `audit-${keyed}.jsonl`);
+      const log = await AuditLog.open(file, { logger: silent, key: keyed ? key : undefined });
+      for (let i = 1; i <= 4; i++) log.observe(event(i));
+      await log.close();
+      expect((await verifyAuditLog([file], { key: keyed ? key : undefined })).ok).toBe(true);
+      // The forger edits line 2 and recomputes every later prev with plain SHA-256.
+      const text = await lines(file);
+      text[1] = text[1]!.replace('"outcome":"ok"', '"outcome":"error"');
+      for (let i = 2; i < text.length; i++) {
+        const record = JSON.parse(text[i]!) as Record<string, unknown>;
+        record.prev = hashAuditLine(text[i - 1]!);
+        text[i] = JSON.stringify(record);
+      }
+      await writeFile(file, `${text.join('\n')}\n`);
+      const result = await verifyAuditLog([file], { key: keyed ? key : undefined });
+      expect(result.ok).toBe(!keyed);
+      if (keyed) expect(result.problems[0]).toMatchObject({ line: 2 });
+    }
+  });
+
+  it('a head kept elsewhere catches lines removed from the end', async () => {
+    const file = join(dir, 'audit.jsonl');
+    await writeLog(file, 4);
+    const head = (await verifyAuditLog([file])).headHash;
+    const text = await lines(file);
+    await writeFile(file, `${text.slice(0, 3).join('\n')}\n`);
+    expect((await verifyAuditLog([file])).ok).toBe(true);
+    const result = await verifyAuditLog([file], { expectedHead: head });
+    expect(result.ok).toBe(false);
+    expect(result.problems[0]!.message).toContain('lines were removed from the end');
   });
 });
