@@ -211,7 +211,6 @@ describe('TTLV decoder: malformed input is an error, never a hang', () => {
 
   it('survives 20,000 random and bit-flipped inputs with only TtlvDecodeError', () => {
     const valid = Buffer.from(CREATE_RESPONSE_3_1_1, 'hex');
-    const started = Date.now();
     for (let i = 0; i < 20_000; i++) {
       const input = i % 2 === 0 ? randomBytes(8 + (i % 200)) : Buffer.from(valid);
       if (i % 2 === 1) input[i % input.length] = (input[i % input.length] ?? 0) ^ (1 << (i % 8));
@@ -221,6 +220,5 @@ describe('TTLV decoder: malformed input is an error, never a hang', () => {
         expect(e).toBeInstanceOf(TtlvDecodeError);
       }
     }
-    expect(Date.now() - started).toBeLessThan(5_000);
-  });
+  }, 60_000); // a decoder that hangs on some input fails by this timeout; no timing assertion (a shared CI machine varies)
 });
