@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
@@ -39,21 +39,70 @@ export function buildKmsConsoleConfig(
   };
 }
 
+/** What the export is for: the console's import file, or `--cli-input-json` of the AWS CLI. */
+type ExportFormat = 'console' | 'cli-create' | 'cli-update';
+
+/** Options that only the AWS CLI formats use. */
+interface CliInputOptions {
+  name?: string;
+  endpoint?: string;
+  vpcEndpointServiceName?: string;
+  customKeyStoreId?: string;
+}
+
+/**
+ * The export in the chosen format. The AWS CLI formats are complete `--cli-input-json`
+ * documents for `aws kms create-custom-key-store` / `update-custom-key-store`, so the secret
+ * goes through a 0600 file instead of the command line (shell history, `ps`).
+ */
+export function buildExport(consoleFile: KmsConsoleConfig, format: ExportFormat, opts: CliInputOptions): Record<string, unknown> {
+  if (format === 'console') return { ...consoleFile };
+  const need = (value: string | undefined, flag: string): string => {
+    if (value === undefined) throw new Error(`--format ${format} needs ${flag}`);
+    return value;
+  };
+  const connectivity = opts.vpcEndpointServiceName === undefined ? { XksProxyConnectivity: 'PUBLIC_ENDPOINT' } : {
+    XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
+    XksProxyVpcEndpointServiceName: opts.vpcEndpointServiceName,
+  };
+  if (format === 'cli-create') {
+    return {
+      CustomKeyStoreName: need(opts.name, '--name'),
+      CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+      XksProxyUriEndpoint: need(opts.endpoint, '--endpoint'),
+      ...connectivity,
+      ...consoleFile,
+    };
+  }
+  // Rotation: the credential (and the unchanged path), which KMS accepts in any connection state.
+  return { CustomKeyStoreId: need(opts.customKeyStoreId, '--custom-key-store-id'), ...consoleFile };
+}
+
 /** `xks-proxy kms-config export`: print the KMS console's import file. */
 export function kmsConfigCommand(): Command {
   const cmd = new Command('kms-config').description('files for configuring AWS KMS');
   cmd
     .command('export')
-    .description('print the JSON file the AWS KMS console imports (URI path and SigV4 credential); it contains the secret')
+    .description('the JSON file the AWS KMS console imports (URI path and SigV4 credential), or --cli-input-json for the AWS CLI; it contains the secret')
     .addOption(configOption())
     .requiredOption('--prefix <prefix>', 'URI path prefix of the key store ("" for none)')
     .option('--access-key-id <id>', 'which credential to export (default: the last one listed)')
+    .addOption(
+      new Option('--format <format>', 'console: the console import file; cli-create / cli-update: --cli-input-json for aws kms create-custom-key-store / update-custom-key-store')
+        .choices(['console', 'cli-create', 'cli-update'])
+        .default('console'),
+    )
+    .option('--name <name>', 'cli-create: CustomKeyStoreName')
+    .option('--endpoint <url>', 'cli-create: XksProxyUriEndpoint, e.g. https://xks.example.com')
+    .option('--vpc-endpoint-service-name <name>', 'cli-create: the VPC endpoint service (VPC_ENDPOINT_SERVICE connectivity; without it PUBLIC_ENDPOINT)')
+    .option('--custom-key-store-id <id>', 'cli-update: the key store to update')
     .option('-o, --output <file>', 'write the file (mode 0600) instead of printing it')
     .action(
-      cliAction(async (opts: { config: string; prefix: string; accessKeyId?: string; output?: string }) => {
+      cliAction(async (opts: { config: string; prefix: string; accessKeyId?: string; output?: string; format: ExportFormat } & CliInputOptions) => {
         const { config, configDir } = await loadConfigFile(opts.config);
         const prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
-        const text = `${JSON.stringify(buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env, configDir), null, 2)}\n`;
+        const consoleFile = buildKmsConsoleConfig(config, prefix, opts.accessKeyId, process.env, configDir);
+        const text = `${JSON.stringify(buildExport(consoleFile, opts.format, opts), null, 2)}\n`;
         if (opts.output === undefined) {
           process.stdout.write(text);
           return;

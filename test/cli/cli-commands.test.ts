@@ -113,6 +113,28 @@ describe('kms-config export', () => {
     expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({ XksProxyUriPath: '/tenant/a/kms/xks/v1' });
   });
 
+  it('--format cli-create writes the --cli-input-json document of aws kms create-custom-key-store', async () => {
+    const { code, stdout, stderr } = await runCli([
+      'kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345',
+      '--format', 'cli-create', '--name', 'tenant-a', '--endpoint', 'https://xks.example.com',
+      '--vpc-endpoint-service-name', 'com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      CustomKeyStoreName: 'tenant-a',
+      CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+      XksProxyUriEndpoint: 'https://xks.example.com',
+      XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
+      XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0',
+      XksProxyUriPath: '/tenant/a/kms/xks/v1',
+      XksProxyAuthenticationCredential: { AccessKeyId: 'AAAAAAAAAAAAAAAAAAAA2345', RawSecretAccessKey: SECRET },
+    });
+    const missing = await runCli(['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345', '--format', 'cli-update']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('--format cli-update needs --custom-key-store-id');
+  });
+
   it('names the configured prefixes when the prefix is unknown', async () => {
     const { code, stderr } = await runCli(['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'nope']);
     expect(code).toBe(1);
