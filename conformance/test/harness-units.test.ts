@@ -8,6 +8,7 @@ import { parseDuration } from '../src/load/load-options.ts';
 import { formatJunitReport } from '../src/report/junit-report.ts';
 import { formatTextReport } from '../src/report/text-report.ts';
 import { signRequest } from '../src/sign-request.ts';
+import { formatAuthorization, rawSignature } from '../src/sigv4-raw.ts';
 import { verifySigV4 } from './support/reference-sigv4.ts';
 import { REFERENCE_CREDENTIALS, startReferenceServer } from './support/reference-xks-server.ts';
 import type { ReferenceServer } from './support/reference-xks-server.ts';
@@ -44,19 +45,32 @@ describe('check selection (--only)', () => {
 
 describe('SigV4 signing', () => {
   const input = { method: 'POST', host: 'xks.example.com', path: '/p/kms/xks/v1/health', body: '{"requestMetadata":{}}', accessKeyId: REFERENCE_CREDENTIALS.accessKeyId, secretAccessKey: REFERENCE_CREDENTIALS.secretAccessKey, region: 'us-east-1' };
-  const rules = { ...REFERENCE_CREDENTIALS, windowMs: 300_000, anyService: false, trustContentShaHeader: false };
+  const rules = { ...REFERENCE_CREDENTIALS, windowMs: 300_000, anyService: false, trustContentShaHeader: false, broken: new Set<never>() };
 
   it('signs host;x-amz-date only by default, as KMS does, and an independent verifier accepts it', () => {
     const h = signRequest(input);
     expect(h.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=BETWEEN2TENAND3TENCHARACTERS\/\d{8}\/us-east-1\/kms-xks-proxy\/aws4_request, SignedHeaders=host;x-amz-date, Signature=[0-9a-f]{64}$/);
-    expect(verifySigV4('POST', input.path, h, Buffer.from(input.body), rules)).toBeUndefined();
+    expect(verifySigV4('POST', input.path, h, [h.authorization!], Buffer.from(input.body), rules)).toBeUndefined();
+  });
+
+  it('the raw signer of the malformed-signature checks gives the same signature as aws4 for a well-formed request', () => {
+    const date = new Date('2026-03-04T05:06:07Z');
+    for (const signedHeaders of ['kms', 'all'] as const) {
+      const h = signRequest({ ...input, date, signedHeaders });
+      const names = signedHeaders === 'kms' ? ['host', 'x-amz-date'] : ['content-length', 'content-type', 'host', 'x-amz-date'];
+      const sig = rawSignature({
+        method: 'POST', path: input.path, body: input.body, headers: h, signedHeaders: names, amzDate: h['x-amz-date']!,
+        scope: ['20260304', 'us-east-1', 'kms-xks-proxy', 'aws4_request'], secretAccessKey: input.secretAccessKey,
+      });
+      expect(h.authorization).toBe(formatAuthorization([['Credential', `${input.accessKeyId}/20260304/us-east-1/kms-xks-proxy/aws4_request`], ['SignedHeaders', names.join(';')], ['Signature', sig]]));
+    }
   });
 
   it('pins the signing time so stale and future signatures can be built', () => {
     const date = new Date(Date.now() - 15 * 60_000);
     const h = signRequest({ ...input, date });
     expect(h['x-amz-date']).toBe(date.toISOString().replace(/[:-]|\.\d{3}/g, ''));
-    expect(verifySigV4('POST', input.path, h, Buffer.from(input.body), rules)).toBe('request time outside the window');
+    expect(verifySigV4('POST', input.path, h, [h.authorization!], Buffer.from(input.body), rules)).toBe('request time outside the window');
   });
 });
 
