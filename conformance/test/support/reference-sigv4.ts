@@ -89,7 +89,7 @@ export function verifySigV4(method: string, path: string, headers: IncomingHttpH
     parts.set(name, item.slice(eq + 1));
     positional.push(name);
   }
-  if (broken.has('positional-auth-components-500') && positional.join() !== COMPONENTS.join()) {
+  if (broken.has('positional-auth-components-500') && positional.length === 3 && new Set(positional).size === 3 && positional.join() !== COMPONENTS.join()) {
     // A parser that reads the three components by position and trips over any other order.
     throw new TypeError("Cannot read properties of undefined (reading 'split')");
   }
