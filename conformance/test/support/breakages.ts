@@ -60,6 +60,8 @@ export type Breakage =
   | 'tls-legacy'
   /** A client certificate is requested but not required. */
   | 'mtls-optional'
+  /** A client certificate of the trusted CA is accepted even when it has expired. */
+  | 'mtls-accepts-expired'
   /** HTTP/2 only, no HTTP/1.1 fallback. */
   | 'h2-only'
   /** The first three requests answer 503 DependencyTimeoutException (a key manager still starting). */

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { createSecureServer } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Breakage } from './breakages.ts';
 import { RefError, checkRequestMetadata, decrypt, encrypt, health, keyMetadata, makeReferenceKeys } from './reference-operations.ts';
 import { VerifierBlewUp, verifySigV4 } from './reference-sigv4.ts';
@@ -174,11 +175,17 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           ciphers: broken.has('tls-legacy') ? 'DEFAULT@SECLEVEL=0' : undefined,
           ca: t.clientCa,
           requestCert: t.clientCa !== undefined,
-          rejectUnauthorized: t.clientCa !== undefined && !broken.has('mtls-optional'),
+          rejectUnauthorized: t.clientCa !== undefined && !broken.has('mtls-optional') && !broken.has('mtls-accepts-expired'),
         },
         onRequest,
       )
     : createServer(onRequest);
+  if (t && broken.has('mtls-accepts-expired')) {
+    // Verifies the chain itself but lets an expired certificate through.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && String(socket.authorizationError) !== 'CERT_HAS_EXPIRED') socket.destroy();
+    });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
