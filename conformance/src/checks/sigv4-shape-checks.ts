@@ -147,7 +147,7 @@ function otherRegion(region: string): string {
   return region === 'us-west-2' ? 'eu-west-1' : 'us-west-2';
 }
 
-/** The compact X-Amz-Date of now with `edit` applied to its ISO form. */
+/** Now in ISO 8601 with separators and whole seconds (2026-01-02T03:04:05Z): not the X-Amz-Date format. */
 function isoNow(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
