@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CHECKS, selectChecks, summarize } from '../run.ts';
 import type { CheckResult, ConformanceReport } from '../run.ts';
+import { encryptValueProblems, healthSchemaProblems, keyMetadataProblems } from '../src/answer-values.ts';
 import { computeCdiv } from '../src/cdiv.ts';
 import { parseDuration } from '../src/load/load-options.ts';
 import { formatJunitReport } from '../src/report/junit-report.ts';
@@ -23,6 +24,37 @@ describe('CDIV', () => {
       tag: Buffer.from('vBxN2ncH1oEkR8WVXpmyYQ==', 'base64'),
     });
     expect(cdiv.toString('base64')).toBe('qHA/ImC9h5HsLRXqCyPmWgYx7tzyoTplzILbP0fPXsc=');
+  });
+});
+
+describe('value rules for 200 answers', () => {
+  it('accept the spec spellings and extra usages, refuse near misses of keySpec, keyUsage and keyStatus', () => {
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'DECRYPT', 'WRAP'], keyStatus: 'DISABLED' })).toEqual([]);
+    expect(keyMetadataProblems({ keySpec: 'RSA_0', keyUsage: ['ENCRYPT'], keyStatus: 'ENABLED' })).toEqual(['keySpec is "RSA_0", must be "AES_256"']);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT_DECRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/"ENCRYPT_DECRYPT" is not "ENCRYPT" or "DECRYPT"/);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['Encrypt'], keyStatus: 'Enabled' })).toHaveLength(2);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'ENCRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/repeats a value/);
+  });
+
+  it('hold health to 1-10 entries with id, model and a known status, and a fleet size >= 1', () => {
+    const ok = { xksProxyFleetSize: 1, xksProxyVendor: 'v', xksProxyModel: 'm', ekmVendor: 'e', ekmFleetDetails: [{ id: 'a', model: 'b', healthStatus: 'DEGRADED' }] };
+    expect(healthSchemaProblems(ok)).toEqual([]);
+    expect(healthSchemaProblems({ ...ok, xksProxyFleetSize: 0, ekmFleetDetails: Array.from({ length: 11 }, () => ({ id: 'a', model: 'b', healthStatus: 'ACTIVE' })) })).toHaveLength(2);
+    expect(healthSchemaProblems({ ...ok, ekmFleetDetails: [{ id: 'a', healthStatus: 'OK' }] })).toHaveLength(2);
+  });
+
+  it('recompute the CDIV of an encrypt answer from the request AAD and say when it leaves the AAD out', () => {
+    const f = { iv: Buffer.alloc(12, 1), ciphertext: Buffer.alloc(5, 2), tag: Buffer.alloc(16, 3), metadata: Buffer.from('kv=1') };
+    const aad = Buffer.from('aad');
+    const request = { plaintext: Buffer.alloc(5).toString('base64'), additionalAuthenticatedData: aad.toString('base64'), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' };
+    const answer = (cdiv: Buffer, extra: Record<string, unknown> = {}) => ({
+      ciphertext: f.ciphertext.toString('base64'), initializationVector: f.iv.toString('base64'), authenticationTag: f.tag.toString('base64'),
+      ciphertextMetadata: f.metadata.toString('base64'), ciphertextDataIntegrityValue: cdiv.toString('base64'), ...extra,
+    });
+    expect(encryptValueProblems(request, answer(computeCdiv({ ...f, aad })))).toEqual([]);
+    expect(encryptValueProblems(request, answer(computeCdiv(f)))[0]).toMatch(/leaves out the AAD/);
+    const tagged = answer(computeCdiv({ ...f, aad }), { ciphertext: Buffer.concat([f.ciphertext, f.tag]).toString('base64') });
+    expect(encryptValueProblems(request, tagged)[0]).toMatch(/ciphertext is 21 bytes for 5 bytes of plaintext/);
   });
 });
 
