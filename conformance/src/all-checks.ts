@@ -10,6 +10,7 @@ import { limitChecks } from './checks/limit-checks.ts';
 import { requestMetadataChecks } from './checks/request-metadata-checks.ts';
 import { routingChecks } from './checks/routing-checks.ts';
 import { sigv4Checks } from './checks/sigv4-checks.ts';
+import { sigv4ShapeChecks } from './checks/sigv4-shape-checks.ts';
 import { tamperChecks } from './checks/tamper-checks.ts';
 import { tlsChecks } from './checks/tls-checks.ts';
 import { validationChecks } from './checks/validation-checks.ts';
@@ -19,6 +20,7 @@ export const ALL_CHECKS: readonly CheckDefinition[] = [
   ...tlsChecks,
   ...routingChecks,
   ...sigv4Checks,
+  ...sigv4ShapeChecks,
   ...errorChecks,
   ...validationChecks,
   ...limitChecks,

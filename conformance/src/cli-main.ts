@@ -32,6 +32,9 @@ TLS (https endpoints):
   --ca FILE                   CA certificate(s) of the server certificate (PEM)
   --cert FILE --key-file FILE client certificate and key for mTLS (enables the mTLS checks)
   --insecure                  do not verify the server certificate
+  --expired-cert FILE --expired-key-file FILE
+                              an expired client certificate from the CA the proxy trusts, for
+                              tls.mtls-expired-cert (default: one from a throwaway CA)
 Checks:
   --only PATTERNS             comma-separated check ids, groups or globs (e.g. sigv4,tamper.aad-*)
   --list                      list the checks and exit
@@ -96,6 +99,8 @@ export async function cliMain(argv: string[], io: CliIo = defaultIo): Promise<nu
         cert: { type: 'string' },
         'key-file': { type: 'string' },
         insecure: { type: 'boolean' },
+        'expired-cert': { type: 'string' },
+        'expired-key-file': { type: 'string' },
         only: { type: 'string' },
         list: { type: 'boolean' },
         'iv-samples': { type: 'string' },
@@ -127,6 +132,7 @@ export async function cliMain(argv: string[], io: CliIo = defaultIo): Promise<nu
   let options: ConformanceOptionsInput;
   try {
     if ((values.cert === undefined) !== (values['key-file'] === undefined)) throw new Error('--cert and --key-file go together');
+    if ((values['expired-cert'] === undefined) !== (values['expired-key-file'] === undefined)) throw new Error('--expired-cert and --expired-key-file go together');
     options = {
       endpoint: values.endpoint,
       prefix: values.prefix,
@@ -139,6 +145,8 @@ export async function cliMain(argv: string[], io: CliIo = defaultIo): Promise<nu
         cert: values.cert === undefined ? undefined : readFileSync(values.cert),
         key: values['key-file'] === undefined ? undefined : readFileSync(values['key-file']),
         insecure: values.insecure ?? false,
+        expiredCert: values['expired-cert'] === undefined ? undefined : readFileSync(values['expired-cert']),
+        expiredKey: values['expired-key-file'] === undefined ? undefined : readFileSync(values['expired-key-file']),
       },
       only: values.only,
       ivSamples: positiveInt('iv-samples', values['iv-samples']),

@@ -1,4 +1,5 @@
 /** Assertions on proxy answers that turn a wrong answer into a readable CheckFailure. */
+import { successValueProblems } from './answer-values.ts';
 import { fail } from './check.ts';
 import { SPEC_ERROR_STATUS, isSpecErrorName } from './error-table.ts';
 import type { SpecErrorName } from './error-table.ts';
@@ -24,12 +25,21 @@ export function isJsonContentType(a: HttpAnswer): boolean {
   return /^application\/json\s*(;|$)/i.test(a.headers['content-type'] ?? '');
 }
 
-/** Expects 200 with a JSON object body (spec "API content type") and returns the body. */
+/**
+ * Expects 200 with a JSON object body (spec "API content type") and returns the body.
+ * When the answer is tagged with its operation (every XksClient call is), the body's
+ * values are checked too (answer-values.ts): a well-formed but wrong 200 fails any check.
+ */
 export function expectSuccess(a: HttpAnswer, what: string): Record<string, unknown> {
   if (a.status !== 200) fail(`${what}: expected 200, got ${describeAnswer(a)}`);
   if (!isJsonContentType(a)) fail(`${what}: 200 without Content-Type application/json (got ${a.headers['content-type'] ?? 'none'})`);
   if (a.json === null || typeof a.json !== 'object' || Array.isArray(a.json)) fail(`${what}: 200 body is not a JSON object`);
-  return a.json as Record<string, unknown>;
+  const body = a.json as Record<string, unknown>;
+  if (a.answers) {
+    const problems = successValueProblems(a.answers.operation, a.answers.request, body);
+    if (problems.length > 0) fail(`${what}: 200 with wrong values: ${problems.join('; ')}`);
+  }
+  return body;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** A small HTTP(S) client over an undici Pool: raw requests, raw answers. */
 import { Pool } from 'undici';
+import type { AnsweredOperation } from './answer-values.ts';
 import type { ConformanceTls } from './options.ts';
 
 /** One HTTP answer, with the body both as text and (when it parses) as JSON. */
@@ -12,13 +13,19 @@ export interface HttpAnswer {
   json: unknown;
   /** Wall time from sending to the end of the body, ms. */
   latencyMs: number;
+  /**
+   * The XKS operation and the (parsed) request body this answers, set by XksClient for
+   * calls to the configured key store, so every 200 can be checked for its values.
+   */
+  answers?: { operation: AnsweredOperation; request: unknown };
 }
 
 /** One request as sent on the wire. */
 export interface HttpRequest {
   method: string;
   path: string;
-  headers: Record<string, string>;
+  /** An array value sends the header once per element (e.g. two Authorization headers). */
+  headers: Record<string, string | string[]>;
   body?: string;
 }
 

@@ -22,6 +22,13 @@ export interface ConformanceTls {
   key?: string | Buffer;
   /** Skip server certificate verification (self-signed test setups only). */
   insecure?: boolean;
+  /**
+   * An expired client certificate (and its key) issued by the CA the proxy trusts, for the
+   * expired-certificate check; without it the harness makes an expired one of its own
+   * under a throwaway CA, as the AWS test client's bogus-mtls/expired_cert.pem is.
+   */
+  expiredCert?: string | Buffer;
+  expiredKey?: string | Buffer;
 }
 
 /** Everything a conformance run needs; every field has the demo's default. */

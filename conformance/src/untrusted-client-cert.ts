@@ -1,6 +1,6 @@
 /** A throwaway self-signed client certificate, to see that mTLS refuses untrusted clients. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,46 @@ export async function makeUntrustedClientCert(region: string): Promise<PemPair |
       '-subj', `/CN=cks.kms.${region}.amazonaws.com`,
     ]);
     return { cert: await readFile(join(dir, 'cert.pem'), 'utf8'), key: await readFile(join(dir, 'key.pem'), 'utf8') };
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return undefined;
+    throw e;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `openssl ca` settings for signing one certificate with chosen validity dates. */
+const CA_CONFIG = `[ca]
+default_ca = throwaway
+[throwaway]
+database = index.txt
+new_certs_dir = issued
+serial = serial.txt
+default_md = sha256
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+`;
+
+/**
+ * Makes a client certificate with the CN KMS uses that expired in 2020, issued by a
+ * throwaway CA (openssl req cannot back-date; openssl ca can). Resolves undefined when
+ * openssl is not installed.
+ */
+export async function makeExpiredClientCert(region: string): Promise<PemPair | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'xks-conformance-'));
+  const at = (f: string) => join(dir, f);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    await run('openssl', ['req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=conformance throwaway CA']);
+    await run('openssl', ['req', '-new', ...ec, '-keyout', at('key.pem'), '-out', at('req.csr'), '-subj', `/CN=cks.kms.${region}.amazonaws.com`]);
+    await mkdir(at('issued'));
+    await writeFile(at('index.txt'), '');
+    await writeFile(at('serial.txt'), '01\n');
+    await writeFile(at('ca.cnf'), CA_CONFIG);
+    await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'req.csr', '-out', 'cert.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext'], { cwd: dir });
+    return { cert: await readFile(at('cert.pem'), 'utf8'), key: await readFile(at('key.pem'), 'utf8') };
   } catch (e) {
     if ((e as { code?: string }).code === 'ENOENT') return undefined;
     throw e;

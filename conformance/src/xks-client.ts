@@ -1,4 +1,5 @@
 /** Signed XKS API calls for the checks: the right way by default, any wrong way on request. */
+import type { AnsweredOperation } from './answer-values.ts';
 import type { HttpAnswer, HttpClient } from './http-client.ts';
 import type { ConformanceOptions } from './options.ts';
 import { signRequest } from './sign-request.ts';
@@ -71,7 +72,18 @@ export class XksClient {
     }
     for (const name of opts.dropHeaders ?? []) delete headers[name];
     Object.assign(headers, opts.setHeaders ?? {});
-    return this.http.send({ method, path, headers, body: method === 'GET' ? undefined : text });
+    const answer = await this.http.send({ method, path, headers, body: method === 'GET' ? undefined : text });
+    const operation = this.operationOf(path);
+    if (operation !== undefined) answer.answers = { operation, request: parseOrUndefined(text) };
+    return answer;
+  }
+
+  /** The operation a path names under the configured prefix, else undefined. */
+  operationOf(path: string): AnsweredOperation | undefined {
+    const base = this.basePath();
+    if (path === `${base}/health`) return 'health';
+    const m = path.startsWith(`${base}/keys/`) ? /\/(metadata|encrypt|decrypt)$/.exec(path) : null;
+    return m ? (m[1] as AnsweredOperation) : undefined;
   }
 
   /** GetHealthStatus. */
@@ -92,5 +104,13 @@ export class XksClient {
   /** Decrypt. */
   decrypt(keyId: string, input: DecryptInput, meta = requestMetadata('Decrypt'), opts?: CallOptions): Promise<HttpAnswer> {
     return this.call(this.path('decrypt', keyId), decryptBody(input, meta), opts);
+  }
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

@@ -3,11 +3,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CHECKS, selectChecks, summarize } from '../run.ts';
 import type { CheckResult, ConformanceReport } from '../run.ts';
+import { encryptValueProblems, healthSchemaProblems, keyMetadataProblems } from '../src/answer-values.ts';
 import { computeCdiv } from '../src/cdiv.ts';
 import { parseDuration } from '../src/load/load-options.ts';
 import { formatJunitReport } from '../src/report/junit-report.ts';
 import { formatTextReport } from '../src/report/text-report.ts';
 import { signRequest } from '../src/sign-request.ts';
+import { formatAuthorization, rawSignature } from '../src/sigv4-raw.ts';
 import { verifySigV4 } from './support/reference-sigv4.ts';
 import { REFERENCE_CREDENTIALS, startReferenceServer } from './support/reference-xks-server.ts';
 import type { ReferenceServer } from './support/reference-xks-server.ts';
@@ -22,6 +24,37 @@ describe('CDIV', () => {
       tag: Buffer.from('vBxN2ncH1oEkR8WVXpmyYQ==', 'base64'),
     });
     expect(cdiv.toString('base64')).toBe('qHA/ImC9h5HsLRXqCyPmWgYx7tzyoTplzILbP0fPXsc=');
+  });
+});
+
+describe('value rules for 200 answers', () => {
+  it('accept the spec spellings and extra usages, refuse near misses of keySpec, keyUsage and keyStatus', () => {
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'DECRYPT', 'WRAP'], keyStatus: 'DISABLED' })).toEqual([]);
+    expect(keyMetadataProblems({ keySpec: 'RSA_0', keyUsage: ['ENCRYPT'], keyStatus: 'ENABLED' })).toEqual(['keySpec is "RSA_0", must be "AES_256"']);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT_DECRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/"ENCRYPT_DECRYPT" is not "ENCRYPT" or "DECRYPT"/);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['Encrypt'], keyStatus: 'Enabled' })).toHaveLength(2);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'ENCRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/repeats a value/);
+  });
+
+  it('hold health to 1-10 entries with id, model and a known status, and a fleet size >= 1', () => {
+    const ok = { xksProxyFleetSize: 1, xksProxyVendor: 'v', xksProxyModel: 'm', ekmVendor: 'e', ekmFleetDetails: [{ id: 'a', model: 'b', healthStatus: 'DEGRADED' }] };
+    expect(healthSchemaProblems(ok)).toEqual([]);
+    expect(healthSchemaProblems({ ...ok, xksProxyFleetSize: 0, ekmFleetDetails: Array.from({ length: 11 }, () => ({ id: 'a', model: 'b', healthStatus: 'ACTIVE' })) })).toHaveLength(2);
+    expect(healthSchemaProblems({ ...ok, ekmFleetDetails: [{ id: 'a', healthStatus: 'OK' }] })).toHaveLength(2);
+  });
+
+  it('recompute the CDIV of an encrypt answer from the request AAD and say when it leaves the AAD out', () => {
+    const f = { iv: Buffer.alloc(12, 1), ciphertext: Buffer.alloc(5, 2), tag: Buffer.alloc(16, 3), metadata: Buffer.from('kv=1') };
+    const aad = Buffer.from('aad');
+    const request = { plaintext: Buffer.alloc(5).toString('base64'), additionalAuthenticatedData: aad.toString('base64'), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' };
+    const answer = (cdiv: Buffer, extra: Record<string, unknown> = {}) => ({
+      ciphertext: f.ciphertext.toString('base64'), initializationVector: f.iv.toString('base64'), authenticationTag: f.tag.toString('base64'),
+      ciphertextMetadata: f.metadata.toString('base64'), ciphertextDataIntegrityValue: cdiv.toString('base64'), ...extra,
+    });
+    expect(encryptValueProblems(request, answer(computeCdiv({ ...f, aad })))).toEqual([]);
+    expect(encryptValueProblems(request, answer(computeCdiv(f)))[0]).toMatch(/leaves out the AAD/);
+    const tagged = answer(computeCdiv({ ...f, aad }), { ciphertext: Buffer.concat([f.ciphertext, f.tag]).toString('base64') });
+    expect(encryptValueProblems(request, tagged)[0]).toMatch(/ciphertext is 21 bytes for 5 bytes of plaintext/);
   });
 });
 
@@ -44,19 +77,32 @@ describe('check selection (--only)', () => {
 
 describe('SigV4 signing', () => {
   const input = { method: 'POST', host: 'xks.example.com', path: '/p/kms/xks/v1/health', body: '{"requestMetadata":{}}', accessKeyId: REFERENCE_CREDENTIALS.accessKeyId, secretAccessKey: REFERENCE_CREDENTIALS.secretAccessKey, region: 'us-east-1' };
-  const rules = { ...REFERENCE_CREDENTIALS, windowMs: 300_000, anyService: false, trustContentShaHeader: false };
+  const rules = { ...REFERENCE_CREDENTIALS, windowMs: 300_000, anyService: false, trustContentShaHeader: false, broken: new Set<never>() };
 
   it('signs host;x-amz-date only by default, as KMS does, and an independent verifier accepts it', () => {
     const h = signRequest(input);
     expect(h.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=BETWEEN2TENAND3TENCHARACTERS\/\d{8}\/us-east-1\/kms-xks-proxy\/aws4_request, SignedHeaders=host;x-amz-date, Signature=[0-9a-f]{64}$/);
-    expect(verifySigV4('POST', input.path, h, Buffer.from(input.body), rules)).toBeUndefined();
+    expect(verifySigV4('POST', input.path, h, [h.authorization!], Buffer.from(input.body), rules)).toBeUndefined();
+  });
+
+  it('the raw signer of the malformed-signature checks gives the same signature as aws4 for a well-formed request', () => {
+    const date = new Date('2026-03-04T05:06:07Z');
+    for (const signedHeaders of ['kms', 'all'] as const) {
+      const h = signRequest({ ...input, date, signedHeaders });
+      const names = signedHeaders === 'kms' ? ['host', 'x-amz-date'] : ['content-length', 'content-type', 'host', 'x-amz-date'];
+      const sig = rawSignature({
+        method: 'POST', path: input.path, body: input.body, headers: h, signedHeaders: names, amzDate: h['x-amz-date']!,
+        scope: ['20260304', 'us-east-1', 'kms-xks-proxy', 'aws4_request'], secretAccessKey: input.secretAccessKey,
+      });
+      expect(h.authorization).toBe(formatAuthorization([['Credential', `${input.accessKeyId}/20260304/us-east-1/kms-xks-proxy/aws4_request`], ['SignedHeaders', names.join(';')], ['Signature', sig]]));
+    }
   });
 
   it('pins the signing time so stale and future signatures can be built', () => {
     const date = new Date(Date.now() - 15 * 60_000);
     const h = signRequest({ ...input, date });
     expect(h['x-amz-date']).toBe(date.toISOString().replace(/[:-]|\.\d{3}/g, ''));
-    expect(verifySigV4('POST', input.path, h, Buffer.from(input.body), rules)).toBe('request time outside the window');
+    expect(verifySigV4('POST', input.path, h, [h.authorization!], Buffer.from(input.body), rules)).toBe('request time outside the window');
   });
 });
 

@@ -12,10 +12,11 @@ beforeAll(async () => {
   certs = await makeTestCerts();
 });
 
-async function runOverHttps(breakages: Breakage[], only: string, withClientCert = true): Promise<ConformanceReport> {
+async function runOverHttps(breakages: Breakage[], only: string, withClientCert = true, supplyExpired = false): Promise<ConformanceReport> {
   const server = await startReferenceServer({ breakages, tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca } });
   try {
-    const tls = withClientCert ? { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } : { ca: certs.ca };
+    const expired = supplyExpired ? { expiredCert: certs.expiredClientCert, expiredKey: certs.expiredClientKey } : {};
+    const tls = withClientCert ? { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, ...expired } : { ca: certs.ca };
     return await runConformance({ endpoint: server.endpoint, tls, only });
   } finally {
     await server.close();
@@ -49,7 +50,19 @@ describe('the TLS checks catch broken HTTPS servers', () => {
   });
 
   it('fail when a client without a certificate (or with an untrusted one) is served', async () => {
-    expect(statuses(await runOverHttps(['mtls-optional'], 'tls.mtls-*'))).toEqual({ 'tls.mtls-no-client-cert': 'fail', 'tls.mtls-untrusted-cert': 'fail' });
+    expect(statuses(await runOverHttps(['mtls-optional'], 'tls.mtls-*'))).toEqual({ 'tls.mtls-no-client-cert': 'fail', 'tls.mtls-untrusted-cert': 'fail', 'tls.mtls-expired-cert': 'fail' });
+  });
+
+  it('refuse expired client certificates: a throwaway CA\'s by default, the trusted CA\'s with --expired-cert', async () => {
+    const own = await runOverHttps([], 'tls.mtls-expired-cert');
+    expect(own.results[0]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^an expired certificate of a throwaway CA refused/) });
+    const given = await runOverHttps([], 'tls.mtls-expired-cert', true, true);
+    expect(given.results[0]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^the expired certificate given with --expired-cert refused/) });
+  });
+
+  it('fail when an expired certificate of the trusted CA is served', async () => {
+    const r = await runOverHttps(['mtls-accepts-expired'], 'tls.mtls-expired-cert,tls.mtls-untrusted-cert,tls.mtls-no-client-cert', true, true);
+    expect(statuses(r)).toEqual({ 'tls.mtls-no-client-cert': 'pass', 'tls.mtls-untrusted-cert': 'pass', 'tls.mtls-expired-cert': 'fail' });
   });
 
   it('fail when there is no HTTP/1.1 fallback', async () => {
@@ -65,6 +78,7 @@ describe('the TLS checks catch broken HTTPS servers', () => {
   it('skip the mTLS checks when no client certificate is given', async () => {
     const r = await runOverHttps(['mtls-optional'], 'tls.mtls-*', false);
     expect(r.results.map((x) => [x.status, x.detail])).toEqual([
+      ['skip', 'no client certificate given (--cert), mTLS not tested'],
       ['skip', 'no client certificate given (--cert), mTLS not tested'],
       ['skip', 'no client certificate given (--cert), mTLS not tested'],
     ]);

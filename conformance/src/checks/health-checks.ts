@@ -1,4 +1,5 @@
 /** GetHealthStatus: response schema, fleet entries, accepted operations (spec GetHealthStatus). */
+import { healthSchemaProblems } from '../answer-values.ts';
 import type { CheckDefinition } from '../check.ts';
 import { fail } from '../check.ts';
 import { expectSuccess } from '../expect-answer.ts';
@@ -6,29 +7,11 @@ import { healthMetadata } from '../request-bodies.ts';
 
 const GROUP = 'health';
 const SPEC = 'GetHealthStatus';
-const HEALTH_STATUSES = ['ACTIVE', 'DEGRADED', 'UNAVAILABLE'];
+
+/** The health body rules live with the other value rules; re-exported for existing callers. */
+export { healthSchemaProblems };
 /** KMS gives up on any call after 250 ms (spec GetHealthStatus, KMS considerations). */
 const KMS_TIMEOUT_MS = 250;
-
-/** Returns the problems of a health response body, empty when it follows the schema. */
-export function healthSchemaProblems(body: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  const size = body.xksProxyFleetSize;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0) problems.push(`xksProxyFleetSize ${JSON.stringify(size)} is not an integer > 0`);
-  for (const f of ['xksProxyVendor', 'xksProxyModel', 'ekmVendor']) {
-    if (typeof body[f] !== 'string' || (body[f] as string).length === 0) problems.push(`${f} is not a non-empty string`);
-  }
-  const fleet = body.ekmFleetDetails;
-  if (!Array.isArray(fleet)) return [...problems, 'ekmFleetDetails is not an array'];
-  if (fleet.length < 1 || fleet.length > 10) problems.push(`ekmFleetDetails has ${fleet.length} entries, must have 1 to 10`);
-  fleet.forEach((e: unknown, i) => {
-    const entry = (e ?? {}) as Record<string, unknown>;
-    if (typeof entry.id !== 'string') problems.push(`ekmFleetDetails[${i}].id is not a string`);
-    if (typeof entry.model !== 'string') problems.push(`ekmFleetDetails[${i}].model is not a string`);
-    if (!HEALTH_STATUSES.includes(entry.healthStatus as string)) problems.push(`ekmFleetDetails[${i}].healthStatus ${JSON.stringify(entry.healthStatus)} is not ACTIVE, DEGRADED or UNAVAILABLE`);
-  });
-  return problems;
-}
 
 /** Checks of GetHealthStatus. */
 export const healthChecks: CheckDefinition[] = [

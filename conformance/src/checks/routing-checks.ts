@@ -27,15 +27,22 @@ export const routingChecks: CheckDefinition[] = [
   {
     id: 'routing.unknown-prefix',
     group: GROUP,
-    title: 'an unknown URI path prefix is answered 404 InvalidUriPathException',
+    title: 'an unknown URI path prefix (the configured one plus a segment, as the AWS client sends) is 404 InvalidUriPathException on all four operations',
     spec: 'Error codes; API operations (path prefix)',
     level: 'MUST',
     async run({ client, options }) {
       const prefix = options.prefix === '' ? 'conformance-unknown' : `${options.prefix}/conformance-unknown`;
-      const health = await client.call(client.path('health', undefined, prefix), { requestMetadata: requestMetadata('KmsHealthCheck') });
-      expectError(health, ['InvalidUriPathException'], 'health under an unknown prefix');
-      const meta = await client.call(client.path('metadata', options.keys.main, prefix), { requestMetadata: requestMetadata('DescribeKey') });
-      expectError(meta, ['InvalidUriPathException'], 'metadata under an unknown prefix');
+      const bytes = Buffer.alloc(16, 1);
+      const bodies: Array<[XksOperation, object]> = [
+        ['health', { requestMetadata: requestMetadata('KmsHealthCheck') }],
+        ['metadata', { requestMetadata: requestMetadata('DescribeKey') }],
+        ['encrypt', encryptBody({ plaintext: bytes })],
+        ['decrypt', decryptBody({ ciphertext: bytes, iv: Buffer.alloc(12, 2), tag: bytes })],
+      ];
+      for (const [op, body] of bodies) {
+        const a = await client.call(client.path(op, options.keys.main, prefix), body);
+        expectError(a, ['InvalidUriPathException'], `${op} under an unknown prefix`);
+      }
     },
   },
   {

@@ -7,7 +7,7 @@ import { http2Post } from '../http2-call.ts';
 import type { ConformanceTls } from '../options.ts';
 import { healthMetadata } from '../request-bodies.ts';
 import { probeTls } from '../tls-probe.ts';
-import { makeUntrustedClientCert } from '../untrusted-client-cert.ts';
+import { makeExpiredClientCert, makeUntrustedClientCert } from '../untrusted-client-cert.ts';
 import { XksClient } from '../xks-client.ts';
 
 const GROUP = 'tls';
@@ -151,6 +151,26 @@ export const tlsChecks: CheckDefinition[] = [
       const r = await healthWithTls(ctx, { ...ctx.options.tls, ...pair });
       if ('status' in r) fail(`a self-signed client certificate got HTTP ${r.status}`);
       return `refused: ${r.error}`;
+    },
+  },
+  {
+    id: 'tls.mtls-expired-cert',
+    group: GROUP,
+    title: 'with mTLS, an expired client certificate is refused (with --expired-cert: one issued by the trusted CA)',
+    spec: 'Authentication (mTLS: MUST terminate the handshake); AWS test client (test_negative_mtls)',
+    level: 'MUST',
+    async run(ctx) {
+      httpsOnly(ctx);
+      if (!ctx.options.tls.cert) skip('no client certificate given (--cert), mTLS not tested');
+      const t = ctx.options.tls;
+      const supplied = t.expiredCert !== undefined && t.expiredKey !== undefined;
+      const pair = supplied ? { cert: t.expiredCert, key: t.expiredKey } : await makeExpiredClientCert(ctx.options.region);
+      if (!pair) skip('openssl not found: cannot make an expired client certificate');
+      await configuredClientAnswered(ctx);
+      const r = await healthWithTls(ctx, { ...t, ...pair });
+      const which = supplied ? 'the expired certificate given with --expired-cert' : 'an expired certificate of a throwaway CA';
+      if ('status' in r) fail(`${which} got HTTP ${r.status}`);
+      return `${which} refused: ${r.error}`;
     },
   },
 ];

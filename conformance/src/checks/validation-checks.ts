@@ -46,17 +46,24 @@ export const validationChecks: CheckDefinition[] = [
     ['encrypt with a JSON string', 'encrypt', '"plaintext"'],
     ['decrypt with JSON null', 'decrypt', 'null'],
   ]),
-  badRequests('missing-request-metadata', 'a key operation without requestMetadata is answered 400 ValidationException', 'SHOULD', 'API operations (requestMetadata is REQUIRED)', ['ValidationException'], () => [
+  // The AWS test client fails a proxy that accepts GetHealthStatus or GetKeyMetadata without
+  // requestMetadata or with an empty one, so for those two operations this is MUST here too.
+  badRequests('missing-request-metadata', 'GetKeyMetadata without requestMetadata is answered 400 ValidationException', 'MUST', 'API operations (requestMetadata is REQUIRED); AWS test client', ['ValidationException'], () => [
     ['metadata without requestMetadata', 'metadata', {}],
+  ]),
+  badRequests('empty-request-metadata', 'GetKeyMetadata with an empty requestMetadata object is answered 400 ValidationException', 'MUST', 'API operations (kmsRequestId, kmsOperation are REQUIRED); AWS test client', ['ValidationException'], () => [
+    ['metadata with empty requestMetadata', 'metadata', { requestMetadata: {} }],
+  ]),
+  badRequests('health-missing-request-metadata', 'GetHealthStatus without requestMetadata is answered 400 ValidationException', 'MUST', 'GetHealthStatus (requestMetadata is REQUIRED); AWS test client', ['ValidationException'], () => [
+    ['health with an empty body object', 'health', {}],
+  ]),
+  badRequests('health-empty-request-metadata', 'GetHealthStatus with an empty requestMetadata object is answered 400 ValidationException', 'MUST', 'GetHealthStatus (kmsRequestId, kmsOperation are REQUIRED); AWS test client', ['ValidationException'], () => [
+    ['health with empty requestMetadata', 'health', { requestMetadata: {} }],
+  ]),
+  badRequests('crypto-request-metadata', 'encrypt and decrypt without requestMetadata or with an empty one are answered 400 ValidationException', 'SHOULD', 'Encrypt, Decrypt (requestMetadata is REQUIRED)', ['ValidationException'], () => [
     ['encrypt without requestMetadata', 'encrypt', encryptWith({ requestMetadata: undefined })],
     ['decrypt without requestMetadata', 'decrypt', decryptWith({ requestMetadata: undefined })],
-  ]),
-  badRequests('empty-request-metadata', 'a key operation with an empty requestMetadata object is answered 400 ValidationException', 'SHOULD', 'API operations (kmsRequestId, kmsOperation are REQUIRED)', ['ValidationException'], () => [
-    ['metadata with empty requestMetadata', 'metadata', { requestMetadata: {} }],
     ['encrypt with empty requestMetadata', 'encrypt', encryptWith({ requestMetadata: {} })],
-  ]),
-  badRequests('health-missing-request-metadata', 'health without requestMetadata is answered 400 ValidationException', 'SHOULD', 'GetHealthStatus (requestMetadata is REQUIRED)', ['ValidationException'], () => [
-    ['health with an empty body object', 'health', {}],
   ]),
   badRequests('encrypt-plaintext', 'encrypt with a missing, non-Base64 or non-string plaintext is answered 400 ValidationException', 'MUST', 'Encrypt (plaintext)', ['ValidationException'], () => [
     ['encrypt without plaintext', 'encrypt', encryptWith({ plaintext: undefined })],

@@ -60,7 +60,57 @@ export type Breakage =
   | 'tls-legacy'
   /** A client certificate is requested but not required. */
   | 'mtls-optional'
+  /** A client certificate of the trusted CA is accepted even when it has expired. */
+  | 'mtls-accepts-expired'
   /** HTTP/2 only, no HTTP/1.1 fallback. */
   | 'h2-only'
   /** The first three requests answer 503 DependencyTimeoutException (a key manager still starting). */
-  | 'slow-start';
+  | 'slow-start'
+  /** A signature of the wrong length reaches timingSafeEqual, which throws: 500. */
+  | 'signature-length-500'
+  /** A signature of the wrong length takes the whole server down (listener closed, connection dropped). */
+  | 'crash-on-bad-signature-length'
+  /** Signature hex is compared as bytes, so upper-case hex passes. */
+  | 'signature-case-insensitive'
+  /** Credential/SignedHeaders/Signature may repeat (last wins); SignedHeaders defaults to host;x-amz-date. */
+  | 'lenient-auth-components'
+  /** Components are read by position: any other order is a 500. */
+  | 'positional-auth-components-500'
+  /** The credential scope date is not compared with X-Amz-Date. */
+  | 'ignore-scope-date'
+  /** The credential scope region is not checked. */
+  | 'ignore-region'
+  /** The scope's terminator is not checked; the key is derived from whatever scope came. */
+  | 'ignore-terminator'
+  /** host and x-amz-date need not be among the SignedHeaders. */
+  | 'no-required-signed-headers'
+  /** X-Amz-Date falls back to Date.parse, so ISO dates with separators pass. */
+  | 'lax-amz-date-format'
+  /** The algorithm name before Credential= is not checked. */
+  | 'any-algorithm'
+  /** With two Authorization headers the first one is used (node:http's headers object). */
+  | 'first-authorization-wins'
+  /** An access key id outside A-Z2-7 is a 400 ValidationException instead of 401. */
+  | 'akid-format-400'
+  /** GetHealthStatus is not authenticated. */
+  | 'health-unauthenticated'
+  /** Encrypt and decrypt are routed by the path's tail, whatever prefix comes before it. */
+  | 'crypto-ignores-prefix'
+  /** requestMetadata may be missing or empty. */
+  | 'lenient-request-metadata'
+  /** A key without DECRYPT still returns a CDIV (no verification decrypt). */
+  | 'cdiv-without-decrypt-usage'
+  /** Key usages are reported as "Encrypt" / "Decrypt". */
+  | 'key-usage-misspelled'
+  /** keySpec is "RSA_0" (a proxy did this; the AWS client did not notice). */
+  | 'key-spec-rsa'
+  /** keyStatus is "Enabled". */
+  | 'key-status-title-case'
+  /** ekmFleetDetails is empty and xksProxyFleetSize is 0. */
+  | 'health-empty-fleet'
+  /** ekmFleetDetails entries have no model. */
+  | 'health-entry-no-model'
+  /** 8-byte IVs. */
+  | 'short-iv'
+  /** ciphertextMetadata of 24 bytes. */
+  | 'long-ciphertext-metadata';

@@ -12,6 +12,7 @@ export interface GcmResult {
 
 /** Opaque ciphertextMetadata the reference returns (a key version, as vendors do). */
 export const REFERENCE_METADATA = Buffer.from('kv=1');
+const LONG_METADATA = Buffer.from('kv=1;vendor-housekeeping');
 
 const FIXED_IV = Buffer.alloc(12, 0x24);
 
@@ -27,13 +28,14 @@ export function gcmAad(aad: Buffer | undefined, metadata: Buffer | undefined, br
 
 /** Encrypts with a fresh 12-byte IV (or the fixed one when broken). */
 export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer | undefined, broken: ReadonlySet<Breakage>): GcmResult {
-  const iv = broken.has('reuse-iv') ? FIXED_IV : randomBytes(12);
+  const iv = broken.has('reuse-iv') ? FIXED_IV : randomBytes(broken.has('short-iv') ? 8 : 12);
+  const metadata = broken.has('long-ciphertext-metadata') ? LONG_METADATA : REFERENCE_METADATA;
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(gcmAad(aad, REFERENCE_METADATA, broken));
+  cipher.setAAD(gcmAad(aad, metadata, broken));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const tag = cipher.getAuthTag();
   const ciphertext = broken.has('tag-appended') ? Buffer.concat([body, tag]) : body;
-  return { ciphertext, iv, tag, metadata: REFERENCE_METADATA };
+  return { ciphertext, iv, tag, metadata };
 }
 
 /** Decrypts; throws when the tag does not verify (unless broken). */

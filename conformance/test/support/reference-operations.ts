@@ -40,6 +40,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** Checks requestMetadata as far as the spec allows (it is opaque apart from being present). */
 export function checkRequestMetadata(body: Record<string, unknown>, isHealth: boolean, broken: ReadonlySet<Breakage>): void {
   const meta = body.requestMetadata as Record<string, unknown> | undefined;
+  if (broken.has('lenient-request-metadata') && (meta === undefined || (typeof meta === 'object' && meta !== null && Object.keys(meta).length === 0))) return;
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new RefError('ValidationException', 'requestMetadata is required');
   if (typeof meta.kmsRequestId !== 'string' || typeof meta.kmsOperation !== 'string') throw new RefError('ValidationException', 'kmsRequestId and kmsOperation are required');
   if (!isHealth && typeof meta.awsPrincipalArn !== 'string') throw new RefError('ValidationException', 'awsPrincipalArn is required');
@@ -67,9 +68,14 @@ function checkAad(aad: Buffer | undefined, broken: ReadonlySet<Breakage>): void 
 }
 
 /** GetKeyMetadata. */
-export function keyMetadata(key: RefKey): object {
-  const usage = [...(key.encrypt ? ['ENCRYPT'] : []), ...(key.decrypt ? ['DECRYPT'] : [])];
-  return { keySpec: 'AES_256', keyUsage: usage, keyStatus: 'ENABLED' };
+export function keyMetadata(key: RefKey, broken: ReadonlySet<Breakage>): object {
+  const [enc, dec] = broken.has('key-usage-misspelled') ? ['Encrypt', 'Decrypt'] : ['ENCRYPT', 'DECRYPT'];
+  const usage = [...(key.encrypt ? [enc] : []), ...(key.decrypt ? [dec] : [])];
+  return {
+    keySpec: broken.has('key-spec-rsa') ? 'RSA_0' : 'AES_256',
+    keyUsage: usage,
+    keyStatus: broken.has('key-status-title-case') ? 'Enabled' : 'ENABLED',
+  };
 }
 
 /** Encrypt. */
@@ -83,6 +89,11 @@ export function encrypt(key: RefKey, body: Record<string, unknown>, broken: Read
   const limit = broken.has('plaintext-limit-4096') ? 4096 : 4300;
   if (plaintext.length > limit) throw new RefError('UnsupportedOperationException', `plaintext above ${limit} bytes is not supported`);
   if (!key.encrypt && !broken.has('ignore-key-usage')) throw new RefError('InvalidKeyUsageException', 'key does not allow ENCRYPT');
+  // A CDIV vouches that the output decrypts, which only a key allowed to DECRYPT can check
+  // (spec Appendix C; the AWS test client expects this refusal for an encrypt-only key).
+  if (cdivAlg !== undefined && !key.decrypt && !broken.has('cdiv-without-decrypt-usage') && !broken.has('ignore-key-usage')) {
+    throw new RefError('InvalidKeyUsageException', 'a CDIV needs a verification decrypt, and the key does not allow DECRYPT');
+  }
   const r = gcmEncrypt(key.material, plaintext, aad, broken);
   const out: Record<string, string> = {
     ciphertext: r.ciphertext.toString('base64'),
@@ -123,6 +134,9 @@ export function health(broken: ReadonlySet<Breakage>): object {
     xksProxyVendor: 'conformance tests',
     xksProxyModel: 'reference XKS server 1.0',
     ekmVendor: 'node:crypto',
-    ekmFleetDetails: [{ id: 'ekm-1', model: 'in-memory AES-256-GCM', healthStatus: broken.has('health-bad-status') ? 'OK' : 'ACTIVE' }],
+    ...(broken.has('health-empty-fleet') ? { xksProxyFleetSize: 0 } : {}),
+    ekmFleetDetails: broken.has('health-empty-fleet')
+      ? []
+      : [{ id: 'ekm-1', ...(broken.has('health-entry-no-model') ? {} : { model: 'in-memory AES-256-GCM' }), healthStatus: broken.has('health-bad-status') ? 'OK' : 'ACTIVE' }],
   };
 }

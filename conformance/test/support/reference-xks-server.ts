@@ -4,9 +4,10 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { createSecureServer } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Breakage } from './breakages.ts';
 import { RefError, checkRequestMetadata, decrypt, encrypt, health, keyMetadata, makeReferenceKeys } from './reference-operations.ts';
-import { verifySigV4 } from './reference-sigv4.ts';
+import { VerifierBlewUp, verifySigV4 } from './reference-sigv4.ts';
 
 /** The demo's values, which are also the harness defaults. */
 export const REFERENCE_CREDENTIALS = {
@@ -52,6 +53,14 @@ const STATUS: Record<string, number> = {
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
+/** Every value of a header as received, one per header line (rawHeaders keeps duplicates). */
+function rawHeaderValues(req: Req, name: string): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
 /** Starts the server on 127.0.0.1 with a free port. */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   const broken = new Set(options.breakages ?? []);
@@ -63,6 +72,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     windowMs: broken.has('lax-date-window') ? Infinity : (broken.has('wide-date-window') ? 10 : 5) * 60_000,
     anyService: broken.has('ignore-service'),
     trustContentShaHeader: broken.has('trust-content-sha-header'),
+    broken,
   };
 
   function sendJson(res: Res, status: number, body: object): void {
@@ -90,8 +100,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       coldRequests--;
       throw new RefError('DependencyTimeoutException', 'key manager still starting');
     }
-    const path = (req.url ?? '/').split('?')[0]!;
+    const signedPath = (req.url ?? '/').split('?')[0]!;
+    let path = signedPath;
     const headers = req.headers as IncomingHttpHeaders;
+    const crypto = /\/kms\/xks\/v1\/(keys\/[^/]+\/(?:encrypt|decrypt))$/.exec(path);
+    if (broken.has('crypto-ignores-prefix') && crypto) path = base + crypto[1];
     if (!path.startsWith(base)) {
       throw new RefError(broken.has('no-invalid-uri-path') ? 'AuthenticationFailedException' : 'InvalidUriPathException', 'no key store at this path');
     }
@@ -103,7 +116,14 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       res.end(JSON.stringify({ errorName: 'ValidationException', errorMessage: 'use POST' }));
       return;
     }
-    const authProblem = verifySigV4(req.method ?? 'POST', path, headers, body, sigv4);
+    const authorizations = rawHeaderValues(req, 'authorization');
+    let authProblem: string | undefined;
+    try {
+      authProblem = op === 'health' && broken.has('health-unauthenticated') ? undefined : verifySigV4(req.method ?? 'POST', signedPath, headers, authorizations, body, sigv4);
+    } catch (e) {
+      if (e instanceof VerifierBlewUp && e.kind === 'validation') throw new RefError('ValidationException', e.message);
+      throw e;
+    }
     if (authProblem) throw new RefError('AuthenticationFailedException', authProblem);
     let parsed: unknown;
     try {
@@ -121,7 +141,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       if (broken.has('unknown-key-500')) throw new TypeError("Cannot read properties of undefined (reading 'material')");
       throw new RefError('KeyNotFoundException', 'no such key');
     }
-    if (op === 'metadata') return sendJson(res, 200, keyMetadata(key));
+    if (op === 'metadata') return sendJson(res, 200, keyMetadata(key, broken));
     sendJson(res, 200, op === 'encrypt' ? encrypt(key, request, broken) : decrypt(key, request, broken));
   }
 
@@ -132,6 +152,13 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       try {
         handle(req, res, Buffer.concat(chunks));
       } catch (e) {
+        if (e instanceof VerifierBlewUp && e.kind === 'crash') {
+          // What an uncaught exception does to a single-process server: it is gone.
+          server.close();
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          req.socket.destroy();
+          return;
+        }
         sendError(res, e instanceof RefError ? e : new RefError('InternalException', 'internal error'));
       }
     });
@@ -148,11 +175,17 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           ciphers: broken.has('tls-legacy') ? 'DEFAULT@SECLEVEL=0' : undefined,
           ca: t.clientCa,
           requestCert: t.clientCa !== undefined,
-          rejectUnauthorized: t.clientCa !== undefined && !broken.has('mtls-optional'),
+          rejectUnauthorized: t.clientCa !== undefined && !broken.has('mtls-optional') && !broken.has('mtls-accepts-expired'),
         },
         onRequest,
       )
     : createServer(onRequest);
+  if (t && broken.has('mtls-accepts-expired')) {
+    // Verifies the chain itself but lets an expired certificate through.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && String(socket.authorizationError) !== 'CERT_HAS_EXPIRED') socket.destroy();
+    });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

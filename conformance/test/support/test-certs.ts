@@ -1,6 +1,6 @@
 /** A throwaway CA, server certificate (127.0.0.1) and client certificate, made with openssl in a temp dir. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,19 @@ export interface TestCerts {
   serverKey: string;
   clientCert: string;
   clientKey: string;
+  /** A client certificate from the same CA that expired in 2020. */
+  expiredClientCert: string;
+  expiredClientKey: string;
+}
+
+/** Issues a client certificate of the test CA valid only on 1-2 January 2020 (openssl ca can back-date). */
+async function issueExpired(dir: string): Promise<void> {
+  await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'expired.key'), '-out', join(dir, 'expired.csr'), '-subj', '/CN=cks.kms.us-east-1.amazonaws.com']);
+  await mkdir(join(dir, 'issued'));
+  await writeFile(join(dir, 'index.txt'), '');
+  await writeFile(join(dir, 'serial.txt'), '1000\n');
+  await writeFile(join(dir, 'ca.cnf'), '[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\nnew_certs_dir = issued\nserial = serial.txt\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n');
+  await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'expired.csr', '-out', 'expired.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext'], { cwd: dir });
 }
 
 async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
@@ -32,6 +45,7 @@ export async function makeTestCerts(): Promise<TestCerts> {
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=conformance test CA']);
     await issue(dir, 'server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
     await issue(dir, 'client', '/CN=cks.kms.us-east-1.amazonaws.com', 'extendedKeyUsage=clientAuth\n');
+    await issueExpired(dir);
     const read = (f: string) => readFile(join(dir, f), 'utf8');
     return {
       ca: await read('ca.pem'),
@@ -39,6 +53,8 @@ export async function makeTestCerts(): Promise<TestCerts> {
       serverKey: await read('server.key'),
       clientCert: await read('client.pem'),
       clientKey: await read('client.key'),
+      expiredClientCert: await read('expired.pem'),
+      expiredClientKey: await read('expired.key'),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
