@@ -51,6 +51,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
         keyCacheMs: config.keyCacheSeconds * 1000,
         retryMs: config.tokenRetrySeconds * 1000,
         ivSource: config.ivSource,
+        canaryLabel: config.healthKeyLabel,
         loader,
         logger,
       }),
