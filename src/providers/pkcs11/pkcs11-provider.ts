@@ -119,6 +119,11 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
       return fleet.health(ctx);
     },
 
+    fleetIdentity() {
+      // Token names come from the config (name, label or serial): known even if no token was ever reached.
+      return tokens.map((t) => ({ id: t.name, model: t.model }));
+    },
+
     async close() {
       await fleet.close();
     },

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext } from '../key-provider.ts';
@@ -107,6 +108,7 @@ export class Pkcs11Token {
   private module: Pkcs11Module | undefined;
   private moduleGeneration = 0;
   private slot: Pkcs11Slot | undefined;
+  private knownModel: string | undefined;
   private control: Pkcs11Handle | undefined;
   private pool: Pkcs11SessionPool | undefined;
   private readonly login: Pkcs11Login;
@@ -141,9 +143,13 @@ export class Pkcs11Token {
     return this.up;
   }
 
-  /** The token's model string for ekmFleetDetails, once known. */
+  /**
+   * The token's model for ekmFleetDetails: the token's own once it was reached (kept when
+   * it goes down later), else the library's file name from the config.
+   */
   get model(): string {
-    return this.slot?.model ?? 'PKCS#11 token';
+    if (this.slot !== undefined) this.knownModel = this.slot.model;
+    return this.knownModel ?? `PKCS#11 token (${basename(this.opts.modulePath)})`;
   }
 
   /** Busy plus waiting sessions: the fleet sends new work to the least loaded token. */
