@@ -1,9 +1,14 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.ts';
+import { startProxy } from '../../src/server/start-proxy.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { budget, errorNameOf, fixtureConfig, memoryLogger } from '../support/pkcs11-provider-harness.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
+import { DEMO_CREDENTIAL, DEMO_PREFIX, encryptRequestBody } from '../support/xks-client.ts';
+import { closeFuzzAgent, rawSignedPost } from '../support/xks-fuzz.ts';
 
 const TOKEN = 'xks-storage';
 const KEY = { keyId: 'foo', version: 0 };
@@ -124,4 +129,79 @@ describe('SoftHSM2 token storage moved away under load and back (issue 15 item 2
     expect(log.lines().filter((l) => String(l.msg).startsWith('PKCS#11 token storage lost')).length).toBe(1);
     expect(log.lines().filter((l) => l.msg === 'PKCS#11 token storage is back').length).toBe(1);
   }, 30_000);
+});
+
+describe('the same outage seen by KMS over loopback HTTP', () => {
+  it('answers 500 InternalException (never 404 KeyNotFoundException), GetHealthStatus says UNAVAILABLE, then serves again', async () => {
+    const config = parseConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        logging: { level: 'silent' },
+        health: { cacheSeconds: 1 },
+        keyStores: [
+          {
+            prefix: DEMO_PREFIX,
+            credentials: [{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey }],
+            provider: { type: 'pkcs11', module: fx.modulePath, tokens: [{ label: TOKEN, pin: `file:${fx.tokens[0]!.pinFile}` }], tokenRetrySeconds: 0.2 },
+          },
+        ],
+      },
+      join(fx.dir, 'proxy.yaml'),
+    );
+    const proxy = await startProxy({ config, file: 'proxy.yaml', configDir: fx.dir }, { logger: pino({ level: 'silent' }) });
+    const port = Number(new URL(proxy.url).port);
+    const encrypt = async () => {
+      const a = await rawSignedPost(port, `/${DEMO_PREFIX}/kms/xks/v1/keys/foo/encrypt`, JSON.stringify(encryptRequestBody('over the wire')));
+      return a.status === 200 ? '200' : `${a.status} ${String((JSON.parse(a.body) as { errorName?: unknown }).errorName)}`;
+    };
+    const health = async () => {
+      const body = JSON.stringify({ requestMetadata: { kmsRequestId: 'h', kmsOperation: 'KmsHealthCheck' } });
+      const a = await rawSignedPost(port, `/${DEMO_PREFIX}/kms/xks/v1/health`, body);
+      return (JSON.parse(a.body) as { ekmFleetDetails: Array<{ id: string; healthStatus: string }> }).ekmFleetDetails;
+    };
+    try {
+      expect(await encrypt()).toBe('200');
+      expect(await health()).toMatchObject([{ id: TOKEN, healthStatus: 'ACTIVE' }]);
+      const seen = new Map<string, number>();
+      let stop = false;
+      const loops = Array.from({ length: 2 }, async () => {
+        const end = Date.now() + 10_000;
+        while (!stop && Date.now() < end) {
+          const r = await encrypt();
+          seen.set(r, (seen.get(r) ?? 0) + 1);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      await rename(join(fx.dir, 'tokens'), join(fx.dir, 'tokens.away'));
+      await new Promise((r) => setTimeout(r, 2500));
+      // The health cache answers a stale result at once and refreshes it in the background
+      // (spec: under a minute old); the refreshed result is what this asserts.
+      await health();
+      await new Promise((r) => setTimeout(r, 500));
+      const whileGone = await health();
+      await new Promise((r) => setTimeout(r, 1000));
+      await rename(join(fx.dir, 'tokens.away'), join(fx.dir, 'tokens'));
+      const backAt = Date.now();
+      let recoveredAfterMs: number | undefined;
+      while (Date.now() - backAt < 10_000 && recoveredAfterMs === undefined) {
+        if ((await encrypt()) === '200') recoveredAfterMs = Date.now() - backAt;
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      stop = true;
+      await Promise.all(loops);
+      console.log('over HTTP:', { seen: Object.fromEntries(seen), whileGone, recoveredAfterMs });
+      expect([...seen.keys()].filter((k) => !['200', '500 InternalException', '503 DependencyTimeoutException'].includes(k))).toEqual([]);
+      expect(seen.get('500 InternalException') ?? 0).toBeGreaterThan(0);
+      expect(whileGone).toMatchObject([{ id: TOKEN, healthStatus: 'UNAVAILABLE' }]);
+      expect(recoveredAfterMs).toBeDefined();
+      await new Promise((r) => setTimeout(r, 1100)); // past the 1 s cache of the UNAVAILABLE result
+      await health();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await health()).toMatchObject([{ id: TOKEN, healthStatus: 'ACTIVE' }]);
+    } finally {
+      closeFuzzAgent();
+      await proxy.close();
+    }
+  }, 40_000);
 });
