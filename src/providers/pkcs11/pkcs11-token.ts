@@ -406,6 +406,10 @@ export class Pkcs11Token {
     if (this.storageLost) {
       // Slot found and logged in again: the storage answers. Keys missing from now on are checked afresh.
       this.storageLost = false;
+      // The canary is a witness only if it is there now: one deleted during the outage must
+      // not make every later "not found" look like another loss (a restart loop).
+      if (this.opts.canaryLabel !== undefined) this.seenLabels.delete(this.opts.canaryLabel);
+      this.noteCanary();
       this.opts.logger.info({ token: this.name }, 'PKCS#11 token storage is back');
     }
   }
@@ -430,7 +434,8 @@ export class Pkcs11Token {
     if (!this.storageLost) {
       this.opts.logger.error({ token: this.name, reason: detail }, 'PKCS#11 token storage lost: answering as an outage, not "key not found", until the token is back');
       this.storageLost = true;
-      this.restartAt = 0;
+      // restartAt is left as the last restart set it: a loss right after a recovery waits
+      // tokenRetrySeconds, so the library is restarted at most once per that interval.
       this.keys.clear();
     }
     this.markDown(detail);
