@@ -128,6 +128,9 @@ describe('SoftHSM2 token storage moved away under load and back (issue 15 item 2
     // One line when the outage starts and one when it ends, not one per failed request.
     expect(log.lines().filter((l) => String(l.msg).startsWith('PKCS#11 token storage lost')).length).toBe(1);
     expect(log.lines().filter((l) => l.msg === 'PKCS#11 token storage is back').length).toBe(1);
+    // Over a thousand failed requests, a handful of "failed on every token" lines (same reasons are not repeated).
+    const everyToken = log.lines().filter((l) => l.msg === 'PKCS#11 request failed on every token');
+    expect(everyToken.length).toBeLessThan(10);
   }, 30_000);
 });
 
