@@ -36,7 +36,7 @@ async function failMany(provider: KeyProvider, n: number): Promise<string[]> {
   const names: string[] = [];
   for (let i = 0; i < n; i++) {
     // Encrypt always calls the server (describe may be answered from the attribute cache).
-    names.push(await errorNameOf(provider.encrypt({ keyId: 'foo', version: 0 }, Buffer.from('p'), Buffer.from('a'), budget())));
+    names.push(await errorNameOf(provider.encrypt({ keyId: 'foo', version: 0 }, Buffer.from('p'), Buffer.from('a'), budget(1000))));
     await new Promise((r) => setTimeout(r, 20)); // past downBackoffMs now and then: the server is retried
   }
   return names;
@@ -47,7 +47,7 @@ describe('KMIP server failure logging', () => {
     const port = await findFreePort();
     const { provider, messages } = await start([port]);
     const names = await failMany(provider, 20);
-    expect(new Set(names)).toEqual(new Set(['InternalException']));
+    expect(names.filter((n) => n !== 'InternalException' && n !== 'DependencyTimeoutException')).toEqual([]);
     expect(messages().filter((m) => m.includes('trying the next one'))).toEqual([]);
     expect(messages().filter((m) => m.startsWith('KMIP server failed'))).toEqual(['KMIP server failed; no other KMIP server to try (logged once until it answers again)']);
 

@@ -31,17 +31,17 @@ afterAll(async () => {
 
 describe('external key ids named like inherited object members, on a real SoftHSM2 token', () => {
   it.each(INHERITED.filter((id) => id !== 'toString'))('GetKeyMetadata and Encrypt of "%s" answer KeyNotFoundException (the process stays up)', async (id) => {
-    expect(await errorNameOf(provider.describe(id, budget()))).toBe('KeyNotFoundException');
-    expect(await errorNameOf(provider.encrypt({ keyId: id, version: 0 }, Buffer.from('p'), Buffer.from('a'), budget()))).toBe('KeyNotFoundException');
+    expect(await errorNameOf(provider.describe(id, budget(2000)))).toBe('KeyNotFoundException');
+    expect(await errorNameOf(provider.encrypt({ keyId: id, version: 0 }, Buffer.from('p'), Buffer.from('a'), budget(2000)))).toBe('KeyNotFoundException');
   });
 
   it('finds a real key that happens to be labelled "toString", and still maps configured aliases', async () => {
-    expect(await provider.describe('toString', budget())).toMatchObject({ keyId: 'toString', usages: ['ENCRYPT', 'DECRYPT'] });
-    expect(await provider.describe('alias', budget())).toMatchObject({ keyId: 'alias' });
+    expect(await provider.describe('toString', budget(2000))).toMatchObject({ keyId: 'toString', usages: ['ENCRYPT', 'DECRYPT'] });
+    expect(await provider.describe('alias', budget(2000))).toMatchObject({ keyId: 'alias' });
   });
 
   it('with unmappedKeys mapped-only, an inherited name is not a mapping', async () => {
-    for (const id of INHERITED) expect(await errorNameOf(mappedOnly.describe(id, budget()))).toBe('KeyNotFoundException');
-    expect(await mappedOnly.describe('alias', budget())).toMatchObject({ usages: ['ENCRYPT', 'DECRYPT'] });
+    for (const id of INHERITED) expect(await errorNameOf(mappedOnly.describe(id, budget(2000)))).toBe('KeyNotFoundException');
+    expect(await mappedOnly.describe('alias', budget(2000))).toMatchObject({ usages: ['ENCRYPT', 'DECRYPT'] });
   });
 });

@@ -15,7 +15,7 @@ let fx: SoftwareFixture;
 let back: RunningProxy;
 let front: RunningProxy;
 const silent = pino({ level: 'silent' });
-const quiet = { server: { host: '127.0.0.1', port: 0 }, logging: { level: 'silent' } };
+const quiet = { server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000 }, logging: { level: 'silent' } };
 
 beforeAll(async () => {
   fx = await createSoftwareFixture();

@@ -23,6 +23,8 @@ export async function startDemoProxy(provider: DemoProvider): Promise<DemoProxy>
   const dataDir = await mkdtemp(join(tmpdir(), `xks-fuzz-${provider}-`));
   const demo = await prepareDemo(provider, dataDir);
   demo.loaded.config.logging = { ...demo.loaded.config.logging, level: 'silent' };
+  // A generous budget: CI machines are busy, and the fuzz is about answers, not latency.
+  demo.loaded.config.server = { ...demo.loaded.config.server, requestTimeoutMs: 2000 };
   let proxy: RunningProxy;
   try {
     proxy = await startProxy(demo.loaded, { port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
