@@ -181,7 +181,8 @@ export function hsmCommand(): Command {
       .action(
         cliAction(async (opts: HsmTargetOptions & { json?: boolean }) => {
           const { tokens } = await locateTokens(opts);
-          const result: Record<string, Pkcs11KeyListing[]> = {};
+          // Null prototype: token names come from the config (a label may be `__proto__`).
+          const result = Object.create(null) as Record<string, Pkcs11KeyListing[]>;
           for (const t of tokens) result[t.name] = await withPkcs11AdminSession(t.target, (api, session) => listPkcs11SecretKeys(api, session));
           if (opts.json) {
             out(`${JSON.stringify(tokens.length === 1 ? Object.values(result)[0] : result, null, 2)}\n`);

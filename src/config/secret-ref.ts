@@ -10,8 +10,9 @@ import { resolve } from 'node:path';
 export function resolveSecretRef(ref: string, field: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string): string {
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
-    const value = env[name];
-    if (value === undefined || value === '') {
+    // Own properties only: `env:constructor` must not read Object.prototype.constructor.
+    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (typeof value !== 'string' || value === '') {
       throw new Error(`${field}: environment variable ${name} is not set`);
     }
     return value;

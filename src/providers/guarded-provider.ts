@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from './key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from './key-provider.ts';
 
 /**
  * Lifecycle safety for any provider, in one place rather than in each provider:
@@ -53,8 +53,14 @@ export class GuardedProvider implements KeyProvider {
     return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
   }
 
+  /** The inner provider's instances, else one named after the provider kind. */
+  fleetIdentity(): EkmIdentity[] {
+    const fleet = this.inner.fleetIdentity?.() ?? [];
+    return fleet.length > 0 ? fleet : [{ id: this.kind, model: this.kind }];
+  }
+
   async health(ctx: CallContext): Promise<EkmHealth[]> {
-    if (this.closed) return [{ id: this.kind, model: this.kind, healthStatus: 'UNAVAILABLE', detail: 'the key provider is shut down' }];
+    if (this.closed) return unavailable(this.fleetIdentity(), 'the key provider is shut down');
     try {
       return await withDeadline('health', ctx, async () => {
         await this.init();
@@ -64,7 +70,8 @@ export class GuardedProvider implements KeyProvider {
       // Health answers with a status, never an error; the reason (a missing module, a wrong
       // PIN, an unreadable file) is for the operator: readiness logs, config check.
       const detail = isXksError(e) ? (e.logDetail ?? `${e.errorName}: ${e.message}`) : describeError(e).message;
-      return [{ id: this.kind, model: this.kind, healthStatus: 'UNAVAILABLE', detail }];
+      // Named after the configured file, tokens or servers: init may have failed before the provider knew more.
+      return unavailable(this.fleetIdentity(), detail);
     }
   }
 
@@ -92,6 +99,11 @@ export class GuardedProvider implements KeyProvider {
       throw new XksError('InternalException', `The ${this.kind} key manager failed during ${operation}.`);
     }
   }
+}
+
+/** Every instance UNAVAILABLE for one reason. */
+export function unavailable(fleet: readonly EkmIdentity[], detail: string): EkmHealth[] {
+  return fleet.map(({ id, model }) => ({ id, model, healthStatus: 'UNAVAILABLE', detail }));
 }
 
 /** The ms left of the request's budget; throws DependencyTimeoutException when none is. */

@@ -19,6 +19,16 @@ export interface EkmHealth {
   detail?: string;
 }
 
+/**
+ * Who one key manager instance is (ekmFleetDetails id and model), known from the config
+ * alone: health reports these even when the provider could not start or the deep check
+ * did not finish, so an operator sees the file, token or server that is down.
+ */
+export interface EkmIdentity {
+  id: string;
+  model: string;
+}
+
 /** What a provider knows about one key. */
 export interface KeyInfo {
   keyId: string;
@@ -80,6 +90,11 @@ export interface KeyProvider {
   encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput>;
   /** AES-256-GCM decrypt; a tag/AAD/IV mismatch throws InvalidCiphertextException. */
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array>;
+  /**
+   * The instances health reports, from the config (file name, token name, server id), with
+   * no I/O and whether or not init succeeded. Optional: without it, the provider kind is used.
+   */
+  fleetIdentity?(): EkmIdentity[];
   /** Deep health: a canary encrypt+decrypt with a health-only key, one entry per instance. */
   health(ctx: CallContext): Promise<EkmHealth[]>;
   /** Releases sessions, connections and key material. */

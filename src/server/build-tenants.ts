@@ -12,12 +12,12 @@ import { PROXY_MODEL } from './version.ts';
 import type { Tenant } from './tenants.ts';
 
 /** Human-readable vendor of each provider's key manager, for GetHealthStatus ekmVendor. */
-const EKM_VENDOR: Record<string, string> = {
-  software: 'xks-proxy software keystore',
-  pkcs11: 'PKCS#11 HSM',
-  kmip: 'KMIP key manager',
-  upstream: 'Upstream XKS proxy',
-};
+const EKM_VENDOR: ReadonlyMap<string, string> = new Map([
+  ['software', 'xks-proxy software keystore'],
+  ['pkcs11', 'PKCS#11 HSM'],
+  ['kmip', 'KMIP key manager'],
+  ['upstream', 'Upstream XKS proxy'],
+]);
 
 /** Resolves one key store's credentials: secret references are read now. */
 export function resolveCredentials(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): CredentialInput[] {
@@ -54,7 +54,7 @@ export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: Bui
     prefix: ks.prefix,
     foreignCiphertextAad: ks.foreignCiphertextAad,
     ...health,
-    ekmVendor: EKM_VENDOR[ks.provider.type] ?? ks.provider.type,
+    ekmVendor: EKM_VENDOR.get(ks.provider.type) ?? ks.provider.type,
     logger,
   });
   opts.onProvider?.(keyStore, raw);

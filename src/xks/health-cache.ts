@@ -1,4 +1,4 @@
-import type { CallContext, EkmHealth } from '../providers/key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity } from '../providers/key-provider.ts';
 
 /** Timing rules of a HealthCache. */
 export interface HealthCacheOptions {
@@ -10,6 +10,11 @@ export interface HealthCacheOptions {
   maxStaleMs?: number;
   /** Budget of one deep check, independent of the request that triggered it. */
   checkBudgetMs?: number;
+  /**
+   * The instances to report UNAVAILABLE when no result is usable and the check does not
+   * finish by the request's deadline (the provider's configured files, tokens or servers).
+   */
+  fleet?: () => EkmIdentity[];
 }
 
 /**
@@ -27,6 +32,7 @@ export class HealthCache {
   private readonly unhealthyFreshMs: number;
   private readonly maxStaleMs: number;
   private readonly checkBudgetMs: number;
+  private readonly fleet: () => EkmIdentity[];
 
   constructor(
     private readonly check: (ctx: CallContext) => Promise<EkmHealth[]>,
@@ -37,6 +43,7 @@ export class HealthCache {
     this.freshMs = Math.min(options.freshMs, this.maxStaleMs);
     this.unhealthyFreshMs = Math.min(options.unhealthyFreshMs ?? 1_000, this.freshMs);
     this.checkBudgetMs = options.checkBudgetMs ?? 5_000;
+    this.fleet = options.fleet ?? (() => []);
   }
 
   /** A result no older than the rules above allow. */
@@ -75,11 +82,19 @@ export class HealthCache {
     return this.inFlight;
   }
 
+  /** Every configured instance UNAVAILABLE: the check did not finish in time (spec: 1-10 entries). */
+  private notFinished(): EkmHealth[] {
+    const detail = 'the deep health check has not finished yet';
+    const fleet = this.fleet();
+    if (fleet.length === 0) return [{ id: 'health-check', model: 'deep health check', healthStatus: 'UNAVAILABLE', detail }];
+    return fleet.map(({ id, model }) => ({ id, model, healthStatus: 'UNAVAILABLE', detail }));
+  }
+
   private async waitUntil(check: Promise<EkmHealth[]>, deadline: number): Promise<EkmHealth[]> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<EkmHealth[]>((resolve) => {
       timer = setTimeout(
-        () => resolve([{ id: 'health-check', model: 'deep health check', healthStatus: 'UNAVAILABLE', detail: 'the deep health check has not finished yet' }]),
+        () => resolve(this.notFinished()),
         Math.max(0, deadline - Date.now()),
       );
     });

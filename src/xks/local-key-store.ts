@@ -41,7 +41,7 @@ export class LocalKeyStore implements KeyStore {
     private readonly options: LocalKeyStoreOptions,
   ) {
     this.prefix = options.prefix;
-    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), { freshMs: options.healthCacheMs });
+    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), { freshMs: options.healthCacheMs, fleet: () => provider.fleetIdentity?.() ?? [] });
   }
 
   async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {

@@ -49,6 +49,8 @@ export function isServerFailure(e: unknown): boolean {
 /** One server of the cluster: its pool and its up/down mark. */
 export class KmipServer {
   private downUntil = 0;
+  /** True from a failure until the server completes a call: its failure is logged once per outage. */
+  private failing = false;
   private readonly pool: KmipConnectionPool;
 
   constructor(
@@ -105,6 +107,20 @@ export class KmipServer {
     this.downUntil = Date.now() + this.options.downBackoffMs;
   }
 
+  /** Records a failure; true only for the first one since the server last completed a call. */
+  startOutage(): boolean {
+    if (this.failing) return false;
+    this.failing = true;
+    return true;
+  }
+
+  /** Records a completed unit of work; true when it ends an outage. */
+  endOutage(): boolean {
+    if (!this.failing) return false;
+    this.failing = false;
+    return true;
+  }
+
   /** Closes the server's connections. */
   close(): void {
     this.pool.close();
@@ -151,13 +167,27 @@ export class KmipCluster {
       const last = index === order.length - 1;
       const deadline = last ? limit.deadline : Math.min(limit.deadline, now + this.options.attemptTimeoutMs);
       try {
-        return await work(server, { deadline, signal: limit.signal });
+        const result = await work(server, { deadline, signal: limit.signal });
+        if (server.endOutage()) this.logger.info({ kmipServer: server.id }, 'KMIP server answers again');
+        return result;
       } catch (e) {
-        if (!isServerFailure(e)) throw e;
+        if (!isServerFailure(e)) {
+          // A KMIP result error is an answer: the server is reachable.
+          if (server.endOutage()) this.logger.info({ kmipServer: server.id }, 'KMIP server answers again');
+          throw e;
+        }
         server.markDown();
         if (e instanceof KmipTimeoutError) timedOut = true;
         failures.push(`${server.id}: ${reasonOf(e)}`);
-        this.logger.warn({ kmipServer: server.id, err: { message: (e as Error).message } }, 'KMIP server failed; trying the next one');
+        // Once per outage of this server, not per request: under load a dead server would
+        // otherwise write a line for every call. "Next one" only when there is one.
+        if (server.startOutage()) {
+          const next = last ? 'no other KMIP server to try' : 'trying the next one';
+          this.logger.warn(
+            { kmipServer: server.id, err: { message: (e as Error).message } },
+            `KMIP server failed; ${next} (logged once until it answers again)`,
+          );
+        }
       }
     }
     const tried = failures.length === 0 ? 'no time left to try a server' : failures.join('; ');

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, KeyUsage } from '../key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, KeyUsage } from '../key-provider.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { isServerFailure, KmipCluster, KmipUnavailableError, type KmipServer } from './kmip-cluster.ts';
 import type { KmipProviderConfig } from './kmip-config.ts';
@@ -88,6 +88,8 @@ export class KmipProvider implements KeyProvider {
   private cluster: KmipCluster | undefined;
   private readonly cache: KmipKeyCache;
   private readonly logger: Logger;
+  /** Vendor identification per server id from the last Query that answered (health model). */
+  private readonly models = new Map<string, string>();
 
   constructor(
     private readonly config: KmipProviderConfig,
@@ -95,6 +97,11 @@ export class KmipProvider implements KeyProvider {
   ) {
     this.cache = new KmipKeyCache(config.attributeCacheMs);
     this.logger = deps.logger; // build-tenants binds prefix and provider
+  }
+
+  /** The configured servers by id (health), whether or not the TLS material loaded or a server answered. */
+  fleetIdentity(): EkmIdentity[] {
+    return kmipEndpoints(this.config).map((e) => ({ id: e.id, model: this.models.get(e.id) ?? 'KMIP server' }));
   }
 
   /** Loads the TLS material; connections open on first use, so a server that is down does not block start-up. */
@@ -258,10 +265,11 @@ export class KmipProvider implements KeyProvider {
    */
   private async healthOf(server: KmipServer, ctx: CallContext): Promise<EkmHealth> {
     const limit = limitOf(ctx);
-    let model = 'KMIP server';
+    let model = this.models.get(server.id) ?? 'KMIP server';
     try {
       const info = parseQuery(await server.call(queryRequest(), limit));
       model = (info.vendorIdentification ?? model).slice(0, 64);
+      this.models.set(server.id, model);
       if (!info.operations.includes(Operation.Encrypt) || !info.operations.includes(Operation.Decrypt)) {
         return { id: server.id, model, healthStatus: 'DEGRADED', detail: 'the server does not list Encrypt and Decrypt in Query' };
       }

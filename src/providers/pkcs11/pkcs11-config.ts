@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configMapSchema } from '../../config/config-map.ts';
 import { isSecretRef } from '../../config/secret-ref.ts';
 
 /** `env:NAME` or `file:PATH`: a PIN never sits in the config file itself. */
@@ -41,8 +42,12 @@ export const pkcs11ProviderConfigSchema = z
     tokens: z.array(pkcs11TokenSchema).min(1, 'list at least one token').max(10, 'at most 10 tokens (spec ekmFleetDetails)'),
     /** Sessions opened per token; one crypto operation runs on a session at a time. */
     sessionsPerToken: z.number().int().min(1).max(256).default(8),
-    /** externalKeyId -> CKA_LABEL, for ids that differ from the key's label. */
-    keyLabels: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/), z.string().min(1)).default({}),
+    /**
+     * externalKeyId -> CKA_LABEL, for ids that differ from the key's label. Read through
+     * a Map (`configMap`), never by indexing: ids such as `constructor` are inherited
+     * members of a plain object (issue 15: one crashed the process inside pkcs11js).
+     */
+    keyLabels: configMapSchema(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 characters of A-Za-z0-9._-', z.string().min(1)).default({}),
     /** Whether ids missing from keyLabels are looked up by label (`by-label`) or refused as not found (`mapped-only`). */
     unmappedKeys: z.enum(['by-label', 'mapped-only']).default('by-label'),
     /** CKA_LABEL of the health canary key (AES-256, encrypt+decrypt, used for nothing else). */

@@ -6,6 +6,10 @@ import { hasTimeLeft, Pkcs11TokenUnavailableError, type Pkcs11Token, type Pkcs11
 
 /** How long a background probe of a failed token may take. */
 const PROBE_BUDGET_MS = 5000;
+/** The same "failed on every token" reasons are logged at most once per this interval... */
+const REPEAT_LOG_MS = 10_000;
+/** ...and changing reasons (a recovery attempt failing differently each time) once per this one. */
+const CHANGED_LOG_MS = 1000;
 
 /**
  * Several tokens holding the same keys (HSM replicas). Work goes to the least loaded
@@ -16,6 +20,8 @@ const PROBE_BUDGET_MS = 5000;
 export class Pkcs11Fleet {
   private rotation = 0;
   private readonly probes = new Map<Pkcs11Token, Promise<unknown>>();
+  /** The last "failed on every token" line: same reasons within REPEAT_LOG_MS are counted, not logged. */
+  private lastFailureLog = { reasons: '', at: 0, suppressed: 0 };
 
   constructor(
     readonly tokens: readonly Pkcs11Token[],
@@ -68,7 +74,7 @@ export class Pkcs11Fleet {
       }
     }
     const timedOut = !hasTimeLeft(ctx);
-    this.logger.error({ op: work.op, failures, timedOut }, 'PKCS#11 request failed on every token');
+    this.logEveryTokenFailed(work.op, failures, timedOut);
     if (timedOut) {
       throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`);
     }
@@ -100,6 +106,24 @@ export class Pkcs11Fleet {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Logs why no token could serve. During an outage every request fails the same way: the
+   * same reasons are logged once per REPEAT_LOG_MS, changed ones once per CHANGED_LOG_MS,
+   * with the number of failed requests not logged in between (each request still has its
+   * own request log line with the errorName).
+   */
+  private logEveryTokenFailed(op: string, failures: string[], timedOut: boolean): void {
+    const reasons = failures.join('; ');
+    const now = Date.now();
+    const last = this.lastFailureLog;
+    if (now - last.at < (reasons === last.reasons ? REPEAT_LOG_MS : CHANGED_LOG_MS)) {
+      last.suppressed += 1;
+      return;
+    }
+    this.lastFailureLog = { reasons, at: now, suppressed: 0 };
+    this.logger.error({ op, failures, timedOut, failedRequestsNotLogged: last.suppressed }, 'PKCS#11 request failed on every token');
   }
 
   /** One health entry per token (spec ekmFleetDetails), checked in parallel. */

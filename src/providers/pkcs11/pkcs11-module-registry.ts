@@ -19,9 +19,22 @@ export interface Pkcs11Module {
    * (CKR_CRYPTOKI_NOT_INITIALIZED). `seenGeneration` makes concurrent callers do it once.
    */
   reinitialize(seenGeneration: number): void;
+  /**
+   * C_Finalize + C_Initialize: the only way SoftHSM2 sees its token storage again after
+   * the token directory vanished and came back (measured: C_GetSlotList keeps failing with
+   * CKR_GENERAL_ERROR and searches find nothing until then). Finalizing under a running
+   * native operation crashes the process, so it runs only when no user of this library
+   * (every token on it) reports work in flight; returns false (nothing done) otherwise.
+   * `seenGeneration` makes concurrent callers restart once: a caller that is behind
+   * gets true at once.
+   */
+  restartWhenIdle(seenGeneration: number): boolean;
   /** Drops this user's reference; the last one finalizes (if we initialized) and unloads. */
   release(): void;
 }
+
+/** Tells whether a user of a module has native operations in flight (see restartWhenIdle). */
+export type Pkcs11BusyProbe = () => boolean;
 
 interface Entry {
   api: Pkcs11Api;
@@ -29,6 +42,8 @@ interface Entry {
   /** False when the library was already initialized by other code in the process: then we never finalize it. */
   ownsInit: boolean;
   generation: number;
+  /** One probe per acquire: a restart waits until none reports work in flight. */
+  busy: Set<Pkcs11BusyProbe>;
 }
 
 const modules = new Map<string, Entry>();
@@ -47,7 +62,7 @@ function initialize(api: Pkcs11Api): boolean {
  * Loads (first use) or shares (later uses) the PKCS#11 library at `modulePath`, initialized
  * with OS locking. Each acquire must be paired with one `release()`.
  */
-export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = loadPkcs11js): Pkcs11Module {
+export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = loadPkcs11js, busy: Pkcs11BusyProbe = () => false): Pkcs11Module {
   const path = resolve(modulePath);
   let entry = modules.get(path);
   if (entry === undefined) {
@@ -59,10 +74,11 @@ export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = l
       api.close();
       throw e;
     }
-    entry = { api, refs: 0, ownsInit, generation: 1 };
+    entry = { api, refs: 0, ownsInit, generation: 1, busy: new Set() };
     modules.set(path, entry);
   }
   entry.refs += 1;
+  entry.busy.add(busy);
   const e = entry;
   let released = false;
   return {
@@ -76,9 +92,23 @@ export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = l
       if (initialize(e.api)) e.ownsInit = true;
       e.generation += 1;
     },
+    restartWhenIdle(seenGeneration: number) {
+      if (seenGeneration !== e.generation) return true;
+      for (const probe of e.busy) if (probe()) return false;
+      try {
+        e.api.C_Finalize();
+      } catch {
+        // Not initialized any more (finalized behind our back): initializing is what matters.
+      }
+      // From here every session and handle of the old generation is gone, even if this throws.
+      e.generation += 1;
+      e.ownsInit = initialize(e.api) || e.ownsInit;
+      return true;
+    },
     release() {
       if (released) return;
       released = true;
+      e.busy.delete(busy);
       e.refs -= 1;
       if (e.refs > 0) return;
       modules.delete(path);

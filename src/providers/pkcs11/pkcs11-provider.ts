@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { configMap } from '../../config/config-map.ts';
 import { XksError } from '../../xks/errors.ts';
 import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
@@ -50,15 +51,19 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
         keyCacheMs: config.keyCacheSeconds * 1000,
         retryMs: config.tokenRetrySeconds * 1000,
         ivSource: config.ivSource,
+        canaryLabel: config.healthKeyLabel,
         loader,
         logger,
       }),
   );
   const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, logger, config.attemptTimeoutMs);
+  // A Map, not the parsed object: key ids come from requests, and `constructor` or
+  // `toString` would find an inherited function there and hand it to pkcs11js (issue 15).
+  const keyLabels = configMap(config.keyLabels);
 
   /** The CKA_LABEL an externalKeyId maps to (config keyLabels, else the id itself). */
   function labelFor(keyId: string): string {
-    const mapped = config.keyLabels[keyId];
+    const mapped = keyLabels.get(keyId);
     if (mapped !== undefined) return mapped;
     if (config.unmappedKeys === 'mapped-only') throw new XksError('KeyNotFoundException', `Key ${keyId} is not mapped to an HSM key.`);
     // The canary is for health checks only (spec: use a dedicated key so logs show no phantom customer operations).
@@ -112,6 +117,11 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
 
     health(ctx): Promise<EkmHealth[]> {
       return fleet.health(ctx);
+    },
+
+    fleetIdentity() {
+      // Token names come from the config (name, label or serial): known even if no token was ever reached.
+      return tokens.map((t) => ({ id: t.name, model: t.model }));
     },
 
     async close() {

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext } from '../key-provider.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
-import { CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
+import { CKA, CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
 import { hasPkcs11Code } from './pkcs11-error-code.ts';
 import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from './pkcs11-failure.ts';
-import { lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
+import { findObjects, lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
 import { acquirePkcs11Module, type Pkcs11Module } from './pkcs11-module-registry.ts';
 import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11PoolStats, type Pkcs11ReleaseOutcome } from './pkcs11-session-pool.ts';
@@ -27,6 +28,8 @@ export interface Pkcs11TokenOptions {
   keyCacheMs: number;
   retryMs: number;
   ivSource: Pkcs11IvSource;
+  /** CKA_LABEL of the health canary: a second witness when a key goes missing (see storageLossSign). */
+  canaryLabel?: string;
   loader: Pkcs11Loader;
   logger: Logger;
 }
@@ -49,6 +52,21 @@ export class Pkcs11TokenUnavailableError extends Error {
     this.name = 'Pkcs11TokenUnavailableError';
   }
 }
+
+/**
+ * A key this token served before is not found now, and the token itself looks broken
+ * (token info unreadable, or the health canary gone too): its storage is lost, which is an
+ * outage, never "key not found" (issue 15: SoftHSM2 with its token directory moved away).
+ */
+export class Pkcs11StorageLostError extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+    this.name = 'Pkcs11StorageLostError';
+  }
+}
+
+/** Labels remembered as "found before" per token; beyond this many, the oldest are forgotten. */
+const MAX_SEEN_LABELS = 100_000;
 
 /** Time a retry needs at least; below it the request's 250 ms budget is treated as spent. */
 const MIN_RETRY_MS = 5;
@@ -90,10 +108,21 @@ export class Pkcs11Token {
   private module: Pkcs11Module | undefined;
   private moduleGeneration = 0;
   private slot: Pkcs11Slot | undefined;
+  private knownModel: string | undefined;
   private control: Pkcs11Handle | undefined;
   private pool: Pkcs11SessionPool | undefined;
   private readonly login: Pkcs11Login;
   private readonly keys = new Map<string, { entry: Pkcs11KeyEntry; expires: number }>();
+  /** Labels this token has served: one missing later is checked as a possible outage. */
+  private readonly seenLabels = new Set<string>();
+  /**
+   * Set when the token's storage was lost (Pkcs11StorageLostError): recovery then
+   * re-initializes the library (C_Finalize + C_Initialize), at most once per `retryMs`,
+   * until the token answers with its keys again.
+   */
+  private storageLost = false;
+  /** When the next library restart may be tried while `storageLost` (epoch ms). */
+  private restartAt = 0;
   private up = false;
   private closed = false;
   private consecutiveFailures = 0;
@@ -114,9 +143,13 @@ export class Pkcs11Token {
     return this.up;
   }
 
-  /** The token's model string for ekmFleetDetails, once known. */
+  /**
+   * The token's model for ekmFleetDetails: the token's own once it was reached (kept when
+   * it goes down later), else the library's file name from the config.
+   */
   get model(): string {
-    return this.slot?.model ?? 'PKCS#11 token';
+    if (this.slot !== undefined) this.knownModel = this.slot.model;
+    return this.knownModel ?? `PKCS#11 token (${basename(this.opts.modulePath)})`;
   }
 
   /** Busy plus waiting sessions: the fleet sends new work to the least loaded token. */
@@ -144,11 +177,23 @@ export class Pkcs11Token {
   connect(): void {
     try {
       this.recover();
+      this.noteCanary();
       // Reachable and logged in; the failure count (probe back-off) resets only when work succeeds.
       this.markUp(false);
     } catch (e) {
       this.markDown(describePkcs11Error(e));
       throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
+    }
+  }
+
+  /** Remembers the health canary as "found before" if it is there, so a later loss of storage has a second witness. */
+  private noteCanary(): void {
+    const canary = this.opts.canaryLabel;
+    if (canary === undefined || this.seenLabels.has(canary) || this.control === undefined) return;
+    try {
+      if (findObjects(this.api(), this.control, [{ type: CKA.LABEL, value: canary }], 1).length > 0) this.rememberLabel(canary);
+    } catch {
+      // Only a witness: the health check reports a missing or broken canary.
     }
   }
 
@@ -162,9 +207,51 @@ export class Pkcs11Token {
   key(session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
     const cached = this.cachedKey(label);
     if (cached !== undefined) return cached;
-    const entry = lookupAesKey(this.api(), session, label);
+    let entry: Pkcs11KeyEntry;
+    try {
+      entry = lookupAesKey(this.api(), session, label);
+    } catch (e) {
+      if (isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label)) {
+        const lost = this.storageLossSign(session, label);
+        if (lost !== undefined) throw new Pkcs11StorageLostError(`key "${label}" was found before and is missing now, and ${lost}: token storage lost`);
+        // The token is fine: the key was deleted. From now on its absence is ordinary.
+        this.seenLabels.delete(label);
+      }
+      throw e;
+    }
+    this.rememberLabel(label);
     if (this.opts.keyCacheMs > 0) this.keys.set(label, { entry, expires: Date.now() + this.opts.keyCacheMs });
     return entry;
+  }
+
+  private rememberLabel(label: string): void {
+    if (this.seenLabels.has(label)) return;
+    if (this.seenLabels.size >= MAX_SEEN_LABELS) this.seenLabels.delete(this.seenLabels.values().next().value as string);
+    this.seenLabels.add(label);
+  }
+
+  /**
+   * Why the token looks broken after a key it served went missing, or undefined when it
+   * looks fine (then the key was really deleted). Two independent signs: the token's info
+   * cannot be read (SoftHSM2 answers CKR_GENERAL_ERROR once its storage vanished), or the
+   * health canary, found before, is gone too (an operator deletes customer keys, not the canary).
+   */
+  private storageLossSign(session: Pkcs11Handle, label: string): string | undefined {
+    const api = this.api();
+    try {
+      api.C_GetTokenInfo((this.slot as Pkcs11Slot).slot);
+    } catch (e) {
+      return `the token info cannot be read (${describePkcs11Error(e)})`;
+    }
+    const canary = this.opts.canaryLabel;
+    if (canary !== undefined && canary !== label && this.seenLabels.has(canary)) {
+      try {
+        if (findObjects(api, session, [{ type: CKA.LABEL, value: canary }], 1).length === 0) return `the health canary "${canary}" is missing too`;
+      } catch (e) {
+        return `the search for the health canary failed (${describePkcs11Error(e)})`;
+      }
+    }
+    return undefined;
   }
 
   /** A fresh 12-byte IV from the configured source (spec Encrypt: 12 or 16 bytes; 12 is GCM's native size). */
@@ -199,7 +286,7 @@ export class Pkcs11Token {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0 && !hasTimeLeft(ctx)) break;
       if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
-      if (!this.up) this.connect();
+      this.ensureConnected();
       const pool = this.pool as Pkcs11SessionPool;
       let lease: Pkcs11Lease | undefined;
       let outcome: Pkcs11ReleaseOutcome = 'keep';
@@ -210,6 +297,10 @@ export class Pkcs11Token {
         return result;
       } catch (e) {
         if (isXksError(e)) throw e;
+        if (e instanceof Pkcs11StorageLostError) {
+          this.storageLostNow(e.detail);
+          throw new Pkcs11TokenUnavailableError(this.name, e.detail);
+        }
         const failure = classifyPkcs11Failure(e, work.op);
         lastFailure = `${work.op} failed with ${describePkcs11Error(e)}`;
         switch (failure.action) {
@@ -272,10 +363,19 @@ export class Pkcs11Token {
   private recover(code?: number): void {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     if (this.module === undefined) {
-      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader);
+      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader, () => this.hasWorkInFlight());
       this.moduleGeneration = this.module.generation;
     }
     const module = this.module;
+    if (this.storageLost) {
+      // Sessions, handles and even the slot list stay broken in SoftHSM2 until the library
+      // is initialized again (measured), so nothing short of a restart brings the keys back.
+      this.restartAt = Date.now() + this.opts.retryMs;
+      if (!module.restartWhenIdle(this.moduleGeneration)) {
+        throw new Error('token storage lost; the PKCS#11 library is re-initialized once operations in flight finish');
+      }
+      this.opts.logger.warn({ token: this.name }, 'PKCS#11 library re-initialized (C_Finalize + C_Initialize) after the token storage was lost');
+    }
     if (code === CKR.CRYPTOKI_NOT_INITIALIZED) module.reinitialize(this.moduleGeneration);
     if (module.generation !== this.moduleGeneration) {
       // The library was initialized again: every session and handle from before is gone.
@@ -303,6 +403,47 @@ export class Pkcs11Token {
       open: () => api.C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION),
       close: (s) => api.C_CloseSession(s),
     });
+    if (this.storageLost) {
+      // Slot found and logged in again: the storage answers. Keys missing from now on are checked afresh.
+      this.storageLost = false;
+      // The canary is a witness only if it is there now: one deleted during the outage must
+      // not make every later "not found" look like another loss (a restart loop).
+      if (this.opts.canaryLabel !== undefined) this.seenLabels.delete(this.opts.canaryLabel);
+      this.noteCanary();
+      this.opts.logger.info({ token: this.name }, 'PKCS#11 token storage is back');
+    }
+  }
+
+  /**
+   * Connects a token that is down, or whose library was re-initialized by another token on
+   * the same module (its session handles are void and may be reused by new sessions). While
+   * the storage is lost, a request does not restart the library itself before `restartAt`:
+   * under load every request would otherwise pay a C_Finalize + C_Initialize.
+   */
+  private ensureConnected(): void {
+    const stale = this.module !== undefined && this.module.generation !== this.moduleGeneration;
+    if (this.up && !stale) return;
+    if (this.storageLost && Date.now() < this.restartAt) {
+      throw new Pkcs11TokenUnavailableError(this.name, this.downReason ?? 'token storage lost');
+    }
+    this.connect();
+  }
+
+  /** Enters the storage-lost state (see Pkcs11StorageLostError); logged once per outage. */
+  private storageLostNow(detail: string): void {
+    if (!this.storageLost) {
+      this.opts.logger.error({ token: this.name, reason: detail }, 'PKCS#11 token storage lost: answering as an outage, not "key not found", until the token is back');
+      this.storageLost = true;
+      // restartAt is left as the last restart set it: a loss right after a recovery waits
+      // tokenRetrySeconds, so the library is restarted at most once per that interval.
+      this.keys.clear();
+    }
+    this.markDown(detail);
+  }
+
+  /** True while a pooled or side session runs a native operation (a library restart must wait). */
+  private hasWorkInFlight(): boolean {
+    return (this.pool?.stats().busy ?? 0) > 0 || this.sideWork.size > 0;
   }
 
   /** Marks the token as serving again (logs the transition); `workDone` resets the probe back-off. */
@@ -334,7 +475,7 @@ export class Pkcs11Token {
    */
   async withSideSession<T>(work: (session: Pkcs11Handle) => Promise<T>): Promise<T> {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
-    if (!this.up) this.connect();
+    this.ensureConnected();
     const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
     const run = work(session).then(
       (result) => {
@@ -343,6 +484,10 @@ export class Pkcs11Token {
       },
       (e: unknown) => {
         if (!hasPkcs11Code(e, ...SESSION_GONE)) this.closeQuietly(session);
+        if (e instanceof Pkcs11StorageLostError) {
+          this.storageLostNow(e.detail);
+          throw new Pkcs11TokenUnavailableError(this.name, e.detail);
+        }
         throw e;
       },
     );

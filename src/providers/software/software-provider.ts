@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
@@ -103,8 +103,13 @@ class SoftwareKeyProvider implements KeyProvider {
     return plaintext;
   }
 
+  /** The keystore file by name (health id), whether or not it could be opened. */
+  fleetIdentity(): EkmIdentity[] {
+    return [{ id: basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
+  }
+
   async health(_ctx: CallContext): Promise<EkmHealth[]> {
-    const entry = { id: basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL };
+    const entry = this.fleetIdentity()[0] as EkmIdentity;
     try {
       const contents = await this.#contents(true);
       // A real round trip with the health-only canary key, never a customer key.

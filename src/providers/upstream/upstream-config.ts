@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configMapSchema } from '../../config/config-map.ts';
 
 // Not imported from config/schema.ts: that module imports this one (through the provider
 // schema union), and the cycle would leave the constant undefined at load time.
@@ -81,7 +82,7 @@ export const upstreamProviderConfigSchema = z
     credential: credentialSchema,
     tls: tlsSchema.optional(),
     /** Our externalKeyId -> the upstream's key id. */
-    keyIdMap: z.record(z.string().regex(KEY_ID, KEY_ID_MESSAGE), z.string().regex(KEY_ID, KEY_ID_MESSAGE)).default({}),
+    keyIdMap: configMapSchema(KEY_ID, KEY_ID_MESSAGE, z.string().regex(KEY_ID, KEY_ID_MESSAGE)).default({}),
     /** What to do with a key id missing from keyIdMap: send it unchanged, or answer KeyNotFoundException. */
     unmappedKeyIds: z.enum(['forward', 'reject']).default('forward'),
     pool: poolSchema.default(() => poolSchema.parse({})),

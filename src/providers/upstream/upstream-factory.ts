@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { configMap } from '../../config/config-map.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
 import type { KeyStore } from '../../xks/key-store.ts';
 import { UpstreamClient, type UpstreamTlsMaterial } from './upstream-client.ts';
@@ -50,7 +51,7 @@ export function createUpstreamKeyStore(config: UpstreamProviderConfig, deps: Ups
   return new UpstreamKeyStore(fleet, {
     prefix: deps.prefix,
     uriPrefix: config.uriPrefix,
-    keyIdMap: config.keyIdMap,
+    keyIdMap: configMap(config.keyIdMap),
     unmappedKeyIds: config.unmappedKeyIds,
     healthCacheMs: deps.healthCacheMs,
     healthCheckTimeoutMs: config.healthCheckTimeoutMs,

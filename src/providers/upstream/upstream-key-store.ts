@@ -15,8 +15,8 @@ export interface UpstreamKeyStoreOptions {
   prefix: string;
   /** The upstream's URI prefix ("" for none). */
   uriPrefix: string;
-  /** Our externalKeyId -> the upstream's key id. */
-  keyIdMap: Readonly<Record<string, string>>;
+  /** Our externalKeyId -> the upstream's key id (a Map: key ids come from requests). */
+  keyIdMap: ReadonlyMap<string, string>;
   unmappedKeyIds: 'forward' | 'reject';
   healthCacheMs: number;
   /** Budget of one round of upstream health checks, independent of the request that started it. */
@@ -124,7 +124,7 @@ export class UpstreamKeyStore implements KeyStore {
 
   /** The upstream URI path of a key operation, after the key id map. */
   private keyPath(keyId: string, operation: 'metadata' | 'encrypt' | 'decrypt'): string {
-    const mapped = Object.hasOwn(this.options.keyIdMap, keyId) ? this.options.keyIdMap[keyId] : undefined;
+    const mapped = this.options.keyIdMap.get(keyId);
     if (mapped === undefined && this.options.unmappedKeyIds === 'reject') {
       throw new XksError('KeyNotFoundException', `Key ${keyId} is not mapped to an upstream key on this proxy.`);
     }

@@ -28,7 +28,8 @@ const REQUEST_ERRORS: ReadonlySet<XksErrorName> = new Set<XksErrorName>([
 export function upstreamError(reply: UpstreamReply, what: string): XksError {
   const body = asObject(reply.json);
   const name = body?.errorName;
-  if (typeof name !== 'string' || !(name in XKS_ERROR_STATUS)) {
+  // Object.hasOwn, not `in`: an upstream answering errorName "constructor" must not pass as a spec name.
+  if (typeof name !== 'string' || !Object.hasOwn(XKS_ERROR_STATUS, name)) {
     throw malformedAnswer(`${what} error`, `HTTP ${reply.status} without a spec errorName`);
   }
   const errorName = name as XksErrorName;

@@ -51,6 +51,11 @@ describe('upstream provider config', () => {
     expect(issues({ ...base, keyIdMap: { 'bad id': 'ok' } })[0]).toMatch(/^keyIdMap\.bad id: /);
   });
 
+  it('refuses __proto__ as a mapped key id instead of dropping the mapping silently', () => {
+    expect(issues({ ...base, keyIdMap: JSON.parse('{"__proto__": "upstream-key"}') })[0]).toMatch(/__proto__/);
+    expect(upstreamProviderConfigSchema.parse({ ...base, keyIdMap: { constructor: 'k' } }).keyIdMap).toEqual({ constructor: 'k' });
+  });
+
   it('rejects a client certificate without its key', () => {
     expect(issues({ ...base, tls: { cert: 'client.pem' } })[0]).toMatch(/set both cert and key/);
   });

@@ -68,6 +68,9 @@ describe('upstream error answers', () => {
   it.each([
     [502, undefined],
     [500, { errorName: 'NoSuchThing' }],
+    // Inherited members of the status table are not spec names (issue 15: `in` let them through).
+    [500, { errorName: 'constructor' }],
+    [500, { errorName: 'toString' }],
     [404, { message: 'Not Found' }],
   ])('calls HTTP %i with %j malformed', (status, json) => {
     expect(fault(() => upstreamError({ status, json }, 'x')).kind).toBe('malformed');
