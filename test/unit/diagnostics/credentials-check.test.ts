@@ -78,8 +78,7 @@ describe('credential checks', () => {
     expect(at('2025-06-01T00:00:00Z', 365).level).toBe('ok');
   });
 
-  it('warns when createdAt is not a date', () => {
-    const [age] = byId(checkCredentials(loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S', createdAt: 'last tuesday' }]), { env: { S: GOOD_SECRET } }), 'credentials.age');
-    expect(age?.level).toBe('warn');
+  it('never sees a createdAt that is not a date: the config refuses it, naming the field', () => {
+    expect(() => loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S', createdAt: 'last tuesday' }])).toThrow(/keyStores\.0\.credentials\.0\.createdAt: must be an ISO date/);
   });
 });
