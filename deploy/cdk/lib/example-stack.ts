@@ -35,6 +35,8 @@ export interface ExampleSettings {
   credentialVersion: string;
   /** CIDR allowed to scrape metrics on 9464; default: none. */
   metricsCidr?: string;
+  /** Availability Zones of the proxies (comma separated); default <region>a,<region>b. */
+  availabilityZones: string[];
 }
 
 export const EXAMPLE_DEFAULTS: ExampleSettings = {
@@ -49,6 +51,7 @@ export const EXAMPLE_DEFAULTS: ExampleSettings = {
   credentialSecret: 'xks-proxy/kms-credential',
   keystoreSecret: 'xks-proxy/keystore',
   credentialVersion: '1',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
 };
 
 export function exampleSettings(app: App): ExampleSettings {
@@ -57,14 +60,18 @@ export function exampleSettings(app: App): ExampleSettings {
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
   const ids = get('externalKeyIds');
+  const list = (value: string) => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const region = get('region') ?? EXAMPLE_DEFAULTS.region;
+  const zones = get('availabilityZones');
   const settings: ExampleSettings = {
     ...EXAMPLE_DEFAULTS,
     account: get('account') ?? EXAMPLE_DEFAULTS.account,
-    region: get('region') ?? EXAMPLE_DEFAULTS.region,
+    region,
+    availabilityZones: zones === undefined ? [`${region}a`, `${region}b`] : list(zones),
     domain: get('domain') ?? EXAMPLE_DEFAULTS.domain,
     keyStoreName: get('keyStoreName') ?? EXAMPLE_DEFAULTS.keyStoreName,
     uriPrefix: get('uriPrefix') ?? EXAMPLE_DEFAULTS.uriPrefix,
-    externalKeyIds: ids === undefined ? EXAMPLE_DEFAULTS.externalKeyIds : ids.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    externalKeyIds: ids === undefined ? EXAMPLE_DEFAULTS.externalKeyIds : list(ids),
     configSecret: get('configSecret') ?? EXAMPLE_DEFAULTS.configSecret,
     tlsSecret: get('tlsSecret') ?? EXAMPLE_DEFAULTS.tlsSecret,
     credentialSecret: get('credentialSecret') ?? EXAMPLE_DEFAULTS.credentialSecret,
@@ -87,6 +94,12 @@ export class XksExampleStack extends Stack {
   readonly endpointService: XksVpcEndpointService;
   readonly keyStore: XksExternalKeyStore;
   readonly keys: XksKey[];
+  private readonly zones: string[];
+
+  /** Named zones instead of a lookup, so synthesis needs no AWS credentials. */
+  override get availabilityZones(): string[] {
+    return this.zones;
+  }
 
   constructor(scope: Construct, id: string, settings: ExampleSettings, props?: StackProps) {
     super(scope, id, { ...props, env: { account: settings.account, region: settings.region } });
@@ -96,9 +109,9 @@ export class XksExampleStack extends Stack {
     const credential = secret(settings.credentialSecret);
     const keystore = secret(settings.keystoreSecret);
 
+    this.zones = settings.availabilityZones;
     this.fleet = new XksProxyFleet(this, 'Fleet', {
-      // Named zones: no Availability Zone lookup, so synth needs no AWS credentials.
-      availabilityZones: [`${settings.region}a`, `${settings.region}b`],
+      maxAzs: this.zones.length,
       ...(settings.imageUri !== undefined ? { imageUri: settings.imageUri } : {}),
       configFiles: {
         'xks-proxy.yaml': ecs.Secret.fromSecretsManager(config),
