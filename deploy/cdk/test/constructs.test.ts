@@ -1,15 +1,23 @@
 /**
- * The example app (lib/example-stack.ts), synthesized once per context and shared by every
- * assertion here: synthesis is the slow part (seconds), assertions are cheap.
+ * Template assertions for every construct and cdk-nag on the example app. One file on
+ * purpose: the first synthesis in a process costs ~5 s of CPU (aws-cdk-lib loading), later
+ * ones ~1 s, so the example app is synthesized once per context and shared by every
+ * assertion, and the smaller stacks below reuse the warmed-up process.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp, EXAMPLE_DEFAULTS } from '../lib/example-stack';
+import { XksExternalKeyStore, XksKey } from '../lib/xks-external-key-store';
+import { XksProxyFleet, type XksProxyFleetProps } from '../lib/xks-proxy-fleet';
+import { XksVpcEndpointService } from '../lib/xks-vpc-endpoint-service';
 
 const outdirs: string[] = [];
 
@@ -238,5 +246,79 @@ describe('example app: XksExternalKeyStore and XksKey', () => {
     custom.template.resourceCountIs('Custom::XksKey', 2);
     // One provider and one set of handler functions per stack, however many keys.
     custom.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+  });
+});
+
+// ---- The constructs outside the example app: a VPC you bring, the mTLS health check, and
+// the checks that refuse unsafe settings at synth time.
+
+function stack(): Stack {
+  return new Stack(new App(), 'Test', { env: { account: '123456789012', region: 'us-east-1' } });
+}
+
+function importedVpc(s: Stack, zones: string[]): ec2.IVpc {
+  return ec2.Vpc.fromVpcAttributes(s, 'Vpc', {
+    vpcId: 'vpc-0123456789abcdef0',
+    vpcCidrBlock: '10.0.0.0/16',
+    availabilityZones: zones,
+    privateSubnetIds: zones.map((_, i) => `subnet-0000000000000000${i}`),
+  });
+}
+
+function fleetProps(s: Stack, extra: Partial<XksProxyFleetProps> = {}): XksProxyFleetProps {
+  const config = secretsmanager.Secret.fromSecretNameV2(s, `Config${Math.random()}`, 'xks-proxy/config');
+  return { imageUri: 'public.ecr.aws/example/xks-proxy:1', configFiles: { 'xks-proxy.yaml': ecs.Secret.fromSecretsManager(config) }, ...extra };
+}
+
+describe('XksProxyFleet in a VPC you bring', () => {
+  it('uses its private subnets; the mTLS variant health-checks over TCP; key manager egress is opened only where asked', () => {
+    const s = stack();
+    const vpc = importedVpc(s, ['us-east-1a', 'us-east-1b', 'us-east-1c']);
+    new XksProxyFleet(s, 'Fleet', fleetProps(s, {
+      vpc,
+      healthCheck: 'tcp',
+      desiredCount: 3,
+      keyManagerEgress: [{ peer: ec2.Peer.ipv4('10.9.0.10/32'), port: ec2.Port.tcp(5696), description: 'KMIP server' }],
+    }));
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::EC2::VPC', 0);
+    t.hasResourceProperties('AWS::ECS::Service', {
+      DesiredCount: 3,
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED', Subnets: ['subnet-00000000000000000', 'subnet-00000000000000001', 'subnet-00000000000000002'] }) },
+    });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckProtocol: 'TCP' });
+    const egress = JSON.stringify(t.findResources('AWS::EC2::SecurityGroup'));
+    expect(egress).toContain('"CidrIp":"10.9.0.10/32","Description":"KMIP server","FromPort":5696');
+    // Nothing else is open inbound to the proxies: one ingress rule, from the NLB.
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+  });
+});
+
+describe('refuses unsafe settings at synth time', () => {
+  it.each<[string, (s: Stack) => void, RegExp]>([
+    ['one task', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { desiredCount: 1 })), /desiredCount must be at least 2/],
+    ['a stop timeout not longer than the drain', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { drainTimeout: Duration.seconds(30), stopTimeout: Duration.seconds(30) })), /stopTimeout \(30 s\) must be longer than the drain \(30 s\)/],
+    ['a stop timeout Fargate does not allow', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { drainTimeout: Duration.seconds(115) })), /at most 120 s/],
+    ['no xks-proxy.yaml', (s) => new XksProxyFleet(s, 'F', { imageUri: 'x', configFiles: {} }), /must include xks-proxy.yaml/],
+    ['a config file outside the config directory', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { configFiles: { ...fleetProps(s).configFiles, '../etc/passwd': ecs.Secret.fromSecretsManager(secretsmanager.Secret.fromSecretNameV2(s, 'P', 'p')) } })), /must be a relative path inside/],
+    ['one Availability Zone', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { vpc: importedVpc(s, ['us-east-1a']) })), /span 1 Availability Zone/],
+    ['a new VPC over one zone', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { maxAzs: 1 })), /maxAzs must be at least 2/],
+  ])('%s', (_name, build, message) => {
+    expect(() => build(stack())).toThrow(message);
+  });
+
+  it('XksKey: a deletion window outside 7-30 days and an alias KMS would refuse; XksExternalKeyStore: a connect timeout past the provider\'s', () => {
+    const s = stack();
+    const fleet = new XksProxyFleet(s, 'F', fleetProps(s));
+    const es = new XksVpcEndpointService(s, 'E', { loadBalancer: fleet.loadBalancer, privateDnsName: 'xks.example.com' });
+    const credential = secretsmanager.Secret.fromSecretNameV2(s, 'C', 'c');
+    expect(() => new XksExternalKeyStore(s, 'Slow', { name: 'n', endpointService: es, credentialSecret: credential, connectTimeout: Duration.minutes(50) })).toThrow(/at most 40 minutes/);
+    const ks = new XksExternalKeyStore(s, 'KS', { name: 'n', endpointService: es, credentialSecret: credential });
+    expect(ks.uriPath).toBe('/kms/xks/v1');
+    expect(() => new XksKey(s, 'K1', { keyStore: ks, externalKeyId: 'k', alias: 'a', pendingWindow: Duration.days(3) })).toThrow(/7 to 30/);
+    expect(() => new XksKey(s, 'K2', { keyStore: ks, externalKeyId: 'k', alias: 'aws/s3' })).toThrow(/not a valid KMS alias/);
+    const key = new XksKey(s, 'K3', { keyStore: ks, externalKeyId: 'k', alias: 'alias/team/k', pendingWindow: Duration.days(7) });
+    expect(key.aliasName).toBe('alias/team/k');
+    Template.fromStack(s).hasResourceProperties('Custom::XksKey', { AliasName: 'alias/team/k', PendingWindowInDays: '7' });
   });
 });
