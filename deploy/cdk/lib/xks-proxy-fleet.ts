@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CONFIG_WRITER_SCRIPT } from './config-writer';
 
 /** The repository root (deploy/cdk/lib -> ../../..), where the Dockerfile is. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -276,17 +277,3 @@ export class XksProxyFleet extends Construct {
   }
 }
 
-/**
- * Run by the init container with node -e: argv = [fileMap JSON, config dir, data dir, uid].
- * Writes each XKS_FILE_n variable to its file (mode 0400), owned by the proxy's user.
- */
-const CONFIG_WRITER_SCRIPT = [
-  "const fs=require('node:fs'),p=require('node:path');",
-  'const [map,dir,data,uid]=process.argv.slice(1);const u=Number(uid);',
-  'fs.chownSync(dir,u,u);fs.chownSync(data,u,u);',
-  'for(const [v,f] of Object.entries(JSON.parse(map))){',
-  "const t=p.join(dir,f);if(!t.startsWith(dir+'/'))throw new Error('bad path '+f);",
-  'const s=process.env[v];if(s===undefined||s===\'\')throw new Error(f+\': its secret is empty\');',
-  'fs.mkdirSync(p.dirname(t),{recursive:true});fs.writeFileSync(t,s.endsWith(\'\\n\')?s:s+\'\\n\',{mode:0o400});fs.chownSync(t,u,u);',
-  "fs.chownSync(p.dirname(t),u,u);console.log('wrote '+t);}",
-].join('');
