@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -155,6 +156,8 @@ export class XksProxyFleet extends Construct {
         ? ecs.ContainerImage.fromRegistry(props.imageUri)
         : ecs.ContainerImage.fromAsset(REPO_ROOT, {
           file: 'Dockerfile',
+          // The task runs on X86_64 Fargate, whatever machine runs `cdk deploy`.
+          platform: Platform.LINUX_AMD64,
           // Only what the Dockerfile copies: keeps the staged build context small.
           ignoreMode: IgnoreMode.DOCKER,
           exclude: ['*', '!Dockerfile', '!package.json', '!package-lock.json', '!.npmrc', '!tsconfig.json', '!bin', '!src', '!config'],
@@ -232,8 +235,10 @@ export class XksProxyFleet extends Construct {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount,
-      // Fargate spreads a service's tasks over the Availability Zones of its subnets.
+      // Fargate spreads a service's tasks over the Availability Zones of its subnets, and
+      // rebalancing moves them back after a zone recovers.
       vpcSubnets: subnets,
+      availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.ENABLED,
       assignPublicIp: false,
       securityGroups: [this.serviceSecurityGroup],
       minHealthyPercent: 100,
@@ -256,8 +261,10 @@ export class XksProxyFleet extends Construct {
       port: containerPort,
       protocol: elbv2.Protocol.TCP,
       targetType: elbv2.TargetType.IP,
-      // Below the proxy's drain: the NLB stops sending before the proxy stops accepting.
-      deregistrationDelay: Duration.seconds(Math.max(0, Math.min(drain.toSeconds(), 30))),
+      // ECS deregisters a stopping task and waits this long before SIGTERM: new connections go
+      // to the other tasks at once, and 10 s is ample for calls KMS gives 250 ms; the proxy's
+      // own drain then closes the connections KMS kept alive.
+      deregistrationDelay: Duration.seconds(10),
       healthCheck: props.healthCheck === 'tcp'
         ? { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 }
         : { protocol: elbv2.Protocol.HTTPS, path: '/ping', interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
