@@ -33,6 +33,11 @@ export interface ExampleSettings {
   keystoreSecret: string;
   /** Bump (e.g. to the new access key id) to rotate the credential in KMS. */
   credentialVersion: string;
+  /**
+   * While rotating: the secret of the credential KMS used so far. The proxies get its
+   * secretAccessKey as XKS_PREVIOUS_CREDENTIAL_SECRET, so the config can accept both.
+   */
+  previousCredentialSecret?: string;
   /** CIDR allowed to scrape metrics on 9464; default: none. */
   metricsCidr?: string;
   /** Availability Zones of the proxies (comma separated); default <region>a,<region>b. */
@@ -78,7 +83,7 @@ export function exampleSettings(app: App): ExampleSettings {
     keystoreSecret: get('keystoreSecret') ?? EXAMPLE_DEFAULTS.keystoreSecret,
     credentialVersion: get('credentialVersion') ?? EXAMPLE_DEFAULTS.credentialVersion,
   };
-  for (const optional of ['hostedZoneId', 'hostedZoneName', 'imageUri', 'metricsCidr'] as const) {
+  for (const optional of ['hostedZoneId', 'hostedZoneName', 'imageUri', 'metricsCidr', 'previousCredentialSecret'] as const) {
     const value = get(optional);
     if (value !== undefined) settings[optional] = value;
   }
@@ -103,7 +108,15 @@ export class XksExampleStack extends Stack {
 
   constructor(scope: Construct, id: string, settings: ExampleSettings, props?: StackProps) {
     super(scope, id, { ...props, env: { account: settings.account, region: settings.region } });
-    const secret = (name: string) => secretsmanager.Secret.fromSecretNameV2(this, `Secret-${name.replace(/[^A-Za-z0-9]/g, '-')}`, name);
+    const secrets = new Map<string, secretsmanager.ISecret>();
+    const secret = (name: string): secretsmanager.ISecret => {
+      let found = secrets.get(name);
+      if (found === undefined) {
+        found = secretsmanager.Secret.fromSecretNameV2(this, `Secret${secrets.size}`, name);
+        secrets.set(name, found);
+      }
+      return found;
+    };
     const config = secret(settings.configSecret);
     const tls = secret(settings.tlsSecret);
     const credential = secret(settings.credentialSecret);
@@ -122,6 +135,9 @@ export class XksExampleStack extends Stack {
       secretEnvironment: {
         XKS_CREDENTIAL_SECRET: ecs.Secret.fromSecretsManager(credential, 'secretAccessKey'),
         XKS_KEYSTORE_PASSPHRASE: ecs.Secret.fromSecretsManager(keystore, 'passphrase'),
+        ...(settings.previousCredentialSecret !== undefined
+          ? { XKS_PREVIOUS_CREDENTIAL_SECRET: ecs.Secret.fromSecretsManager(secret(settings.previousCredentialSecret), 'secretAccessKey') }
+          : {}),
       },
       ...(settings.metricsCidr !== undefined ? { metricsPeer: ec2.Peer.ipv4(settings.metricsCidr), metricsPort: 9464 } : {}),
     });

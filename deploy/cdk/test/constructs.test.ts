@@ -48,7 +48,8 @@ beforeAll(() => {
     imageUri: '210987654321.dkr.ecr.eu-west-1.amazonaws.com/xks-proxy:1.0.0',
     metricsCidr: '10.20.0.0/16',
     externalKeyIds: 'key-a, key-b',
-    credentialVersion: 'BBBBBBBBBBBBBBBBBBBBBBBB',
+    credentialSecret: 'xks-proxy/kms-credential-2027',
+    previousCredentialSecret: 'xks-proxy/kms-credential',
   });
 }, 240_000);
 
@@ -220,7 +221,12 @@ describe('example app: XksExternalKeyStore and XksKey', () => {
     expect(JSON.stringify(store!.Properties['XksProxyVpcEndpointServiceName'])).toContain('vpce');
     expect(JSON.stringify(store!.Properties['CredentialSecretArn'])).toContain('xks-proxy/kms-credential');
     expect(store!.DependsOn.some((d) => d.startsWith('FleetService'))).toBe(true);
-    expect(JSON.stringify(custom.template.findResources('Custom::XksExternalKeyStore'))).toContain('"CredentialVersion":"BBBBBBBBBBBBBBBBBBBBBBBB"');
+    // Rotation by switching secrets: KMS gets the new one, the proxies accept both meanwhile.
+    expect(JSON.stringify(custom.template.findResources('Custom::XksExternalKeyStore'))).toContain('xks-proxy/kms-credential-2027');
+    const customDefs = Object.values(custom.template.findResources('AWS::ECS::TaskDefinition')) as Array<{ Properties: { ContainerDefinitions: Array<{ Secrets?: Array<{ Name: string; ValueFrom: unknown }> }> } }>;
+    const proxySecrets = customDefs[0]!.Properties.ContainerDefinitions[1]!.Secrets!;
+    expect(JSON.stringify(proxySecrets.find((x) => x.Name === 'XKS_CREDENTIAL_SECRET'))).toContain('xks-proxy/kms-credential-2027');
+    expect(JSON.stringify(proxySecrets.find((x) => x.Name === 'XKS_PREVIOUS_CREDENTIAL_SECRET'))).toMatch(/xks-proxy\/kms-credential-\?\?|xks-proxy\/kms-credential:/);
   });
 
   it('the key store handler may read only its credential secret, and manage custom key stores', () => {

@@ -126,6 +126,16 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     expect(kms.count('UpdateCustomKeyStore')).toBe(1);
   });
 
+  it('update (rotation by switching to another credential secret): KMS gets the new secret\'s pair', async () => {
+    const id = await connectedStore();
+    const nextArn = `${SECRET_ARN}-2`;
+    secrets.set(nextArn, CRED_2);
+    await runKeyStoreEvent(updateEvent(LOGICAL, id, { ...PROPS, CredentialSecretArn: nextArn }, PROPS), deps);
+    expect(kms.store(id).credential).toEqual(CRED_2);
+    expect(kms.store(id).entry.XksProxyConfiguration?.AccessKeyId).toBe(CRED_2.AccessKeyId);
+    expect(kms.count('DisconnectCustomKeyStore')).toBe(0);
+  });
+
   it('update of the endpoint service: disconnect, wait for DISCONNECTED, update, reconnect, wait for CONNECTED', async () => {
     const id = await connectedStore();
     const next = { ...PROPS, XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0fedcba9876543210', XksProxyUriEndpoint: 'https://xks2.example.com' };
