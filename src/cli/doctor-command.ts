@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CheckGroup } from '../diagnostics/check-result.ts';
 import { formatReport, exitCodeOf } from '../diagnostics/doctor-report.ts';
+import { loadConfigFile } from '../config/load-config.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
 import { runDoctor } from '../diagnostics/run-doctor.ts';
+import type { StatusReport } from '../diagnostics/status-report.ts';
 import { cliAction, configOption } from './cli-action.ts';
+import { fetchStatus, statusUrlFromConfig } from './status-command.ts';
 
 const GROUPS: CheckGroup[] = ['tls', 'credentials', 'keys', 'latency', 'end-to-end', 'clock'];
 
@@ -21,6 +26,19 @@ interface DoctorFlags {
   timeReference?: string;
   skip?: CheckGroup[];
   json?: boolean;
+}
+
+/**
+ * Reads the status view of the proxy the config describes (as `xks-proxy status` does), so
+ * the doctor can print the reason the proxy recorded for a refused call.
+ */
+async function readLocalStatus(configPath: string, flags: DoctorFlags): Promise<StatusReport> {
+  const { config, configDir } = await loadConfigFile(configPath);
+  const ref = config.server.statusToken;
+  return fetchStatus(await statusUrlFromConfig(configPath), {
+    ...(ref !== undefined ? { token: resolveSecretRef(ref, 'server.statusToken', process.env, configDir) } : {}),
+    ...(flags.clientCert !== undefined && flags.clientKey !== undefined ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) } : {}),
+  });
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -48,7 +66,7 @@ export function doctorCommand(): Command {
     .option('--hostname <name>', 'public host name to check the certificate against (default: the --endpoint host)')
     .option('--listener <host:port>', 'address of the running proxy (default: server.host and server.port)')
     .option('--ca <file>', 'PEM of a private CA to trust while testing (repeatable); KMS still will not', collect)
-    .option('--client-cert <file>', 'client certificate for a listener that requires mTLS')
+    .option('--client-cert <file>', 'client certificate for a listener or endpoint that requires mTLS (used for every connection to them)')
     .option('--client-key <file>', 'key of --client-cert')
     .option('--key <id>', 'external key id to check, or PREFIX=ID for one key store (repeatable)', collect)
     .option('--max-credential-age-days <days>', 'warn about credentials older than this (default 90)', positiveInt)
@@ -72,6 +90,7 @@ export function doctorCommand(): Command {
           timeReference: flags.timeReference,
           skip: flags.skip,
           env: process.env,
+          readStatus: () => readLocalStatus(flags.config, flags),
         });
         process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
         process.exitCode = exitCodeOf(report);

@@ -19,8 +19,6 @@ export interface ClockSample {
 export interface ClockCheckOptions {
   /** `timedatectl show -p NTPSynchronized --value`: 'yes', 'no', or undefined when unavailable. */
   ntpSynchronized?: () => Promise<string | undefined>;
-  /** Samples already taken (e.g. the Date header of the end-to-end answers). */
-  samples?: ClockSample[];
   /** URL whose Date header is a trusted clock, e.g. https://kms.us-east-1.amazonaws.com */
   reference?: string;
   referenceAgent?: Agent;
@@ -51,7 +49,7 @@ export async function sampleClock(url: string, agent?: Agent): Promise<ClockSamp
 /**
  * Warns when the clock is not synchronised: a proxy clock more than five minutes off makes
  * every KMS call fail SigV4 (spec "Authentication"). It asks timedatectl when it can, and
- * compares with the Date header of --time-reference or of the endpoint's answers otherwise.
+ * compares with the Date header of --time-reference (an independent clock) when given.
  */
 export async function checkClock(opts: ClockCheckOptions = {}): Promise<CheckResult[]> {
   const subject = 'system clock';
@@ -70,23 +68,24 @@ export async function checkClock(opts: ClockCheckOptions = {}): Promise<CheckRes
         kmsState: 'INVALID_CREDENTIALS',
       }),
     );
+  } else {
+    results.push(skip({ group: 'clock', id: 'clock.ntp', subject, message: 'NTP state unknown: timedatectl is not available here' }));
   }
-  const samples = [...(opts.samples ?? [])];
   if (opts.reference !== undefined) {
     try {
-      samples.push(await sampleClock(opts.reference, opts.referenceAgent));
+      results.push(judgeSkew(await sampleClock(opts.reference, opts.referenceAgent)));
     } catch (e) {
-      results.push(skip({ group: 'clock', id: 'clock.skew', subject, message: `cannot read the time of ${opts.reference}: ${errorText(e)}` }));
+      results.push(skip({ group: 'clock', id: 'clock.skew', subject, message: `not checked: cannot read the time of ${opts.reference}: ${errorText(e)}` }));
     }
-  }
-  for (const sample of samples) results.push(judgeSkew(sample));
-  if (results.length === 0) {
+  } else {
+    // The endpoint's Date header is written by the proxy's own clock (usually this machine):
+    // comparing with it would compare the clock with itself.
     results.push(
       skip({
         group: 'clock',
-        id: 'clock.ntp',
+        id: 'clock.skew',
         subject,
-        message: 'cannot tell: timedatectl is not available here and there is no clock to compare with; pass --time-reference https://kms.<region>.amazonaws.com',
+        message: "not checked: no independent time reference (the endpoint's Date header comes from the proxy's own clock); pass --time-reference https://kms.<region>.amazonaws.com",
       }),
     );
   }

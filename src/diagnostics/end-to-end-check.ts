@@ -6,6 +6,9 @@ import { resolveSecretRef } from '../config/secret-ref.ts';
 import { errorText, fail, ok, skip, warn, type CheckResult } from './check-result.ts';
 import { KMS_BUDGET_MS } from './latency-check.ts';
 import { signedXksCall, type SigningIdentity, type XksCallResult } from './signed-xks-call.ts';
+import type { StatusReport } from './status-report.ts';
+import { CLIENT_CERT_FIX } from './tls-check.ts';
+import { probeClientCertRequirement } from './tls-probe.ts';
 
 /** Inputs of the end-to-end checks. */
 export interface EndToEndOptions {
@@ -15,16 +18,27 @@ export interface EndToEndOptions {
   env: NodeJS.ProcessEnv;
   /** A key per prefix to run Encrypt/Decrypt with (one allowing both, enabled). */
   keyFor: (prefix: string) => string | undefined;
+  /** Key ids given with --key for a prefix (to say why none is usable). */
+  keysNamed?: (prefix: string) => string[];
   /** Signing clock; default now. */
   now?: () => Date;
+  /** True when the agent presents a client certificate (--client-cert). */
+  clientCertGiven?: boolean;
+  /** The running proxy's status view, to print the reason it logged for a refused call. */
+  readStatus?: () => Promise<StatusReport>;
 }
 
-/** The end-to-end lines plus the server clock seen in the answers (for the clock check). */
+/** The end-to-end lines. */
 export interface EndToEndOutcome {
   results: CheckResult[];
-  serverDate?: Date;
-  /** Local time when that Date header arrived. */
-  seenAt?: Date;
+}
+
+/**
+ * A kmsRequestId the operator can search the proxy log for: every line of the request
+ * carries it (the 401 line too), and the status view keeps it with the last error.
+ */
+export function doctorRequestId(): string {
+  return `xks-proxy-doctor-${randomUUID()}`;
 }
 
 /** XksProxyUriPath of a prefix (what the KMS console is given). */
@@ -64,7 +78,7 @@ export async function checkEndToEnd(loaded: LoadedConfig, opts: EndToEndOptions)
         continue;
       }
       const who = { accessKeyId: cred.accessKeyId, secret, region: ks.region };
-      const health = await healthCall(ks, who, opts, outcome);
+      const health = await healthCall(ks, who, opts);
       outcome.results.push(health.result);
       if (health.passed && cred === ks.credentials[ks.credentials.length - 1]) {
         outcome.results.push(await cryptoRoundTrip(ks, who, opts));
@@ -78,21 +92,18 @@ function subjectOf(ks: KeyStoreConfig, accessKeyId: string): string {
   return `${uriPath(ks.prefix)} as ${accessKeyId}`;
 }
 
-async function healthCall(ks: KeyStoreConfig, who: SigningIdentity, opts: EndToEndOptions, outcome: EndToEndOutcome): Promise<{ result: CheckResult; passed: boolean }> {
+async function healthCall(ks: KeyStoreConfig, who: SigningIdentity, opts: EndToEndOptions): Promise<{ result: CheckResult; passed: boolean }> {
   const subject = subjectOf(ks, who.accessKeyId);
   const url = new URL(`${uriPath(ks.prefix)}/health`, opts.endpoint);
-  const body = { requestMetadata: { kmsRequestId: randomUUID(), kmsOperation: 'KmsHealthCheck' } };
+  const requestId = doctorRequestId();
+  const body = { requestMetadata: { kmsRequestId: requestId, kmsOperation: 'KmsHealthCheck' } };
   let res: XksCallResult;
   try {
     res = await signedXksCall(url, body, who, { agent: opts.agent, now: opts.now?.() });
   } catch (e) {
-    return { result: transportFailure('e2e.health', subject, e), passed: false };
+    return { result: await transportFailure('e2e.health', subject, e, opts), passed: false };
   }
-  if (res.date !== undefined) {
-    outcome.serverDate = res.date;
-    outcome.seenAt = new Date();
-  }
-  const problem = interpretError(res, 'GetHealthStatus', ks);
+  const problem = await interpretError(res, 'GetHealthStatus', ks, requestId, opts);
   if (problem !== undefined) return { result: { ...problem, id: 'e2e.health', subject }, passed: false };
   const fleet = Array.isArray(res.json?.ekmFleetDetails) ? (res.json.ekmFleetDetails as Array<{ id?: unknown; healthStatus?: unknown }>) : undefined;
   if (fleet === undefined || fleet.length === 0 || typeof res.json?.xksProxyFleetSize !== 'number') {
@@ -122,12 +133,18 @@ async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: E
   const subject = subjectOf(ks, who.accessKeyId);
   const keyId = opts.keyFor(ks.prefix);
   if (keyId === undefined) {
-    return skip({ group: 'end-to-end', id: 'e2e.crypto', subject, message: 'no key that allows ENCRYPT and DECRYPT is known; pass --key <externalKeyId> to test Encrypt/Decrypt' });
+    const named = opts.keysNamed?.(ks.prefix) ?? [];
+    const message =
+      named.length > 0
+        ? `Encrypt/Decrypt not tested: none of the keys given with --key (${named.join(', ')}) exists, allows ENCRYPT and DECRYPT and is enabled (see the keys.key lines)`
+        : 'no key that allows ENCRYPT and DECRYPT is known; pass --key <externalKeyId> to test Encrypt/Decrypt';
+    return skip({ group: 'end-to-end', id: 'e2e.crypto', subject, message });
   }
+  const requestId = doctorRequestId();
   const metadata = {
     awsPrincipalArn: 'arn:aws:iam::000000000000:role/xks-proxy-doctor',
     kmsKeyArn: 'arn:aws:kms:' + ks.region + ':000000000000:key/xks-proxy-doctor',
-    kmsRequestId: randomUUID(),
+    kmsRequestId: requestId,
   };
   const plaintext = randomBytes(32);
   const aad = Buffer.from('xks-proxy doctor end-to-end check');
@@ -145,7 +162,7 @@ async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: E
       who,
       { agent: opts.agent, now: opts.now?.() },
     );
-    const encProblem = interpretError(enc, 'Encrypt', ks);
+    const encProblem = await interpretError(enc, 'Encrypt', ks, requestId, opts);
     if (encProblem !== undefined) return { ...encProblem, id: 'e2e.crypto', subject: `${subject} key ${keyId}` };
     const e = enc.json!;
     const dec = await signedXksCall(
@@ -162,7 +179,7 @@ async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: E
       who,
       { agent: opts.agent, now: opts.now?.() },
     );
-    const decProblem = interpretError(dec, 'Decrypt', ks);
+    const decProblem = await interpretError(dec, 'Decrypt', ks, requestId, opts);
     if (decProblem !== undefined) return { ...decProblem, id: 'e2e.crypto', subject: `${subject} key ${keyId}` };
     if (dec.json?.plaintext !== plaintext.toString('base64')) {
       return fail({ group: 'end-to-end', id: 'e2e.crypto', subject: `${subject} key ${keyId}`, message: 'Decrypt returned a different plaintext than was encrypted', fix: 'report this as a bug with the proxy log', kmsState: 'XKS_PROXY_INVALID_RESPONSE' });
@@ -175,12 +192,29 @@ async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: E
       data: { encryptMs: enc.elapsedMs, decryptMs: dec.elapsedMs },
     });
   } catch (e) {
-    return transportFailure('e2e.crypto', `${subject} key ${keyId}`, e);
+    return transportFailure('e2e.crypto', `${subject} key ${keyId}`, e, opts);
   }
 }
 
+/**
+ * The reason the running proxy recorded for this request (status view), matched by its
+ * kmsRequestId; undefined when the status view is not available or does not have it.
+ */
+async function loggedReason(opts: EndToEndOptions, ks: KeyStoreConfig, requestId: string): Promise<string | undefined> {
+  if (opts.readStatus === undefined) return undefined;
+  let status: StatusReport;
+  try {
+    status = await opts.readStatus();
+  } catch {
+    return undefined;
+  }
+  const store = status.keyStores.find((k) => k.prefix === ks.prefix);
+  const records = [store?.lastHealthCheck, ...(store?.errors ?? [])];
+  return records.find((r) => r?.kmsRequestId === requestId && r.reason !== undefined)?.reason;
+}
+
 /** Turns a non-200 or non-XKS answer into the line that says what KMS will report. */
-function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig): CheckResult | undefined {
+async function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig, requestId: string, opts: EndToEndOptions): Promise<CheckResult | undefined> {
   const base = { group: 'end-to-end' as const, id: '', subject: '' };
   if (res.json === undefined) {
     return fail({
@@ -193,13 +227,16 @@ function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig): Che
   if (res.status === 200) return undefined;
   const name = String(res.json.errorName ?? 'no errorName');
   const message = typeof res.json.errorMessage === 'string' ? `: ${res.json.errorMessage}` : '';
-  const seen = `${op} got HTTP ${res.status} ${name}${message}`;
+  const reason = await loggedReason(opts, ks, requestId);
+  const seen = `${op} got HTTP ${res.status} ${name}${message} (kmsRequestId ${requestId})${reason !== undefined ? `; the proxy logged the reason: ${reason}` : ''}`;
   switch (name) {
     case 'AuthenticationFailedException':
       return fail({
         ...base,
         message: seen,
-        fix: `the proxy log line for this request says why (sigv4 <reason>): a credential that differs from the proxy's, clocks more than 5 minutes apart, region ${ks.region} not the key store's, or a proxy in front rewriting the Host header or path`,
+        fix:
+          (reason !== undefined ? '' : `the proxy's log line with kmsRequestId ${requestId} says why (reason: sigv4 <why>): `) +
+          `a credential that differs from the proxy's, clocks more than 5 minutes apart, region ${ks.region} not the key store's, or a proxy in front rewriting the Host header or path`,
         kmsState: 'INVALID_CREDENTIALS',
       });
     case 'InvalidUriPathException':
@@ -214,14 +251,26 @@ function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig): Che
     case 'ThrottlingException':
       return fail({ ...base, message: seen, fix: 'the key manager is too slow or overloaded; see the latency lines', kmsState: 'XKS_PROXY_TIMED_OUT' });
     default:
-      return fail({ ...base, message: seen, fix: 'read the proxy log line for this request (it has the detail the response leaves out)', kmsState: res.status >= 500 ? 'XKS_PROXY_INVALID_RESPONSE' : 'XKS_PROXY_INVALID_CONFIGURATION' });
+      return fail({ ...base, message: seen, fix: `read the proxy log line with kmsRequestId ${requestId} (it has the detail the response leaves out)`, kmsState: res.status >= 500 ? 'XKS_PROXY_INVALID_RESPONSE' : 'XKS_PROXY_INVALID_CONFIGURATION' });
   }
 }
 
-function transportFailure(id: string, subject: string, e: unknown): CheckResult {
+async function transportFailure(id: string, subject: string, e: unknown, opts: EndToEndOptions): Promise<CheckResult> {
   const err = (e as { cause?: unknown }).cause ?? e;
   const code = String((err as NodeJS.ErrnoException).code ?? (e as NodeJS.ErrnoException).code ?? '');
   const text = errorText(err);
+  if (/UND_ERR_SOCKET|ECONNRESET|EPIPE|ALERT_CERTIFICATE_REQUIRED|ALERT_HANDSHAKE_FAILURE|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/.test(code)) {
+    // A TLS 1.3 server that wants a client certificate closes the connection after the
+    // handshake; HTTP clients only see "other side closed". Ask the TLS layer directly.
+    const host = opts.endpoint.hostname.replace(/^\[|\]$/g, '');
+    const port = opts.endpoint.port === '' ? 443 : Number(opts.endpoint.port);
+    const mtls = await probeClientCertRequirement({ host, port, servername: host });
+    if (mtls.verdict === 'required') {
+      return opts.clientCertGiven === true
+        ? fail({ group: 'end-to-end', id, subject, message: `the endpoint requires a client certificate and refused the one given with --client-cert (${text})`, fix: 'use a client certificate issued by server.tls.mtls.clientCa with CN equal to clientSubjectCn; KMS presents its own, chained to Amazon Trust Services', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' })
+        : skip({ group: 'end-to-end', id, subject, message: `this endpoint requires a client certificate (${mtls.detail}) and none was given, so no request could be sent: ${CLIENT_CERT_FIX}` });
+    }
+  }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
     return fail({ group: 'end-to-end', id, subject, message: `cannot connect: ${text}`, fix: 'publish the DNS name and open the port to KMS (internet or VPC endpoint service)', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
   }

@@ -8,6 +8,8 @@ export interface KeyInventory {
   keyIds: string[];
   /** Sentence for the report, e.g. `listed in keystore file x.json`. */
   source: string;
+  /** True when the operator named the keys (--key): they are meant for KMS, so a key KMS would refuse is a failure. */
+  named?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export function keysForPrefix(requested: readonly string[], prefix: string): str
  */
 export async function knownKeys(ks: KeyStoreConfig, requested: readonly string[], opts: { configDir: string; env: NodeJS.ProcessEnv }): Promise<KeyInventory> {
   const given = keysForPrefix(requested, ks.prefix);
-  if (given.length > 0) return { keyIds: [...new Set(given)], source: 'given with --key' };
+  if (given.length > 0) return { keyIds: [...new Set(given)], source: 'given with --key', named: true };
   const provider = ks.provider as { type: string; keyLabels?: Record<string, string> };
   if (ks.provider.type === 'software') {
     const path = resolve(opts.configDir, ks.provider.path);

@@ -70,7 +70,7 @@ export async function checkKeys(tenant: Tenant, inventory: KeyInventory, budgetM
       results.push(keyFailure(subject, keyId, e));
       continue;
     }
-    const verdict = judgeKey(subject, meta);
+    const verdict = judgeKey(subject, meta, inventory.named === true);
     if (verdict.level === 'ok') usable.push(keyId);
     results.push(verdict);
   }
@@ -92,7 +92,14 @@ function keyFailure(subject: string, keyId: string, e: unknown): CheckResult {
   return fail({ group: 'keys', id: 'keys.key', subject, message: `GetKeyMetadata failed: ${what}`, fix: 'fix the key manager connection first (see the canary line); then run the doctor again', kmsState: 'KMSInvalidStateException' });
 }
 
-function judgeKey(subject: string, meta: KeyMetadataResponse): CheckResult {
+/**
+ * A key that lacks a usage or is disabled: KMS CreateKey refuses it (it needs AES_256,
+ * ENCRYPT and DECRYPT, ENABLED) and a KMS key already on it fails. A key the operator named
+ * with --key is meant for KMS, so that is a failure; a key merely listed in the key manager
+ * may be there on purpose (e.g. an encrypt-only demo key), so that is a warning.
+ */
+function judgeKey(subject: string, meta: KeyMetadataResponse, named: boolean): CheckResult {
+  const refused = named ? fail : warn;
   const data = { ...meta };
   if (meta.keySpec !== 'AES_256') {
     return fail({ group: 'keys', id: 'keys.key', subject, message: `the key is ${String(meta.keySpec)}, not AES_256`, fix: 'use a 256-bit AES key; KMS accepts nothing else for an external key', kmsState: 'XksKeyInvalidConfigurationException', data });
@@ -100,7 +107,7 @@ function judgeKey(subject: string, meta: KeyMetadataResponse): CheckResult {
   const missing = (['ENCRYPT', 'DECRYPT'] as const).filter((u) => !meta.keyUsage.includes(u));
   if (missing.length > 0) {
     const broken = missing.map((u) => KMS_OPERATIONS_NEEDING[u]).join('; ');
-    return warn({
+    return refused({
       group: 'keys',
       id: 'keys.key',
       subject,
@@ -111,13 +118,13 @@ function judgeKey(subject: string, meta: KeyMetadataResponse): CheckResult {
     });
   }
   if (meta.keyStatus !== 'ENABLED') {
-    return warn({
+    return refused({
       group: 'keys',
       id: 'keys.key',
       subject,
-      message: 'the key is DISABLED in the key manager: every KMS operation with it fails',
-      fix: 'enable it in the key manager (`xks-proxy keys enable` for the software keystore) unless that is intended',
-      kmsState: 'KMSInvalidStateException',
+      message: 'the key is DISABLED in the key manager: KMS CreateKey refuses it, and every KMS operation with a KMS key already on it fails',
+      fix: named ? 'enable it in the key manager (`xks-proxy keys enable` for the software keystore)' : 'enable it in the key manager (`xks-proxy keys enable` for the software keystore) unless that is intended',
+      kmsState: 'XksKeyInvalidConfigurationException (CreateKey) / KMSInvalidStateException',
       data,
     });
   }

@@ -10,13 +10,16 @@ import { checkClock, type ClockCheckOptions } from './clock-check.ts';
 import { checkCredentials } from './credentials-check.ts';
 import { buildReport, type DoctorReport } from './doctor-report.ts';
 import { checkEndToEnd, parseEndpoint } from './end-to-end-check.ts';
-import { knownKeys } from './key-inventory.ts';
+import { keysForPrefix, knownKeys } from './key-inventory.ts';
 import { checkKeys, checkProviderHealth } from './keys-check.ts';
 import { checkLatency } from './latency-check.ts';
 import { endpointAgent } from './signed-xks-call.ts';
+import type { StatusReport } from './status-report.ts';
 import { checkTlsConfig, splitPem } from './tls-config-check.ts';
 import { checkServedTls } from './tls-check.ts';
+import { checkCertificateFiles } from './tls-file-check.ts';
 import { listenerTarget } from './tls-listener-target.ts';
+import { isIpAddress } from './tls-probe.ts';
 
 /** What `xks-proxy doctor` was asked to do. */
 export interface DoctorOptions {
@@ -29,6 +32,7 @@ export interface DoctorOptions {
   listener?: string;
   /** PEM files of private CAs to trust (tells a private root from a missing intermediate). */
   caFiles?: string[];
+  /** Client certificate and key files (PEM) for a listener or endpoint that requires mTLS; used for every connection to them. */
   clientCert?: string;
   clientKey?: string;
   /** External key ids to check: `ID` or `PREFIX=ID`. */
@@ -42,6 +46,11 @@ export interface DoctorOptions {
   env: NodeJS.ProcessEnv;
   /** Signing clock of the end-to-end calls (tests skew it). */
   signingClock?: () => Date;
+  /**
+   * Reads the running proxy's status view (GET /status), to print the reason the proxy
+   * logged for a refused end-to-end call; undefined or a rejection leaves the reason out.
+   */
+  readStatus?: () => Promise<StatusReport>;
   /** Replaces the timedatectl probe (tests). */
   ntpSynchronized?: ClockCheckOptions['ntpSynchronized'];
 }
@@ -68,10 +77,24 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       results.push(fail({ group: 'config', id: 'config.endpoint', subject: opts.endpoint, message: errorText(e), fix: 'pass --endpoint https://<public name>[:port], the value given to KMS as XksProxyUriEndpoint', kmsState: 'XKS_PROXY_INVALID_CONFIGURATION' }));
     }
   }
+  if (endpoint !== undefined && isIpAddress(endpoint.hostname.replace(/^\[|\]$/g, ''))) {
+    // The doctor still calls it (useful on a test bench), but KMS would not take this value.
+    results.push(
+      fail({
+        group: 'config',
+        id: 'config.endpoint',
+        subject: opts.endpoint!,
+        message: `${endpoint.hostname} is an IP address: XksProxyUriEndpoint must be a DNS name, KMS does not accept an IP address`,
+        fix: 'publish a DNS name for the proxy (or use the private DNS name of a VPC endpoint service) with a certificate for it, and pass --endpoint https://<that name>',
+        kmsState: 'XKS_PROXY_INVALID_CONFIGURATION',
+      }),
+    );
+  }
   const extraCaPem = (opts.caFiles ?? []).flatMap((f) => splitPem(readFileSync(f, 'utf8')));
   const extraRoots = extraCaPem.map((pem) => new X509Certificate(pem));
+  const client = opts.clientCert !== undefined && opts.clientKey !== undefined ? { clientCert: readFileSync(opts.clientCert), clientKey: readFileSync(opts.clientKey) } : undefined;
 
-  if (wanted('tls')) results.push(...(await tlsChecks(loaded, opts, endpoint, extraRoots)));
+  if (wanted('tls')) results.push(...(await tlsChecks(loaded, opts, endpoint, extraRoots, client)));
   if (wanted('credentials')) results.push(...checkCredentials(loaded, { env: opts.env, maxAgeDays: opts.maxCredentialAgeDays }));
 
   const usableKeys = new Map<string, string>();
@@ -81,47 +104,73 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     }
   }
 
-  const agent = endpointAgent(extraCaPem);
-  try {
-    const clockSamples = [];
-    if (endpoint !== undefined && wanted('end-to-end')) {
-      const e2e = await checkEndToEnd(loaded, { endpoint, agent, env: opts.env, keyFor: (p) => usableKeys.get(p), now: opts.signingClock });
+  if (endpoint !== undefined && wanted('end-to-end')) {
+    // The client certificate goes with every call, as KMS presents its own on each.
+    const agent = endpointAgent(extraCaPem, client);
+    try {
+      const e2e = await checkEndToEnd(loaded, {
+        endpoint,
+        agent,
+        env: opts.env,
+        keyFor: (p) => usableKeys.get(p),
+        keysNamed: (p) => keysForPrefix(opts.keys ?? [], p),
+        now: opts.signingClock,
+        clientCertGiven: client !== undefined,
+        ...(opts.readStatus !== undefined ? { readStatus: opts.readStatus } : {}),
+      });
       results.push(...e2e.results);
-      if (e2e.serverDate !== undefined && e2e.seenAt !== undefined) clockSamples.push({ source: endpoint.origin, remote: e2e.serverDate, local: e2e.seenAt });
-    } else if (wanted('end-to-end')) {
-      results.push(skip({ group: 'end-to-end', id: 'e2e.health', subject: 'endpoint', message: 'no --endpoint given; pass --endpoint https://<public name> to call the proxy through it as KMS does' }));
+    } finally {
+      await agent.close();
     }
-    if (wanted('clock')) {
-      results.push(...(await checkClock({ samples: clockSamples, reference: opts.timeReference, referenceAgent: agent, ntpSynchronized: opts.ntpSynchronized })));
+  } else if (wanted('end-to-end')) {
+    results.push(skip({ group: 'end-to-end', id: 'e2e.health', subject: 'endpoint', message: 'no --endpoint given; pass --endpoint https://<public name> to call the proxy through it as KMS does' }));
+  }
+  if (wanted('clock')) {
+    // The endpoint's Date header is written by the proxy, i.e. by the clock under test (on
+    // this machine, usually): only --time-reference is an independent clock.
+    const agent = endpointAgent(extraCaPem);
+    try {
+      results.push(...(await checkClock({ reference: opts.timeReference, referenceAgent: agent, ntpSynchronized: opts.ntpSynchronized })));
+    } finally {
+      await agent.close();
     }
-  } finally {
-    await agent.close();
   }
   return buildReport(loaded.file, results);
 }
 
-async function tlsChecks(loaded: LoadedConfig, opts: DoctorOptions, endpoint: URL | undefined, extraRoots: X509Certificate[]): Promise<CheckResult[]> {
+async function tlsChecks(
+  loaded: LoadedConfig,
+  opts: DoctorOptions,
+  endpoint: URL | undefined,
+  extraRoots: X509Certificate[],
+  client: { clientCert: Buffer; clientKey: Buffer } | undefined,
+): Promise<CheckResult[]> {
   const results = checkTlsConfig(loaded, { endpointGiven: endpoint !== undefined });
   const hostname = opts.hostname ?? endpoint?.hostname;
   try {
-    const local = await listenerTarget(loaded, {
-      listener: opts.listener,
-      servername: hostname,
-      ...(opts.clientCert !== undefined && opts.clientKey !== undefined ? { clientCert: readFileSync(opts.clientCert), clientKey: readFileSync(opts.clientKey) } : {}),
-    });
-    if (local !== undefined) {
-      try {
-        results.push(...(await checkServedTls(local.target, { label: local.label, hostname, extraRoots, note: local.note })));
-      } finally {
-        await local.close();
-      }
+    const local = await listenerTarget(loaded, opts.listener);
+    if (local?.running === true) {
+      results.push(...(await checkServedTls({ host: local.host, port: local.port, servername: hostname, ...client }, { label: local.label, hostname, extraRoots })));
+    } else if (local !== undefined) {
+      results.push(
+        fail({
+          group: 'tls',
+          id: 'tls.handshake',
+          subject: local.label,
+          message: `nothing accepts connections at ${local.host}:${local.port}; the certificate files are checked below, but no handshake or cipher suite could be`,
+          fix: 'start the proxy (xks-proxy serve), or pass --listener <host:port> where it runs',
+          kmsState: 'XKS_PROXY_NOT_REACHABLE',
+        }),
+      );
+      results.push(...checkCertificateFiles(loaded, { hostname, extraRoots }));
     }
   } catch (e) {
-    results.push(fail({ group: 'tls', id: 'tls.handshake', subject: 'listener', message: `cannot serve the configured certificate: ${errorText(e)}`, fix: 'check that server.tls.cert and server.tls.key exist, are PEM, and belong together', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' }));
+    results.push(fail({ group: 'tls', id: 'tls.handshake', subject: 'listener', message: errorText(e), fix: 'pass --listener as host:port', kmsState: 'XKS_PROXY_NOT_REACHABLE' }));
   }
   if (endpoint !== undefined) {
     const port = endpoint.port === '' ? 443 : Number(endpoint.port);
-    results.push(...(await checkServedTls({ host: endpoint.hostname, port, servername: endpoint.hostname }, { label: `endpoint ${endpoint.host}`, hostname: endpoint.hostname, extraRoots })));
+    const host = endpoint.hostname.replace(/^\[|\]$/g, '');
+    results.push(...(await checkServedTls({ host, port, servername: host, ...client }, { label: `endpoint ${endpoint.host}`, hostname: host, extraRoots })));
   }
   return results;
 }

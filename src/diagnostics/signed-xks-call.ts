@@ -23,9 +23,15 @@ export interface XksCallResult {
   date: Date | undefined;
 }
 
-/** An HTTPS client that trusts the public roots plus any extra (private) CA certificates. */
-export function endpointAgent(extraCaPem: readonly string[] = []): Agent {
-  return new Agent({ connect: { ca: [...tls.rootCertificates, ...extraCaPem] }, keepAliveTimeout: 1000 });
+/**
+ * An HTTPS client that trusts the public roots plus any extra (private) CA certificates,
+ * and presents the client certificate, when given, on every connection (mTLS, as KMS does).
+ */
+export function endpointAgent(extraCaPem: readonly string[] = [], client?: { clientCert: Buffer; clientKey: Buffer }): Agent {
+  return new Agent({
+    connect: { ca: [...tls.rootCertificates, ...extraCaPem], ...(client !== undefined ? { cert: client.clientCert, key: client.clientKey } : {}) },
+    keepAliveTimeout: 1000,
+  });
 }
 
 /**

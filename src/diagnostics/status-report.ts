@@ -19,8 +19,8 @@ export interface KeyStoreStatus {
   requests: { ok: number; error: number };
   lastRequestAt: string | null;
   lastSuccessAt: string | null;
-  lastHealthCheck: { at: string; status: number; latencyMs: number; kmsOperation?: string; errorName?: string; reason?: string } | null;
-  errors: Array<{ errorName: string; count: number; lastAt: string; status: number; operation?: string; reason?: string }>;
+  lastHealthCheck: { at: string; status: number; latencyMs: number; kmsOperation?: string; errorName?: string; reason?: string; kmsRequestId?: string } | null;
+  errors: Array<{ errorName: string; count: number; lastAt: string; status: number; operation?: string; reason?: string; kmsRequestId?: string }>;
   credentials: Array<{ accessKeyId: string; createdAt?: string; ageDays?: number; lastUsedAt: string | null; requests: number }>;
   ekmFleet: Array<{ id: string; model: string; healthStatus: EkmHealthStatus; detail?: string }>;
 }

@@ -1,8 +1,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { fail, ok, skip, warn, errorText, type CheckResult } from './check-result.ts';
 import { kmsTrustedCas } from './kms-trusted-cas.ts';
-import { analyzeChain, daysLeft, isSelfSigned, matchHostname, oneLineName, shortName, type ChainAnalysis } from './tls-chain.ts';
-import { probeTls, type TlsProbeResult, type TlsProbeTarget } from './tls-probe.ts';
+import { analyzeChain, daysLeft, publicRootStore, isSelfSigned, matchHostname, oneLineName, shortName, type ChainAnalysis } from './tls-chain.ts';
+import { isClientCertAlert, isIpAddress, probeClientCertRequirement, probeTls, type TlsProbeResult, type TlsProbeTarget } from './tls-probe.ts';
 
 /** KMS console state for every TLS problem (DescribeCustomKeyStores ConnectionErrorCode). */
 const TLS_STATE = 'XKS_PROXY_INVALID_TLS_CONFIGURATION';
@@ -27,9 +27,10 @@ export interface ServedTlsOptions {
   /** Private roots given with --ca, so a complete private chain is told from a missing intermediate. */
   extraRoots?: readonly X509Certificate[];
   now?: Date;
-  /** A sentence appended to the handshake line (e.g. that a temporary listener was used). */
-  note?: string;
 }
+
+/** The fix when a listener wants a client certificate the doctor was not given. */
+export const CLIENT_CERT_FIX = 'pass --client-cert and --client-key: a certificate the listener trusts (server.tls.mtls.clientCa) with the subject it requires (clientSubjectCn)';
 
 /**
  * Connects to a TLS server the way KMS does and checks what it actually serves: handshake,
@@ -38,34 +39,45 @@ export interface ServedTlsOptions {
  */
 export async function checkServedTls(target: TlsProbeTarget, opts: ServedTlsOptions): Promise<CheckResult[]> {
   const subject = opts.label;
-  const now = opts.now ?? new Date();
   let probe: TlsProbeResult;
   try {
     probe = await probeTls(target);
   } catch (e) {
     return [handshakeFailure(subject, target, e)];
   }
+  // Without a client certificate, ask whether the server wants one: then its TLS 1.2 refusals
+  // (and every HTTP call) say nothing about what KMS, which presents one, will see.
+  const mtls = target.clientCert === undefined ? await probeClientCertRequirement(target) : undefined;
+  const certRequired = mtls?.verdict === 'required';
   const results: CheckResult[] = [
     ok({
       group: 'tls',
       id: 'tls.handshake',
       subject,
-      message: `TLS handshake completed (${probe.protocol}, ${probe.cipher})${opts.note ? `; ${opts.note}` : ''}`,
-      data: { protocol: probe.protocol, cipher: probe.cipher },
+      message:
+        `TLS handshake completed (${probe.protocol}, ${probe.cipher})` +
+        (certRequired ? `; this endpoint requires a client certificate (${mtls.detail}) and none was given, so no request could be sent through it` : '') +
+        (target.clientCert !== undefined ? '; with the client certificate given' : ''),
+      data: { protocol: probe.protocol, cipher: probe.cipher, clientCertificateRequired: certRequired },
     }),
   ];
-  results.push(await checkKmsSuites(target, subject));
-  const leaf = probe.chain[0];
-  if (leaf === undefined) {
+  results.push(await checkKmsSuites(target, subject, certRequired));
+  if (probe.chain[0] === undefined) {
     results.push(fail({ group: 'tls', id: 'tls.chain', subject, message: 'the server sent no certificate', fix: 'configure server.tls.cert and server.tls.key', kmsState: TLS_STATE }));
     return results;
   }
-  const chain = analyzeChain(probe.chain, { extraRoots: opts.extraRoots ?? [] });
-  results.push(checkExpiry(chain, subject, now));
-  results.push(checkHostname(leaf, subject, opts.hostname));
-  results.push(checkChain(chain, subject));
-  results.push(checkTrust(chain, subject));
+  results.push(...certificateChecks(probe.chain, subject, opts));
   return results;
+}
+
+/**
+ * Expiry, host name, chain and trust of a certificate chain (leaf first, as sent or as in
+ * the certificate file): what KMS checks before it sends any request.
+ */
+export function certificateChecks(sent: readonly X509Certificate[], subject: string, opts: Omit<ServedTlsOptions, 'label'>): CheckResult[] {
+  const chain = analyzeChain(sent, { extraRoots: opts.extraRoots ?? [] });
+  const leaf = sent[0]!;
+  return [checkExpiry(chain, subject, opts.now ?? new Date()), checkHostname(leaf, subject, opts.hostname), checkChain(chain, subject), checkTrust(chain, subject)];
 }
 
 function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): CheckResult {
@@ -81,6 +93,12 @@ function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): 
   if (code === 'ETIMEDOUT') {
     return fail({ group: 'tls', id: 'tls.handshake', subject, message: text, fix: 'open the firewall / security group for TCP to this port and check the route from the internet or the VPC endpoint', kmsState: 'XKS_PROXY_TIMED_OUT' });
   }
+  if (isClientCertAlert(e)) {
+    // Not a problem KMS would have (it presents its certificate); the doctor could not look.
+    return target.clientCert === undefined
+      ? skip({ group: 'tls', id: 'tls.handshake', subject, message: `this endpoint requires a client certificate (${text.split('\n')[0]}); none was given, so its TLS could not be checked: ${CLIENT_CERT_FIX}` })
+      : skip({ group: 'tls', id: 'tls.handshake', subject, message: `the endpoint refused the client certificate given with --client-cert (${text.split('\n')[0]}), so its TLS could not be checked; KMS presents its own` });
+  }
   const versionProblem = /version|protocol/i.test(text);
   return fail({
     group: 'tls',
@@ -95,9 +113,10 @@ function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): 
 }
 
 /** Offers only the spec's suites, TLS 1.3 and TLS 1.2 separately. */
-async function checkKmsSuites(target: TlsProbeTarget, subject: string): Promise<CheckResult> {
+async function checkKmsSuites(target: TlsProbeTarget, subject: string, certRequired: boolean): Promise<CheckResult> {
   const accepted: string[] = [];
   const refused: string[] = [];
+  const untested: string[] = [];
   for (const offer of [
     { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphersuites: KMS_TLS13_SUITES },
     { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: KMS_TLS12_CIPHERS },
@@ -106,8 +125,14 @@ async function checkKmsSuites(target: TlsProbeTarget, subject: string): Promise<
       const res = await probeTls(target, offer);
       accepted.push(`${res.protocol} ${res.cipher}`);
     } catch (e) {
-      refused.push(`${offer.minVersion}: ${errorText(e).split(':').slice(-1)[0]?.trim() ?? 'refused'}`);
+      // A TLS 1.2 server that wants a client certificate aborts the handshake without one.
+      if (certRequired && isClientCertAlert(e)) untested.push(offer.minVersion);
+      else refused.push(`${offer.minVersion}: ${errorText(e).split(':').slice(-1)[0]?.trim() ?? 'refused'}`);
     }
+  }
+  const notTested = untested.length > 0 ? `; ${untested.join(', ')} not tested: the server requires a client certificate (${CLIENT_CERT_FIX})` : '';
+  if (accepted.length === 0 && refused.length === 0) {
+    return skip({ group: 'tls', id: 'tls.protocol', subject, message: `the KMS cipher suites could not be tested${notTested}` });
   }
   if (accepted.length === 0) {
     return fail({
@@ -120,7 +145,7 @@ async function checkKmsSuites(target: TlsProbeTarget, subject: string): Promise<
       data: { refused },
     });
   }
-  return ok({ group: 'tls', id: 'tls.protocol', subject, message: `KMS cipher suites accepted: ${accepted.join(', ')}`, data: { accepted } });
+  return ok({ group: 'tls', id: 'tls.protocol', subject, message: `KMS cipher suites accepted: ${accepted.join(', ')}${notTested}`, data: { accepted, untested } });
 }
 
 function checkExpiry(chain: ChainAnalysis, subject: string, now: Date): CheckResult {
@@ -148,10 +173,31 @@ function checkHostname(leaf: X509Certificate, subject: string, hostname: string 
     return skip({ group: 'tls', id: 'tls.hostname', subject, message: 'no public host name to compare with; pass --endpoint https://<name> or --hostname <name>' });
   }
   const names = leaf.subjectAltName ?? '(no subjectAltName)';
+  if (isIpAddress(hostname)) {
+    // KMS takes XksProxyUriEndpoint as https://<DNS name>; a certificate for the IP would not help.
+    return fail({
+      group: 'tls',
+      id: 'tls.hostname',
+      subject,
+      message: `${hostname} is an IP address: XksProxyUriEndpoint must be a DNS name, KMS does not accept an IP address`,
+      fix: 'publish a DNS name for the proxy (or use the private DNS name of a VPC endpoint service), get a certificate for it, and run the doctor with --endpoint https://<that name>',
+      kmsState: 'XKS_PROXY_INVALID_CONFIGURATION',
+      data: { hostname, names },
+    });
+  }
   const match = matchHostname(leaf, hostname);
   if (match.kind === 'san') return ok({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches ${match.name} in the certificate`, data: { hostname, names } });
   if (match.kind === 'cn-only') {
-    return warn({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches only the subject CN; the certificate has ${names}`, fix: `reissue the certificate with subjectAltName DNS:${hostname}; TLS clients ignore the CN`, kmsState: TLS_STATE, data: { hostname, names } });
+    // KMS, like every current TLS client, checks only the subjectAltName (RFC 6125 6.4.4).
+    return fail({
+      group: 'tls',
+      id: 'tls.hostname',
+      subject,
+      message: `${hostname} is only the subject CN; the certificate has ${names}, and KMS checks the subjectAltName only, so it refuses this certificate`,
+      fix: `reissue the certificate with subjectAltName DNS:${hostname}`,
+      kmsState: TLS_STATE,
+      data: { hostname, names },
+    });
   }
   return fail({
     group: 'tls',
@@ -164,16 +210,34 @@ function checkHostname(leaf: X509Certificate, subject: string, hostname: string 
   });
 }
 
+/**
+ * True when the served path ends at an intermediate whose issuer is nowhere to be found:
+ * roots are normally not sent, so that issuer is a root KMS does not have (a private CA),
+ * not a missing intermediate (a public intermediate's issuer is a public root).
+ */
+function endsAtUnknownRoot(chain: ChainAnalysis): boolean {
+  if (chain.complete || chain.path.length < 2) return false;
+  return !publicRootStore().some((root) => oneLineName(root.subject) === chain.missingIssuer);
+}
+
 function checkChain(chain: ChainAnalysis, subject: string): CheckResult {
   const names = chain.path.map(shortName).join(' -> ');
   const unused = chain.unused.length > 0 ? `; ${chain.unused.length} sent certificate(s) not on the path` : '';
+  if (endsAtUnknownRoot(chain)) {
+    return skip({
+      group: 'tls',
+      id: 'tls.chain',
+      subject,
+      message: `the server sends ${names}; their issuer ${chain.missingIssuer} is not sent (normal for a root) and is no public root, so the path cannot be followed further (pass --ca with its PEM to check up to it)${unused}`,
+    });
+  }
   if (!chain.complete) {
     return fail({
       group: 'tls',
       id: 'tls.chain',
       subject,
       message: `the chain stops at ${names}: the server does not send the certificate of its issuer ${chain.missingIssuer}${unused}`,
-      fix: 'put the leaf certificate followed by every intermediate in server.tls.cert (a full-chain PEM); if the issuer is a private root, KMS cannot trust it either',
+      fix: 'put the leaf certificate followed by every intermediate in server.tls.cert (a full-chain PEM); if the issuer is a private CA, KMS cannot trust it either',
       kmsState: TLS_STATE,
     });
   }
@@ -181,18 +245,39 @@ function checkChain(chain: ChainAnalysis, subject: string): CheckResult {
   return ok({ group: 'tls', id: 'tls.chain', subject, message: `complete chain: ${names} (${source})${unused}` });
 }
 
+/** What to do about a certificate KMS does not trust. */
+const UNTRUSTED_FIX =
+  "use a certificate from a public CA on KMS's list for this name, or terminate TLS at the NLB of a VPC endpoint service with a public (e.g. ACM) certificate for its private DNS name";
+
 function checkTrust(chain: ChainAnalysis, subject: string): CheckResult {
   const list = kmsTrustedCas();
   if (chain.kmsTrusted !== undefined) {
     return ok({ group: 'tls', id: 'tls.trust', subject, message: `chains to ${chain.kmsTrusted.subject}, on KMS's trusted CA list (dated ${list.listDate})` });
   }
+  if (endsAtUnknownRoot(chain)) {
+    return fail({
+      group: 'tls',
+      id: 'tls.trust',
+      subject,
+      message: `the certificate chains to ${chain.missingIssuer}, a CA that is not on KMS's trusted list (a private CA): KMS does not trust it, whether it connects over the internet or a VPC endpoint service`,
+      fix: UNTRUSTED_FIX,
+      kmsState: TLS_STATE,
+    });
+  }
   if (!chain.complete) {
-    return skip({ group: 'tls', id: 'tls.trust', subject, message: 'cannot tell which root the certificate chains to until the chain is complete (a private root can be given with --ca)' });
+    // Whether the issuer is a missing intermediate or a private CA, KMS finds no trusted root.
+    return fail({
+      group: 'tls',
+      id: 'tls.trust',
+      subject,
+      message: `the certificate is issued by ${chain.missingIssuer}, which is not a CA on KMS's trusted list, and no certificate sent leads from it to one`,
+      fix: `send the intermediates up to a root on KMS's list (see the chain line); if ${chain.missingIssuer} is a private CA, ${UNTRUSTED_FIX}`,
+      kmsState: TLS_STATE,
+    });
   }
   const leaf = chain.path[0]!;
   const root = chain.root!;
-  const explanation =
-    'use a certificate from a public CA on KMS\'s list for this name, or terminate TLS at the NLB of a VPC endpoint service with a public (e.g. ACM) certificate for its private DNS name';
+  const explanation = UNTRUSTED_FIX;
   if (chain.path.length === 1 && isSelfSigned(leaf)) {
     return fail({ group: 'tls', id: 'tls.trust', subject, message: 'the certificate is self-signed; KMS only trusts certificates issued by the public CAs on its list', fix: explanation, kmsState: TLS_STATE });
   }

@@ -103,3 +103,59 @@ function sentChain(leaf: tls.DetailedPeerCertificate): X509Certificate[] {
 export function isIpAddress(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }
+
+/** OpenSSL error codes of a server that wanted a client certificate and got none. */
+const CERT_REQUIRED_ALERT = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+const HANDSHAKE_FAILURE_ALERT = 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE';
+
+/** True for the TLS alerts a server sends when it requires a client certificate (TLS 1.3: certificate_required; TLS 1.2: handshake_failure). */
+export function isClientCertAlert(e: unknown): boolean {
+  const code = String((e as NodeJS.ErrnoException | undefined)?.code ?? '');
+  return code === CERT_REQUIRED_ALERT || code === HANDSHAKE_FAILURE_ALERT;
+}
+
+/**
+ * Whether the server demands a client certificate (mTLS), seen as a client without one:
+ * - `required`: TLS 1.3 certificate_required alert after the handshake (alert 116), or a
+ *   TLS 1.3 server that closes the connection right after it without answering;
+ * - `not-required`: the server answered an HTTP request;
+ * - `unknown`: anything else (the error is in `detail`).
+ * An HTTP client such as undici only reports "other side closed" for the TLS 1.3 case, so
+ * the doctor asks this way to say "this endpoint requires a client certificate".
+ */
+export function probeClientCertRequirement(target: TlsProbeTarget): Promise<{ verdict: 'required' | 'not-required' | 'unknown'; detail: string }> {
+  const timeoutMs = target.timeoutMs ?? 5000;
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (verdict: 'required' | 'not-required' | 'unknown', detail: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ verdict, detail });
+    };
+    const socket = tls.connect(
+      {
+        host: target.host,
+        port: target.port,
+        rejectUnauthorized: false,
+        ca: NOTHING_TRUSTED,
+        ALPNProtocols: ['http/1.1'],
+        ...(target.servername !== undefined && !isIpAddress(target.servername) ? { servername: target.servername } : {}),
+      },
+      () => {
+        // The server reads the client's (empty) Certificate message only now; a request makes it answer or alert.
+        socket.write(`GET /ping HTTP/1.1\r\nHost: ${target.servername ?? target.host}\r\nConnection: close\r\n\r\n`);
+      },
+    );
+    socket.on('data', () => finish('not-required', 'the server answered without a client certificate'));
+    socket.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === CERT_REQUIRED_ALERT) finish('required', 'TLS alert 116 certificate_required');
+      else if (code === HANDSHAKE_FAILURE_ALERT) finish('required', 'TLS alert 40 handshake_failure when no client certificate is offered');
+      else finish('unknown', `${(e as Error).message.split('\n')[0]}`);
+    });
+    socket.on('close', () => finish('unknown', 'the server closed the connection without answering'));
+    const timer = setTimeout(() => finish('unknown', `no answer within ${timeoutMs} ms`), timeoutMs);
+  });
+}

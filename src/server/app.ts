@@ -203,12 +203,26 @@ function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer,
   );
   if (!result.ok) {
     log.reason = `sigv4 ${result.reason}: ${result.detail}`;
+    noteUnverifiedRequestId(log, body);
     throw new XksError(
       'AuthenticationFailedException',
       'The AWS SigV4 signature could not be verified: check the credential configured in KMS, that the proxy clock is within 5 minutes, and that nothing in between rewrites the Host header or the path; the proxy log names the reason.',
     );
   }
   log.accessKeyId = result.accessKeyId;
+}
+
+/**
+ * The kmsRequestId of a request SigV4 refused, when its body has one, so the 401 line can be
+ * found by it (e.g. the one `xks-proxy doctor` prints). Unverified and only logged.
+ */
+function noteUnverifiedRequestId(log: RequestLog, body: Buffer): void {
+  try {
+    const id = (JSON.parse(body.toString('utf8')) as { requestMetadata?: { kmsRequestId?: unknown } } | null)?.requestMetadata?.kmsRequestId;
+    if (typeof id === 'string') log.kmsRequestId = truncate(id);
+  } catch {
+    // Not JSON: nothing to note.
+  }
 }
 
 function noteMetadata(log: RequestLog, md: RequestMetadata): void {

@@ -8,6 +8,8 @@ export interface HealthCallRecord {
   kmsOperation?: string;
   errorName?: string;
   reason?: string;
+  /** Of the request, when its body had one: lets `xks-proxy doctor` find its own call. */
+  kmsRequestId?: string;
 }
 
 /** The most recent error of one errorName. */
@@ -19,6 +21,7 @@ export interface ErrorRecord {
   operation?: string;
   /** The operator-only reason (e.g. `sigv4 date-out-of-window: ... 600 s in the past`). */
   reason?: string;
+  kmsRequestId?: string;
 }
 
 /** Use of one access key id (only after SigV4 accepted it). */
@@ -97,6 +100,7 @@ export class StatusTracker {
         status: event.status,
         ...(event.operation !== undefined ? { operation: event.operation } : {}),
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
+        ...(event.kmsRequestId !== undefined ? { kmsRequestId: event.kmsRequestId } : {}),
       });
     }
     if (event.operation === 'health') {
@@ -107,6 +111,7 @@ export class StatusTracker {
         ...(event.kmsOperation !== undefined ? { kmsOperation: event.kmsOperation } : {}),
         ...(event.errorName !== undefined ? { errorName: event.errorName } : {}),
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
+        ...(event.kmsRequestId !== undefined ? { kmsRequestId: event.kmsRequestId } : {}),
       };
     }
     if (event.accessKeyId !== undefined) {

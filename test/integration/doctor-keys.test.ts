@@ -33,15 +33,23 @@ describe('doctor key checks on a real software keystore', () => {
     expect(lines('keys.canary')[0]?.level).toBe('ok');
   });
 
-  it('warns that an encrypt-only key breaks Decrypt and KMS CreateKey', async () => {
+  it('fails an encrypt-only key named with --key: KMS CreateKey refuses it, and the run exits 1', async () => {
     const { lines, report } = await doctor(ONLY_KEYS, ['encrypt_only_key']);
     const [line] = lines('keys.key');
-    expect(line?.level).toBe('warn');
+    expect(line?.level).toBe('fail');
     expect(line?.message).toContain('lacks DECRYPT');
     expect(line?.message).toContain('Decrypt and ReEncrypt from this key will fail');
     expect(line?.message).toContain('CreateKey refuses it');
+    expect(line?.kmsState).toContain('XksKeyInvalidConfigurationException');
     expect(line?.fix).toContain('CKA_DECRYPT=true');
-    expect(report.ok).toBe(true);
+    expect(report.ok).toBe(false);
+  });
+
+  it('only warns about a key that lacks a usage when it was listed from the key manager, not named', async () => {
+    const { lines, report } = await doctor(ONLY_KEYS);
+    expect(lines('keys.key', 'key encrypt_only_key')[0]?.level).toBe('warn');
+    expect(lines('keys.key', 'key decrypt_only_key')[0]?.level).toBe('warn');
+    expect(report.checks.filter((c) => c.level === 'fail')).toEqual([]);
   });
 
   it('fails a key id the key manager does not have', async () => {
@@ -55,11 +63,13 @@ describe('doctor key checks on a real software keystore', () => {
     expect(lines('keys.key').map((l) => l.subject)).toEqual(['keyStores[prefix="example/uri/path/prefix"] key decrypt_only_key']);
   });
 
-  it('warns about a disabled key', async () => {
+  it('fails a disabled key named with --key, and the end-to-end line does not ask for --key again', async () => {
     await changeKeystore(fx.keystorePath, { kek: fx.kekHex }, (file, contents) => setKeyEnabled(file, contents, 'foo', false));
-    const { lines } = await doctor(ONLY_KEYS, ['foo']);
-    expect(lines('keys.key')[0]).toMatchObject({ level: 'warn', kmsState: 'KMSInvalidStateException' });
+    const { lines, report } = await doctor(ONLY_KEYS, ['foo']);
+    expect(lines('keys.key')[0]).toMatchObject({ level: 'fail', kmsState: expect.stringContaining('XksKeyInvalidConfigurationException (CreateKey)') });
     expect(lines('keys.key')[0]?.message).toContain('DISABLED');
+    expect(lines('keys.key')[0]?.message).toContain('CreateKey refuses it');
+    expect(report.ok).toBe(false);
   });
 
   it('fails the canary of a stopped provider (corrupt keystore file) and says KMS sees the store as unreachable', async () => {
