@@ -8,9 +8,11 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { CheckGroup, CheckResult } from '../../src/diagnostics/check-result.ts';
+import { fetchStatus } from '../../src/cli/status-command.ts';
 import { runDoctor, type DoctorOptions } from '../../src/diagnostics/run-doctor.ts';
 import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
+import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { DEMO_PREFIX } from '../support/xks-client.ts';
 import { createBrokenPki, type BrokenPki } from '../unit/diagnostics/support/broken-pki.ts';
 
@@ -32,7 +34,7 @@ function doctorConfig(name: string, change: (ks: Record<string, unknown>) => voi
 beforeAll(async () => {
   pki = createBrokenPki();
   fx = await createSoftwareFixture();
-  const raw = softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, tls: { cert: pki.fullChain, key: pki.leafKey } } });
+  const raw = softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, statusEndpoint: true, tls: { cert: pki.fullChain, key: pki.leafKey } } });
   const sink = new Writable({
     write(chunk, _enc, done) {
       proxyLog.push(String(chunk));
@@ -68,7 +70,8 @@ describe('doctor end to end through the public endpoint', () => {
     const health = line('e2e.health');
     // On a loaded 2-core CI machine the TLS handshake alone can pass KMS's 250 ms, which
     // the doctor rightly reports as a latency warning; anything else must be ok.
-    if (health.level === 'warn') expect(health.message).toMatch(/GetHealthStatus worked but took \d+ ms/);
+    // elapsedMs has one decimal ("took 334.1 ms").
+    if (health.level === 'warn') expect(health.message).toMatch(/GetHealthStatus worked but took \d+(\.\d)? ms/);
     else expect(health).toMatchObject({ level: 'ok', message: expect.stringContaining('keystore.json=ACTIVE') });
     expect(line('e2e.crypto')).toMatchObject({ level: expect.stringMatching(/^(ok|warn)$/), subject: expect.stringContaining('key foo') });
     expect(report.checks.filter((c) => c.level === 'fail')).toEqual([]);
@@ -83,13 +86,30 @@ describe('doctor end to end through the public endpoint', () => {
     expect(String(lastLogFor(401).reason)).toMatch(/^sigv4 date-out-of-window: .* (599|600|601) s in the past/);
   });
 
-  it('fails with INVALID_CREDENTIALS when KMS would hold a different secret', async () => {
+  it('fails with INVALID_CREDENTIALS when KMS would hold a different secret, names its kmsRequestId (on the 401 log line too) and prints the reason the proxy recorded', async () => {
     const config = doctorConfig('wrong-secret', (ks) => {
       ks.credentials = [{ accessKeyId: 'BETWEEN2TENAND3TENCHARACTERS', secretAccessKey: 'ThisIsNotTheSecretTheProxyHasButItIsLongEnough0' }];
     });
-    const { line } = await doctor(config);
-    expect(line('e2e.health').kmsState).toBe('INVALID_CREDENTIALS');
-    expect(String(lastLogFor(401).reason)).toMatch(/^sigv4 signature-mismatch/);
+    const readStatus = () => fetchStatus(new URL(`https://127.0.0.1:${proxy.listener.address.port}/status`), {});
+    const { line } = await doctor(config, { readStatus });
+    const health = line('e2e.health');
+    expect(health.kmsState).toBe('INVALID_CREDENTIALS');
+    const id = /kmsRequestId (xks-proxy-doctor-[0-9a-f-]{36})/.exec(health.message)?.[1];
+    expect(id).toBeDefined();
+    const logged = lastLogFor(401);
+    expect(logged.kmsRequestId).toBe(id);
+    expect(String(logged.reason)).toMatch(/^sigv4 signature-mismatch/);
+    expect(health.message).toContain(`the proxy logged the reason: ${String(logged.reason)}`);
+  });
+
+  it('without the status view, tells which log line to read by its kmsRequestId', async () => {
+    const config = doctorConfig('wrong-secret-no-status', (ks) => {
+      ks.credentials = [{ accessKeyId: 'BETWEEN2TENAND3TENCHARACTERS', secretAccessKey: 'ThisIsNotTheSecretTheProxyHasButItIsLongEnough0' }];
+    });
+    const { line } = await doctor(config, { readStatus: () => Promise.reject(new Error('no status view')) });
+    const id = /kmsRequestId (xks-proxy-doctor-[0-9a-f-]{36})/.exec(line('e2e.health').message)?.[1];
+    expect(line('e2e.health').fix).toContain(`log line with kmsRequestId ${id}`);
+    expect(lastLogFor(401).kmsRequestId).toBe(id);
   });
 
   it('fails with XKS_PROXY_INVALID_CONFIGURATION for a URI path the proxy does not serve, and the proxy logs both prefixes', async () => {
@@ -101,11 +121,32 @@ describe('doctor end to end through the public endpoint', () => {
     expect(String(log.reason)).toContain(JSON.stringify(DEMO_PREFIX));
   });
 
-  it('takes the clock sample for the clock check from the endpoint answer', async () => {
+  it('does not call the clock ok by comparing it with the proxy itself (the endpoint Date header)', async () => {
     const report = await runDoctor({ configPath: doctorConfig('clock'), endpoint, caFiles: [pki.rootCert], skip: ['tls', 'credentials', 'keys', 'latency'], env: {}, ntpSynchronized: async () => undefined });
     const clock = report.checks.find((c) => c.id === 'clock.skew');
-    expect(clock?.level).toBe('ok');
-    expect(clock?.message).toContain(endpoint);
+    expect(clock?.level).toBe('skip');
+    expect(clock?.message).toContain('not checked: no independent time reference');
+    expect(clock?.message).not.toContain(endpoint);
+  });
+
+  it('says a named key that KMS would refuse is why Encrypt/Decrypt were not tested, instead of asking for --key', async () => {
+    const { line, report } = await doctor(doctorConfig('named-bad-key'), { keys: ['encrypt_only_key'] });
+    expect(line('keys.key').level).toBe('fail');
+    expect(line('e2e.crypto').level).toBe('skip');
+    expect(line('e2e.crypto').message).toContain('none of the keys given with --key (encrypt_only_key)');
+    expect(line('e2e.crypto').message).not.toContain('pass --key');
+    expect(report.ok).toBe(false);
+  });
+
+  it('fails an endpoint given as an IP address: XksProxyUriEndpoint must be a DNS name', async () => {
+    const ipEndpoint = `https://127.0.0.1:${proxy.listener.address.port}`;
+    const { line, report } = await doctor(doctorConfig('ip'), { endpoint: ipEndpoint, skip: ['credentials', 'latency', 'clock'] });
+    expect(line('config.endpoint')).toMatchObject({ level: 'fail', message: expect.stringContaining('must be a DNS name') });
+    const endpointHostname = report.checks.find((c) => c.id === 'tls.hostname' && c.subject.startsWith('endpoint'));
+    expect(endpointHostname?.level).toBe('fail');
+    expect(endpointHostname?.message).toContain('must be a DNS name');
+    expect(endpointHostname?.fix).not.toContain('DNS:127.0.0.1');
+    expect(report.ok).toBe(false);
   });
 
   it('refuses an endpoint with a path, since KMS takes the path from XksProxyUriPath', async () => {
@@ -138,5 +179,51 @@ describe('doctor end to end against broken endpoints', () => {
   it('reports the TLS refusal when the endpoint certificate is not trusted', async () => {
     const { line } = await doctor(doctorConfig('untrusted'), { caFiles: [] });
     expect(line('e2e.health')).toMatchObject({ level: 'fail', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+  });
+});
+
+describe('doctor end to end through an mTLS endpoint', () => {
+  let mtlsPki: TestPki;
+  let mtlsProxy: RunningProxy;
+  let mtlsEndpoint: string;
+
+  beforeAll(async () => {
+    mtlsPki = createTestPki();
+    const raw = softwareConfig(fx.keystorePath, fx.kekHex, {
+      server: { host: '127.0.0.1', port: 0, tls: { cert: mtlsPki.serverCert, key: mtlsPki.serverKey, mtls: { clientCa: mtlsPki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' } } },
+    });
+    mtlsProxy = await startProxy({ config: parseConfig(raw, 'mtls.yaml'), file: 'mtls.yaml', configDir: fx.dir }, { logger: pino({ level: 'silent' }) });
+    mtlsEndpoint = `https://localhost:${mtlsProxy.listener.address.port}`;
+  });
+  afterAll(async () => {
+    await mtlsProxy?.close();
+    mtlsPki?.cleanup();
+  });
+
+  const mtlsDoctor = (extra: Partial<DoctorOptions>) =>
+    doctor(doctorConfig('mtls-client'), { endpoint: mtlsEndpoint, caFiles: [mtlsPki.caCert], skip: ['credentials', 'latency', 'clock'], ...extra });
+
+  it('uses --client-cert for the end-to-end calls too, so GetHealthStatus and Encrypt/Decrypt go through', async () => {
+    const { line, report } = await mtlsDoctor({ clientCert: mtlsPki.clientCert, clientKey: mtlsPki.clientKey });
+    expect(line('e2e.health').level).toMatch(/^(ok|warn)$/);
+    expect(line('e2e.crypto').level).toMatch(/^(ok|warn)$/);
+    const endpointHandshake = report.checks.find((c) => c.id === 'tls.handshake' && c.subject.startsWith('endpoint'));
+    expect(endpointHandshake?.message).toContain('with the client certificate given');
+  });
+
+  it('says "this endpoint requires a client certificate" when none was given, instead of blaming the endpoint', async () => {
+    const { line, report } = await mtlsDoctor({});
+    expect(line('e2e.health').level).toBe('skip');
+    expect(line('e2e.health').message).toContain('this endpoint requires a client certificate');
+    expect(line('e2e.health').message).toContain('--client-cert');
+    const endpointHandshake = report.checks.find((c) => c.id === 'tls.handshake' && c.subject.startsWith('endpoint'));
+    expect(endpointHandshake?.message).toContain('this endpoint requires a client certificate');
+    expect(report.checks.find((c) => c.id === 'tls.protocol' && c.subject.startsWith('endpoint'))?.level).toBe('ok');
+  });
+
+  it('fails when the endpoint refuses the client certificate given (wrong subject)', async () => {
+    const { line } = await mtlsDoctor({ clientCert: mtlsPki.wrongSubjectCert, clientKey: mtlsPki.wrongSubjectKey });
+    expect(line('e2e.health')).toMatchObject({ level: 'fail', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+    expect(line('e2e.health').message).toContain('refused the one given with --client-cert');
   });
 });
