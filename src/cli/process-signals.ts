@@ -1,14 +1,27 @@
+import type { Logger } from 'pino';
 import type { RunningProxy } from '../server/start-proxy.ts';
+import { stuckIoCount } from '../ops/stuck-io.ts';
 
 /** Longest wait for the log to flush before exiting. */
 const FLUSH_TIMEOUT_MS = 2_000;
 
-/** Flushes the (asynchronous) log, then exits with `code`. */
-function flushAndExit(proxy: RunningProxy, code: number): void {
-  const exit = () => process.exit(code);
+/**
+ * Flushes the (asynchronous) log, then exits with `code`. process.exit() joins libuv's
+ * pool threads, so with a file read stuck in the kernel (a hung network file system) it
+ * would never return: then the process ends itself with SIGKILL instead, after saying why.
+ */
+export function flushAndExit(logger: Logger, code: number): void {
+  const exit = () => {
+    if (stuckIoCount() > 0) process.kill(process.pid, 'SIGKILL');
+    process.exit(code);
+  };
+  const stuck = stuckIoCount();
+  if (stuck > 0) {
+    logger.error({ stuckReads: stuck, exitCode: code }, 'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever');
+  }
   setTimeout(exit, FLUSH_TIMEOUT_MS).unref();
   try {
-    proxy.logger.flush(exit);
+    logger.flush(exit);
   } catch {
     exit();
   }
@@ -26,10 +39,10 @@ export function installSignalHandlers(proxy: RunningProxy): void {
     stopping = true;
     proxy.logger.info({ signal }, 'signal received; shutting down');
     proxy.shutdown().then(
-      () => flushAndExit(proxy, 0),
+      () => flushAndExit(proxy.logger, 0),
       (e: unknown) => {
         proxy.logger.error({ err: (e as Error).message }, 'shutdown failed');
-        flushAndExit(proxy, 1);
+        flushAndExit(proxy.logger, 1);
       },
     );
   };

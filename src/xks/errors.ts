@@ -52,12 +52,19 @@ export function sanitizeErrorMessage(message: string): string {
 export class XksError extends Error {
   readonly errorName: XksErrorName;
   readonly logDetail: string | undefined;
+  /**
+   * True when the key manager itself failed or could not be reached (a server down, a
+   * token gone, a keystore that cannot be read), as opposed to a bad request or a key's
+   * state. Live traffic with such an error marks health not ACTIVE at once.
+   */
+  readonly dependencyFailure: boolean;
 
-  constructor(errorName: XksErrorName, message: string, options?: { logDetail?: string; cause?: unknown }) {
+  constructor(errorName: XksErrorName, message: string, options?: { logDetail?: string; cause?: unknown; dependencyFailure?: boolean }) {
     super(sanitizeErrorMessage(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'XksError';
     this.errorName = errorName;
     this.logDetail = options?.logDetail;
+    this.dependencyFailure = options?.dependencyFailure === true;
   }
 
   /** HTTP status for this error per the spec's table. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CEILING_SCRYPT_N, isPowerOfTwo } from './software-keystore-kek.ts';
 
 /** Config of the software keystore provider (the embedded default). */
 export const softwareProviderConfigSchema = z
@@ -10,6 +11,15 @@ export const softwareProviderConfigSchema = z
     passphrase: z.string().min(1).optional(),
     /** Secret reference to a raw 32-byte KEK, base64 or hex encoded; an alternative to `passphrase`. */
     kek: z.string().min(1).optional(),
+    /**
+     * Highest scrypt N the proxy accepts from the file's header (default 2^17). The header
+     * is checked before the derivation, so a tampered header cannot cost seconds and GiBs.
+     */
+    maxScryptN: z
+      .number()
+      .int()
+      .refine((n) => isPowerOfTwo(n) && n >= 2 ** 10 && n <= CEILING_SCRYPT_N, { message: 'maxScryptN must be a power of two from 1024 (2^10) to 1048576 (2^20)' })
+      .optional(),
   })
   .strict()
   .refine((c) => (c.passphrase === undefined) !== (c.kek === undefined), {

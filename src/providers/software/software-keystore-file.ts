@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
@@ -8,6 +9,7 @@ import { zeroContents, type KeystoreContents } from './software-keystore-content
 import { KeystoreFileError } from './software-keystore-errors.ts';
 import {
   checkScryptParams,
+  DEFAULT_MAX_SCRYPT_N,
   deriveFileKeys,
   newKekHeader,
   secretKindOf,
@@ -36,6 +38,27 @@ export function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): b
   return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
+/**
+ * Largest keystore file read. A key costs about 250 bytes in the file, so this is far
+ * beyond any real keystore; it stops a wrong path (a disk image, a log) from being read
+ * into memory whole.
+ */
+export const MAX_KEYSTORE_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Opens for reading without ever blocking: O_NONBLOCK makes open() return at once on a
+ * FIFO or device (a plain open() of a FIFO waits for a writer forever, holding a libuv
+ * thread that even process.exit then waits for). On a regular file O_NONBLOCK changes
+ * nothing.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Options of a keystore file. */
+export interface KeystoreFileOptions {
+  /** Highest scrypt N accepted from the header (default DEFAULT_MAX_SCRYPT_N). */
+  maxScryptN?: number;
+}
+
 /** Fresh random key material for a new key version or canary. */
 export function generateKeyMaterial(): KeyMaterial {
   const bytes = randomBytes(AES_256_KEY_BYTES);
@@ -52,11 +75,13 @@ export function generateKeyMaterial(): KeyMaterial {
 export class SoftwareKeystoreFile {
   readonly path: string;
   readonly #secret: KeystoreSecret;
+  readonly #maxScryptN: number;
   #cached: { kekId: string; keys: FileKeys } | undefined;
 
-  constructor(path: string, secret: KeystoreSecret) {
+  constructor(path: string, secret: KeystoreSecret, options: KeystoreFileOptions = {}) {
     this.path = path;
     this.#secret = secret;
+    this.#maxScryptN = options.maxScryptN ?? DEFAULT_MAX_SCRYPT_N;
   }
 
   /** The file's current stamp, or undefined when it does not exist. */
@@ -71,19 +96,7 @@ export class SoftwareKeystoreFile {
 
   /** Reads and decrypts the file; the stamp belongs to exactly the bytes that were read. */
   async read(): Promise<{ contents: KeystoreContents; stamp: FileStamp }> {
-    let data: Buffer;
-    let stamp: FileStamp;
-    try {
-      const fh = await open(this.path, 'r');
-      try {
-        stamp = toStamp(await fh.stat({ bigint: true }));
-        data = await fh.readFile();
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      throw this.#ioError(e);
-    }
+    const { data, stamp } = await this.#readRaw();
     const parsed = parseKeystoreFile(this.path, data);
     const keys = await this.#fileKeys(parsed.header.kek);
     return { contents: openKeystoreFile(this.path, parsed, keys), stamp };
@@ -103,8 +116,8 @@ export class SoftwareKeystoreFile {
       }
       let kek: KekHeader;
       try {
-        if (params) checkScryptParams(params);
-        kek = newKekHeader(this.#secret, params);
+        if (params) checkScryptParams(params, this.#maxScryptN);
+        kek = newKekHeader(this.#secret, params, this.#maxScryptN);
       } catch (e) {
         throw new KeystoreFileError('invalid', this.path, `cannot create keystore file ${this.path}: ${(e as Error).message}`);
       }
@@ -125,7 +138,7 @@ export class SoftwareKeystoreFile {
    */
   async update<T>(mutate: (contents: KeystoreContents) => T): Promise<T> {
     return withKeystoreLock(this.path, async (lock) => {
-      const data = await this.#readRaw();
+      const { data } = await this.#readRaw();
       const parsed = parseKeystoreFile(this.path, data);
       const keys = await this.#fileKeys(parsed.header.kek);
       const contents = openKeystoreFile(this.path, parsed, keys);
@@ -164,15 +177,27 @@ export class SoftwareKeystoreFile {
     }
   }
 
-  async #readRaw(): Promise<Buffer> {
+  /**
+   * Reads the whole file, refusing anything but a regular file of a sane size before
+   * reading a byte. The stamp belongs to exactly the bytes that were read.
+   */
+  async #readRaw(): Promise<{ data: Buffer; stamp: FileStamp }> {
     try {
-      const fh = await open(this.path, 'r');
+      const fh = await open(this.path, READ_FLAGS);
       try {
-        return await fh.readFile();
+        const st = await fh.stat({ bigint: true });
+        if (!st.isFile()) {
+          throw new KeystoreFileError('unreadable', this.path, `keystore file ${this.path} is not a regular file (${fileKind(st)}); refusing to read it`);
+        }
+        if (st.size > BigInt(MAX_KEYSTORE_FILE_BYTES)) {
+          throw new KeystoreFileError('unreadable', this.path, `keystore file ${this.path} is ${st.size} bytes, more than the ${MAX_KEYSTORE_FILE_BYTES} a keystore can be; refusing to read it`);
+        }
+        return { data: await fh.readFile(), stamp: toStamp(st) };
       } finally {
         await fh.close();
       }
     } catch (e) {
+      if (e instanceof KeystoreFileError) throw e;
       throw this.#ioError(e);
     }
   }
@@ -187,7 +212,7 @@ export class SoftwareKeystoreFile {
     }
     let keys: FileKeys;
     try {
-      keys = await deriveFileKeys(this.#secret, kek);
+      keys = await deriveFileKeys(this.#secret, kek, this.#maxScryptN);
     } catch (e) {
       throw new KeystoreFileError('invalid', this.path, `cannot open keystore file ${this.path}: ${(e as Error).message}`);
     }
@@ -203,6 +228,15 @@ export class SoftwareKeystoreFile {
     }
     return new KeystoreFileError('unreadable', this.path, `cannot read keystore file ${this.path} (${code ?? (e as Error).message})`);
   }
+}
+
+/** What a non-regular file is, for the refusal message. */
+function fileKind(s: import('node:fs').BigIntStats): string {
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isDirectory()) return 'a directory';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
 function toStamp(s: import('node:fs').BigIntStats): FileStamp {

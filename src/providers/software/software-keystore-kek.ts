@@ -33,11 +33,17 @@ export interface FileKeys {
 const SALT_BYTES = 16;
 const CHECK_VALUE_BYTES = 16;
 // Bounds for header values read from disk: the header is only authenticated after the
-// derivation, so a tampered header must not be able to make us burn minutes or gigabytes.
-const MAX_SCRYPT_N = 2 ** 20;
+// derivation, so a tampered header must not be able to make us burn seconds or gigabytes
+// (N=2^20 took ~6.5 s and 1 GiB per attempt on the 2-core CI VM). The default ceiling is
+// two steps above the default cost: 2^17 is 128 MiB and ~0.4 s. A deployment that made
+// its keystore with a higher cost raises it with the provider's `maxScryptN`.
+/** Highest scrypt N accepted from a file header unless the config raises it. */
+export const DEFAULT_MAX_SCRYPT_N = 2 ** 17;
+/** Highest `maxScryptN` a config may set (RFC 7914's file-encryption cost). */
+export const CEILING_SCRYPT_N = 2 ** 20;
+const MIN_SCRYPT_N = 2 ** 10;
 const MAX_SCRYPT_R = 32;
 const MAX_SCRYPT_P = 16;
-const MAX_SCRYPT_MEMORY = 1024 * 1024 * 1024;
 
 /** Which secret kind a header needs, for error messages. */
 export function secretKindOf(header: KekHeader): 'passphrase' | 'kek' {
@@ -50,23 +56,36 @@ export function suppliedSecretKind(secret: KeystoreSecret): 'passphrase' | 'kek'
 }
 
 /** A fresh header for a new keystore opened by `secret`. */
-export function newKekHeader(secret: KeystoreSecret, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): KekHeader {
+export function newKekHeader(secret: KeystoreSecret, params: ScryptParams = DEFAULT_SCRYPT_PARAMS, maxScryptN: number = DEFAULT_MAX_SCRYPT_N): KekHeader {
   const salt = randomBytes(SALT_BYTES).toString('base64');
   if ('passphrase' in secret) {
-    checkScryptParams(params);
+    checkScryptParams(params, maxScryptN);
     return { type: 'scrypt', salt, N: params.N, r: params.r, p: params.p };
   }
   return { type: 'raw', salt };
 }
 
-/** Throws unless the scrypt parameters are sane and affordable. */
-export function checkScryptParams(params: ScryptParams): void {
+/** True for a power of two (scrypt's N must be one). */
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 2 && (n & (n - 1)) === 0;
+}
+
+/**
+ * Throws unless the scrypt parameters are sane and affordable: N at most `maxN`, and
+ * memory (128 * N * r * p bytes) at most what maxN costs at the default r = 8. Checked
+ * before any derivation, so a header asking for more costs nothing.
+ */
+export function checkScryptParams(params: ScryptParams, maxN: number = DEFAULT_MAX_SCRYPT_N): void {
   const { N, r, p } = params;
-  const powerOfTwo = Number.isInteger(N) && N >= 2 && (N & (N - 1)) === 0;
-  if (!powerOfTwo || N < 2 ** 10 || N > MAX_SCRYPT_N) throw new Error(`scrypt N must be a power of two from 2^10 to 2^20 (got ${N})`);
+  const log2 = (n: number) => Math.round(Math.log2(n));
+  if (!isPowerOfTwo(N) || N < MIN_SCRYPT_N) throw new Error(`scrypt N must be a power of two of at least 2^10 (got ${N})`);
+  if (N > maxN) {
+    throw new Error(`scrypt N = 2^${log2(N)} is above the accepted maximum 2^${log2(maxN)} (raise the provider's maxScryptN if this keystore really was made with that cost)`);
+  }
   if (!Number.isInteger(r) || r < 1 || r > MAX_SCRYPT_R) throw new Error(`scrypt r must be 1..${MAX_SCRYPT_R} (got ${r})`);
   if (!Number.isInteger(p) || p < 1 || p > MAX_SCRYPT_P) throw new Error(`scrypt p must be 1..${MAX_SCRYPT_P} (got ${p})`);
-  if (128 * N * r * p > MAX_SCRYPT_MEMORY) throw new Error('scrypt parameters need more than 1 GiB of memory');
+  const budget = 128 * maxN * DEFAULT_SCRYPT_PARAMS.r;
+  if (128 * N * r * p > budget) throw new Error(`scrypt parameters need more than ${budget / 2 ** 20} MiB of memory, the accepted maximum`);
 }
 
 /**
@@ -90,13 +109,13 @@ export function generateRawKek(): string {
 }
 
 /** Runs the KDF the header names over `secret` and splits the result into the file keys. */
-export async function deriveFileKeys(secret: KeystoreSecret, header: KekHeader): Promise<FileKeys> {
+export async function deriveFileKeys(secret: KeystoreSecret, header: KekHeader, maxScryptN: number = DEFAULT_MAX_SCRYPT_N): Promise<FileKeys> {
   const salt = Buffer.from(header.salt, 'base64');
   let master: Buffer;
   if (header.type === 'scrypt') {
     if (!('passphrase' in secret)) throw new Error('this keystore is opened with a passphrase, not a kek');
     const params = { N: header.N, r: header.r, p: header.p };
-    checkScryptParams(params);
+    checkScryptParams(params, maxScryptN);
     if (secret.passphrase.length === 0) throw new Error('the passphrase is empty');
     // NFC so the same passphrase typed on different systems derives the same key.
     const passphrase = Buffer.from(secret.passphrase.normalize('NFC'), 'utf8');

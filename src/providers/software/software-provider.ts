@@ -7,33 +7,39 @@ import type { ProviderDeps } from '../provider-deps.ts';
 import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
 import type { SoftwareProviderConfig } from './software-config.ts';
-import { zeroContents, type KeystoreContents, type SoftwareKey } from './software-keystore-contents.ts';
-import { sameStamp, SoftwareKeystoreFile, type FileStamp } from './software-keystore-file.ts';
+import { FileKeystoreSource } from './file-keystore-source.ts';
+import { KeySetRefresher } from './key-set-refresher.ts';
+import type { KeystoreSource } from './keystore-source.ts';
+import { ServedKeySet } from './served-key-set.ts';
+import type { SoftwareKey } from './software-keystore-contents.ts';
+import { KeystoreFileError } from './software-keystore-errors.ts';
+import { SoftwareKeystoreFile } from './software-keystore-file.ts';
 import { resolveKeystoreSecret } from './software-secret.ts';
 
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
 
-/** How long a replaced snapshot's key bytes stay in memory before they are zeroed. */
-const RETIRED_SNAPSHOT_MS = 5_000;
-
 /** Tuning knobs, mainly for tests. */
 export interface SoftwareProviderOptions {
-  /** How often (ms) a call may stat the file to notice CLI changes; default 1000. */
+  /** How often (ms) the file is checked in the background to notice CLI changes; default 1000. */
   reloadCheckMs?: number;
+  /** A keystore read running longer than this (ms) turns health DEGRADED; default 2000. */
+  slowReadMs?: number;
 }
 
 /** Builds the software keystore provider for one key store. */
 export function createSoftwareProvider(config: SoftwareProviderConfig, deps: ProviderDeps, options: SoftwareProviderOptions = {}): KeyProvider {
-  return new SoftwareKeyProvider(config, deps, options.reloadCheckMs ?? 1000);
+  return new SoftwareKeyProvider(config, deps, { reloadCheckMs: options.reloadCheckMs ?? 1000, slowReadMs: options.slowReadMs ?? 2000 });
 }
 
 /**
- * AES-256-GCM with keys from an encrypted keystore file. The file is the source of truth:
- * the CLI changes it while the proxy runs, and the provider re-reads it when its stamp
- * changes (checked at most once per reloadCheckMs, and at once on a key-not-found miss).
- * When the newest file cannot be opened the provider fails closed (and health says
- * UNAVAILABLE) rather than serving keys the operator may have disabled since.
+ * AES-256-GCM with keys served from memory (ServedKeySet), refreshed from the keystore
+ * file by a KeySetRefresher: the CLI changes the file while the proxy runs and the
+ * refresher checks it every reloadCheckMs. A request never waits for the file
+ * (only a key miss or an empty key set waits, and never past the request's deadline).
+ * When the newest file cannot be read, or a read hangs, the last good keys keep serving
+ * and health says DEGRADED with the reason; with no good keys at all, calls fail and
+ * health says UNAVAILABLE.
  */
 class SoftwareKeyProvider implements KeyProvider {
   readonly kind = 'software';
@@ -41,41 +47,36 @@ class SoftwareKeyProvider implements KeyProvider {
   readonly #config: SoftwareProviderConfig;
   readonly #deps: ProviderDeps;
   readonly #path: string;
-  readonly #reloadCheckMs: number;
+  readonly #options: Required<SoftwareProviderOptions>;
   readonly #log: Logger;
-  #file: SoftwareKeystoreFile | undefined;
-  #snapshot: { contents: KeystoreContents; stamp: FileStamp } | undefined;
-  #failure: { error: Error; stamp: FileStamp | undefined } | undefined;
-  #lastCheck = 0;
-  #refreshing: Promise<void> | undefined;
+  readonly #keySet = new ServedKeySet();
+  #source: KeystoreSource | undefined;
+  #refresher: KeySetRefresher | undefined;
   #closed = false;
-  readonly #retired = new Set<KeystoreContents>();
 
-  constructor(config: SoftwareProviderConfig, deps: ProviderDeps, reloadCheckMs: number) {
+  constructor(config: SoftwareProviderConfig, deps: ProviderDeps, options: Required<SoftwareProviderOptions>) {
     this.#config = config;
     this.#deps = deps;
     this.#path = resolve(deps.configDir, config.path);
-    this.#reloadCheckMs = reloadCheckMs;
+    this.#options = options;
     this.#log = deps.logger.child({ keystore: this.#path }); // prefix and provider are bound by build-tenants
   }
 
+  /** Resolves the secret (once per provider: a reload with a changed secret builds a new provider) and loads the keys. */
   async init(): Promise<void> {
-    if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
-    if (!this.#file) {
-      const secret = resolveKeystoreSecret(this.#config, this.#deps.configDir, this.#deps.env);
-      this.#file = new SoftwareKeystoreFile(this.#path, secret);
-    }
-    await this.#refresh(true);
-    if (this.#failure) throw this.#failure.error;
+    const refresher = this.#ensureRefresher();
+    if (this.#keySet.current() === undefined) await refresher.refreshWithin(Number.POSITIVE_INFINITY);
+    const state = this.#keySet.state();
+    if (state.state === 'empty') throw new KeystoreFileError('unreadable', this.#path, state.problem);
   }
 
-  async describe(keyId: string, _ctx: CallContext): Promise<KeyInfo> {
-    const key = await this.#key(keyId);
+  async describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
+    const key = await this.#key(keyId, ctx);
     return { keyId, usages: [...key.usages], enabled: key.enabled, currentVersion: key.versions.length };
   }
 
-  async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, _ctx: CallContext): Promise<GcmOutput> {
-    const key = await this.#key(ref.keyId);
+  async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+    const key = await this.#key(ref.keyId, ctx);
     const version = key.versions[ref.version - 1];
     if (!version) throw new XksError('KeyNotFoundException', `key ${ref.keyId} has no version ${ref.version}`);
     // Spec: a fresh random 12-byte IV for every encryption. The material is used in this
@@ -85,8 +86,8 @@ class SoftwareKeyProvider implements KeyProvider {
     return { iv, ciphertext, tag };
   }
 
-  async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, _ctx: CallContext): Promise<Uint8Array> {
-    const key = await this.#key(ref.keyId);
+  async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    const key = await this.#key(ref.keyId, ctx);
     const version = key.versions[ref.version - 1];
     if (!version) {
       // The version comes from ciphertextMetadata; one we never issued means a foreign or
@@ -108,10 +109,16 @@ class SoftwareKeyProvider implements KeyProvider {
     return [{ id: basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
   }
 
-  async health(_ctx: CallContext): Promise<EkmHealth[]> {
+  async health(ctx: CallContext): Promise<EkmHealth[]> {
     const entry = this.fleetIdentity()[0] as EkmIdentity;
     try {
-      const contents = await this.#contents(true);
+      // Look at the file now, but wait no longer than a read may take before it counts as slow.
+      await this.#ensureRefresher().refreshWithin(Math.min(ctx.deadline - Date.now(), this.#options.slowReadMs));
+      const state = this.#keySet.state();
+      const contents = this.#keySet.current();
+      if (state.state === 'empty' || contents === undefined) {
+        return [{ ...entry, healthStatus: 'UNAVAILABLE', detail: state.state === 'empty' ? state.problem : 'the keystore is closed' }];
+      }
       // A real round trip with the health-only canary key, never a customer key.
       const probe = randomBytes(32);
       const aad = Buffer.from('xks-proxy software keystore health canary');
@@ -121,6 +128,10 @@ class SoftwareKeyProvider implements KeyProvider {
       if (back === null || back.length !== probe.length || !timingSafeEqual(back, probe)) {
         throw new Error(`health canary encrypt/decrypt round trip failed for keystore file ${this.#path}`);
       }
+      if (state.state === 'stale') {
+        const detail = `serving the keys loaded at ${new Date(state.loadedAt).toISOString()}; ${state.problem}`;
+        return [{ ...entry, healthStatus: 'DEGRADED', detail }];
+      }
       return [{ ...entry, healthStatus: 'ACTIVE' }];
     } catch (e) {
       return [{ ...entry, healthStatus: 'UNAVAILABLE', detail: e instanceof XksError ? (e.logDetail ?? e.message) : (e as Error).message }];
@@ -129,95 +140,67 @@ class SoftwareKeyProvider implements KeyProvider {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#snapshot) zeroContents(this.#snapshot.contents);
-    this.#snapshot = undefined;
-    for (const old of this.#retired) zeroContents(old);
-    this.#retired.clear();
-    this.#file?.close();
+    this.#refresher?.stop();
+    this.#keySet.close();
+    this.#source?.close();
   }
 
-  async #key(keyId: string): Promise<SoftwareKey> {
-    let key = (await this.#contents(false)).keys.get(keyId);
-    // A miss may be a key the CLI created a moment ago: look at the file again at once.
-    if (!key) key = (await this.#contents(true)).keys.get(keyId);
-    if (!key) throw new XksError('KeyNotFoundException', `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`);
-    return key;
-  }
-
-  async #contents(forceCheck: boolean): Promise<KeystoreContents> {
+  #ensureRefresher(): KeySetRefresher {
     if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
-    if (!this.#file) {
-      try {
-        await this.init();
-      } catch (e) {
-        throw unavailable(e);
-      }
-    } else {
-      await this.#refresh(forceCheck);
+    if (this.#refresher === undefined) {
+      // Throws (naming the reference, never the secret) when the secret cannot be read.
+      const secret = resolveKeystoreSecret(this.#config, this.#deps.configDir, this.#deps.env);
+      const file = new SoftwareKeystoreFile(this.#path, secret, { maxScryptN: this.#config.maxScryptN });
+      this.#source = new FileKeystoreSource(file, this.#log);
+      this.#refresher = new KeySetRefresher(this.#source, this.#keySet, {
+        intervalMs: this.#options.reloadCheckMs,
+        slowAfterMs: this.#options.slowReadMs,
+        logger: this.#log,
+      });
+      this.#refresher.start();
     }
-    if (this.#failure) throw unavailable(this.#failure.error);
-    if (!this.#snapshot) throw unavailable(new Error(`keystore file ${this.#path} is not loaded`));
-    return this.#snapshot.contents;
-  }
-
-  /** Re-reads the file when its stamp changed; one refresh at a time. */
-  async #refresh(force: boolean): Promise<void> {
-    if (!force && Date.now() - this.#lastCheck < this.#reloadCheckMs) return;
-    this.#refreshing ??= this.#doRefresh().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
-  }
-
-  async #doRefresh(): Promise<void> {
-    const file = this.#file!;
-    this.#lastCheck = Date.now();
-    let stamp: FileStamp | undefined;
-    try {
-      stamp = await file.stat();
-    } catch (e) {
-      this.#fail(e as Error, undefined);
-      return;
-    }
-    if (this.#snapshot && !this.#failure && sameStamp(stamp, this.#snapshot.stamp)) return;
-    // Do not retry (and re-run scrypt) on the same broken file over and over.
-    if (this.#failure && stamp !== undefined && sameStamp(stamp, this.#failure.stamp)) return;
-    try {
-      const next = await file.read();
-      const previous = this.#snapshot;
-      this.#snapshot = next;
-      this.#failure = undefined;
-      if (previous) this.#retire(previous.contents);
-      if ((next.stamp.mode & 0o077) !== 0) {
-        this.#log.warn({ mode: next.stamp.mode.toString(8) }, 'keystore file is accessible by group or others; chmod 600 it');
-      }
-      this.#log.info({ keys: next.contents.keys.size }, previous ? 'keystore file changed; reloaded' : 'keystore file loaded');
-    } catch (e) {
-      this.#fail(e as Error, stamp);
-    }
+    return this.#refresher;
   }
 
   /**
-   * Zeroes a replaced snapshot a little later, not at once: a call that already looked up
-   * its key may still be between awaits and must not find the material wiped.
+   * The key, from memory (the refresher checks the file in the background). A miss may be a key the CLI created a moment ago: then the call waits for a check,
+   * within its deadline. A miss while the file cannot be read is an outage, not "no such
+   * key": KMS must not be told a key does not exist because a file is unreadable.
    */
-  #retire(contents: KeystoreContents): void {
-    this.#retired.add(contents);
-    setTimeout(() => {
-      if (this.#retired.delete(contents)) zeroContents(contents);
-    }, RETIRED_SNAPSHOT_MS).unref();
+  async #key(keyId: string, ctx: CallContext): Promise<SoftwareKey> {
+    let refresher: KeySetRefresher;
+    try {
+      refresher = this.#ensureRefresher();
+    } catch (e) {
+      throw unavailable(e);
+    }
+    let contents = this.#keySet.current();
+    let key = contents?.keys.get(keyId);
+    if (key === undefined) {
+      await refresher.refreshWithin(waitBudget(ctx));
+      contents = this.#keySet.current();
+      key = contents?.keys.get(keyId);
+    }
+    if (key !== undefined) return key;
+    const state = this.#keySet.state();
+    if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
+    if (state.state !== 'fresh') throw unavailable(new Error(state.problem));
+    throw new XksError('KeyNotFoundException', `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`);
   }
+}
 
-  #fail(error: Error, stamp: FileStamp | undefined): void {
-    if (this.#snapshot) this.#retire(this.#snapshot.contents);
-    this.#snapshot = undefined;
-    this.#failure = { error, stamp };
-    this.#log.error({ err: error.message }, 'keystore file cannot be used; failing closed until it is fixed');
-  }
+/** How long a call may wait for a keystore check: its deadline, less a little to answer in time. */
+function waitBudget(ctx: CallContext): number {
+  const left = ctx.deadline - Date.now();
+  return left - Math.min(50, left / 4);
 }
 
 /** An internal error whose detail (naming the file, never secrets) stays in the log. */
 function unavailable(e: unknown): XksError {
   const detail = e instanceof Error ? e.message : String(e);
-  return new XksError('InternalException', 'The software keystore file cannot be used; the proxy log says why (wrong passphrase, corrupt or missing file).', { logDetail: detail, cause: e });
+  return new XksError('InternalException', 'The software keystore has no usable keys for this call; the proxy log says why (wrong passphrase, corrupt, missing or unreadable file).', {
+    logDetail: detail,
+    cause: e,
+    dependencyFailure: true,
+  });
 }

@@ -137,6 +137,27 @@ describe('software keystore file', () => {
     await expectUnusableAndUnchanged(passphrase, 'invalid', /scrypt N/);
   });
 
+  it('refuses a header with scrypt N = 2^20 before deriving: no second-long stall, no GiB allocated', async () => {
+    const [header, data] = (await readFile(path, 'utf8')).split('\n');
+    const h = JSON.parse(header!);
+    h.kek.N = 2 ** 20; // ~6.5 s and 1 GiB per attempt when it was accepted
+    await writeFile(path, `${JSON.stringify(h)}\n${data}\n`);
+    const peakBefore = process.resourceUsage().maxRSS; // KiB, the process's peak so far
+    await expectUnusableAndUnchanged(passphrase, 'invalid', /scrypt N = 2\^20 is above the accepted maximum 2\^17 \(raise the provider's maxScryptN/);
+    // The peak resident size would have grown by ~1 GiB had scrypt run.
+    expect(process.resourceUsage().maxRSS - peakBefore).toBeLessThan(256 * 1024);
+  });
+
+  it('applies the configured maxScryptN to the header', async () => {
+    const other = join(dir, 'n11.json');
+    await initKeystore(other, passphrase, { ...TEST_SCRYPT, N: 2 ** 11 });
+    const strict = new SoftwareKeystoreFile(other, passphrase, { maxScryptN: 2 ** 10 });
+    await expect(strict.read()).rejects.toThrow(/scrypt N = 2\^11 is above the accepted maximum 2\^10/);
+    const lenient = new SoftwareKeystoreFile(other, passphrase);
+    expect((await lenient.read()).contents.keys.size).toBe(0);
+    lenient.close();
+  });
+
   it.each([
     ['inside the header', (n: number) => Math.floor(n / 4)],
     ['just after the header', (n: number) => n],

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,6 +40,17 @@ async function keyBytes(keyId: string, version: number): Promise<Buffer> {
   const bytes = Buffer.from(contents.keys.get(keyId)!.versions[version - 1]!.material.expose());
   file.close();
   return bytes;
+}
+
+/** Calls `get` until `done` holds (at most 2 s), returning the last value. */
+async function until<T>(get: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  const started = Date.now();
+  let v = await get();
+  while (!done(v) && Date.now() - started < 2000) {
+    await new Promise((r) => setTimeout(r, 20));
+    v = await get();
+  }
+  return v;
 }
 
 async function errorName(p: Promise<unknown>): Promise<string> {
@@ -139,11 +151,12 @@ describe('software provider keys and crypto', () => {
 
 describe('software provider sees CLI changes without restart', () => {
   it('after rotation, new encryptions use the new version and old ciphertexts still decrypt', async () => {
-    const fast = makeProvider({ reloadCheckMs: 0 });
+    const fast = makeProvider({ reloadCheckMs: 20 });
     await fast.init();
     const old = await fast.encrypt({ keyId: 'foo', version: 1 }, Buffer.from('old'), aad, ctx());
     await changeKeystore(path, secret, (f, c) => rotateKey(f, c, 'foo'));
-    const info = await fast.describe('foo', ctx());
+    // Calls never wait for the file: the background check serves the calls after it.
+    const info = await until(() => fast.describe('foo', ctx()), (i) => i.currentVersion === 2);
     expect(info.currentVersion).toBe(2);
     const fresh = await fast.encrypt({ keyId: 'foo', version: info.currentVersion }, Buffer.from('new'), aad, ctx());
     expect(Buffer.from(await fast.decrypt({ keyId: 'foo', version: 1 }, old, aad, ctx())).toString()).toBe('old');
@@ -183,28 +196,59 @@ describe('software provider health', () => {
     expect(await provider.health(ctx())).toEqual([{ id: 'ks.json', model: 'xks-proxy software keystore', healthStatus: 'ACTIVE' }]);
   });
 
-  it('turns UNAVAILABLE, fails closed and recovers when the file is replaced by one under another KEK', async () => {
+  it('keeps serving the last good keys, DEGRADED, while the file is under another KEK, and recovers', async () => {
     const good = await readFile(path);
     const other = join(dir, 'other.json');
     await initKeystore(other, rawKekSecret());
     await rename(other, path);
     const [entry] = await provider.health(ctx());
-    expect(entry).toMatchObject({ id: 'ks.json', healthStatus: 'UNAVAILABLE' });
-    expect(entry!.detail).toBe(`wrong kek for keystore file ${path}`);
-    expect(await errorName(provider.describe('foo', ctx()))).toBe('InternalException');
+    expect(entry).toMatchObject({ id: 'ks.json', healthStatus: 'DEGRADED' });
+    expect(entry!.detail).toMatch(/^serving the keys loaded at \S+; /);
+    expect(entry!.detail).toContain(`wrong kek for keystore file ${path}`);
+    // The keys loaded before still work...
+    const out = await provider.encrypt({ keyId: 'foo', version: 1 }, Buffer.from('still here'), aad, ctx());
+    expect(Buffer.from(await provider.decrypt({ keyId: 'foo', version: 1 }, out, aad, ctx())).toString()).toBe('still here');
+    // ...and a key we do not have is an outage while the file is unreadable, not "no such key".
+    expect(await errorName(provider.describe('not_loaded', ctx()))).toBe('InternalException');
+    expect(logLines.join('')).toContain('serving the last good keys');
 
     await writeFile(path, good, { mode: 0o600 });
     expect((await provider.health(ctx()))[0]!.healthStatus).toBe('ACTIVE');
     expect((await provider.describe('foo', ctx())).enabled).toBe(true);
+    expect(await errorName(provider.describe('not_loaded', ctx()))).toBe('KeyNotFoundException');
   });
 
-  it('turns UNAVAILABLE when the file is corrupted or deleted', async () => {
+  it('turns DEGRADED (keys still served) when the file is corrupted or deleted', async () => {
     const bytes = await readFile(path);
     bytes[bytes.length - 5] = bytes[bytes.length - 5] === 0x41 ? 0x42 : 0x41;
     await writeFile(path, bytes);
-    expect((await provider.health(ctx()))[0]).toMatchObject({ healthStatus: 'UNAVAILABLE', detail: expect.stringMatching(/failed authentication/) });
+    expect((await provider.health(ctx()))[0]).toMatchObject({ healthStatus: 'DEGRADED', detail: expect.stringMatching(/failed authentication/) });
     await rm(path);
-    expect((await provider.health(ctx()))[0]).toMatchObject({ healthStatus: 'UNAVAILABLE', detail: expect.stringMatching(/does not exist/) });
+    expect((await provider.health(ctx()))[0]).toMatchObject({ healthStatus: 'DEGRADED', detail: expect.stringMatching(/does not exist/) });
+    expect((await provider.describe('foo', ctx())).enabled).toBe(true);
+  });
+
+  it('refuses a FIFO in place of the file without blocking, serves the last good keys, and picks the file up again', async () => {
+    const saved = join(dir, 'saved.json');
+    await rename(path, saved);
+    execFileSync('mkfifo', ['-m', '600', path]);
+    // A plain open() of a FIFO with no writer blocks for ever; this must answer.
+    const [entry] = await provider.health(ctx());
+    expect(entry).toMatchObject({ healthStatus: 'DEGRADED', detail: expect.stringContaining(`keystore file ${path} is not a regular file (a FIFO)`) });
+    expect((await provider.describe('foo', ctx())).enabled).toBe(true);
+    await rm(path);
+    await rename(saved, path);
+    expect((await provider.health(ctx()))[0]!.healthStatus).toBe('ACTIVE');
+  });
+
+  it('is UNAVAILABLE with no keys to serve when the file was never readable', async () => {
+    await rm(path);
+    execFileSync('mkfifo', ['-m', '600', path]);
+    const p = makeProvider();
+    await expect(p.init()).rejects.toThrow('is not a regular file');
+    expect((await p.health(ctx()))[0]).toMatchObject({ healthStatus: 'UNAVAILABLE', detail: expect.stringContaining('not a regular file') });
+    expect(await errorName(p.describe('foo', ctx()))).toBe('InternalException');
+    await p.close();
   });
 });
 

@@ -1,0 +1,94 @@
+import { zeroContents, type KeystoreContents } from './software-keystore-contents.ts';
+
+/** How long a replaced snapshot's key bytes stay in memory before they are zeroed. */
+const RETIRED_SNAPSHOT_MS = 5_000;
+
+/** What the key set can say about itself, for health. */
+export type KeySetState =
+  /** Keys loaded and the last refresh found the store as loaded. */
+  | { state: 'fresh'; loadedAt: number }
+  /** Keys loaded, but the newest refresh failed or is taking too long: serving the last good keys. */
+  | { state: 'stale'; loadedAt: number; problem: string }
+  /** No keys were ever loaded: nothing to serve. */
+  | { state: 'empty'; problem: string };
+
+/**
+ * The in-memory set of keys the software provider serves. Requests read it and never wait
+ * for the store behind it: whatever refreshes it (a keystore file, a database) publishes
+ * a new snapshot when the keys changed and reports a problem when it cannot, and the last
+ * good snapshot keeps serving meanwhile. It knows nothing about where keys come from.
+ */
+export class ServedKeySet {
+  #current: { contents: KeystoreContents; loadedAt: number } | undefined;
+  #problem: string | undefined;
+  #closed = false;
+  readonly #retired = new Set<KeystoreContents>();
+  readonly #retireMs: number;
+
+  constructor(options: { retireMs?: number } = {}) {
+    this.#retireMs = options.retireMs ?? RETIRED_SNAPSHOT_MS;
+  }
+
+  /** The keys to serve now, or undefined when none were ever loaded (or after close). */
+  current(): KeystoreContents | undefined {
+    return this.#current?.contents;
+  }
+
+  /** True once close() ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Replaces the served keys and clears any problem; the previous snapshot is retired. */
+  publish(contents: KeystoreContents, now: number = Date.now()): void {
+    if (this.#closed) {
+      zeroContents(contents);
+      return;
+    }
+    const previous = this.#current;
+    this.#current = { contents, loadedAt: now };
+    this.#problem = undefined;
+    if (previous !== undefined) this.#retire(previous.contents);
+  }
+
+  /** The store was checked and still holds exactly the served keys. */
+  confirm(): void {
+    this.#problem = undefined;
+  }
+
+  /** The store cannot be read (or is slow): keep serving what we have, and say why. */
+  reportProblem(problem: string): void {
+    this.#problem = problem;
+  }
+
+  /** The current problem, if any. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  state(): KeySetState {
+    if (this.#current === undefined) return { state: 'empty', problem: this.#problem ?? 'no keys have been loaded yet' };
+    if (this.#problem !== undefined) return { state: 'stale', loadedAt: this.#current.loadedAt, problem: this.#problem };
+    return { state: 'fresh', loadedAt: this.#current.loadedAt };
+  }
+
+  /** Zeroes every key byte held, now. Later publishes are zeroed on arrival. */
+  close(): void {
+    this.#closed = true;
+    if (this.#current !== undefined) zeroContents(this.#current.contents);
+    this.#current = undefined;
+    for (const old of this.#retired) zeroContents(old);
+    this.#retired.clear();
+  }
+
+  /**
+   * Zeroes a replaced snapshot a little later, not at once: a call that already looked up
+   * its key may still be between awaits and must not find the material wiped.
+   */
+  #retire(contents: KeystoreContents): void {
+    this.#retired.add(contents);
+    setTimeout(() => {
+      if (this.#retired.delete(contents)) zeroContents(contents);
+    }, this.#retireMs).unref();
+  }
+}
