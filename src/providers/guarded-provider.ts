@@ -75,6 +75,10 @@ export class GuardedProvider implements KeyProvider {
     }
   }
 
+  onHealthChange(listener: () => void): void {
+    this.inner.onHealthChange?.(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -121,7 +125,12 @@ async function withDeadline<T>(operation: string, ctx: CallContext, run: () => P
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new XksError('DependencyTimeoutException', `The key manager did not answer ${operation} within the ${remaining} ms left of the request budget.`)),
+      () =>
+        reject(
+          new XksError('DependencyTimeoutException', `The key manager did not answer ${operation} within the ${remaining} ms left of the request budget.`, {
+            dependencyFailure: true,
+          }),
+        ),
       remaining,
     );
   });

@@ -97,6 +97,12 @@ export interface KeyProvider {
   fleetIdentity?(): EkmIdentity[];
   /** Deep health: a canary encrypt+decrypt with a health-only key, one entry per instance. */
   health(ctx: CallContext): Promise<EkmHealth[]>;
+  /**
+   * Optional: `listener` is called whenever the provider itself learns that its health
+   * changed (the software keystore starts or stops serving stale keys), so a cached
+   * health result is re-checked at once instead of after health.cacheSeconds.
+   */
+  onHealthChange?(listener: () => void): void;
   /** Releases sessions, connections and key material. */
   close(): Promise<void>;
 }

@@ -1,5 +1,8 @@
 import type { CallContext, EkmHealth, EkmIdentity } from '../providers/key-provider.ts';
 
+/** How long one live failure colours health when no call follows it (the spec's staleness bound). */
+const LIVE_FAILURE_MEMORY_MS = 60_000;
+
 /** Timing rules of a HealthCache. */
 export interface HealthCacheOptions {
   /** A healthy result is reused this long without a new check (health.cacheSeconds). */
@@ -26,8 +29,17 @@ export interface HealthCacheOptions {
  * Concurrent callers share one check in flight, so a burst runs one canary operation.
  */
 export class HealthCache {
-  private cached: { at: number; value: EkmHealth[] } | undefined;
+  /** `invalidated`: the key manager said its health changed since this result. */
+  private cached: { at: number; value: EkmHealth[]; invalidated?: boolean } | undefined;
   private inFlight: Promise<EkmHealth[]> | undefined;
+  /** Bumped by invalidate(): a check that started before a change cannot clear it. */
+  private generation = 0;
+  /** Live traffic saw the key manager fail since the last success (see recordLiveFailure). */
+  private liveFailure: { at: number; detail: string } | undefined;
+  /** When live traffic last started a check: at most one per unhealthyFreshMs. */
+  private lastLiveCheck = Number.NEGATIVE_INFINITY;
+  /** False while the cached result or live traffic says something is not ACTIVE. */
+  private allActive = false;
   private readonly freshMs: number;
   private readonly unhealthyFreshMs: number;
   private readonly maxStaleMs: number;
@@ -46,13 +58,58 @@ export class HealthCache {
     this.fleet = options.fleet ?? (() => []);
   }
 
-  /** A result no older than the rules above allow. */
+  /** A result no older than the rules above allow, with what live traffic saw on top. */
   async get(ctx: CallContext): Promise<EkmHealth[]> {
+    return this.withLiveFailure(await this.deep(ctx));
+  }
+
+  /**
+   * A live request failed because the key manager failed or could not be reached (not a
+   * client error): from now on every ACTIVE entry reads DEGRADED with this detail, until
+   * a call succeeds (or, with no traffic, for at most a minute). A passing canary does not
+   * clear it: the canary may reach what live calls cannot (another key, more time). A
+   * deep check starts at once to find out how bad it is (UNAVAILABLE when its canary
+   * fails too).
+   */
+  recordLiveFailure(detail: string): void {
+    this.liveFailure = { at: this.now(), detail };
+    this.allActive = false;
+    this.checkSoon();
+  }
+
+  /**
+   * A live request succeeded: failures seen before it no longer count, and a cached
+   * result that is not all ACTIVE is checked again at once. Called on every successful
+   * call, so it costs one boolean test while all is well.
+   */
+  recordLiveSuccess(): void {
+    if (this.allActive) return;
+    this.liveFailure = undefined;
+    this.allActive = this.cached !== undefined && this.cached.value.every((e) => e.healthStatus === 'ACTIVE');
+    if (!this.allActive) this.checkSoon();
+  }
+
+  private withLiveFailure(value: EkmHealth[]): EkmHealth[] {
+    const failure = this.liveFailure;
+    if (failure === undefined || this.now() - failure.at > LIVE_FAILURE_MEMORY_MS) return value;
+    const detail = `live requests are failing: ${failure.detail}`;
+    return value.map((e) => (e.healthStatus === 'ACTIVE' ? { ...e, healthStatus: 'DEGRADED', detail } : e));
+  }
+
+  /** Starts a check now unless live traffic started one within unhealthyFreshMs. */
+  private checkSoon(): void {
+    const now = this.now();
+    if (now - this.lastLiveCheck < this.unhealthyFreshMs) return;
+    this.lastLiveCheck = now;
+    this.invalidate();
+  }
+
+  private async deep(ctx: CallContext): Promise<EkmHealth[]> {
     const cached = this.cached;
     if (cached !== undefined) {
       const age = this.now() - cached.at;
       const healthy = cached.value.every((e) => e.healthStatus !== 'UNAVAILABLE');
-      if (age < (healthy ? this.freshMs : this.unhealthyFreshMs)) return cached.value;
+      if (!cached.invalidated && age < (healthy ? this.freshMs : this.unhealthyFreshMs)) return cached.value;
       const refresh = this.refresh();
       if (age < this.maxStaleMs) return cached.value;
       return this.waitUntil(refresh, ctx.deadline);
@@ -60,19 +117,31 @@ export class HealthCache {
     return this.waitUntil(this.refresh(), ctx.deadline);
   }
 
-  /** The last result without running a check (undefined before the first). */
+  /**
+   * The key manager told us its health changed: start a check now, and let readers have
+   * the old result only until it finishes (no longer than the usual rules allow).
+   */
+  invalidate(): void {
+    this.generation += 1;
+    if (this.cached !== undefined) this.cached = { ...this.cached, invalidated: true };
+    void this.refresh().catch(() => undefined);
+  }
+
+  /** The last result (with live failures on top) without running a check (undefined before the first). */
   peek(): EkmHealth[] | undefined {
-    return this.cached?.value;
+    return this.cached === undefined ? undefined : this.withLiveFailure(this.cached.value);
   }
 
   /** Starts a check unless one is running; the result replaces the cache. */
   private refresh(): Promise<EkmHealth[]> {
     if (this.inFlight === undefined) {
       const started = this.now();
+      const generation = this.generation;
       const ctx = { deadline: Date.now() + this.checkBudgetMs, signal: AbortSignal.timeout(this.checkBudgetMs) };
       this.inFlight = this.check(ctx)
         .then((value) => {
-          this.cached = { at: started, value };
+          this.cached = { at: started, value, invalidated: generation !== this.generation };
+          this.allActive = this.liveFailure === undefined && value.every((e) => e.healthStatus === 'ACTIVE');
           return value;
         })
         .finally(() => {

@@ -42,6 +42,7 @@ export class LocalKeyStore implements KeyStore {
   ) {
     this.prefix = options.prefix;
     this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), { freshMs: options.healthCacheMs, fleet: () => provider.fleetIdentity?.() ?? [] });
+    provider.onHealthChange?.(() => this.health$.invalidate());
   }
 
   async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
@@ -61,11 +62,55 @@ export class LocalKeyStore implements KeyStore {
   }
 
   async getKeyMetadata(keyId: string, _req: KeyMetadataRequest, ctx: CallContext): Promise<KeyMetadataResponse> {
-    const info = await this.provider.describe(keyId, ctx);
+    let info: KeyInfo;
+    try {
+      info = await this.provider.describe(keyId, ctx);
+    } catch (e) {
+      throw this.seen(e);
+    }
+    this.health$.recordLiveSuccess();
     return { keySpec: 'AES_256', keyUsage: [...info.usages], keyStatus: info.enabled ? 'ENABLED' : 'DISABLED' };
   }
 
   async encrypt(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
+    try {
+      const response = await this.encryptWith(keyId, req, ctx);
+      this.health$.recordLiveSuccess();
+      return response;
+    } catch (e) {
+      throw this.seen(e);
+    }
+  }
+
+  async decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
+    try {
+      const response = await this.decryptWith(keyId, req, ctx);
+      this.health$.recordLiveSuccess();
+      return response;
+    } catch (e) {
+      throw this.seen(e);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.provider.close();
+  }
+
+  /**
+   * Health learns from live traffic at once (the deep check is cached for
+   * health.cacheSeconds): a key manager failure marks it not ACTIVE, a success clears
+   * that. Client errors (unknown key, bad ciphertext, disabled key) say nothing about it.
+   */
+  private seen(e: unknown): unknown {
+    // Only errors the provider marks as its key manager failing: a request that arrived with
+    // no time left says the proxy is overloaded, not that the key manager is down.
+    if (isXksError(e) && e.dependencyFailure) {
+      this.health$.recordLiveFailure(`${e.errorName}: ${e.logDetail ?? e.message}`);
+    }
+    return e;
+  }
+
+  private async encryptWith(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
     const info = await this.usableKey(keyId, 'ENCRYPT', ctx);
     if (req.wantsCdiv && !info.usages.includes('DECRYPT')) {
       // A CDIV promises KMS that the ciphertext will decrypt (spec Appendix C), which needs
@@ -100,7 +145,7 @@ export class LocalKeyStore implements KeyStore {
     return response;
   }
 
-  async decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
+  private async decryptWith(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
     const info = await this.usableKey(keyId, 'DECRYPT', ctx);
     const origin = decodeCiphertextMetadata(req.ciphertextMetadata);
     const version = origin?.keyVersion ?? info.currentVersion;
@@ -118,10 +163,6 @@ export class LocalKeyStore implements KeyStore {
       throw e;
     }
     return { plaintext: toBase64(plaintext) };
-  }
-
-  close(): Promise<void> {
-    return this.provider.close();
   }
 
   /** Runs the provider's deep check and logs why any key manager is not ACTIVE. */

@@ -28,6 +28,15 @@ export interface ProxyProcessOptions {
   tls?: { cert: string; key: string; mtls?: { clientCa: string; clientSubjectCn: string } };
   /** How long to wait for "xks-proxy listening"; default 20 s (two shared cores). */
   startTimeoutMs?: number;
+  /** The keystore's raw KEK (hex or base64); default a random one. */
+  kek?: string;
+  /**
+   * The provider's `kek` secret reference; default `env:XKS_TEST_KEK` (holding `kek`). A
+   * relative `file:` reference is relative to the temp dir (the config's directory).
+   */
+  kekRef?: string;
+  /** Files to write into the temp dir (mode 0600) before the proxy starts, by name. */
+  files?: Record<string, string>;
 }
 
 /** A running child proxy. */
@@ -37,6 +46,13 @@ export interface ProxyProcess {
   port: number;
   pid: number;
   dir: string;
+  /** The keystore file the child serves, and its raw KEK. */
+  keystorePath: string;
+  kek: string;
+  /** Resolves when the child has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends a signal to the child. */
+  signal(sig: NodeJS.Signals): void;
   /** Every stdout/stderr line so far (JSON log lines), for assertions and failure messages. */
   output(): string[];
   /** SIGTERM, then SIGKILL after `graceMs`; removes the temp dir. Idempotent. */
@@ -47,10 +63,11 @@ export interface ProxyProcess {
 export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise<ProxyProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'xks-proc-'));
   const keystorePath = join(dir, 'keystore.json');
-  const kek = randomBytes(32).toString('hex');
+  const kek = opts.kek ?? randomBytes(32).toString('hex');
   let child: ChildProcess | undefined;
   try {
     await ensureDemoKeystore(keystorePath, { kek });
+    for (const [name, text] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), text, { mode: 0o600 });
     const config = {
       server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000, ...(opts.tls === undefined ? {} : { tls: opts.tls }) },
       logging: { level: 'info', pretty: false },
@@ -59,7 +76,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
           prefix: opts.prefix ?? DEMO_PREFIX,
           region: opts.region ?? 'us-east-1',
           credentials: [{ accessKeyId: opts.accessKeyId ?? DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:XKS_TEST_SIGV4_SECRET' }],
-          provider: { type: 'software', path: keystorePath, kek: 'env:XKS_TEST_KEK' },
+          provider: { type: 'software', path: keystorePath, kek: opts.kekRef ?? 'env:XKS_TEST_KEK' },
         },
       ],
     };
@@ -75,7 +92,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return await waitUntilListening(child, dir, opts.startTimeoutMs ?? 20_000);
+    return await waitUntilListening(child, dir, opts.startTimeoutMs ?? 20_000, { keystorePath, kek });
   } catch (e) {
     if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
@@ -83,9 +100,11 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
   }
 }
 
-function waitUntilListening(child: ChildProcess, dir: string, timeoutMs: number): Promise<ProxyProcess> {
+function waitUntilListening(child: ChildProcess, dir: string, timeoutMs: number, keystore: { keystorePath: string; kek: string }): Promise<ProxyProcess> {
   const lines: string[] = [];
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit({ code, signal })),
+  );
   const collect = (stream: NodeJS.ReadableStream | null, onLine?: (line: string) => void) => {
     let buffered = '';
     stream?.setEncoding('utf8');
@@ -135,7 +154,17 @@ function waitUntilListening(child: ChildProcess, dir: string, timeoutMs: number)
       clearTimeout(timer);
       child.off('exit', onEarlyExit);
       const url = entry.url;
-      resolveStart({ url, port: Number(new URL(url).port), pid: child.pid!, dir, output: () => [...lines], stop });
+      resolveStart({
+        url,
+        port: Number(new URL(url).port),
+        pid: child.pid!,
+        dir,
+        ...keystore,
+        exited,
+        signal: (sig) => child.kill(sig),
+        output: () => [...lines],
+        stop,
+      });
     });
   });
 }

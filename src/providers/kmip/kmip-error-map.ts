@@ -88,6 +88,6 @@ export function xksErrorForResult(e: KmipResultError, keyName: string): XksError
 export function xksErrorForUnavailable(e: KmipUnavailableError): XksError {
   // Per-server reasons (socket errors, host names) are for the operator's log only.
   return e.timedOut
-    ? new XksError('DependencyTimeoutException', 'No KMIP server answered within the request budget; the proxy log lists each server.', { logDetail: e.message, cause: e })
-    : new XksError('InternalException', 'No KMIP server could complete the call; the proxy log lists each server and why.', { logDetail: e.message, cause: e });
+    ? new XksError('DependencyTimeoutException', 'No KMIP server answered within the request budget; the proxy log lists each server.', { logDetail: e.message, cause: e, dependencyFailure: true })
+    : new XksError('InternalException', 'No KMIP server could complete the call; the proxy log lists each server and why.', { logDetail: e.message, cause: e, dependencyFailure: true });
 }

@@ -41,7 +41,7 @@ export class Pkcs11Fleet {
       }
     }
     if (failures.length === this.tokens.length) {
-      throw new XksError('InternalException', 'No PKCS#11 token could be reached.', { logDetail: failures.join('; ') });
+      throw new XksError('InternalException', 'No PKCS#11 token could be reached.', { logDetail: failures.join('; '), dependencyFailure: true });
     }
   }
 
@@ -76,11 +76,12 @@ export class Pkcs11Fleet {
     const timedOut = !hasTimeLeft(ctx);
     this.logEveryTokenFailed(work.op, failures, timedOut);
     if (timedOut) {
-      throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`);
+      throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`, { dependencyFailure: true });
     }
     // Token failure details (library messages, slot names) stay in the log line above.
     throw new XksError('InternalException', `No HSM token could complete ${work.op}; the proxy log lists each token's failure.`, {
       logDetail: failures.join('; '),
+      dependencyFailure: true,
     });
   }
 

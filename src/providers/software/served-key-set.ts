@@ -24,6 +24,7 @@ export class ServedKeySet {
   #closed = false;
   readonly #retired = new Set<KeystoreContents>();
   readonly #retireMs: number;
+  readonly #listeners: Array<() => void> = [];
 
   constructor(options: { retireMs?: number } = {}) {
     this.#retireMs = options.retireMs ?? RETIRED_SNAPSHOT_MS;
@@ -32,6 +33,11 @@ export class ServedKeySet {
   /** The keys to serve now, or undefined when none were ever loaded (or after close). */
   current(): KeystoreContents | undefined {
     return this.#current?.contents;
+  }
+
+  /** Calls `listener` when the state changes between fresh, stale and empty (not on every publish). */
+  onStateChange(listener: () => void): void {
+    this.#listeners.push(listener);
   }
 
   /** True once close() ran. */
@@ -45,20 +51,26 @@ export class ServedKeySet {
       zeroContents(contents);
       return;
     }
+    const before = this.state().state;
     const previous = this.#current;
     this.#current = { contents, loadedAt: now };
     this.#problem = undefined;
     if (previous !== undefined) this.#retire(previous.contents);
+    this.#notify(before);
   }
 
   /** The store was checked and still holds exactly the served keys. */
   confirm(): void {
+    const before = this.state().state;
     this.#problem = undefined;
+    this.#notify(before);
   }
 
   /** The store cannot be read (or is slow): keep serving what we have, and say why. */
   reportProblem(problem: string): void {
+    const before = this.state().state;
     this.#problem = problem;
+    this.#notify(before);
   }
 
   /** The current problem, if any. */
@@ -79,6 +91,11 @@ export class ServedKeySet {
     this.#current = undefined;
     for (const old of this.#retired) zeroContents(old);
     this.#retired.clear();
+  }
+
+  #notify(before: KeySetState['state']): void {
+    if (this.#closed || this.state().state === before) return;
+    for (const listener of this.#listeners) listener();
   }
 
   /**

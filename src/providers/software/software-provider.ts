@@ -138,6 +138,10 @@ class SoftwareKeyProvider implements KeyProvider {
     }
   }
 
+  onHealthChange(listener: () => void): void {
+    this.#keySet.onStateChange(listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#refresher?.stop();

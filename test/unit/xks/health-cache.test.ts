@@ -83,3 +83,61 @@ describe('HealthCache', () => {
     ]);
   });
 });
+
+describe('HealthCache and live traffic', () => {
+  const DEGRADED_BY_LIVE = [{ id: 'a', model: 'm', healthStatus: 'DEGRADED', detail: 'live requests are failing: DependencyTimeoutException: no answer' }];
+
+  it('turns a cached ACTIVE result DEGRADED at once when a live call fails, and ACTIVE again when one succeeds', async () => {
+    // The deep check keeps passing (slowly): only live traffic knows the calls fail.
+    const h = setup([ACTIVE], 30_000);
+    await h.cache.get(ctx());
+    h.cache.recordLiveFailure('DependencyTimeoutException: no answer');
+    expect(await h.cache.get(ctx())).toEqual(DEGRADED_BY_LIVE);
+    expect(await h.cache.get(ctx())).toEqual(DEGRADED_BY_LIVE); // repeat reads served from the cache
+    h.cache.recordLiveSuccess();
+    expect(await h.cache.get(ctx())).toEqual(ACTIVE);
+  });
+
+  it('starts a deep check at once on a live failure, so a key manager that is down reads UNAVAILABLE', async () => {
+    const h = setup([ACTIVE, DOWN], 30_000);
+    await h.cache.get(ctx());
+    h.cache.recordLiveFailure('InternalException: connection refused');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(h.calls()).toBe(2);
+    expect((await h.cache.get(ctx()))[0]!.healthStatus).toBe('UNAVAILABLE');
+  });
+
+  it('re-checks at once after a success when the cached result is not ACTIVE', async () => {
+    const h = setup([DOWN, ACTIVE], 30_000);
+    await h.cache.get(ctx());
+    h.cache.recordLiveSuccess();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(h.cache.peek()).toEqual(ACTIVE);
+  });
+
+  it('costs nothing on success while everything is ACTIVE', async () => {
+    const h = setup([ACTIVE], 30_000);
+    await h.cache.get(ctx());
+    for (let i = 0; i < 100; i++) h.cache.recordLiveSuccess();
+    expect(h.calls()).toBe(1);
+  });
+
+  it('re-checks at once when the key manager says its health changed (invalidate)', async () => {
+    const h = setup([ACTIVE, [{ id: 'a', model: 'm', healthStatus: 'DEGRADED' }]], 30_000);
+    await h.cache.get(ctx());
+    h.cache.invalidate();
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await h.cache.get(ctx()))[0]!.healthStatus).toBe('DEGRADED');
+  });
+});
+
+describe('HealthCache live failure memory', () => {
+  it('forgets a live failure after a minute without traffic', async () => {
+    const h = setup([ACTIVE], 120_000);
+    await h.cache.get(ctx());
+    h.cache.recordLiveFailure('InternalException: refused');
+    expect((await h.cache.get(ctx()))[0]!.healthStatus).toBe('DEGRADED');
+    h.advance(61_000);
+    expect((await h.cache.get(ctx()))[0]!.healthStatus).toBe('ACTIVE');
+  });
+});
