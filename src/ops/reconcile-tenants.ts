@@ -9,7 +9,7 @@ import type { KeyStore } from '../xks/key-store.ts';
 export interface TenantChanges {
   added: string[];
   removed: string[];
-  /** Key stores whose provider or health settings changed: built anew. */
+  /** Key stores whose provider, the secrets it references, or health settings changed: built anew. */
   rebuilt: string[];
   /** Key stores kept as they were (credentials, region, limits and policy still re-read). */
   kept: string[];
@@ -21,6 +21,13 @@ export interface ReconcileDeps {
   buildKeyStore: (ks: KeyStoreConfig, config: ProxyConfig) => KeyStore;
   /** Adds admission (per-prefix limit) and authorization (policy) to a tenant. */
   decorate: (tenant: Tenant, ks: KeyStoreConfig) => Tenant;
+  /**
+   * Digest of the current values of the secrets a key store's provider references;
+   * throws (the reload is then rejected) when one cannot be read.
+   */
+  providerSecretsDigest: (ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string) => string;
+  /** The digest a running key store was built with (undefined: a secret was unreadable then). */
+  providerSecretsOf: (keyStore: KeyStore) => string | undefined;
   /** Initialises new key stores before they serve (like start-up). */
   warmUp: (tenants: Tenant[]) => Promise<void>;
   env: NodeJS.ProcessEnv;
@@ -60,9 +67,15 @@ export async function reconcileTenants(
     const entries = deps.resolveCredentials(ks, deps.env, next.configDir);
     // Validates (duplicates, empty secrets) now, before any swap.
     const fresh = new CredentialSet(entries);
+    // Every secret the provider references is read again: the same config text may now
+    // name a different passphrase, KEK or PIN (a wrong secret file fixed, a rotation).
+    const secrets = deps.providerSecretsDigest(ks, deps.env, next.configDir);
     const old = directory.get(ks.prefix);
     const oldConfig = current.keyStores.find((k) => k.prefix === ks.prefix);
-    const reuse = old !== undefined && oldConfig !== undefined && sameKeyStore(oldConfig, ks, current, next.config) ? old : undefined;
+    const reuse =
+      old !== undefined && oldConfig !== undefined && sameKeyStore(oldConfig, ks, current, next.config) && deps.providerSecretsOf(old.keyStore) === secrets
+        ? old
+        : undefined;
     plans.push({ ks, entries, fresh, reuse });
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { CredentialSet, type CredentialInput } from '../auth/credential-set.ts';
+import { secretRefsDigest } from '../config/secret-digest.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import { GuardedProvider } from '../providers/guarded-provider.ts';
@@ -27,6 +28,22 @@ export function resolveCredentials(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, c
   }));
 }
 
+/**
+ * A digest of the current values of the secrets a key store's provider references
+ * (passphrase, KEK, PIN, upstream secret). Throws, naming the field, when one cannot be read.
+ */
+export function providerSecretsDigest(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): string {
+  return secretRefsDigest(ks.provider, env, configDir, `keyStores[prefix=${ks.prefix}].provider`);
+}
+
+/** The digest each key store was built with (absent when a secret could not be read then). */
+const builtWithSecrets = new WeakMap<KeyStore, string>();
+
+/** The provider secrets digest `keyStore` was built with, if they could all be read. */
+export function providerSecretsOf(keyStore: KeyStore): string | undefined {
+  return builtWithSecrets.get(keyStore);
+}
+
 /** Resolves one key store's credentials (secret references read now). */
 export function buildCredentialSet(ks: KeyStoreConfig, env: NodeJS.ProcessEnv, configDir: string): CredentialSet {
   return new CredentialSet(resolveCredentials(ks, env, configDir));
@@ -43,6 +60,18 @@ export interface BuildTenantsOptions {
 
 /** Builds the key store (provider included) of one key store config. */
 export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
+  const keyStore = buildKeyStoreOnly(ks, config, opts);
+  // An unreadable secret at build time: the provider reports it (UNAVAILABLE) and any
+  // reload rebuilds it, since no digest can match.
+  try {
+    builtWithSecrets.set(keyStore, providerSecretsDigest(ks, opts.env, opts.configDir));
+  } catch {
+    // left without a digest on purpose
+  }
+  return keyStore;
+}
+
+function buildKeyStoreOnly(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
   const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
   const deps = { logger, configDir: opts.configDir, env: opts.env };
   const health = { healthCacheMs: config.health.cacheSeconds * 1000, fleetSize: config.health.fleetSize, proxyModel: PROXY_MODEL };

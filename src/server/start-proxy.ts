@@ -8,7 +8,7 @@ import { ProxyOps } from '../ops/proxy-ops.ts';
 import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
 import { shutdownGracefully, type ShutdownResult } from '../ops/shutdown.ts';
 import { createApp } from './app.ts';
-import { buildKeyStore, buildTenants, resolveCredentials, type BuildTenantsOptions } from './build-tenants.ts';
+import { buildKeyStore, buildTenants, providerSecretsDigest, providerSecretsOf, resolveCredentials, type BuildTenantsOptions } from './build-tenants.ts';
 import { startListener, type RunningListener } from './listener.ts';
 import { StatusTracker } from './status-tracker.ts';
 import type { Tenant, TenantDirectory } from './tenants.ts';
@@ -101,6 +101,8 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     apply: (next) =>
       ops.applyConfig(next, {
         resolveCredentials,
+        providerSecretsDigest,
+        providerSecretsOf,
         buildKeyStore: (ks, cfg) => buildKeyStore(ks, cfg, buildOptions(next.configDir)),
         warmUp: (fresh) => warmUp(fresh, logger),
         env,

@@ -1,10 +1,12 @@
 /**
  * Faults of the software keystore file under a running proxy process (issue 15, item 3):
  * a FIFO in place of the file (a stand-in for a hung network file system), SIGTERM while
- * it is there, and the exit path with a read really stuck in a libuv thread.
+ * it is there, and the exit path with a read really stuck in a libuv thread. And item 8:
+ * SIGHUP after fixing the secret file the keystore's KEK reference names.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,4 +150,38 @@ describe('exit with a file read stuck in a libuv thread', () => {
     expect(marked.result).toEqual({ code: null, signal: 'SIGKILL' });
     expect(marked.out).toContain('file reads are stuck in the kernel');
   }, 40_000);
+});
+
+describe('SIGHUP re-reads the secret a key store references (item 8)', () => {
+  it('a wrong KEK file fixed, then SIGHUP: the proxy opens the keystore with the new secret', async () => {
+    const kek = randomBytes(32).toString('hex');
+    const wrong = randomBytes(32).toString('hex');
+    proxy = await startProxyProcess({ requestTimeoutMs: BUDGET_MS, kek, kekRef: 'file:keystore.kek', files: { 'keystore.kek': `${wrong}\n` } });
+    const p = proxy;
+    const refused = await call(p, xksPath(DEMO_PREFIX, 'encrypt'), encryptRequestBody('x'));
+    expect(refused.status).toBe(500);
+    expect(await healthStatus(p)).toBe('UNAVAILABLE');
+    expect(p.output().join('\n')).toContain('wrong kek for keystore file');
+
+    // The config file is untouched; only the secret file it names changes.
+    await writeFile(join(p.dir, 'keystore.kek'), `${kek}\n`, { mode: 0o600 });
+    p.signal('SIGHUP');
+    const reloaded = async () => (p.output().some((l) => l.includes('"msg":"config reloaded"')) ? 'yes' : 'no');
+    expect(await until(reloaded, 'yes', 15_000)).toBe('yes');
+    expect(p.output().find((l) => l.includes('"msg":"config reloaded"'))).toContain(`"rebuilt":["${DEMO_PREFIX}"]`);
+    // Every worker reloads; poll until whichever answers has the new key store.
+    const ok = async () => (await call(p, xksPath(DEMO_PREFIX, 'encrypt'), encryptRequestBody('x'))).status;
+    expect(await until(ok, 200, 15_000)).toBe(200);
+    for (let i = 0; i < 4; i++) await roundTrip(p, 'foo');
+    expect(await until(() => healthStatus(p), 'ACTIVE')).toBe('ACTIVE');
+  }, 60_000);
+
+  it('a reload that changes nothing keeps the key store (no rebuild when the secret is the same)', async () => {
+    proxy = await startProxyProcess({ requestTimeoutMs: BUDGET_MS });
+    const p = proxy;
+    p.signal('SIGHUP');
+    const reloaded = async () => (p.output().some((l) => l.includes('"msg":"config reloaded"')) ? 'yes' : 'no');
+    expect(await until(reloaded, 'yes', 15_000)).toBe('yes');
+    expect(p.output().find((l) => l.includes('"msg":"config reloaded"'))).toContain(`"kept":["${DEMO_PREFIX}"]`);
+  }, 60_000);
 });
