@@ -7,14 +7,12 @@ import type { ProviderDeps } from '../provider-deps.ts';
 import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
 import type { SoftwareProviderConfig } from './software-config.ts';
-import { FileKeystoreSource } from './file-keystore-source.ts';
 import { KeySetRefresher } from './key-set-refresher.ts';
+import { openKeystoreSource } from './open-keystore-source.ts';
 import type { KeystoreSource } from './keystore-source.ts';
 import { ServedKeySet } from './served-key-set.ts';
 import type { SoftwareKey } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
-import { SoftwareKeystoreFile } from './software-keystore-file.ts';
-import { resolveKeystoreSecret } from './software-secret.ts';
 
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
@@ -104,9 +102,9 @@ class SoftwareKeyProvider implements KeyProvider {
     return plaintext;
   }
 
-  /** The keystore file by name (health id), whether or not it could be opened. */
+  /** The keystore by name (health id: the source's, else the file name), whether or not it could be opened. */
   fleetIdentity(): EkmIdentity[] {
-    return [{ id: basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
+    return [{ id: this.#source?.id ?? basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
   }
 
   async health(ctx: CallContext): Promise<EkmHealth[]> {
@@ -153,9 +151,7 @@ class SoftwareKeyProvider implements KeyProvider {
     if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
     if (this.#refresher === undefined) {
       // Throws (naming the reference, never the secret) when the secret cannot be read.
-      const secret = resolveKeystoreSecret(this.#config, this.#deps.configDir, this.#deps.env);
-      const file = new SoftwareKeystoreFile(this.#path, secret, { maxScryptN: this.#config.maxScryptN });
-      this.#source = new FileKeystoreSource(file, this.#log);
+      this.#source = openKeystoreSource(this.#config, this.#deps, this.#log);
       this.#refresher = new KeySetRefresher(this.#source, this.#keySet, {
         intervalMs: this.#options.reloadCheckMs,
         slowAfterMs: this.#options.slowReadMs,
