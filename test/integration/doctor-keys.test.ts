@@ -89,7 +89,7 @@ describe('doctor key checks on a real software keystore', () => {
     const report = await runDoctor({ configPath: dirConfig, skip: ONLY_KEYS, env: {} });
     const canary = report.checks.find((c) => c.id === 'keys.canary');
     expect(canary?.level).toBe('fail');
-    expect(canary?.message).toContain('EISDIR');
+    expect(canary?.message).toContain('is not a regular file (a directory)');
     expect(report.checks.find((c) => c.id === 'keys.key')?.message).toContain('could not be read');
   });
 });
