@@ -52,6 +52,11 @@ async function healthStatus(p: ProxyProcess): Promise<string> {
   return r.json.ekmFleetDetails[0].healthStatus as string;
 }
 
+/** Whether a log line matching `pattern` has arrived (lines are written in batches, so poll this). */
+async function logged(p: ProxyProcess, pattern: RegExp): Promise<boolean> {
+  return p.output().some((l) => pattern.test(l));
+}
+
 /** Polls `get` until it returns `want` (at most `ms`); returns the last value. */
 async function until<T>(get: () => Promise<T>, want: T, ms = 5_000): Promise<T> {
   const started = Date.now();
@@ -90,14 +95,14 @@ describe('software keystore file replaced by a FIFO under a running proxy', () =
       expect(await ready.json()).toMatchObject({ ready: true, keyStores: [{ ekm: [{ healthStatus: 'DEGRADED' }] }] });
     }
     for (let i = 0; i < 5; i++) expect(await roundTrip(p, 'foo')).toBeLessThan(ANSWER_WITHIN_MS);
-    expect(p.output().join('\n')).toMatch(/is not a regular file \(a FIFO\).*serving the last good keys/);
+    expect(await until(() => logged(p, /is not a regular file \(a FIFO\).*serving the last good keys/), true)).toBe(true);
 
     await rm(p.keystorePath);
     await rename(restored, p.keystorePath);
     // A key that only the restored file has: the miss makes the proxy look at the file.
     await roundTrip(p, 'picked_up');
     expect(await until(() => healthStatus(p), 'ACTIVE')).toBe('ACTIVE');
-    expect(p.output().join('\n')).toContain('keystore readable again');
+    expect(await until(() => logged(p, /keystore readable again/), true)).toBe(true);
   });
 
   it('exits promptly with code 0 on SIGTERM while the FIFO is in place', async () => {
@@ -161,7 +166,7 @@ describe('SIGHUP re-reads the secret a key store references (item 8)', () => {
     const refused = await call(p, xksPath(DEMO_PREFIX, 'encrypt'), encryptRequestBody('x'));
     expect(refused.status).toBe(500);
     expect(await healthStatus(p)).toBe('UNAVAILABLE');
-    expect(p.output().join('\n')).toContain('wrong kek for keystore file');
+    expect(await until(() => logged(p, /wrong kek for keystore file/), true)).toBe(true);
 
     // The config file is untouched; only the secret file it names changes.
     await writeFile(join(p.dir, 'keystore.kek'), `${kek}\n`, { mode: 0o600 });
