@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import type { ProviderConfig } from '../providers/provider-config.ts';
 import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
-import { ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
+import { ensureNssDemoDatabase, ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
 import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
 import { startProxy } from '../server/start-proxy.ts';
 import { packagePath } from '../package-root.ts';
@@ -30,7 +30,7 @@ export const DEMO_WARNING = [
 ].join('\n');
 
 /** Which key manager a demo runs on. */
-export type DemoProvider = 'software' | 'softhsm' | 'kmip';
+export type DemoProvider = 'software' | 'softhsm' | 'nss' | 'kmip';
 
 /** A demo key manager made ready: the provider config to serve with, and how to stop it. */
 interface PreparedDemo {
@@ -62,11 +62,27 @@ async function prepareSoftHsm(dataDir: string): Promise<PreparedDemo> {
   return { provider: token.providerConfig, stop: async () => undefined };
 }
 
+/**
+ * Creates an NSS database in dataDir/nss on first run (NSS softoken, Debian libnss3), with
+ * the demo keys generated inside it: the same PKCS#11 provider as the SoftHSM2 demo,
+ * configured for a second, independent PKCS#11 implementation.
+ */
+async function prepareNss(dataDir: string): Promise<PreparedDemo> {
+  const db = await ensureNssDemoDatabase(dataDir);
+  return { provider: db.providerConfig, stop: async () => undefined };
+}
+
 /** The demo config with the chosen provider in place of the software keystore. */
 export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
   const prepared =
-    which === 'kmip' ? await prepareKmip(dataDir) : which === 'softhsm' ? await prepareSoftHsm(dataDir) : await prepareSoftware(loaded, dataDir);
+    which === 'kmip'
+      ? await prepareKmip(dataDir)
+      : which === 'softhsm'
+        ? await prepareSoftHsm(dataDir)
+        : which === 'nss'
+          ? await prepareNss(dataDir)
+          : await prepareSoftware(loaded, dataDir);
   loaded.config.keyStores[0]!.provider = prepared.provider;
   return { loaded, stop: prepared.stop };
 }
@@ -97,11 +113,11 @@ async function serveDemo(which: DemoProvider, opts: { port?: number; host?: stri
   stopWhenNpmParentExits(stop);
 }
 
-/** `xks-proxy demo`: what `npm start`, `npm run demo:softhsm` and `npm run demo:kmip` run. */
+/** `xks-proxy demo`: what `npm start`, `npm run demo:softhsm`, `npm run demo:nss` and `npm run demo:kmip` run. */
 export function demoCommand(): Command {
   return new Command('demo')
     .description('serve the demo: test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
-    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'softhsm', 'kmip']).default('software'))
+    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'softhsm', 'nss', 'kmip']).default('software'))
     .option('-p, --port <port>', 'listen on this port instead of 8080', parsePort)
     .option('--host <address>', 'listen on this address instead of 127.0.0.1')
     .option('--data-dir <dir>', "keep demo state (keystore, certificates) here instead of the repository's data/")

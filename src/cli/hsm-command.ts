@@ -19,6 +19,8 @@ interface HsmTargetOptions {
   tokenLabel?: string;
   tokenSerial?: string;
   pin?: string;
+  libraryParameters?: string;
+  login?: 'user' | 'none';
 }
 
 /** The tokens a command targets, and the canary label that goes with them. */
@@ -33,16 +35,24 @@ interface HsmTargets {
  * config (`--config`, `--prefix`), optionally narrowed to one token with `--token NAME`.
  */
 async function locateTokens(opts: HsmTargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<HsmTargets> {
-  const direct = opts.module !== undefined || opts.tokenLabel !== undefined || opts.tokenSerial !== undefined || opts.pin !== undefined;
+  const direct =
+    opts.module !== undefined ||
+    opts.tokenLabel !== undefined ||
+    opts.tokenSerial !== undefined ||
+    opts.pin !== undefined ||
+    opts.libraryParameters !== undefined ||
+    opts.login !== undefined;
   if (direct) {
     if (opts.config !== undefined || opts.prefix !== undefined || opts.token !== undefined) {
       throw new Error('use either --module/--token-label/--token-serial/--pin or --config/--prefix/--token, not both');
     }
     if (opts.module === undefined) throw new Error('--module <path> is required with --token-label or --token-serial');
     if ((opts.tokenLabel === undefined) === (opts.tokenSerial === undefined)) throw new Error('give exactly one of --token-label or --token-serial');
-    if (opts.pin === undefined) throw new Error('--pin <ref> is required (env:NAME or file:PATH)');
+    const noLogin = opts.login === 'none';
+    if (noLogin && opts.pin !== undefined) throw new Error('--login none takes no --pin');
+    if (!noLogin && opts.pin === undefined) throw new Error('--pin <ref> is required (env:NAME or file:PATH), or --login none for a token without login');
     // Only references: a PIN typed on the command line ends up in shell history and ps.
-    if (!isSecretRef(opts.pin)) throw new Error('--pin takes a secret reference (env:NAME or file:PATH), not the PIN itself');
+    if (opts.pin !== undefined && !isSecretRef(opts.pin)) throw new Error('--pin takes a secret reference (env:NAME or file:PATH), not the PIN itself');
     const name = opts.tokenLabel ?? `serial-${opts.tokenSerial}`;
     const modulePath = isAbsolute(opts.module) ? opts.module : resolve(opts.module);
     return {
@@ -51,8 +61,9 @@ async function locateTokens(opts: HsmTargetOptions, env: NodeJS.ProcessEnv = pro
           name,
           target: {
             modulePath,
+            libraryParameters: opts.libraryParameters,
             selector: { label: opts.tokenLabel, serial: opts.tokenSerial },
-            pin: { tokenName: name, pinRef: opts.pin, field: '--pin', configDir: process.cwd(), env },
+            pin: opts.pin === undefined ? undefined : { tokenName: name, pinRef: opts.pin, field: '--pin', configDir: process.cwd(), env },
           },
         },
       ],
@@ -129,7 +140,9 @@ function withTargetOptions(cmd: Command): Command {
     .addOption(new Option('--module <path>', 'PKCS#11 library to use directly (instead of --config)'))
     .addOption(new Option('--token-label <label>', 'with --module: token label'))
     .addOption(new Option('--token-serial <serial>', 'with --module: token serial number'))
-    .addOption(new Option('--pin <ref>', 'with --module: user PIN as a secret reference, env:NAME or file:PATH'));
+    .addOption(new Option('--pin <ref>', 'with --module: user PIN as a secret reference, env:NAME or file:PATH'))
+    .addOption(new Option('--login <mode>', 'with --module: none for a token used without login (keys made public objects)').choices(['user', 'none']))
+    .addOption(new Option('--library-parameters <params>', "with --module: C_Initialize library parameters (NSS: \"configdir='sql:DIR' ...\")"));
 }
 
 function out(text: string): void {
@@ -139,8 +152,10 @@ function out(text: string): void {
 async function createKey(opts: HsmTargetOptions, label: string, usage: string): Promise<void> {
   const spec = parsePkcs11KeyUsage(usage);
   const token = singleToken(await locateTokens(opts));
-  await withPkcs11AdminSession(token.target, (api, session) => generatePkcs11AesKey(api, session, label, spec));
-  out(`created AES-256 key "${label}" (usage ${usage}, sensitive, not extractable) in token ${token.name}\n`);
+  // Without login a private object can be neither created nor found: such keys are public objects.
+  const isPrivate = token.target.pin !== undefined;
+  await withPkcs11AdminSession(token.target, (api, session) => generatePkcs11AesKey(api, session, label, spec, isPrivate));
+  out(`created AES-256 key "${label}" (usage ${usage}, sensitive, not extractable${isPrivate ? '' : ', public object: no login'}) in token ${token.name}\n`);
 }
 
 /** `xks-proxy hsm`: manage XKS keys inside a PKCS#11 HSM token. */
@@ -151,7 +166,7 @@ export function hsmCommand(): Command {
 
   keys.addCommand(
     withTargetOptions(new Command('create'))
-      .description('generate an AES-256 key inside the token (token object, private, sensitive, never extractable)')
+      .description('generate an AES-256 key inside the token (token object, private unless login is none, sensitive, never extractable)')
       .argument('[keyId]', 'external key id KMS will use; the key gets it as CKA_LABEL (unless mapped with keyLabels)')
       .addOption(new Option('--label <label>', 'the same as <keyId> (the older spelling)').hideHelp())
       .addOption(new Option('--usage <usage>', 'what the key may do: encrypt,decrypt | encrypt | decrypt | none').default('encrypt,decrypt'))

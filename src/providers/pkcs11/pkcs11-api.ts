@@ -24,6 +24,14 @@ export interface Pkcs11TokenInfo {
   firmwareVersion: { major: number; minor: number };
 }
 
+/** C_GetInfo: the library (not a token); `manufacturerID` picks the vendor quirks `config check` warns about. */
+export interface Pkcs11LibraryInfo {
+  manufacturerID: string;
+  libraryDescription: string;
+  libraryVersion: { major: number; minor: number };
+  cryptokiVersion: { major: number; minor: number };
+}
+
 /** AES-GCM parameters (CK_GCM_PARAMS); `iv` is passed by reference so a token may fill it. */
 export interface Pkcs11GcmParams {
   iv: Buffer;
@@ -39,8 +47,13 @@ export interface Pkcs11Mechanism {
 
 /** The PKCS#11 calls the provider, the key admin CLI and the config check make. */
 export interface Pkcs11Api {
-  /** C_Initialize with CKF_OS_LOCKING_OK (always: concurrent calls need library locking). */
-  C_Initialize(): void;
+  /**
+   * C_Initialize with CKF_OS_LOCKING_OK (always: concurrent calls need library locking).
+   * `libraryParameters` goes to the library in CK_C_INITIALIZE_ARGS.pReserved, the way NSS
+   * softoken takes its database location (config `libraryParameters`); other libraries get NULL.
+   */
+  C_Initialize(libraryParameters?: string): void;
+  C_GetInfo(): Pkcs11LibraryInfo;
   C_Finalize(): void;
   /** Unloads the library (dlclose). */
   close(): void;
@@ -59,8 +72,6 @@ export interface Pkcs11Api {
   C_EncryptInit(session: Pkcs11Handle, mechanism: Pkcs11Mechanism, key: Pkcs11Handle): void;
   /** Single-part encrypt on the libuv thread pool; resolves with the used part of `output`. */
   C_EncryptAsync(session: Pkcs11Handle, input: Buffer, output: Buffer): Promise<Buffer>;
-  /** Finishes a (multi-part) encrypt on the thread pool; used for zero-length plaintext. */
-  C_EncryptFinalAsync(session: Pkcs11Handle, output: Buffer): Promise<Buffer>;
   C_DecryptInit(session: Pkcs11Handle, mechanism: Pkcs11Mechanism, key: Pkcs11Handle): void;
   /** Single-part decrypt on the libuv thread pool; resolves with the used part of `output`. */
   C_DecryptAsync(session: Pkcs11Handle, input: Buffer, output: Buffer): Promise<Buffer>;

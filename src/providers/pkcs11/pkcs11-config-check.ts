@@ -4,7 +4,8 @@ import { resolveSecretRef } from '../../config/secret-ref.ts';
 import { isXksError } from '../../xks/errors.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
-import { pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
+import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
+import { matchPkcs11Vendor } from './pkcs11-vendor-profiles.ts';
 import { CKF_SERIAL_SESSION, CKR, CKS_USER_STATES, CKU_USER, ckrName } from './pkcs11-constants.ts';
 import { pkcs11ErrorCode } from './pkcs11-error-code.ts';
 import { lookupAesKey } from './pkcs11-key-lookup.ts';
@@ -39,25 +40,28 @@ export async function checkPkcs11Config(
 ): Promise<Pkcs11ConfigProblem[]> {
   const problems: Pkcs11ConfigProblem[] = [];
   const modules = new Map<string, Pkcs11Module | undefined>();
-  const open = (field: string, path: string): Pkcs11Module | undefined => {
+  const open = (field: string, path: string, libraryParameters: string | undefined): Pkcs11Module | undefined => {
     const abs = isAbsolute(path) ? path : resolve(deps.configDir, path);
     if (modules.has(abs)) return modules.get(abs);
     let module: Pkcs11Module | undefined;
     try {
       accessSync(abs, constants.R_OK);
-      module = acquirePkcs11Module(abs, loader);
+      module = acquirePkcs11Module(abs, loader, undefined, libraryParameters);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const message = code === 'ENOENT' ? `PKCS#11 library ${abs} does not exist` : `cannot load PKCS#11 library ${abs}: ${errorText(e)}`;
+      // NSS softoken refuses C_Initialize without its parameters (measured): say which field is missing.
+      const hint = libraryParameters === undefined && pkcs11ErrorCode(e) === CKR.ARGUMENTS_BAD ? '; this library may need libraryParameters (NSS softoken does)' : '';
+      const message = code === 'ENOENT' ? `PKCS#11 library ${abs} does not exist` : `cannot load PKCS#11 library ${abs}: ${errorText(e)}${hint}`;
       problems.push({ level: 'fail', field, message });
     }
     modules.set(abs, module);
+    if (module !== undefined) vendorWarnings(module, field, config, problems);
     return module;
   };
 
   try {
     config.tokens.forEach((token, i) => {
-      const module = open(token.module !== undefined ? `tokens.${i}.module` : 'module', token.module ?? config.module);
+      const module = open(token.module !== undefined ? `tokens.${i}.module` : 'module', token.module ?? config.module, pkcs11LibraryParameters(config, token));
       if (module === undefined) return;
       const name = pkcs11TokenName(token);
       const selectorField = `tokens.${i}.${token.label !== undefined ? 'label' : 'serial'}`;
@@ -69,19 +73,21 @@ export async function checkPkcs11Config(
         return;
       }
       const pinField = token.pin !== undefined ? `tokens.${i}.pin` : 'pin';
-      let pin: string;
+      let pin: string | undefined;
       try {
-        pin = resolveSecretRef((token.pin ?? config.pin) as string, pinField, deps.env, deps.configDir);
+        // login: none: the token is used without C_Login (no PIN to read).
+        if (config.login === 'user') pin = resolveSecretRef((token.pin ?? config.pin) as string, pinField, deps.env, deps.configDir);
       } catch (e) {
         problems.push({ level: 'fail', field: pinField, message: (e as Error).message.replace(`${pinField}: `, '') });
         return;
       }
       const session = module.api.C_OpenSession(slot.slot, CKF_SERIAL_SESSION);
       try {
-        if (!login(module.api, session, pin, pinField, name, problems)) return;
-        checkKey(module.api, session, config.healthKeyLabel, 'healthKeyLabel', name, true, problems);
+        if (pin !== undefined && !login(module.api, session, pin, pinField, name, problems)) return;
+        const loginRequired = pin !== undefined;
+        checkKey(module.api, session, config.healthKeyLabel, 'healthKeyLabel', name, true, loginRequired, problems);
         for (const [id, label] of Object.entries(config.keyLabels)) {
-          checkKey(module.api, session, label, `keyLabels.${id}`, name, false, problems);
+          checkKey(module.api, session, label, `keyLabels.${id}`, name, false, loginRequired, problems);
         }
       } finally {
         module.api.C_CloseSession(session);
@@ -102,6 +108,22 @@ export async function checkPkcs11Config(
     });
   }
   return problems;
+}
+
+/** Warns about the known quirks of the library's vendor (C_GetInfo manufacturer, library file). */
+function vendorWarnings(module: Pkcs11Module, field: string, config: Pkcs11ProviderConfig, problems: Pkcs11ConfigProblem[]): void {
+  let info;
+  try {
+    info = module.api.C_GetInfo();
+  } catch (e) {
+    problems.push({ level: 'warn', field, message: `C_GetInfo failed (${errorText(e)}); vendor quirks not checked` });
+    return;
+  }
+  const vendor = matchPkcs11Vendor({ manufacturerID: info.manufacturerID, libraryDescription: info.libraryDescription, modulePath: module.path });
+  if (vendor === undefined) return;
+  for (const message of vendor.warnings(config)) {
+    problems.push({ level: 'warn', field, message: `${vendor.name} (${info.manufacturerID.trim()}): ${message}; see docs/pkcs11.md, "${vendor.docs}"` });
+  }
 }
 
 function login(api: Pkcs11Api, session: Pkcs11Handle, pin: string, field: string, token: string, problems: Pkcs11ConfigProblem[]): boolean {
@@ -133,10 +155,11 @@ function checkKey(
   field: string,
   token: string,
   isCanary: boolean,
+  loginRequired: boolean,
   problems: Pkcs11ConfigProblem[],
 ): void {
   try {
-    const key = lookupAesKey(api, session, label);
+    const key = lookupAesKey(api, session, label, loginRequired);
     if (isCanary && key.usages.length < 2) {
       problems.push({ level: 'fail', field, message: `health canary "${label}" in token ${token} must allow both encrypt and decrypt` });
     }

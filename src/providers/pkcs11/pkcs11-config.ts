@@ -8,6 +8,13 @@ const pinRefSchema = z
   .min(1)
   .refine(isSecretRef, 'must be a secret reference (env:NAME or file:PATH); inline PINs are refused');
 
+/**
+ * A string handed to C_Initialize in CK_C_INITIALIZE_ARGS.pReserved. NSS softoken needs it
+ * (its database directory and flags; C_Initialize without it fails CKR_ARGUMENTS_BAD,
+ * measured); HSM libraries take their settings from their own config files instead.
+ */
+const libraryParametersSchema = z.string().min(1).max(4096);
+
 /** One token (HSM partition) of the fleet, found by label or serial number. */
 const pkcs11TokenSchema = z
   .object({
@@ -24,6 +31,8 @@ const pkcs11TokenSchema = z
     pin: pinRefSchema.optional(),
     /** PKCS#11 library of this token, if it differs from the provider's `module`. */
     module: z.string().min(1).optional(),
+    /** C_Initialize library parameters of this token's module, if they differ from the provider's. */
+    libraryParameters: libraryParametersSchema.optional(),
   })
   .strict()
   .refine((t) => (t.label === undefined) !== (t.serial === undefined), {
@@ -36,6 +45,14 @@ export const pkcs11ProviderConfigSchema = z
     type: z.literal('pkcs11'),
     /** Path of the vendor's PKCS#11 library (.so); relative paths resolve against the config file. */
     module: z.string().min(1),
+    /** C_Initialize library parameters (NSS softoken: configdir='sql:DIR' ...); see docs/pkcs11.md. */
+    libraryParameters: libraryParametersSchema.optional(),
+    /**
+     * `user`: log in as CKU_USER with the PIN (HSMs, SoftHSM2). `none`: never log in, for
+     * tokens whose keys are public objects (an NSS database without a password); keys are
+     * then created with CKA_PRIVATE false, since private objects need a login.
+     */
+    login: z.enum(['user', 'none']).default('user'),
     /** User PIN (CKU_USER) as a secret reference; tokens may override it. */
     pin: pinRefSchema.optional(),
     /** The tokens: one, or several replicas holding the same keys (at most 10: spec ekmFleetDetails). */
@@ -72,9 +89,15 @@ export const pkcs11ProviderConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const names = new Set<string>();
+    if (c.login === 'none' && c.pin !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['pin'], message: 'login is none: remove the PIN, or set login: user' });
+    }
     c.tokens.forEach((t, i) => {
-      if (t.pin === undefined && c.pin === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'no PIN: set pin here or on the provider' });
+      if (c.login === 'user' && t.pin === undefined && c.pin === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'no PIN: set pin here or on the provider (or login: none for a token without login)' });
+      }
+      if (c.login === 'none' && t.pin !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'login is none: remove the PIN, or set login: user' });
       }
       const name = pkcs11TokenName(t);
       if (names.has(name)) {
@@ -88,6 +111,11 @@ export const pkcs11ProviderConfigSchema = z
 export type Pkcs11ProviderConfig = z.infer<typeof pkcs11ProviderConfigSchema>;
 /** One token's parsed config. */
 export type Pkcs11TokenConfig = Pkcs11ProviderConfig['tokens'][number];
+
+/** The C_Initialize library parameters of a token's module: its own, else the provider's. */
+export function pkcs11LibraryParameters(c: Pick<Pkcs11ProviderConfig, 'libraryParameters'>, t: Pick<Pkcs11TokenConfig, 'libraryParameters'>): string | undefined {
+  return t.libraryParameters ?? c.libraryParameters;
+}
 
 /** The id a token has in health and logs. */
 export function pkcs11TokenName(t: Pick<Pkcs11TokenConfig, 'name' | 'label' | 'serial'>): string {

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { withPkcs11AdminSession } from './pkcs11-admin-session.ts';
+import { withPkcs11AdminSession, type Pkcs11AdminTarget } from './pkcs11-admin-session.ts';
 import { pkcs11ProviderConfigSchema, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
 import { generatePkcs11AesKey, type Pkcs11KeyUsageSpec } from './pkcs11-key-admin.ts';
 import { findObjects } from './pkcs11-key-lookup.ts';
 import { CKA } from './pkcs11-constants.ts';
+import { ensureNssDatabase, findNssModule, NSS_KEY_TOKEN_LABEL, nssLibraryParameters } from './pkcs11-nss.ts';
 import { findSoftHsmModule, initSoftHsmToken, writeSoftHsmConfig } from './pkcs11-softhsm.ts';
 
 /** Label of the demo token. */
@@ -68,13 +69,57 @@ export async function ensurePkcs11DemoToken(dataDir: string, modulePath: string 
     pin: `file:${pinFile}`,
     tokens: [{ label: PKCS11_DEMO_TOKEN_LABEL }],
   });
-  const createdKeys = await withPkcs11AdminSession(
-    { modulePath, selector: { label: PKCS11_DEMO_TOKEN_LABEL }, pin: { tokenName: PKCS11_DEMO_TOKEN_LABEL, pinRef: `file:${pinFile}`, field: 'demo PIN', configDir: dir, env: process.env } },
-    (api, session) =>
-      DEMO_KEYS.filter((k) => findObjects(api, session, [{ type: CKA.LABEL, value: k.label }], 1).length === 0).map((k) => {
-        generatePkcs11AesKey(api, session, k.label, k.usage);
-        return k.label;
-      }),
-  );
+  const createdKeys = await ensureDemoKeys({
+    modulePath,
+    selector: { label: PKCS11_DEMO_TOKEN_LABEL },
+    pin: { tokenName: PKCS11_DEMO_TOKEN_LABEL, pinRef: `file:${pinFile}`, field: 'demo PIN', configDir: dir, env: process.env },
+  });
   return { createdToken, createdKeys, softhsmConf, pinFile, providerConfig };
+}
+
+/** Generates the demo keys the token lacks (private objects when the target logs in); returns their labels. */
+async function ensureDemoKeys(target: Pkcs11AdminTarget): Promise<string[]> {
+  const isPrivate = target.pin !== undefined;
+  return withPkcs11AdminSession(target, (api, session) =>
+    DEMO_KEYS.filter((k) => findObjects(api, session, [{ type: CKA.LABEL, value: k.label }], 1).length === 0).map((k) => {
+      generatePkcs11AesKey(api, session, k.label, k.usage, isPrivate);
+      return k.label;
+    }),
+  );
+}
+
+/** What the NSS demo set-up made or found. */
+export interface NssDemoDatabase {
+  /** True when the database was created on this call (first run). */
+  createdDatabase: boolean;
+  /** Labels of keys generated on this call. */
+  createdKeys: string[];
+  /** The database directory (cert9.db, key4.db). */
+  dir: string;
+  /** A complete pkcs11 provider config serving the database through NSS softoken. */
+  providerConfig: Pkcs11ProviderConfig;
+}
+
+/**
+ * Makes sure an NSS database with the demo keys exists under `<dataDir>/nss`: on first run
+ * creates it with an empty password (no login) and generates `foo`, `encrypt_only_key`,
+ * `decrypt_only_key`, `impotent_key` and the health canary in its key token as public,
+ * sensitive, non-extractable objects; later runs only add keys that are missing. The
+ * provider config differs from the SoftHSM2 demo's only in configuration: module,
+ * libraryParameters, login none and the token label.
+ */
+export async function ensureNssDemoDatabase(dataDir: string, modulePath: string | undefined = findNssModule()): Promise<NssDemoDatabase> {
+  if (modulePath === undefined) throw new Error('NSS softoken is not installed (Debian/Ubuntu: apt-get install libnss3 libnss3-tools)');
+  const dir = resolve(dataDir, 'nss');
+  const { created } = await ensureNssDatabase(dir);
+  const libraryParameters = nssLibraryParameters(dir);
+  const providerConfig = pkcs11ProviderConfigSchema.parse({
+    type: 'pkcs11',
+    module: modulePath,
+    libraryParameters,
+    login: 'none',
+    tokens: [{ name: 'nss', label: NSS_KEY_TOKEN_LABEL }],
+  });
+  const createdKeys = await ensureDemoKeys({ modulePath, libraryParameters, selector: { label: NSS_KEY_TOKEN_LABEL }, pin: undefined });
+  return { createdDatabase: created, createdKeys, dir, providerConfig };
 }

@@ -6,6 +6,9 @@ import { Pkcs11CallError } from './pkcs11-call-error.ts';
 /** GCM tag length: the spec's authenticationTag is 16 bytes. */
 export const GCM_TAG_BYTES = 16;
 
+/** A zero-length view into a one-byte buffer: its data pointer is never NULL. */
+const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);
+
 function view(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -29,11 +32,13 @@ export async function pkcs11GcmEncrypt(
 ): Promise<GcmOutput> {
   api.C_EncryptInit(session, gcm(iv, aad), key);
   const out = Buffer.alloc(plaintext.byteLength + GCM_TAG_BYTES);
-  // SoftHSM2 refuses a zero-length C_Encrypt with CKR_ARGUMENTS_BAD and leaves the
-  // operation active (measured); C_EncryptFinal right after C_EncryptInit is the
-  // standard multi-part form of "no data" and yields just the tag.
-  const result =
-    plaintext.byteLength === 0 ? await api.C_EncryptFinalAsync(session, out) : await api.C_EncryptAsync(session, view(plaintext), out);
+  // Always one single-part C_Encrypt: NSS softoken has no multi-part GCM (C_EncryptUpdate /
+  // C_EncryptFinal -> CKR_OPERATION_NOT_INITIALIZED with the operation left active), and
+  // some HSMs restrict it too. Empty plaintext goes in as a non-NULL zero-length buffer:
+  // Node may back an empty Buffer with a NULL pointer, which SoftHSM2 refuses with
+  // CKR_ARGUMENTS_BAD (measured); both SoftHSM2 and NSS return just the tag for it.
+  const input = plaintext.byteLength === 0 ? EMPTY_INPUT : view(plaintext);
+  const result = await api.C_EncryptAsync(session, input, out);
   if (result.length !== plaintext.byteLength + GCM_TAG_BYTES) {
     throw new Pkcs11CallError(0, `token returned ${result.length} bytes for ${plaintext.byteLength} bytes of plaintext`);
   }

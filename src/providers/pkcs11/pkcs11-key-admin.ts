@@ -20,11 +20,13 @@ export function parsePkcs11KeyUsage(value: string): Pkcs11KeyUsageSpec {
 }
 
 /**
- * Generates an AES-256 key inside the token: a token object, private, sensitive and
- * never extractable, with only the requested usages (no wrap, sign or derive). Refuses
+ * Generates an AES-256 key inside the token: a token object, sensitive and never
+ * extractable, with only the requested usages (no wrap, sign or derive). It is a private
+ * object (visible only after login) unless `isPrivate` is false, for tokens used without
+ * login (config `login: none`: a private object cannot be created or found there). Refuses
  * a label that is already used, since XKS finds keys by label.
  */
-export function generatePkcs11AesKey(api: Pkcs11Api, session: Pkcs11Handle, label: string, usage: Pkcs11KeyUsageSpec): Pkcs11Handle {
+export function generatePkcs11AesKey(api: Pkcs11Api, session: Pkcs11Handle, label: string, usage: Pkcs11KeyUsageSpec, isPrivate = true): Pkcs11Handle {
   if (findObjects(api, session, [{ type: CKA.LABEL, value: label }], 1).length > 0) {
     throw new Error(`an object labelled "${label}" already exists in the token`);
   }
@@ -35,7 +37,7 @@ export function generatePkcs11AesKey(api: Pkcs11Api, session: Pkcs11Handle, labe
     { type: CKA.LABEL, value: label },
     { type: CKA.ID, value: randomBytes(16) },
     { type: CKA.TOKEN, value: true },
-    { type: CKA.PRIVATE, value: true },
+    { type: CKA.PRIVATE, value: isPrivate },
     { type: CKA.SENSITIVE, value: true },
     { type: CKA.EXTRACTABLE, value: false },
     { type: CKA.ENCRYPT, value: usage.encrypt },

@@ -44,13 +44,14 @@ export function findObjects(api: Pkcs11Api, session: Pkcs11Handle, template: Pkc
  * other object, a non-AES or non-256-bit key, or several keys is InvalidStateException:
  * the key exists but cannot serve XKS, which only knows AES_256 (spec GetKeyMetadata),
  * and the message tells the operator why. Private objects are invisible while logged
- * out, so an empty search in a logged-out session raises USER_NOT_LOGGED_IN (recoverable)
- * instead of a wrong "not found".
+ * out, so when the token is used logged in (`loginRequired`), an empty search in a
+ * logged-out session raises USER_NOT_LOGGED_IN (recoverable) instead of a wrong "not
+ * found"; a token used without login (NSS database, public keys) is never logged in.
  */
-export function lookupAesKey(api: Pkcs11Api, session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
+export function lookupAesKey(api: Pkcs11Api, session: Pkcs11Handle, label: string, loginRequired = true): Pkcs11KeyEntry {
   const handles = findObjects(api, session, [{ type: CKA.CLASS, value: CKO_SECRET_KEY }, { type: CKA.LABEL, value: label }], 2);
   if (handles.length === 0) {
-    if (!CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
+    if (loginRequired && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
     if (findObjects(api, session, [{ type: CKA.LABEL, value: label }], 1).length > 0) {
       throw new XksError('InvalidStateException', `HSM object "${label}" is not a secret key; XKS keys must be AES-256.`);
     }

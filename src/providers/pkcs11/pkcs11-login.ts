@@ -35,7 +35,9 @@ export interface Pkcs11PinSource {
 }
 
 /**
- * Keeps one token logged in as CKU_USER. Login state is per application and token in
+ * Keeps one token logged in as CKU_USER (or, with no PIN source: config `login: none`,
+ * never logs in; the token's keys are then public objects, as in an NSS database
+ * without a password). Login state is per application and token in
  * PKCS#11 (not per session), so one C_Login on any session serves the whole pool. The PIN
  * is read from its reference at each login, so a rotated PIN file takes effect without a
  * restart; a PIN the token refused is never sent again (HSMs lock the user after a few
@@ -45,10 +47,16 @@ export class Pkcs11Login {
   private refusedDigest: Buffer | undefined;
   private refusedCode = 0;
 
-  constructor(private readonly source: Pkcs11PinSource) {}
+  constructor(private readonly source: Pkcs11PinSource | undefined) {}
 
-  /** Logs in on `session` unless the token already is; true when a login happened now. */
+  /** True when the token is used logged in (a session that is not is then logged out behind our back). */
+  get required(): boolean {
+    return this.source !== undefined;
+  }
+
+  /** Logs in on `session` unless the token already is (or needs no login); true when a login happened now. */
   ensure(api: Pkcs11Api, session: Pkcs11Handle): boolean {
+    if (this.source === undefined) return false;
     if (CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) return false;
     const pin = this.readPin();
     const digest = createHash('sha256').update(pin).digest();
@@ -72,7 +80,7 @@ export class Pkcs11Login {
   }
 
   private readPin(): string {
-    const { pinRef, field, configDir, env } = this.source;
+    const { pinRef, field, configDir, env } = this.source as Pkcs11PinSource;
     return resolveSecretRef(pinRef, field, env, configDir);
   }
 }

@@ -38,6 +38,8 @@ export type Pkcs11BusyProbe = () => boolean;
 
 interface Entry {
   api: Pkcs11Api;
+  /** What C_Initialize was given; a library keeps one initialization per process. */
+  libraryParameters: string | undefined;
   refs: number;
   /** False when the library was already initialized by other code in the process: then we never finalize it. */
   ownsInit: boolean;
@@ -48,9 +50,9 @@ interface Entry {
 
 const modules = new Map<string, Entry>();
 
-function initialize(api: Pkcs11Api): boolean {
+function initialize(api: Pkcs11Api, libraryParameters: string | undefined): boolean {
   try {
-    api.C_Initialize();
+    api.C_Initialize(libraryParameters);
     return true;
   } catch (e) {
     if (hasPkcs11Code(e, CKR.CRYPTOKI_ALREADY_INITIALIZED)) return false;
@@ -58,23 +60,39 @@ function initialize(api: Pkcs11Api): boolean {
   }
 }
 
+/** A library already initialized in this process with other library parameters. */
+export class Pkcs11LibraryParametersConflictError extends Error {
+  constructor(readonly path: string) {
+    super(`PKCS#11 library ${path} is already initialized in this process with other libraryParameters; one process can serve only one configuration of it`);
+    this.name = 'Pkcs11LibraryParametersConflictError';
+  }
+}
+
 /**
  * Loads (first use) or shares (later uses) the PKCS#11 library at `modulePath`, initialized
- * with OS locking. Each acquire must be paired with one `release()`.
+ * with OS locking and `libraryParameters` (config field; NSS softoken reads its database
+ * location there). Each acquire must be paired with one `release()`.
  */
-export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = loadPkcs11js, busy: Pkcs11BusyProbe = () => false): Pkcs11Module {
+export function acquirePkcs11Module(
+  modulePath: string,
+  loader: Pkcs11Loader = loadPkcs11js,
+  busy: Pkcs11BusyProbe = () => false,
+  libraryParameters?: string,
+): Pkcs11Module {
   const path = resolve(modulePath);
   let entry = modules.get(path);
+  // Initialization is per process: a second configuration of the same library cannot be honoured.
+  if (entry !== undefined && entry.libraryParameters !== libraryParameters) throw new Pkcs11LibraryParametersConflictError(path);
   if (entry === undefined) {
     const api = loader(path);
     let ownsInit: boolean;
     try {
-      ownsInit = initialize(api);
+      ownsInit = initialize(api, libraryParameters);
     } catch (e) {
       api.close();
       throw e;
     }
-    entry = { api, refs: 0, ownsInit, generation: 1, busy: new Set() };
+    entry = { api, libraryParameters, refs: 0, ownsInit, generation: 1, busy: new Set() };
     modules.set(path, entry);
   }
   entry.refs += 1;
@@ -89,7 +107,7 @@ export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = l
     },
     reinitialize(seenGeneration: number) {
       if (seenGeneration !== e.generation) return;
-      if (initialize(e.api)) e.ownsInit = true;
+      if (initialize(e.api, e.libraryParameters)) e.ownsInit = true;
       e.generation += 1;
     },
     restartWhenIdle(seenGeneration: number) {
@@ -102,7 +120,7 @@ export function acquirePkcs11Module(modulePath: string, loader: Pkcs11Loader = l
       }
       // From here every session and handle of the old generation is gone, even if this throws.
       e.generation += 1;
-      e.ownsInit = initialize(e.api) || e.ownsInit;
+      e.ownsInit = initialize(e.api, e.libraryParameters) || e.ownsInit;
       return true;
     },
     release() {

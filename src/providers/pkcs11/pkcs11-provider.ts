@@ -4,7 +4,7 @@ import { XksError } from '../../xks/errors.ts';
 import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
-import { pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
+import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
 import { Pkcs11Fleet } from './pkcs11-fleet.ts';
 import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';
 import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
@@ -40,13 +40,17 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
         name: pkcs11TokenName(t),
         modulePath: resolvePath(deps.configDir, t.module ?? config.module),
         selector: { label: t.label, serial: t.serial },
-        pin: {
-          tokenName: pkcs11TokenName(t),
-          pinRef: (t.pin ?? config.pin) as string,
-          field: t.pin !== undefined ? `tokens.${i}.pin` : 'pin',
-          configDir: deps.configDir,
-          env: deps.env,
-        },
+        pin:
+          config.login === 'none'
+            ? undefined
+            : {
+                tokenName: pkcs11TokenName(t),
+                pinRef: (t.pin ?? config.pin) as string,
+                field: t.pin !== undefined ? `tokens.${i}.pin` : 'pin',
+                configDir: deps.configDir,
+                env: deps.env,
+              },
+        libraryParameters: pkcs11LibraryParameters(config, t),
         poolSize: config.sessionsPerToken,
         keyCacheMs: config.keyCacheSeconds * 1000,
         retryMs: config.tokenRetrySeconds * 1000,

@@ -23,7 +23,10 @@ export interface Pkcs11TokenOptions {
   name: string;
   modulePath: string;
   selector: Pkcs11TokenSelector;
-  pin: Pkcs11PinSource;
+  /** Where the user PIN comes from; undefined: the token is used without login (config `login: none`). */
+  pin: Pkcs11PinSource | undefined;
+  /** C_Initialize library parameters of the module (config `libraryParameters`). */
+  libraryParameters: string | undefined;
   poolSize: number;
   keyCacheMs: number;
   retryMs: number;
@@ -209,7 +212,7 @@ export class Pkcs11Token {
     if (cached !== undefined) return cached;
     let entry: Pkcs11KeyEntry;
     try {
-      entry = lookupAesKey(this.api(), session, label);
+      entry = lookupAesKey(this.api(), session, label, this.login.required);
     } catch (e) {
       if (isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label)) {
         const lost = this.storageLossSign(session, label);
@@ -363,7 +366,7 @@ export class Pkcs11Token {
   private recover(code?: number): void {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     if (this.module === undefined) {
-      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader, () => this.hasWorkInFlight());
+      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader, () => this.hasWorkInFlight(), this.opts.libraryParameters);
       this.moduleGeneration = this.module.generation;
     }
     const module = this.module;

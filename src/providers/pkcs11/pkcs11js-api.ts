@@ -28,7 +28,9 @@ export function loadPkcs11js(modulePath: string): Pkcs11Api {
   const p = new lib.PKCS11();
   p.load(modulePath);
   return {
-    C_Initialize: () => p.C_Initialize({ flags: CKF_OS_LOCKING_OK }),
+    C_Initialize: (libraryParameters) =>
+      p.C_Initialize(libraryParameters === undefined ? { flags: CKF_OS_LOCKING_OK } : { flags: CKF_OS_LOCKING_OK, libraryParameters }),
+    C_GetInfo: () => p.C_GetInfo(),
     C_Finalize: () => p.C_Finalize(),
     close: () => p.close(),
     C_GetSlotList: (tokenPresent) => p.C_GetSlotList(tokenPresent),
@@ -47,7 +49,6 @@ export function loadPkcs11js(modulePath: string): Pkcs11Api {
       p.C_GenerateKey(session, toNativeMechanism(mechanism), template as Pkcs11js.Template),
     C_EncryptInit: (session, mechanism, key) => p.C_EncryptInit(session, toNativeMechanism(mechanism), key),
     C_EncryptAsync: (session, input, output) => p.C_EncryptAsync(session, input, output),
-    C_EncryptFinalAsync: (session, output) => p.C_EncryptFinalAsync(session, output),
     C_DecryptInit: (session, mechanism, key) => p.C_DecryptInit(session, toNativeMechanism(mechanism), key),
     C_DecryptAsync: (session, input, output) => p.C_DecryptAsync(session, input, output),
   };

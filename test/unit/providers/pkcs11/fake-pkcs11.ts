@@ -48,6 +48,10 @@ export class FakePkcs11 implements Pkcs11Api {
   /** When true, C_EncryptInit fills the IV itself (HSMs that generate IVs). */
   generatesIv = false;
   pin = '1234';
+  /** C_GetInfo's manufacturerID (config check picks vendor quirks by it). */
+  manufacturerID = 'Fake';
+  /** What the last C_Initialize was given. */
+  libraryParameters: string | undefined;
   private readonly hung: Array<() => void> = [];
 
   constructor(readonly label = 'fake') {}
@@ -99,10 +103,20 @@ export class FakePkcs11 implements Pkcs11Api {
     return h(this.loginEpoch * 1000 + this.keys.indexOf(key) + 1);
   }
 
-  C_Initialize(): void {
+  C_Initialize(libraryParameters?: string): void {
     this.enter('C_Initialize');
     if (this.initialized) throw ckError(CKR.CRYPTOKI_ALREADY_INITIALIZED);
     this.initialized = true;
+    this.libraryParameters = libraryParameters;
+  }
+  C_GetInfo() {
+    this.enter('C_GetInfo');
+    return {
+      manufacturerID: this.manufacturerID.padEnd(32),
+      libraryDescription: 'Fake PKCS#11 library'.padEnd(32),
+      libraryVersion: { major: 1, minor: 0 },
+      cryptokiVersion: { major: 2, minor: 40 },
+    };
   }
   C_Finalize(): void {
     this.enter('C_Finalize');
@@ -224,9 +238,6 @@ export class FakePkcs11 implements Pkcs11Api {
       c.setAAD(op.aad);
       return Buffer.concat([c.update(input), c.final(), c.getAuthTag()]);
     });
-  }
-  C_EncryptFinalAsync(s: Pkcs11Handle): Promise<Buffer> {
-    return this.C_EncryptAsync(s, Buffer.alloc(0));
   }
   C_DecryptAsync(s: Pkcs11Handle, input: Buffer): Promise<Buffer> {
     return this.run('C_DecryptAsync', s, (op) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pkcs11ProviderConfigSchema, pkcs11TokenName } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
+import { pkcs11LibraryParameters, pkcs11ProviderConfigSchema, pkcs11TokenName } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
 
 const base = { type: 'pkcs11', module: '/usr/lib/softhsm/libsofthsm2.so', pin: 'env:HSM_PIN', tokens: [{ label: 'xks' }] };
 
@@ -30,8 +30,26 @@ describe('pkcs11 provider config', () => {
   });
 
   it('wants a PIN for every token', () => {
-    expect(issues({ ...base, pin: undefined })).toEqual(['tokens.0.pin: no PIN: set pin here or on the provider']);
+    expect(issues({ ...base, pin: undefined })).toEqual(['tokens.0.pin: no PIN: set pin here or on the provider (or login: none for a token without login)']);
     expect(issues({ ...base, pin: undefined, tokens: [{ label: 'x', pin: 'file:/run/pin' }] })).toEqual([]);
+  });
+
+  it('takes no PIN with login none (a token used without login, e.g. an NSS database)', () => {
+    expect(issues({ ...base, pin: undefined, login: 'none' })).toEqual([]);
+    expect(issues({ ...base, login: 'none' })).toEqual(['pin: login is none: remove the PIN, or set login: user']);
+    expect(issues({ ...base, pin: undefined, login: 'none', tokens: [{ label: 'x', pin: 'env:P' }] })).toEqual([
+      'tokens.0.pin: login is none: remove the PIN, or set login: user',
+    ]);
+    expect(issues({ ...base, login: 'guest' })[0]).toMatch(/^login: Invalid option/);
+  });
+
+  it('takes library parameters for C_Initialize on the provider, and per token', () => {
+    const nss = "configdir='sql:/var/lib/xks/nss' certPrefix='' keyPrefix='' secmod=''";
+    const c = pkcs11ProviderConfigSchema.parse({ ...base, libraryParameters: nss, tokens: [{ label: 'a' }, { label: 'b', libraryParameters: 'other' }] });
+    expect(pkcs11LibraryParameters(c, c.tokens[0]!)).toBe(nss);
+    expect(pkcs11LibraryParameters(c, c.tokens[1]!)).toBe('other');
+    expect(pkcs11LibraryParameters(pkcs11ProviderConfigSchema.parse(base), {})).toBeUndefined();
+    expect(issues({ ...base, libraryParameters: '' })[0]).toMatch(/^libraryParameters: /);
   });
 
   it('allows at most 10 tokens (ekmFleetDetails) with unique names', () => {
