@@ -1,7 +1,8 @@
 /**
  * The conformance harness against our proxy in front of each real key manager, set up as
- * its demo sets it up: a SoftHSM2 token (`npm run demo:softhsm`) and a PyKMIP server
- * (`npm run demo:kmip`), so every provider is held to the same spec checks.
+ * its demo sets it up: a SoftHSM2 token (`npm run demo:softhsm`), an NSS softoken database
+ * (`npm run demo:nss`) and a PyKMIP server (`npm run demo:kmip`), so every provider is held
+ * to the same spec checks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { runConformance } from '../../conformance/run.ts';
 import { prepareDemo, type DemoProvider } from '../../src/cli/demo-command.ts';
 import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
 
-describe.each<DemoProvider>(['softhsm', 'kmip'])('conformance harness against the %s provider', (provider) => {
+describe.each<DemoProvider>(['softhsm', 'nss', 'kmip'])('conformance harness against the %s provider', (provider) => {
   let dataDir: string;
   let stopDemo: (() => Promise<void>) | undefined;
   let proxy: RunningProxy | undefined;

@@ -3,8 +3,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { isXksError } from '../../src/xks/errors.ts';
-import { budget, startProvider } from '../support/pkcs11-provider-harness.ts';
-import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
+import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
+import { pino } from 'pino';
+import { budget } from '../support/pkcs11-provider-harness.ts';
+import { createPkcs11TestModule, PKCS11_LOGIN_MODULE_KINDS, PKCS11_MODULE_KINDS, type Pkcs11ModuleKind, type Pkcs11TestModule } from '../support/pkcs11-modules.ts';
 
 const TOKEN = 'xks-concurrency';
 const WORKERS = 64;
@@ -18,20 +20,29 @@ const SOAK_MS = 10_000;
 const CALL_BUDGET_MS = 1000;
 const call = (): ReturnType<typeof budget> => budget(CALL_BUDGET_MS);
 
-let fx: SoftHsmFixture;
+/** Each module's token and a provider on it, made once per file (libraries initialize once per process). */
+const setups = new Map<Pkcs11ModuleKind, { fx: Pkcs11TestModule; provider: Pkcs11KeyProvider }>();
 let provider: Pkcs11KeyProvider;
 
-beforeAll(async () => {
-  fx = await createSoftHsmFixture([TOKEN]);
-  fx.generateKey(TOKEN, 'foo', { encrypt: true, decrypt: true });
-  fx.generateKey(TOKEN, 'encrypt_only_key', { encrypt: true, decrypt: false });
-  fx.generateKey(TOKEN, 'xks-health-canary', { encrypt: true, decrypt: true });
-  provider = await startProvider(fx, { sessionsPerToken: 8 });
-});
+async function setUp(kind: Pkcs11ModuleKind): Promise<{ fx: Pkcs11TestModule; provider: Pkcs11KeyProvider }> {
+  const existing = setups.get(kind);
+  if (existing !== undefined) return existing;
+  const fx = await createPkcs11TestModule(kind, TOKEN);
+  fx.generateKey('foo', { encrypt: true, decrypt: true });
+  fx.generateKey('encrypt_only_key', { encrypt: true, decrypt: false });
+  fx.generateKey('xks-health-canary', { encrypt: true, decrypt: true });
+  const p = createPkcs11Provider(fx.config({ sessionsPerToken: 8 }), { logger: pino({ level: 'silent' }), configDir: fx.dir, env: process.env });
+  await p.init();
+  const setup = { fx, provider: p };
+  setups.set(kind, setup);
+  return setup;
+}
 
 afterAll(async () => {
-  await provider?.close();
-  await fx?.cleanup();
+  for (const { fx, provider: p } of setups.values()) {
+    await p.close();
+    await fx.cleanup();
+  }
 });
 
 interface Tally {
@@ -98,12 +109,16 @@ async function soak(ms: number, during?: () => void): Promise<Tally & { delay: R
   return { ...tally, delay };
 }
 
-describe('PKCS#11 provider under concurrency on a real SoftHSM2 token', () => {
+describe.each(PKCS11_MODULE_KINDS)('PKCS#11 provider under concurrency on a real %s token', (kind) => {
+  beforeAll(async () => {
+    provider = (await setUp(kind)).provider;
+  });
+
   it(`serves ${WORKERS} concurrent mixed operations for 10 s with no error, no stuck session and a free event loop`, async () => {
     const r = await soak(SOAK_MS);
     const ms = (ns: number): string => (ns / 1e6).toFixed(2);
     console.info(
-      `pkcs11 soak: ${r.ok} ok + ${r.expected} expected spec errors in ${SOAK_MS / 1000} s with ${WORKERS} workers; ` +
+      `pkcs11 soak (${kind}): ${r.ok} ok + ${r.expected} expected spec errors in ${SOAK_MS / 1000} s with ${WORKERS} workers; ` +
         `event-loop delay p50 ${ms(r.delay.percentile(50))} ms, p99 ${ms(r.delay.percentile(99))} ms, max ${ms(r.delay.max)} ms`,
     );
     expect(r.unexpected.slice(0, 5)).toEqual([]);
@@ -116,11 +131,18 @@ describe('PKCS#11 provider under concurrency on a real SoftHSM2 token', () => {
     expect(stats).toMatchObject({ busy: 0, waiting: 0 });
     expect(stats?.opened).toBeLessThanOrEqual(8 + (stats?.discarded ?? 0));
   }, 60_000);
+});
+
+describe.each(PKCS11_LOGIN_MODULE_KINDS)('PKCS#11 provider under concurrency with logouts on a real %s token', (kind) => {
+  let fx: Pkcs11TestModule;
+  beforeAll(async () => {
+    ({ fx, provider } = await setUp(kind));
+  });
 
   it('keeps serving while the token is logged out behind its back every 300 ms under load', async () => {
     const logout = (): void => {
       const raw = fx.raw();
-      const s = raw.C_OpenSession(fx.slotOf(TOKEN), 4);
+      const s = raw.C_OpenSession(fx.slot(), 4);
       raw.C_Logout(s);
       raw.C_CloseSession(s);
     };

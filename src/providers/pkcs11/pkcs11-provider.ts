@@ -25,6 +25,18 @@ function resolvePath(configDir: string, path: string): string {
   return isAbsolute(path) ? path : resolve(configDir, path);
 }
 
+/**
+ * Refuses an operation the key's CKA_ENCRYPT / CKA_DECRYPT forbid before the token is asked.
+ * Tokens report this differently at C_*Init: SoftHSM2 CKR_KEY_FUNCTION_NOT_PERMITTED, NSS
+ * softoken CKR_KEY_TYPE_INCONSISTENT (measured), which also means "wrong key type"; the
+ * attributes read with the key say it the same way on every token.
+ */
+function requireUsage(entry: Pkcs11KeyEntry, usage: 'ENCRYPT' | 'DECRYPT'): void {
+  if (entry.usages.includes(usage)) return;
+  const op = usage === 'ENCRYPT' ? 'encryption' : 'decryption';
+  throw new XksError('InvalidKeyUsageException', `The HSM key does not allow ${op} (CKA_${usage} is false).`);
+}
+
 function keyInfo(keyId: string, entry: Pkcs11KeyEntry): KeyInfo {
   // PKCS#11 has no "disabled" state that maps onto the spec's without surprises; a key
   // that must stop working loses CKA_ENCRYPT / CKA_DECRYPT (or is destroyed) instead.
@@ -100,6 +112,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
         label,
         run: async (session, token) => {
           const entry = token.key(session, label);
+          requireUsage(entry, 'ENCRYPT');
           const out = await pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
           token.checkGeneratedIv(out.iv);
           return out;
@@ -115,7 +128,11 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
       return fleet.run(ctx, {
         op: 'decrypt',
         label,
-        run: async (session, token) => pkcs11GcmDecrypt(token.api(), session, token.key(session, label).handle, input, aad),
+        run: async (session, token) => {
+          const entry = token.key(session, label);
+          requireUsage(entry, 'DECRYPT');
+          return pkcs11GcmDecrypt(token.api(), session, entry.handle, input, aad);
+        },
       });
     },
 

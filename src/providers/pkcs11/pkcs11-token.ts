@@ -379,7 +379,13 @@ export class Pkcs11Token {
       }
       this.opts.logger.warn({ token: this.name }, 'PKCS#11 library re-initialized (C_Finalize + C_Initialize) after the token storage was lost');
     }
-    if (code === CKR.CRYPTOKI_NOT_INITIALIZED) module.reinitialize(this.moduleGeneration);
+    // A library finalized behind our back says so with CKR_CRYPTOKI_NOT_INITIALIZED on
+    // SoftHSM2, but NSS softoken answers session calls with CKR_SESSION_HANDLE_INVALID and
+    // lists no slots (measured): after a lost session, ask the known slot whether the
+    // library is still initialized before looking for the token again.
+    const finalized =
+      code === CKR.CRYPTOKI_NOT_INITIALIZED || (code !== undefined && SESSIONS_LOST.has(code) && this.slot !== undefined && isFinalized(module.api, this.slot.slot));
+    if (finalized) module.reinitialize(this.moduleGeneration);
     if (module.generation !== this.moduleGeneration) {
       // The library was initialized again: every session and handle from before is gone.
       this.moduleGeneration = module.generation;
@@ -523,6 +529,16 @@ export class Pkcs11Token {
   /** Recovery entry for the health check: same steps as after a failed request. */
   recoverAfter(code: number): void {
     this.recoverOrThrow(code);
+  }
+}
+
+/** True when the library answers a call on `slot` with CKR_CRYPTOKI_NOT_INITIALIZED. */
+function isFinalized(api: Pkcs11Api, slot: Pkcs11Handle): boolean {
+  try {
+    api.C_GetTokenInfo(slot);
+    return false;
+  } catch (e) {
+    return hasPkcs11Code(e, CKR.CRYPTOKI_NOT_INITIALIZED);
   }
 }
 

@@ -1,0 +1,3 @@
+import { keyStoreContract } from './key-store-contract.ts';
+
+keyStoreContract('nss');
