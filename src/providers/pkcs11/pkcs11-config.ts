@@ -57,6 +57,12 @@ export const pkcs11ProviderConfigSchema = z
     pin: pinRefSchema.optional(),
     /** The tokens: one, or several replicas holding the same keys (at most 10: spec ekmFleetDetails). */
     tokens: z.array(pkcs11TokenSchema).min(1, 'list at least one token').max(10, 'at most 10 tokens (spec ekmFleetDetails)'),
+    /**
+     * Open the provider's sessions read/write. Crypto needs only read-only sessions (the
+     * default), but AWS CloudHSM Client SDK 5 lists read-only sessions as not supported
+     * (docs/pkcs11.md, "AWS CloudHSM").
+     */
+    readWriteSessions: z.boolean().default(false),
     /** Sessions opened per token; one crypto operation runs on a session at a time. */
     sessionsPerToken: z.number().int().min(1).max(256).default(8),
     /**

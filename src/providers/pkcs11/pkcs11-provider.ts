@@ -6,6 +6,7 @@ import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
 import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
 import { Pkcs11Fleet } from './pkcs11-fleet.ts';
+import { CKF_RW_SESSION, CKF_SERIAL_SESSION } from './pkcs11-constants.ts';
 import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';
 import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import type { Pkcs11PoolStats } from './pkcs11-session-pool.ts';
@@ -63,6 +64,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
                 env: deps.env,
               },
         libraryParameters: pkcs11LibraryParameters(config, t),
+        sessionFlags: CKF_SERIAL_SESSION | (config.readWriteSessions ? CKF_RW_SESSION : 0),
         poolSize: config.sessionsPerToken,
         keyCacheMs: config.keyCacheSeconds * 1000,
         retryMs: config.tokenRetrySeconds * 1000,

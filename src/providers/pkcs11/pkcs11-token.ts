@@ -6,7 +6,7 @@ import type { CallContext } from '../key-provider.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
-import { CKA, CKF_SERIAL_SESSION, CKR } from './pkcs11-constants.ts';
+import { CKA, CKR } from './pkcs11-constants.ts';
 import { hasPkcs11Code } from './pkcs11-error-code.ts';
 import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from './pkcs11-failure.ts';
 import { findObjects, lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
@@ -27,6 +27,8 @@ export interface Pkcs11TokenOptions {
   pin: Pkcs11PinSource | undefined;
   /** C_Initialize library parameters of the module (config `libraryParameters`). */
   libraryParameters: string | undefined;
+  /** C_OpenSession flags of every session (CKF_SERIAL_SESSION, plus CKF_RW_SESSION if configured). */
+  sessionFlags: number;
   poolSize: number;
   keyCacheMs: number;
   retryMs: number;
@@ -403,13 +405,13 @@ export class Pkcs11Token {
     this.slot ??= findTokenSlot(api, this.opts.selector);
     // A dead control session is forgotten, not closed (its handle may belong to a new session now).
     if (this.control !== undefined && !isSessionAlive(api, this.control)) this.control = undefined;
-    this.control ??= api.C_OpenSession(this.slot.slot, CKF_SERIAL_SESSION);
+    this.control ??= api.C_OpenSession(this.slot.slot, this.opts.sessionFlags);
     // Handles of private objects die with the login (SoftHSM2 gives new ones after C_Login).
     if (this.login.ensure(api, this.control)) this.keys.clear();
     this.pool ??= new Pkcs11SessionPool({
       name: this.name,
       size: this.opts.poolSize,
-      open: () => api.C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION),
+      open: () => api.C_OpenSession((this.slot as Pkcs11Slot).slot, this.opts.sessionFlags),
       close: (s) => api.C_CloseSession(s),
     });
     if (this.storageLost) {
@@ -485,7 +487,7 @@ export class Pkcs11Token {
   async withSideSession<T>(work: (session: Pkcs11Handle) => Promise<T>): Promise<T> {
     if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
     this.ensureConnected();
-    const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, CKF_SERIAL_SESSION);
+    const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, this.opts.sessionFlags);
     const run = work(session).then(
       (result) => {
         this.closeQuietly(session);

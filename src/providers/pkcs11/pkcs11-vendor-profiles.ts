@@ -9,7 +9,7 @@ export interface Pkcs11LibraryIdentity {
 }
 
 /** The config fields a vendor's quirks depend on. */
-export type Pkcs11QuirkConfig = Pick<Pkcs11ProviderConfig, 'ivSource' | 'login' | 'sessionsPerToken'>;
+export type Pkcs11QuirkConfig = Pick<Pkcs11ProviderConfig, 'ivSource' | 'login' | 'readWriteSessions'>;
 
 /**
  * What is known about one vendor's PKCS#11 library, from its public documentation (each
@@ -61,6 +61,7 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
         ? ['AWS CloudHSM ignores the caller\'s AES-GCM IV on encrypt and writes its own into the IV buffer: set ivSource: token-generated']
         : []),
       ...(c.login === 'none' ? ['AWS CloudHSM needs a crypto user login: set login: user and a PIN of the form <CU name>:<password>'] : []),
+      ...(c.readWriteSessions ? [] : ['AWS CloudHSM Client SDK 5 lists read-only sessions as not supported: set readWriteSessions: true']),
     ],
   },
   {

@@ -50,6 +50,10 @@ export class FakePkcs11 implements Pkcs11Api {
   pin = '1234';
   /** C_GetInfo's manufacturerID (config check picks vendor quirks by it). */
   manufacturerID = 'Fake';
+  /** When true, keys are public objects, visible without login (an NSS database without a password). */
+  publicObjects = false;
+  /** The flags of every C_OpenSession, in order. */
+  readonly sessionFlags: number[] = [];
   /** What the last C_Initialize was given. */
   libraryParameters: string | undefined;
   private readonly hung: Array<() => void> = [];
@@ -95,7 +99,7 @@ export class FakePkcs11 implements Pkcs11Api {
     const v = n(k);
     const epoch = Math.floor(v / 1000);
     const key = this.keys[(v % 1000) - 1];
-    if (!this.loggedIn || epoch !== this.loginEpoch || key === undefined) throw ckError(CKR.OBJECT_HANDLE_INVALID);
+    if (!(this.loggedIn || this.publicObjects) || epoch !== this.loginEpoch || key === undefined) throw ckError(CKR.OBJECT_HANDLE_INVALID);
     return key;
   }
 
@@ -142,8 +146,9 @@ export class FakePkcs11 implements Pkcs11Api {
       firmwareVersion: { major: 1, minor: 0 },
     };
   }
-  C_OpenSession(): Pkcs11Handle {
+  C_OpenSession(_slot: Pkcs11Handle, flags: number): Pkcs11Handle {
     this.enter('C_OpenSession');
+    this.sessionFlags.push(flags);
     const id = this.nextSession++;
     this.sessions.set(id, { op: undefined });
     return h(id);
@@ -172,7 +177,7 @@ export class FakePkcs11 implements Pkcs11Api {
     this.enter('C_FindObjectsInit');
     this.session(s);
     const label = template.find((a) => a.type === CKA.LABEL)?.value;
-    this.found = this.loggedIn ? this.keys.filter((k) => label === undefined || k.label === label).map((k) => this.handleOf(k)) : [];
+    this.found = this.loggedIn || this.publicObjects ? this.keys.filter((k) => label === undefined || k.label === label).map((k) => this.handleOf(k)) : [];
   }
   C_FindObjects(s: Pkcs11Handle, max: number): Pkcs11Handle[] {
     this.enter('C_FindObjects');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pkcs11ProviderConfigSchema } from '../../../../src/providers/pkcs11/pkcs11-config.ts';
-import { CKR } from '../../../../src/providers/pkcs11/pkcs11-constants.ts';
+import { CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR } from '../../../../src/providers/pkcs11/pkcs11-constants.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../../../src/providers/pkcs11/pkcs11-provider.ts';
 import { budget, errorNameOf } from '../../../support/pkcs11-provider-harness.ts';
 import { FakePkcs11 } from './fake-pkcs11.ts';
@@ -51,6 +51,31 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     await p.close();
     expect(f.calls.get('C_Finalize')).toBe(1);
     expect(f.calls.get('close')).toBe(1);
+  });
+
+  it('passes libraryParameters to C_Initialize, and none when the config has none', async () => {
+    const f = fake();
+    await start([f], { libraryParameters: "configdir='sql:/var/lib/nss'" });
+    expect(f.libraryParameters).toBe("configdir='sql:/var/lib/nss'");
+    const g = fake();
+    await start([g]);
+    expect(g.libraryParameters).toBeUndefined();
+  });
+
+  it('never logs in with login: none, and opens read/write sessions only when readWriteSessions is set', async () => {
+    const f = fake();
+    f.publicObjects = true;
+    const p = await start([f], { pin: undefined, login: 'none' });
+    await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(f.calls.get('C_Login')).toBeUndefined();
+    expect(await errorNameOf(p.encrypt({ keyId: 'missing', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe('KeyNotFoundException');
+    expect((await p.health(budget()))[0]?.healthStatus).toBe('ACTIVE');
+    expect(new Set(f.sessionFlags)).toEqual(new Set([CKF_SERIAL_SESSION]));
+    const g = fake();
+    const q = await start([g], { readWriteSessions: true });
+    await q.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(g.calls.get('C_Login')).toBe(1);
+    expect(new Set(g.sessionFlags)).toEqual(new Set([CKF_SERIAL_SESSION | CKF_RW_SESSION]));
   });
 
   it('retries once on a fresh session after a device error, and the caller never sees it', async () => {
