@@ -9,7 +9,7 @@ export interface Pkcs11LibraryIdentity {
 }
 
 /** The config fields a vendor's quirks depend on. */
-export type Pkcs11QuirkConfig = Pick<Pkcs11ProviderConfig, 'ivSource' | 'login' | 'readWriteSessions'>;
+export type Pkcs11QuirkConfig = Pick<Pkcs11ProviderConfig, 'ivSource' | 'login' | 'readWriteSessions' | 'keyCacheSeconds'>;
 
 /**
  * What is known about one vendor's PKCS#11 library, from its public documentation (each
@@ -62,6 +62,9 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
         : []),
       ...(c.login === 'none' ? ['AWS CloudHSM needs a crypto user login: set login: user and a PIN of the form <CU name>:<password>'] : []),
       ...(c.readWriteSessions ? [] : ['AWS CloudHSM Client SDK 5 lists read-only sessions as not supported: set readWriteSessions: true']),
+      ...(c.keyCacheSeconds > 0
+        ? ['AWS CloudHSM Client SDK 5 key handles are session-specific, and the provider shares cached handles between its sessions: set keyCacheSeconds: 0']
+        : []),
     ],
   },
   {
@@ -79,6 +82,7 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
     docs: 'Entrust nShield',
     match: (l) => has(l.manufacturer, 'ncipher', 'nshield', 'entrust') || has(l.file, 'libcknfast'),
     warnings: () => [
+      'Entrust nShield: the module slot ("accelerator") takes no login and no private objects (use login: none there, keys are module-protected); softcards need load-sharing mode (CKNFAST_LOADSHARING=1)',
       'Entrust nShield: with CKNFAST_ASSUME_SINGLE_PROCESS=1 (the default) only keys present at C_Initialize are visible, so a key made by `hsm keys create` appears after a proxy restart; set CKNFAST_ASSUME_SINGLE_PROCESS=0 in cknfastrc to see new keys at once',
     ],
   },
@@ -86,9 +90,9 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
     id: 'utimaco',
     name: 'Utimaco CryptoServer',
     docs: 'Utimaco',
-    match: (l) => has(l.manufacturer, 'utimaco') || has(l.file, 'libcs_pkcs11', 'libcs2_pkcs11'),
+    match: (l) => has(l.manufacturer, 'utimaco') || has(l.file, 'cs_pkcs11', 'cs2_pkcs11'),
     warnings: () => [
-      'Utimaco: the library reads its device address and timeouts from cs_pkcs11_R2.cfg / cs_pkcs11_R3.cfg (CS_PKCS11_R2_CFG / CS_PKCS11_R3_CFG), not from this config',
+      'Utimaco CryptoServer: the library reads its device address and operating mode from its own configuration file (cs_pkcs11_R2.cfg for PKCS#11 R2), not from this config',
     ],
   },
 ];

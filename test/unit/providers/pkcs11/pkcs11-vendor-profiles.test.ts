@@ -24,15 +24,16 @@ describe('PKCS#11 vendor matcher', () => {
 });
 
 describe('PKCS#11 vendor quirks', () => {
-  const config = (c: Partial<Pkcs11QuirkConfig>): Pkcs11QuirkConfig => ({ ivSource: 'os', login: 'user', readWriteSessions: false, ...c });
+  const config = (c: Partial<Pkcs11QuirkConfig>): Pkcs11QuirkConfig => ({ ivSource: 'os', login: 'user', readWriteSessions: false, keyCacheSeconds: 60, ...c });
   const warnings = (modulePath: string, c: Partial<Pkcs11QuirkConfig>): string[] =>
     matchPkcs11Vendor({ manufacturerID: pad(''), libraryDescription: pad(''), modulePath })?.warnings(config(c)) ?? [];
 
-  it('tells a CloudHSM user to let the HSM generate the IV, to open read/write sessions and to log in', () => {
+  it('tells a CloudHSM user to let the HSM generate the IV, to open read/write sessions, not to share key handles and to log in', () => {
     const path = '/opt/cloudhsm/lib/libcloudhsm_pkcs11.so';
-    expect(warnings(path, {}).join('\n')).toMatch(/ivSource: token-generated[^]*readWriteSessions: true/);
-    expect(warnings(path, { ivSource: 'token-generated', readWriteSessions: true })).toEqual([]);
-    expect(warnings(path, { ivSource: 'token-generated', readWriteSessions: true, login: 'none' }).join('\n')).toMatch(/<CU name>:<password>/);
+    expect(warnings(path, {}).join('\n')).toMatch(/ivSource: token-generated[^]*readWriteSessions: true[^]*keyCacheSeconds: 0/);
+    const fit = { ivSource: 'token-generated', readWriteSessions: true, keyCacheSeconds: 0 } as const;
+    expect(warnings(path, fit)).toEqual([]);
+    expect(warnings(path, { ...fit, login: 'none' }).join('\n')).toMatch(/<CU name>:<password>/);
   });
 
   it('tells an NSS user that an empty-password database needs login: none', () => {
