@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hsmCommand } from '../../src/cli/hsm-command.ts';
 import { checkPkcs11Config } from '../../src/providers/pkcs11/pkcs11-config-check.ts';
+import { ensureNssDatabase, findNssModule, NSS_KEY_TOKEN_LABEL, nssLibraryParameters } from '../../src/providers/pkcs11/pkcs11-nss.ts';
 import { budget, fixtureConfig, startProvider } from '../support/pkcs11-provider-harness.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
 
@@ -150,5 +151,19 @@ describe('checkPkcs11Config on a real SoftHSM2 token', () => {
       { level: 'warn', field: 'keyLabels.alias-1', message: expect.stringContaining('no key labelled "absent-key"') },
       { level: 'warn', field: 'sessionsPerToken', message: expect.stringContaining('UV_THREADPOOL_SIZE=8') },
     ]);
+  });
+});
+
+describe('xks-proxy hsm keys on NSS softoken (no login, library parameters on the command line)', () => {
+  it('creates a public, sensitive key that a provider with login: none then serves', async () => {
+    const dbDir = join(fx.dir, 'nss-admin');
+    await ensureNssDatabase(dbDir);
+    const target = ['--module', findNssModule() as string, '--token-label', NSS_KEY_TOKEN_LABEL, '--login', 'none', '--library-parameters', nssLibraryParameters(dbDir)];
+    expect(await hsm('keys', 'create', '--label', 'nss_key', ...target, '--pin', 'env:X')).toMatchObject({ code: 1, stderr: expect.stringContaining('--login none takes no --pin') });
+    const created = await hsm('keys', 'create', '--label', 'nss_key', '--usage', 'encrypt', ...target);
+    expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('public object: no login') });
+    // Listed from a session that never logged in: only a public object is visible there.
+    const listed = JSON.parse((await hsm('keys', 'list', '--json', ...target)).stdout) as Array<Record<string, unknown>>;
+    expect(listed).toEqual([expect.objectContaining({ label: 'nss_key', type: 'AES', bits: 256, encrypt: true, decrypt: false, sensitive: true, extractable: false })]);
   });
 });
