@@ -68,6 +68,46 @@ const tlsSchema = z
   })
   .strict();
 
+/**
+ * What one client may hold of the listener. KMS sends small requests over kept-alive
+ * connections and gives each call 250 ms, so a request whose headers take seconds is not
+ * KMS; the defaults cut such clients off long before they tie up sockets or memory.
+ * Limits are per process (with `--workers N`, each worker has its own).
+ */
+const limitsSchema = z
+  .object({
+    /** Connections open at once; more are closed as they arrive (Node's server.maxConnections). */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(4096),
+    /**
+     * Connections open at once from one client address; 0 turns the per-address limit off.
+     * Behind an NLB every KMS connection comes from the NLB's few addresses: keep it above
+     * the connections KMS opens, or 0.
+     */
+    maxConnectionsPerPeer: z.number().int().min(0).max(1_000_000).default(1024),
+    /** HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    http2MaxConcurrentStreams: z.number().int().min(1).max(10_000).default(128),
+    /** Largest request header block in bytes (HTTP/1.1 request line + headers; HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE). */
+    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    /** Most header fields in one request (HTTP/2 refuses the stream; HTTP/1.1 ignores the rest). */
+    maxHeaderCount: z.number().int().min(16).max(2000).default(100),
+    /** A TLS handshake must complete within this many ms. */
+    handshakeTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    /** HTTP/1.1: the request line and headers must arrive within this many ms. */
+    headersTimeoutMs: z.number().int().min(100).max(300_000).default(5_000),
+    /** The whole request, body included, must arrive within this many ms (HTTP/1.1 and HTTP/2). */
+    requestReceiveTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** A connection (HTTP/1.1 keep-alive or HTTP/2 session) with no request for this many ms is closed. */
+    idleTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  })
+  .strict()
+  .refine((l) => l.headersTimeoutMs <= l.requestReceiveTimeoutMs, {
+    message: 'headersTimeoutMs must not exceed requestReceiveTimeoutMs',
+    path: ['headersTimeoutMs'],
+  });
+
+/** Connection and request limits of the listener (`server.limits`). */
+export type ServerLimits = z.infer<typeof limitsSchema>;
+
 const serverSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
@@ -83,6 +123,8 @@ const serverSchema = z
     statusEndpoint: z.boolean().default(false),
     /** Secret reference to a bearer token that also admits non-loopback clients to /status. */
     statusToken: z.string().min(1).optional(),
+    /** Connection, header and timeout limits of the listener. */
+    limits: limitsSchema.default(() => limitsSchema.parse({})),
   })
   .strict();
 

@@ -13,10 +13,11 @@ import {
   parseKeyMetadataRequest,
   type RequestMetadata,
 } from '../xks/requests.ts';
-import { readBodyWithLimit } from './read-body.ts';
+import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
 import { parseXksPath, type XksOperation } from './xks-path.ts';
 import type { Tenant, TenantDirectory } from './tenants.ts';
 import { readinessReport } from './readiness.ts';
+import { STREAM_CONNECTION } from './http2-guard.ts';
 
 /** SigV4 service name of the XKS API (spec "Authentication"). */
 export const XKS_SIGV4_SERVICE = 'kms-xks-proxy';
@@ -43,7 +44,8 @@ export interface RequestEvent extends RequestLog {
   method: string;
   status: number;
   latencyMs: number;
-  outcome: 'ok' | 'error';
+  /** 'aborted': the client left before its request arrived (status 499, never sent). */
+  outcome: 'ok' | 'error' | 'aborted';
   /** When the request arrived (epoch ms). */
   at: number;
 }
@@ -64,10 +66,23 @@ export interface RequestLog {
   reason?: string;
 }
 
+/**
+ * Status recorded for a request whose client left before its body arrived (nginx's
+ * "client closed request"). Nothing is sent; it only marks the log line and the event.
+ */
+export const CLIENT_ABORT_STATUS = 499;
+
+/** Client aborts logged per connection; beyond this one HTTP/2 connection is flooding. */
+const ABORT_LINES_PER_CONNECTION = 3;
+
 /** Builds the Hono app: ping, readiness and the XKS API for every tenant. */
 export function createApp(deps: AppDeps): Hono {
   const now = deps.now ?? (() => new Date());
   const writeRequestLine = requestLineWriter(deps.logger);
+  // Client aborts per connection: an HTTP/2 client resetting thousands of streams gets a
+  // few request lines and the listener's one flood line (src/server/http2-guard.ts), not
+  // one line per stream. Weak keys: the entry goes with the connection.
+  const abortsPerConnection = new WeakMap<object, number>();
   const app = new Hono();
 
   // Load balancer probe (spec "Load balancer health checks"): no auth, no key access.
@@ -90,6 +105,11 @@ export function createApp(deps: AppDeps): Hono {
       status = response.status;
       return response;
     } catch (e) {
+      if (e instanceof ClientAbortError) {
+        status = CLIENT_ABORT_STATUS;
+        log.reason = e.message;
+        return c.body(null, CLIENT_ABORT_STATUS as 400);
+      }
       const error = toXksError(e, deps.logger, log);
       status = error.status;
       log.errorName = error.errorName;
@@ -106,9 +126,9 @@ export function createApp(deps: AppDeps): Hono {
       event.method = c.req.method;
       event.status = status;
       event.latencyMs = latencyMs;
-      event.outcome = status === 200 ? 'ok' : 'error';
+      event.outcome = status === 200 ? 'ok' : status === CLIENT_ABORT_STATUS ? 'aborted' : 'error';
       event.at = at;
-      writeRequestLine(status >= 500 ? 'error' : 'info', event, 'xks request');
+      if (status !== CLIENT_ABORT_STATUS || logAbort(c, abortsPerConnection)) writeRequestLine(status >= 500 ? 'error' : 'info', event, 'xks request');
       for (const observe of deps.observers ?? []) {
         try {
           observe(event);
@@ -260,11 +280,32 @@ class RequestBudget implements CallContext {
  */
 async function readRequestBody(request: Request, limit: number): Promise<Buffer> {
   const declared = request.headers.get('content-length');
-  // No or odd Content-Length, or too large: the streaming reader reads or refuses it.
-  if (declared === null || !/^\d{1,10}$/.test(declared) || Number(declared) > limit) return readBodyWithLimit(request, limit);
-  const body = Buffer.from(await request.arrayBuffer());
-  if (body.length > limit) throw new XksError('ValidationException', `Request body is larger than the ${limit}-byte limit of this proxy.`);
-  return body;
+  try {
+    // No or odd Content-Length, or too large: the streaming reader reads or refuses it.
+    if (declared === null || !/^\d{1,10}$/.test(declared) || Number(declared) > limit) return await readBodyWithLimit(request, limit);
+    const body = Buffer.from(await request.arrayBuffer());
+    if (body.length > limit) throw new XksError('ValidationException', `Request body is larger than the ${limit}-byte limit of this proxy.`);
+    return body;
+  } catch (e) {
+    if (isXksError(e)) throw e;
+    // Reading bytes the client sends fails only when the client's stream or connection
+    // ended early (reset, closed, timed out): a client abort, not a proxy failure.
+    throw new ClientAbortError(e);
+  }
+}
+
+/**
+ * Whether this client abort gets its request line: the first few per connection do, the
+ * rest are only counted (metrics, observers). HTTP/1.1 has one request per connection at
+ * a time, so this only ever thins out HTTP/2 stream-reset floods.
+ */
+function logAbort(c: Context, counts: WeakMap<object, number>): boolean {
+  const incoming = nodeIncoming(c) as { socket?: object; stream?: { [STREAM_CONNECTION]?: object } } | undefined;
+  const connection = incoming?.stream === undefined ? incoming?.socket : incoming.stream[STREAM_CONNECTION];
+  if (connection === undefined) return true;
+  const n = (counts.get(connection) ?? 0) + 1;
+  counts.set(connection, n);
+  return n <= ABORT_LINES_PER_CONNECTION;
 }
 
 /**

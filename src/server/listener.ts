@@ -7,8 +7,12 @@ import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { FetchApp } from '../ops/in-flight.ts';
-import type { ProxyConfig } from '../config/schema.ts';
+import type { ProxyConfig, ServerLimits } from '../config/schema.ts';
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { ConnectionGuard } from './connection-guard.ts';
+import { adapterErrorResponse, handleClientError } from './http-refusals.ts';
+import { Http2Guard, http2SessionOptions } from './http2-guard.ts';
 
 /**
  * TLS cipher suites offered for TLS 1.2: forward-secret AES-GCM and ChaCha20 only. They
@@ -33,17 +37,27 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
-/** Serves the app on plain HTTP, HTTPS, or HTTP/2 with HTTP/1.1 fallback, optionally with mTLS. */
+/**
+ * Serves the app on plain HTTP, HTTPS, or HTTP/2 with HTTP/1.1 fallback, optionally with
+ * mTLS, within `server.limits` (connections, headers, HTTP/2 streams, timeouts).
+ */
 export async function startListener(
   app: FetchApp,
   server: ProxyConfig['server'],
   opts: { logger: Logger; configDir: string },
 ): Promise<RunningListener> {
-  const listener = getRequestListener((request, env) => app.fetch(request, env));
+  const { logger } = opts;
+  const limits = server.limits;
+  const listener = getRequestListener((request, env) => app.fetch(request, env), {
+    // Requests the adapter cannot turn into a Request (backslash in the path, bad Host)
+    // get the spec's JSON error, not an empty 400.
+    errorHandler: (e) => adapterErrorResponse(e, logger),
+  });
   const tls = server.tls;
   let nodeServer: http.Server | https.Server | http2.Http2SecureServer;
+  const httpOptions = { maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: true };
   if (tls === undefined) {
-    nodeServer = http.createServer(listener);
+    nodeServer = http.createServer(httpOptions, listener);
   } else {
     const read = (file: string) => readFileSync(resolve(opts.configDir, file));
     const tlsOptions = {
@@ -51,21 +65,30 @@ export async function startListener(
       cert: read(tls.cert),
       minVersion: 'TLSv1.2' as const,
       ciphers: TLS12_CIPHERS,
+      // A connection that does not finish its handshake in time is closed (Node: 120 s).
+      handshakeTimeout: limits.handshakeTimeoutMs,
       ...(tls.mtls === undefined
         ? {}
         : { ca: read(tls.mtls.clientCa), requestCert: true, rejectUnauthorized: true }),
     };
-    const tlsServer = server.http2
-      ? http2.createSecureServer({ ...tlsOptions, allowHTTP1: true }, listener)
-      : https.createServer(tlsOptions, listener);
+    let tlsServer: https.Server | http2.Http2SecureServer;
+    if (server.http2) {
+      const h2 = http2.createSecureServer({ ...tlsOptions, ...http2SessionOptions(limits), allowHTTP1: true }, listener);
+      new Http2Guard(limits, logger).attach(h2);
+      tlsServer = h2;
+    } else {
+      tlsServer = https.createServer({ ...tlsOptions, ...httpOptions }, listener);
+    }
     const required = tls.mtls?.clientSubjectCn;
-    if (required !== undefined) enforceClientSubject(tlsServer, required, opts.logger);
+    if (required !== undefined) enforceClientSubject(tlsServer, required, logger);
     nodeServer = tlsServer;
   }
-  // Keep-alive longer than the NLB's idle timeout (350 s) would hold sockets for nothing;
-  // KMS reuses connections, so keep them for a while.
-  if ('keepAliveTimeout' in nodeServer) nodeServer.keepAliveTimeout = 65_000;
-  nodeServer.on('tlsClientError', (err: Error) => opts.logger.debug({ err: err.message }, 'TLS handshake failed'));
+  applyHttp1Limits(nodeServer, limits);
+  new ConnectionGuard(limits, logger).attach(nodeServer);
+  // Node's parser refusals (431, 400, 408) as the spec's JSON errors. On the HTTP/2 server
+  // TLS handshake failures arrive here too (and tlsClientError below logs them).
+  nodeServer.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, limits, logger));
+  nodeServer.on('tlsClientError', (err: Error) => logger.debug({ err: err.message }, 'TLS handshake failed'));
 
   await new Promise<void>((resolveListen, reject) => {
     nodeServer.once('error', reject);
@@ -74,12 +97,60 @@ export async function startListener(
       resolveListen();
     });
   });
+  warnAboutFileDescriptors(limits.maxConnections, logger);
   const address = nodeServer.address() as AddressInfo;
   return {
     address,
     scheme: tls === undefined ? 'http' : 'https',
     close: () => closeServer(nodeServer),
   };
+}
+
+/**
+ * HTTP/1.1 timeouts (also for the HTTP/1.1 fallback of the HTTP/2 server, which reads the
+ * same properties). Node's defaults let a silent connection live 60-90 s (headersTimeout
+ * 60 s, checked every 30 s): thousands of them exhausted the file descriptors. KMS sends
+ * a whole request in milliseconds, so seconds are generous. Node checks these every
+ * `connectionsCheckingInterval`, so that is set to a second to enforce them on time.
+ */
+function applyHttp1Limits(server: http.Server | https.Server | http2.Http2SecureServer, limits: ServerLimits): void {
+  const s = server as Partial<http.Server> & { maxHeaderSize?: number; connectionsCheckingInterval?: number };
+  s.headersTimeout = limits.headersTimeoutMs;
+  s.requestTimeout = limits.requestReceiveTimeoutMs;
+  // Idle keep-alive connections: KMS reuses its connections while it has traffic; one idle
+  // longer than this pays one TLS handshake when it comes back.
+  s.keepAliveTimeout = limits.idleTimeoutMs;
+  s.maxHeadersCount = limits.maxHeaderCount;
+  s.maxHeaderSize = limits.maxHeaderBytes;
+  s.connectionsCheckingInterval = 1000;
+}
+
+/**
+ * Each connection is a file descriptor: warns at start-up when maxConnections could run
+ * the process out of them (new connections, key manager sockets and files would then
+ * fail with EMFILE instead of being refused and logged).
+ */
+function warnAboutFileDescriptors(maxConnections: number, logger: Logger): void {
+  const soft = openFileLimit();
+  if (soft !== undefined && maxConnections > soft - FD_HEADROOM) {
+    logger.warn(
+      { maxConnections, openFileLimit: soft },
+      `server.limits.maxConnections is above the open-file limit minus ${FD_HEADROOM}: raise the limit (ulimit -n, LimitNOFILE) or lower maxConnections`,
+    );
+  }
+}
+
+/** File descriptors kept for key manager connections, log and keystore files. */
+const FD_HEADROOM = 256;
+
+/** The soft RLIMIT_NOFILE of this process (Linux /proc), or undefined when unknown. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null || m[1] === 'unlimited' ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

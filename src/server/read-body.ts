@@ -28,3 +28,16 @@ export async function readBodyWithLimit(request: Request, limit: number): Promis
 function tooLarge(limit: number): XksError {
   return new XksError('ValidationException', `Request body is larger than the ${limit}-byte limit of this proxy.`);
 }
+
+/**
+ * The client went away (or stopped sending) before its request body was complete: a
+ * reset HTTP/2 stream, a closed connection, a body that did not arrive in time. Nobody is
+ * left to answer, and it is not a failure of the proxy: the app records it as a client
+ * abort (its own outcome and log reason), never as a 500 InternalException.
+ */
+export class ClientAbortError extends Error {
+  constructor(cause: unknown) {
+    super(`client aborted the request before its body was complete (${cause instanceof Error ? cause.message : String(cause)})`);
+    this.name = 'ClientAbortError';
+  }
+}

@@ -89,7 +89,7 @@ export class StatusTracker {
     if (event.outcome === 'ok') {
       store.requests.ok++;
       store.lastSuccessAt = event.at;
-    } else {
+    } else if (event.outcome === 'error') {
       store.requests.error++;
       const name = event.errorName ?? `HTTP ${event.status}`;
       const previous = store.errors.get(name);

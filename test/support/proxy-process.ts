@@ -26,6 +26,8 @@ export interface ProxyProcessOptions {
   requestTimeoutMs?: number;
   /** server.tls of the child (absolute PEM paths), e.g. with mtls to require a client certificate. */
   tls?: { cert: string; key: string; mtls?: { clientCa: string; clientSubjectCn: string } };
+  /** More `server` settings of the child (e.g. limits). */
+  server?: Record<string, unknown>;
   /** How long to wait for "xks-proxy listening"; default 20 s (two shared cores). */
   startTimeoutMs?: number;
   /** The keystore's raw KEK (hex or base64); default a random one. */
@@ -69,7 +71,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
     await ensureDemoKeystore(keystorePath, { kek });
     for (const [name, text] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), text, { mode: 0o600 });
     const config = {
-      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000, ...(opts.tls === undefined ? {} : { tls: opts.tls }) },
+      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000, ...(opts.tls === undefined ? {} : { tls: opts.tls }), ...opts.server },
       logging: { level: 'info', pretty: false },
       keyStores: [
         {

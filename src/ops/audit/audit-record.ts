@@ -17,8 +17,8 @@ export interface AuditRecord {
   operation?: string | undefined;
   kmsOperation?: string | undefined;
   keyId?: string | undefined;
-  /** "ok" or "error". */
-  outcome: 'ok' | 'error';
+  /** "ok", "error", or "aborted" (the client left before its request arrived). */
+  outcome: 'ok' | 'error' | 'aborted';
   status: number;
   errorName?: string | undefined;
   /** Why the proxy refused (failed SigV4 check, policy rule, rate limit). */
