@@ -5,6 +5,17 @@ import { ThrottledWarning } from './throttled-warning.ts';
 
 /** Streams a client may reset on one connection before the connection counts as abusive. */
 const RESET_FLOOD_THRESHOLD = 100;
+/**
+ * Streams of one connection that end in a protocol error before the connection is
+ * destroyed. nghttp2 closes streams with PROTOCOL_ERROR for malformed requests, and
+ * every stream with it once it has ended a session for abuse (a rapid-reset flood,
+ * CVE-2023-44487). After such a GOAWAY Node stops reading the socket, so the session
+ * never notices its client is gone: the connection (and its file descriptor) stayed open
+ * for good. Destroying it here releases it.
+ */
+const PROTOCOL_ERRORS_BEFORE_DESTROY = 10;
+/** Once an idle session was asked to close (GOAWAY), how long it may take before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 /** How often streams are checked against requestReceiveTimeoutMs. */
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -50,6 +61,7 @@ interface SessionStats {
   streams: number;
   resetByClient: number;
   timedOut: number;
+  protocolErrors: number;
   errorCode?: string;
 }
 
@@ -79,7 +91,11 @@ export class Http2Guard {
     // Session idle timeout: with a 'timeout' listener Node leaves the decision to us.
     server.setTimeout(this.#limits.idleTimeoutMs, (session?: http2.Http2Session) => {
       // Node passes the session for HTTP/2; HTTP/1.1 sockets of allowHTTP1 have keepAliveTimeout.
-      if (session !== undefined && typeof (session as { close?: unknown }).close === 'function') session.close();
+      if (session === undefined || typeof (session as { close?: unknown }).close !== 'function' || session.destroyed) return;
+      // GOAWAY first, so a client (KMS) opens a new connection for its next request
+      // instead of racing the close; destroyed if it does not finish closing.
+      session.close();
+      setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
     });
     server.on('session', (session: http2.ServerHttp2Session) => this.#watch(session));
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref();
@@ -87,13 +103,19 @@ export class Http2Guard {
   }
 
   #watch(session: http2.ServerHttp2Session): void {
-    const stats: SessionStats = { streams: 0, resetByClient: 0, timedOut: 0 };
+    const stats: SessionStats = { streams: 0, resetByClient: 0, timedOut: 0, protocolErrors: 0 };
     const remoteAddress = session.socket?.remoteAddress;
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       stats.streams++;
       this.#receiving.set(stream, Date.now());
       stream.once('aborted', () => stats.resetByClient++);
-      stream.once('close', () => this.#receiving.delete(stream));
+      stream.once('close', () => {
+        this.#receiving.delete(stream);
+        if (stream.rstCode === http2.constants.NGHTTP2_PROTOCOL_ERROR || stream.rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) {
+          stats.protocolErrors++;
+          if (stats.protocolErrors === PROTOCOL_ERRORS_BEFORE_DESTROY && !session.destroyed) session.destroy();
+        }
+      });
       (stream as { xksStats?: SessionStats }).xksStats = stats;
       (stream as { [STREAM_CONNECTION]?: object })[STREAM_CONNECTION] = session;
     });
@@ -101,7 +123,7 @@ export class Http2Guard {
       stats.errorCode = err.code ?? err.message;
     });
     session.once('close', () => {
-      if (stats.resetByClient >= RESET_FLOOD_THRESHOLD || stats.timedOut > 0 || stats.errorCode !== undefined) {
+      if (stats.resetByClient >= RESET_FLOOD_THRESHOLD || stats.timedOut > 0 || stats.protocolErrors > 0 || stats.errorCode !== undefined) {
         this.#abuse.hit({ remoteAddress, ...stats });
       }
     });

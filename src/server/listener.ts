@@ -33,6 +33,8 @@ export interface RunningListener {
   address: AddressInfo;
   /** "http" or "https". */
   scheme: 'http' | 'https';
+  /** Connections open now (TCP, before or after TLS). */
+  connections(): Promise<number>;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export async function startListener(
   return {
     address,
     scheme: tls === undefined ? 'http' : 'https',
+    connections: () => new Promise((resolveCount, reject) => nodeServer.getConnections((err, n) => (err ? reject(err) : resolveCount(n)))),
     close: () => closeServer(nodeServer),
   };
 }

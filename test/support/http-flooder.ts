@@ -1,0 +1,129 @@
+/**
+ * A bounded HTTP abuser, run as its own process (`node --import tsx test/support/http-flooder.ts '<json>'`)
+ * so that generating the flood does not slow the test's or benchmark's own probe requests:
+ * only the proxy's behaviour shows in their latency. Loopback only; every mode stops by
+ * itself within `holdMs` plus a few seconds. Prints one JSON line with what it saw.
+ *
+ * Modes:
+ *   h2-streams   one HTTP/2 connection opens `count` POST streams at once, without waiting
+ *                for the server's SETTINGS (as an abusive client would), sends one body
+ *                byte of 100 declared and holds them for `holdMs`
+ *   h2-reset     one HTTP/2 connection opens and cancels (RST_STREAM) `count` streams
+ *   connections  `count` TCP connections that send nothing, held for `holdMs`
+ */
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+
+/** What the flooder is told to do. */
+export interface FloodPlan {
+  mode: 'h2-streams' | 'h2-reset' | 'connections';
+  /** https://localhost:<port> (HTTP/2 modes) */
+  url: string;
+  /** PEM file of the CA that issued the proxy's certificate (HTTP/2 modes). */
+  ca?: string;
+  /** 127.0.0.1 or ::1 and the port (connections mode). */
+  host?: string;
+  port?: number;
+  /** Local address to connect from (connections mode), e.g. 127.0.0.3. */
+  localAddress?: string;
+  path?: string;
+  count: number;
+  holdMs: number;
+}
+
+/** What the flooder saw. */
+export interface FloodResult {
+  mode: string;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertised. */
+  advertisedMaxConcurrentStreams?: number;
+  /** Streams or connections the server refused, reset or closed while held. */
+  refused: number;
+  /** Streams that got a response. */
+  answered: number;
+  /** The server sent GOAWAY or closed the connection. */
+  goaway: boolean;
+  /** Connections the server closed while held, and how long the first close took. */
+  closedByServer?: number;
+  firstCloseMs?: number;
+}
+
+const plan = JSON.parse(process.argv[2] ?? '{}') as FloodPlan;
+// A hard stop, whatever happens.
+setTimeout(() => process.exit(3), plan.holdMs + 15_000).unref();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function h2Streams(): Promise<FloodResult> {
+  const session = http2.connect(plan.url, { ca: readFileSync(plan.ca!), peerMaxConcurrentStreams: 1_000_000 });
+  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false };
+  session.on('error', () => undefined);
+  session.on('goaway', () => (result.goaway = true));
+  session.on('close', () => (result.goaway = true));
+  session.on('remoteSettings', (s) => (result.advertisedMaxConcurrentStreams ??= s.maxConcurrentStreams));
+  for (let i = 0; i < plan.count && !session.destroyed; i++) {
+    try {
+      const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      req.on('response', () => result.answered++);
+      req.on('error', () => result.refused++);
+      req.on('close', () => {
+        if (req.rstCode !== undefined && req.rstCode !== http2.constants.NGHTTP2_NO_ERROR && req.rstCode !== http2.constants.NGHTTP2_CANCEL) result.refused++;
+      });
+      req.write('{');
+    } catch {
+      result.refused++;
+    }
+  }
+  await sleep(plan.holdMs);
+  session.destroy();
+  return result;
+}
+
+async function h2Reset(): Promise<FloodResult> {
+  const session = http2.connect(plan.url, { ca: readFileSync(plan.ca!), peerMaxConcurrentStreams: 1_000_000 });
+  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false };
+  session.on('error', () => undefined);
+  session.on('goaway', () => (result.goaway = true));
+  await new Promise((r) => session.once('remoteSettings', r));
+  result.advertisedMaxConcurrentStreams = session.remoteSettings.maxConcurrentStreams;
+  for (let i = 0; i < plan.count && !session.destroyed && !result.goaway; i++) {
+    try {
+      const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      req.on('error', () => undefined);
+      req.write('{');
+      // Let the HEADERS and the byte go out, then reset: the server has started the request.
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+      req.close(http2.constants.NGHTTP2_CANCEL);
+    } catch {
+      break;
+    }
+  }
+  await sleep(plan.holdMs);
+  session.destroy();
+  return result;
+}
+
+async function connections(): Promise<FloodResult> {
+  const started = Date.now();
+  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false, closedByServer: 0 };
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < plan.count; i++) {
+    const s = net.connect({ host: plan.host ?? '127.0.0.1', port: plan.port!, ...(plan.localAddress === undefined ? {} : { localAddress: plan.localAddress }) });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      result.closedByServer!++;
+      result.firstCloseMs ??= Date.now() - started;
+    });
+    sockets.push(s);
+    // Let the accept queue drain now and then, as a real flood over time would.
+    if (i % 100 === 99) await sleep(2);
+  }
+  await sleep(plan.holdMs);
+  const seen = { ...result };
+  for (const s of sockets) s.destroy();
+  return seen;
+}
+
+const run = plan.mode === 'h2-streams' ? h2Streams : plan.mode === 'h2-reset' ? h2Reset : connections;
+const result = await run();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
