@@ -30,25 +30,37 @@ export class ConnectionGuard {
     return { total: this.#totalRefusals.total, perPeer: this.#peerRefusals.total };
   }
 
-  /** Applies the limits to a listening (or about to listen) server. */
+  /**
+   * Applies the limits to a server that is not yet listening. Call it after the server's
+   * own 'connection' listeners exist (HTTP parser, TLS): the per-address check runs in
+   * front of them, so a refused connection never gets a TLS socket or a parser.
+   */
   attach(server: Server): void {
     server.maxConnections = this.#maxConnections;
     // 'drop': Node closed a connection because maxConnections was reached.
     server.on('drop', (data?: { remoteAddress?: string }) => {
       this.#totalRefusals.hit({ remoteAddress: data?.remoteAddress, maxConnections: this.#maxConnections });
     });
-    if (this.#maxPerPeer > 0) server.on('connection', (socket: Socket) => this.#admit(socket));
+    if (this.#maxPerPeer === 0) return;
+    const serve = server.rawListeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (!this.#admit(socket)) return;
+      for (const listener of serve) listener.call(server, socket);
+    });
   }
 
-  #admit(socket: Socket): void {
-    // A socket already reset by its client has no address; nothing to count.
+  /** Counts the connection against its address, or refuses it (false) when that is full. */
+  #admit(socket: Socket): boolean {
+    // A socket already reset by its client has no address: the server's own handling
+    // (which copes with a dead socket) goes ahead, nothing to count.
     const peer = socket.remoteAddress;
-    if (peer === undefined) return;
+    if (peer === undefined) return true;
     const open = this.#perPeer.get(peer) ?? 0;
     if (open >= this.#maxPerPeer) {
       this.#peerRefusals.hit({ remoteAddress: peer, maxConnectionsPerPeer: this.#maxPerPeer });
       socket.destroy();
-      return;
+      return false;
     }
     this.#perPeer.set(peer, open + 1);
     socket.once('close', () => {
@@ -56,5 +68,6 @@ export class ConnectionGuard {
       if (left <= 0) this.#perPeer.delete(peer);
       else this.#perPeer.set(peer, left);
     });
+    return true;
   }
 }

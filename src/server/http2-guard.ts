@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerLimits } from '../config/schema.ts';
 import { ThrottledWarning } from './throttled-warning.ts';
@@ -89,9 +90,14 @@ export class Http2Guard {
   /** Attaches to an HTTP/2 server before it listens. */
   attach(server: http2.Http2SecureServer): void {
     // Session idle timeout: with a 'timeout' listener Node leaves the decision to us.
-    server.setTimeout(this.#limits.idleTimeoutMs, (session?: http2.Http2Session) => {
-      // Node passes the session for HTTP/2; HTTP/1.1 sockets of allowHTTP1 have keepAliveTimeout.
-      if (session === undefined || typeof (session as { close?: unknown }).close !== 'function' || session.destroyed) return;
+    server.setTimeout(this.#limits.idleTimeoutMs, (session?: http2.Http2Session | Socket) => {
+      if (session === undefined || session.destroyed) return;
+      // The HTTP/1.1 fallback reports its idle sockets here too: close them, as Node does
+      // when nobody listens for 'timeout'.
+      if (session instanceof Socket) {
+        session.destroy();
+        return;
+      }
       // GOAWAY first, so a client (KMS) opens a new connection for its next request
       // instead of racing the close; destroyed if it does not finish closing.
       session.close();

@@ -39,23 +39,32 @@ export interface FloodResult {
   advertisedMaxConcurrentStreams?: number;
   /** Streams or connections the server refused, reset or closed while held. */
   refused: number;
+  /** Streams opened (HTTP/2 modes). */
+  opened?: number;
   /** Streams that got a response. */
   answered: number;
   /** The server sent GOAWAY or closed the connection. */
   goaway: boolean;
+  /** Set when the run hit the flooder's hard stop. */
+  stoppedAfterMs?: number;
   /** Connections the server closed while held, and how long the first close took. */
   closedByServer?: number;
   firstCloseMs?: number;
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as FloodPlan;
-// A hard stop, whatever happens.
-setTimeout(() => process.exit(3), plan.holdMs + 15_000).unref();
+/** What was seen so far; reported even when the hard stop cuts the run short. */
+let current: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false };
+// A hard stop, whatever happens (say, a server that stops reading): report and exit.
+setTimeout(() => {
+  process.stdout.write(`${JSON.stringify({ ...current, stoppedAfterMs: plan.holdMs + 15_000 })}\n`);
+  process.exit(0);
+}, plan.holdMs + 15_000).unref();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function h2Streams(): Promise<FloodResult> {
   const session = http2.connect(plan.url, { ca: readFileSync(plan.ca!), peerMaxConcurrentStreams: 1_000_000 });
-  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false };
+  const result: FloodResult = (current = { mode: plan.mode, refused: 0, answered: 0, goaway: false });
   session.on('error', () => undefined);
   session.on('goaway', () => (result.goaway = true));
   session.on('close', () => (result.goaway = true));
@@ -63,6 +72,7 @@ async function h2Streams(): Promise<FloodResult> {
   for (let i = 0; i < plan.count && !session.destroyed; i++) {
     try {
       const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      result.opened = (result.opened ?? 0) + 1;
       req.on('response', () => result.answered++);
       req.on('error', () => result.refused++);
       req.on('close', () => {
@@ -80,7 +90,7 @@ async function h2Streams(): Promise<FloodResult> {
 
 async function h2Reset(): Promise<FloodResult> {
   const session = http2.connect(plan.url, { ca: readFileSync(plan.ca!), peerMaxConcurrentStreams: 1_000_000 });
-  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false };
+  const result: FloodResult = (current = { mode: plan.mode, refused: 0, answered: 0, goaway: false });
   session.on('error', () => undefined);
   session.on('goaway', () => (result.goaway = true));
   await new Promise((r) => session.once('remoteSettings', r));
@@ -89,6 +99,7 @@ async function h2Reset(): Promise<FloodResult> {
     try {
       const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
       req.on('error', () => undefined);
+      result.opened = (result.opened ?? 0) + 1;
       req.write('{');
       // Let the HEADERS and the byte go out, then reset: the server has started the request.
       if (i % 50 === 49) await new Promise((r) => setImmediate(r));
@@ -104,7 +115,7 @@ async function h2Reset(): Promise<FloodResult> {
 
 async function connections(): Promise<FloodResult> {
   const started = Date.now();
-  const result: FloodResult = { mode: plan.mode, refused: 0, answered: 0, goaway: false, closedByServer: 0 };
+  const result: FloodResult = (current = { mode: plan.mode, refused: 0, answered: 0, goaway: false, closedByServer: 0 });
   const sockets: net.Socket[] = [];
   for (let i = 0; i < plan.count; i++) {
     const s = net.connect({ host: plan.host ?? '127.0.0.1', port: plan.port!, ...(plan.localAddress === undefined ? {} : { localAddress: plan.localAddress }) });

@@ -26,6 +26,8 @@ export interface ProxyProcessOptions {
   requestTimeoutMs?: number;
   /** server.tls of the child (absolute PEM paths), e.g. with mtls to require a client certificate. */
   tls?: { cert: string; key: string; mtls?: { clientCa: string; clientSubjectCn: string } };
+  /** Another checkout to run the proxy from (e.g. an older commit, for before/after numbers). */
+  repoDir?: string;
   /** More `server` settings of the child (e.g. limits). */
   server?: Record<string, unknown>;
   /** How long to wait for "xks-proxy listening"; default 20 s (two shared cores). */
@@ -85,7 +87,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, stringify(config), { mode: 0o600 });
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configPath, '--port', '0'], {
-      cwd: REPO_ROOT,
+      cwd: opts.repoDir ?? REPO_ROOT,
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
