@@ -117,6 +117,25 @@ describe('HTTP/2 limits', () => {
     }
   });
 
+  it('resets a stream whose headers exceed maxHeaderBytes or maxHeaderCount', async () => {
+    const { port, lines } = await startLoggedProxy({ tls: TLS() });
+    const s = await connectH2(port);
+    onTestFinished(() => s.destroy());
+    await new Promise((r) => setTimeout(r, 100)); // our SETTINGS acknowledged: the limits apply
+    const attempt = (headers: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        const req = s.request({ ':path': '/ping', ...headers });
+        req.on('response', (h) => resolve(`status ${h[':status']}`));
+        req.on('error', (e: Error & { code?: string }) => resolve(e.message));
+        req.resume();
+      });
+    const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x-big${i}`, 'v'.repeat(3000)]));
+    const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'v']));
+    expect(await attempt(big)).toMatch(/ENHANCE_YOUR_CALM|REFUSED_STREAM/);
+    expect(await attempt(many)).toMatch(/ENHANCE_YOUR_CALM|REFUSED_STREAM/);
+    expect(noServerErrors(lines())).toEqual([]);
+  });
+
   it('keeps answering another client fast while one connection floods streams, and logs the flood once', async () => {
     const { port, lines } = await startLoggedProxy({ tls: TLS(), limits: { http2MaxConcurrentStreams: 64 } });
     const probeSession = await connectH2(port);
