@@ -6,6 +6,7 @@
  * bounded; prints one JSON line per phase:
  *   h2-flood    one HTTP/2 connection opens thousands of streams and holds them
  *   h2-reset    one HTTP/2 connection opens and resets thousands of streams
+ *   h2-hold     100 HTTP/2 connections each hold as many unfinished streams as allowed
  *   conn-flood  thousands of TCP connections that send nothing
  *   idle        50 silent connections: how long until the proxy closes them
  * with the latency of signed GetHealthStatus probes from another connection meanwhile,
@@ -17,7 +18,7 @@ import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { createTestPki } from '../test/support/tls-certs.ts';
 import { startProxyProcess, type ProxyProcess } from '../test/support/proxy-process.ts';
-import { runFlooder } from '../test/support/run-flooder.ts';
+import { startFlooder } from '../test/support/run-flooder.ts';
 import type { FloodPlan, FloodResult } from '../test/support/http-flooder.ts';
 import { DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../test/support/xks-client.ts';
 
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '3000' },
     only: { type: 'string' },
+    'hold-connections': { type: 'string', default: '100' },
   },
 });
 const STREAMS = Number(values.streams);
@@ -152,6 +154,8 @@ function logCounts(from: number): Record<string, unknown> {
     internalException: lines.filter((l) => l.includes('InternalException')).length,
     stackTraces: lines.filter((l) => l.includes('"stack"')).length,
     byMessage,
+    // Why requests were refused (first of each reason), to tell probe failures from flood lines.
+    reasons: [...new Set(lines.map((l) => /"reason":"([^"]{0,120})/.exec(l)?.[1]).filter((r) => r !== undefined))].slice(0, 5),
   };
 }
 
@@ -169,7 +173,9 @@ async function phase(name: string, plan: Omit<FloodPlan, 'url' | 'ca' | 'port'>,
     peak = Math.max(peak, rssMb(proxy));
     peakSockets = Math.max(peakSockets, socketsOpen(proxy));
   }, 100);
-  const flood = runFlooder({ ...plan, url: origin, ca: pki.caCert, port: proxy.port, path: HEALTH } as FloodPlan);
+  const run = startFlooder({ ...plan, url: origin, ca: pki.caCert, port: proxy.port, path: HEALTH } as FloodPlan);
+  const flood = run.done;
+  await run.started;
   const probes = withProbes ? probe(flood) : undefined;
   let seen: FloodResult | string;
   try {
@@ -198,6 +204,7 @@ async function phase(name: string, plan: Omit<FloodPlan, 'url' | 'ca' | 'port'>,
 
 await phase('h2-flood', { mode: 'h2-streams', count: STREAMS, holdMs: 3000 });
 await phase('h2-reset', { mode: 'h2-reset', count: STREAMS, holdMs: 1500 });
+await phase('h2-hold', { mode: 'h2-hold', count: 100_000, connections: Number(values['hold-connections']), holdMs: 12_000 });
 await phase('conn-flood', { mode: 'connections', host: '127.0.0.1', count: CONNECTIONS, holdMs: 3000 });
 await phase('idle', { mode: 'connections', host: '127.0.0.1', count: 50, holdMs: 8000 }, false);
 

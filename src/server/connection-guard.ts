@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { ServerLimits } from '../config/schema.ts';
 import { ThrottledWarning } from './throttled-warning.ts';
 
+/** The limit that refused a connection (a metric label). */
+export type RefusingLimit = 'maxConnections' | 'maxConnectionsPerPeer';
+
 /**
  * Caps the connections a listener holds: in total (Node's `server.maxConnections`, which
  * closes an excess connection as it is accepted, before TLS) and per client address, so
@@ -18,7 +21,11 @@ export class ConnectionGuard {
   readonly #peerRefusals: ThrottledWarning;
   readonly #maxConnections: number;
 
-  constructor(limits: Pick<ServerLimits, 'maxConnections' | 'maxConnectionsPerPeer'>, logger: Logger) {
+  readonly #onRefused: ((limit: RefusingLimit) => void) | undefined;
+
+  /** `onRefused` is told about every refused connection (metrics); it must not throw. */
+  constructor(limits: Pick<ServerLimits, 'maxConnections' | 'maxConnectionsPerPeer'>, logger: Logger, onRefused?: (limit: RefusingLimit) => void) {
+    this.#onRefused = onRefused;
     this.#maxConnections = limits.maxConnections;
     this.#maxPerPeer = limits.maxConnectionsPerPeer;
     this.#totalRefusals = new ThrottledWarning(logger, 'connection refused: server.limits.maxConnections reached');
@@ -40,6 +47,7 @@ export class ConnectionGuard {
     // 'drop': Node closed a connection because maxConnections was reached.
     server.on('drop', (data?: { remoteAddress?: string }) => {
       this.#totalRefusals.hit({ remoteAddress: data?.remoteAddress, maxConnections: this.#maxConnections });
+      this.#onRefused?.('maxConnections');
     });
     if (this.#maxPerPeer === 0) return;
     const serve = server.rawListeners('connection') as Array<(socket: Socket) => void>;
@@ -59,6 +67,7 @@ export class ConnectionGuard {
     const open = this.#perPeer.get(peer) ?? 0;
     if (open >= this.#maxPerPeer) {
       this.#peerRefusals.hit({ remoteAddress: peer, maxConnectionsPerPeer: this.#maxPerPeer });
+      this.#onRefused?.('maxConnectionsPerPeer');
       socket.destroy();
       return false;
     }

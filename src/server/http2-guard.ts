@@ -17,6 +17,8 @@ const RESET_FLOOD_THRESHOLD = 100;
 const PROTOCOL_ERRORS_BEFORE_DESTROY = 10;
 /** Once an idle session was asked to close (GOAWAY), how long it may take before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/** Expired streams cancelled per turn of the event loop. */
+const CANCEL_BATCH = 200;
 /** How often streams are checked against requestReceiveTimeoutMs. */
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -80,6 +82,7 @@ export class Http2Guard {
   /** Streams whose request is still arriving, in arrival order, with their start time. */
   readonly #receiving = new Map<http2.ServerHttp2Stream, number>();
   #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
 
   constructor(limits: ServerLimits, logger: Logger) {
     this.#limits = limits;
@@ -135,19 +138,38 @@ export class Http2Guard {
     });
   }
 
-  /** Cancels streams whose request body is still incomplete after requestReceiveTimeoutMs. */
+  /**
+   * Cancels streams whose request body is still incomplete after requestReceiveTimeoutMs,
+   * at most CANCEL_BATCH at a time with a turn of the event loop between batches: a flood
+   * of thousands of held streams expires all at once, and cancelling them in one go (each
+   * ends a request in the app) held other clients' requests up for a second or more.
+   */
   #sweep(): void {
+    if (this.#sweeping) return;
     const cutoff = Date.now() - this.#limits.requestReceiveTimeoutMs;
+    const expired: http2.ServerHttp2Stream[] = [];
     for (const [stream, started] of this.#receiving) {
       if (started > cutoff) break; // in arrival order: the rest are younger
       this.#receiving.delete(stream);
-      if (stream.destroyed || stream.closed) continue;
-      // Request fully received (END_STREAM seen): the app owns it now and answers within its own budget.
-      if (stream.state?.remoteClose === 1) continue;
-      const stats = (stream as { xksStats?: SessionStats }).xksStats;
-      if (stats !== undefined) stats.timedOut++;
-      this.#slow.hit({ remoteAddress: stream.session?.socket?.remoteAddress, requestReceiveTimeoutMs: this.#limits.requestReceiveTimeoutMs });
-      stream.close(http2.constants.NGHTTP2_CANCEL);
+      expired.push(stream);
     }
+    if (expired.length === 0) return;
+    this.#sweeping = true;
+    const cancelFrom = (start: number): void => {
+      for (const stream of expired.slice(start, start + CANCEL_BATCH)) this.#cancel(stream);
+      if (start + CANCEL_BATCH < expired.length) setImmediate(cancelFrom, start + CANCEL_BATCH);
+      else this.#sweeping = false;
+    };
+    cancelFrom(0);
+  }
+
+  #cancel(stream: http2.ServerHttp2Stream): void {
+    if (stream.destroyed || stream.closed) return;
+    // Request fully received (END_STREAM seen): the app owns it now and answers within its own budget.
+    if (stream.state?.remoteClose === 1) return;
+    const stats = (stream as { xksStats?: SessionStats }).xksStats;
+    if (stats !== undefined) stats.timedOut++;
+    this.#slow.hit({ remoteAddress: stream.session?.socket?.remoteAddress, requestReceiveTimeoutMs: this.#limits.requestReceiveTimeoutMs });
+    stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 }

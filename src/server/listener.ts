@@ -10,7 +10,7 @@ import type { FetchApp } from '../ops/in-flight.ts';
 import type { ProxyConfig, ServerLimits } from '../config/schema.ts';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { ConnectionGuard } from './connection-guard.ts';
+import { ConnectionGuard, type RefusingLimit } from './connection-guard.ts';
 import { adapterErrorResponse, handleClientError } from './http-refusals.ts';
 import { Http2Guard, http2SessionOptions } from './http2-guard.ts';
 
@@ -46,7 +46,7 @@ export interface RunningListener {
 export async function startListener(
   app: FetchApp,
   server: ProxyConfig['server'],
-  opts: { logger: Logger; configDir: string },
+  opts: { logger: Logger; configDir: string; onConnectionRefused?: (limit: RefusingLimit) => void },
 ): Promise<RunningListener> {
   const { logger } = opts;
   const limits = server.limits;
@@ -86,7 +86,7 @@ export async function startListener(
     nodeServer = tlsServer;
   }
   applyHttp1Limits(nodeServer, limits);
-  new ConnectionGuard(limits, logger).attach(nodeServer);
+  new ConnectionGuard(limits, logger, opts.onConnectionRefused).attach(nodeServer);
   // Node's parser refusals (431, 400, 408) as the spec's JSON errors. On the HTTP/2 server
   // TLS handshake failures arrive here too (and tlsClientError below logs them).
   nodeServer.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, limits, logger));

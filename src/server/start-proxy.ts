@@ -78,7 +78,13 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
   await warmUp(tenants.all(), logger);
   let listener: RunningListener;
   try {
-    listener = await startListener(app, server, { logger, configDir: loaded.configDir });
+    listener = await startListener(app, server, {
+      logger,
+      configDir: loaded.configDir,
+      onConnectionRefused: (limit) => ops.metrics.connectionsRefused.inc({ limit }),
+    });
+    const running = listener;
+    ops.metrics.watchConnections(() => running.connections());
     await ops.startMetrics();
   } catch (e) {
     await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
-import { runFlooder } from '../support/run-flooder.ts';
+import { runFlooder, startFlooder } from '../support/run-flooder.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
@@ -95,6 +95,22 @@ async function ping(port: number, localAddress?: string): Promise<number> {
   }
 }
 
+/**
+ * The listener's open connections once they stop growing toward `expected` (a flood's
+ * connects can sit in the kernel's backlog for a moment before the server accepts them).
+ */
+async function settledConnections(proxy: RunningProxy, expected: number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  let n = await proxy.listener.connections();
+  while (n < expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    n = await proxy.listener.connections();
+  }
+  // Anything past the limit would show up now.
+  await new Promise((r) => setTimeout(r, 200));
+  return proxy.listener.connections();
+}
+
 /** Nearest-rank percentile. */
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -141,14 +157,14 @@ describe('HTTP/2 limits', () => {
     const probeSession = await connectH2(port);
     onTestFinished(() => probeSession.destroy());
     await signedHealth(probeSession, port); // warm: first call pays for lazy set-up
-    const flood = runFlooder({ mode: 'h2-streams', url: `https://localhost:${port}`, ca: pki.caCert, path: HEALTH, count: 5000, holdMs: 2500 });
-    await new Promise((r) => setTimeout(r, 400));
+    const flood = startFlooder({ mode: 'h2-streams', url: `https://localhost:${port}`, ca: pki.caCert, path: HEALTH, count: 5000, holdMs: 3000 });
+    await flood.started;
     const probes: Array<{ status: number; ms: number }> = [];
     for (let i = 0; i < 15; i++) {
       probes.push(await signedHealth(probeSession, port));
       await new Promise((r) => setTimeout(r, 60));
     }
-    const seen = await flood;
+    const seen = await flood.done;
     await new Promise((r) => setTimeout(r, 300));
 
     expect(seen.advertisedMaxConcurrentStreams).toBe(64);
@@ -208,16 +224,16 @@ describe('HTTP/2 limits', () => {
 describe('connection limits', () => {
   it('refuses one address past maxConnectionsPerPeer while another address is served', async () => {
     const { proxy, port, lines } = await startLoggedProxy({ tls: TLS(), limits: { maxConnections: 500, maxConnectionsPerPeer: 100 } });
-    const flood = runFlooder({ mode: 'connections', url: '', host: '127.0.0.1', port, count: 2000, holdMs: 2500 });
-    await new Promise((r) => setTimeout(r, 1200));
-    // The flooder holds what it got: no more than its 100.
-    expect(await proxy.listener.connections()).toBeLessThanOrEqual(100);
+    const flood = startFlooder({ mode: 'connections', url: '', host: '127.0.0.1', port, count: 2000, holdMs: 3000 });
+    await flood.started;
+    // The flooder holds what it got: its 100, no more.
+    expect(await settledConnections(proxy, 100)).toBe(100);
     // Another client (address) during the flood: served, signed request and /ping.
     const other = await connectH2(port, '127.0.0.2');
     onTestFinished(() => other.destroy());
     expect((await signedHealth(other, port)).status).toBe(200);
     expect(await ping(port, '127.0.0.2')).toBe(200);
-    const seen = await flood;
+    const seen = await flood.done;
     // The flooder saw most of its connections past the first 100 closed; not all: with
     // 2,000 connects at once some wait in the kernel's listen backlog (or were dropped
     // from it and retried), unseen by the server while the flooder looks.
@@ -232,12 +248,20 @@ describe('connection limits', () => {
   });
 
   it('refuses connections past maxConnections, logs it once, and serves again after the flood', async () => {
-    const { proxy, port, lines } = await startLoggedProxy({ tls: TLS(), limits: { maxConnections: 100, maxConnectionsPerPeer: 0 } });
-    const flood = runFlooder({ mode: 'connections', url: '', host: '127.0.0.1', port, count: 1000, holdMs: 1500 });
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(await proxy.listener.connections()).toBeLessThanOrEqual(100);
-    const seen = await flood;
+    const { proxy, port, lines } = await startLoggedProxy(
+      { tls: TLS(), limits: { maxConnections: 100, maxConnectionsPerPeer: 0 } },
+      { metrics: { host: '127.0.0.1', port: 0 } },
+    );
+    const flood = startFlooder({ mode: 'connections', url: '', host: '127.0.0.1', port, count: 1000, holdMs: 2000 });
+    await flood.started;
+    expect(await settledConnections(proxy, 100)).toBe(100);
+    const during = await (await fetch(proxy.metricsUrl!)).text();
+    // 100, or 101 with the scrape's own connection if it were on this listener (it is not).
+    expect(Number(/^xks_proxy_open_connections (\d+)$/m.exec(during)?.[1])).toBe(100);
+    const seen = await flood.done;
     expect(seen.closedByServer).toBeGreaterThanOrEqual(800);
+    const metrics = await (await fetch(proxy.metricsUrl!)).text();
+    expect(Number(/^xks_proxy_connections_refused_total\{limit="maxConnections"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(800);
     const refusals = byMsg(lines(), /maxConnections reached/);
     expect(refusals).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 200));

@@ -74,6 +74,8 @@ export class ProxyMetrics {
   readonly registry = new MetricRegistry();
   readonly reloads: Counter;
   readonly auditWriteErrors: Counter;
+  /** Connections the listener refused, by the limit that refused them (server.limits). */
+  readonly connectionsRefused: Counter;
   readonly #requests;
   readonly #latency;
   readonly #errors;
@@ -110,6 +112,11 @@ export class ProxyMetrics {
     ]);
     this.reloads = r.counter('xks_proxy_config_reloads_total', 'Configuration reloads by result (applied or rejected).', ['result']);
     this.auditWriteErrors = r.counter('xks_proxy_audit_write_errors_total', 'Audit log lines that could not be written.');
+    this.connectionsRefused = r.counter(
+      'xks_proxy_connections_refused_total',
+      'Connections the XKS listener closed on arrival because a server.limits limit was reached.',
+      ['limit'],
+    );
 
     const inFlight = r.gauge('xks_proxy_in_flight_requests', 'XKS API requests being handled now.');
     const ekm = r.gauge(
@@ -206,6 +213,14 @@ export class ProxyMetrics {
       this.#errors.inc({ prefix, operation, kms_operation: kmsOperation, error_name: event.errorName ?? 'InternalException' });
     }
   };
+
+  /** Reports the XKS listener's open connections at each scrape (xks_proxy_open_connections). */
+  watchConnections(count: () => Promise<number>): void {
+    const open = this.registry.gauge('xks_proxy_open_connections', 'Connections open on the XKS listener (server.limits.maxConnections caps them).');
+    this.registry.collect(async () => {
+      open.set({}, await count().catch(() => 0));
+    });
+  }
 
   /** Policy denial listener (enforced or dry run). */
   readonly onDenial = (prefix: string, decision: PolicyDecision, dryRun: boolean): void => {
