@@ -6,7 +6,7 @@
  * bounded; prints one JSON line per phase:
  *   h2-flood    one HTTP/2 connection opens thousands of streams and holds them
  *   h2-reset    one HTTP/2 connection opens and resets thousands of streams
- *   h2-hold     100 HTTP/2 connections each hold as many unfinished streams as allowed
+ *   h2-hold     20 HTTP/2 connections each hold up to 1,000 unfinished streams (as many as allowed)
  *   conn-flood  thousands of TCP connections that send nothing
  *   idle        50 silent connections: how long until the proxy closes them
  * with the latency of signed GetHealthStatus probes from another connection meanwhile,
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '3000' },
     only: { type: 'string' },
-    'hold-connections': { type: 'string', default: '100' },
+    'hold-connections': { type: 'string', default: '20' },
   },
 });
 const STREAMS = Number(values.streams);
@@ -78,9 +78,10 @@ function socketsOpen(p: ProxyProcess): number {
   }
 }
 
+/** Probes come from 127.0.0.2: another client than the flooder (127.0.0.1), as KMS would be. */
 function connectH2(): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const s = http2.connect(origin, { ca });
+    const s = http2.connect(origin, { ca, ...{ localAddress: '127.0.0.2' } });
     s.once('remoteSettings', () => resolve(s));
     s.once('error', reject);
   });
@@ -117,7 +118,13 @@ function signedCall(s: http2.ClientHttp2Session, timeoutMs = 5000): Promise<{ st
 
 /** Signed probes every 50 ms on a connection of their own until `stop` resolves. */
 async function probe(stop: Promise<unknown>): Promise<{ n: number; failed: number; p50: number; p99: number; max: number }> {
-  const s = await connectH2();
+  let s: http2.ClientHttp2Session;
+  try {
+    s = await connectH2();
+  } catch (e) {
+    await stop.catch(() => undefined);
+    return { n: 1, failed: 1, p50: -1, p99: -1, max: -1, error: (e as Error).message } as never;
+  }
   await signedCall(s);
   const results: Array<{ status: number; ms: number }> = [];
   let done = false;
@@ -204,7 +211,7 @@ async function phase(name: string, plan: Omit<FloodPlan, 'url' | 'ca' | 'port'>,
 
 await phase('h2-flood', { mode: 'h2-streams', count: STREAMS, holdMs: 3000 });
 await phase('h2-reset', { mode: 'h2-reset', count: STREAMS, holdMs: 1500 });
-await phase('h2-hold', { mode: 'h2-hold', count: 100_000, connections: Number(values['hold-connections']), holdMs: 12_000 });
+await phase('h2-hold', { mode: 'h2-hold', count: 1000, connections: Number(values['hold-connections']), holdMs: 12_000 });
 await phase('conn-flood', { mode: 'connections', host: '127.0.0.1', count: CONNECTIONS, holdMs: 3000 });
 await phase('idle', { mode: 'connections', host: '127.0.0.1', count: 50, holdMs: 8000 }, false);
 
