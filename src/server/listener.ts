@@ -86,7 +86,8 @@ export async function startListener(
     nodeServer = tlsServer;
   }
   applyHttp1Limits(nodeServer, limits);
-  new ConnectionGuard(limits, logger, opts.onConnectionRefused).attach(nodeServer);
+  const maxConnections = maxConnectionsInForce(limits.maxConnections, logger);
+  new ConnectionGuard({ ...limits, maxConnections }, logger, opts.onConnectionRefused).attach(nodeServer);
   // Node's parser refusals (431, 400, 408) as the spec's JSON errors. On the HTTP/2 server
   // TLS handshake failures arrive here too (and tlsClientError below logs them).
   nodeServer.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, limits, logger));
@@ -99,7 +100,6 @@ export async function startListener(
       resolveListen();
     });
   });
-  warnAboutFileDescriptors(limits.maxConnections, logger);
   const address = nodeServer.address() as AddressInfo;
   return {
     address,
@@ -129,18 +129,26 @@ function applyHttp1Limits(server: http.Server | https.Server | http2.Http2Secure
 }
 
 /**
- * Each connection is a file descriptor: warns at start-up when maxConnections could run
- * the process out of them (new connections, key manager sockets and files would then
- * fail with EMFILE instead of being refused and logged).
+ * Each connection is a file descriptor. A maxConnections above what the process may open
+ * would let a flood exhaust descriptors (EMFILE: new connections, key manager sockets and
+ * files fail, nothing is logged) before the limit is reached, so the limit in force is
+ * lowered to the open-file limit minus room for the key managers, with a warning.
  */
-function warnAboutFileDescriptors(maxConnections: number, logger: Logger): void {
+export function effectiveMaxConnections(configured: number, openFiles: number | undefined): number {
+  if (openFiles === undefined) return configured;
+  return Math.max(1, Math.min(configured, openFiles - FD_HEADROOM));
+}
+
+function maxConnectionsInForce(configured: number, logger: Logger): number {
   const soft = openFileLimit();
-  if (soft !== undefined && maxConnections > soft - FD_HEADROOM) {
+  const inForce = effectiveMaxConnections(configured, soft);
+  if (inForce < configured) {
     logger.warn(
-      { maxConnections, openFileLimit: soft },
-      `server.limits.maxConnections is above the open-file limit minus ${FD_HEADROOM}: raise the limit (ulimit -n, LimitNOFILE) or lower maxConnections`,
+      { maxConnections: configured, inForce, openFileLimit: soft },
+      `server.limits.maxConnections lowered to the open-file limit minus ${FD_HEADROOM}: raise the limit (ulimit -n, LimitNOFILE) to allow more`,
     );
   }
+  return inForce;
 }
 
 /** File descriptors kept for key manager connections, log and keystore files. */
