@@ -5,6 +5,7 @@ import type { ProviderConfig } from '../providers/provider-config.ts';
 import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
 import { ensureNssDemoDatabase, ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
 import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
+import { startPgDemo } from '../providers/software/pg/pg-demo-setup.ts';
 import { startProxy } from '../server/start-proxy.ts';
 import { packagePath } from '../package-root.ts';
 import { cliAction, parsePort } from './cli-action.ts';
@@ -29,8 +30,8 @@ export const DEMO_WARNING = [
   '',
 ].join('\n');
 
-/** Which key manager a demo runs on. */
-export type DemoProvider = 'software' | 'softhsm' | 'nss' | 'kmip';
+/** Which key manager a demo runs on; `postgres` is the software keystore in a local PostgreSQL (the fleet's store). */
+export type DemoProvider = 'software' | 'softhsm' | 'nss' | 'kmip' | 'postgres';
 
 /** A demo key manager made ready: the provider config to serve with, and how to stop it. */
 interface PreparedDemo {
@@ -45,6 +46,17 @@ async function prepareSoftware(loaded: LoadedConfig, dataDir: string): Promise<P
   const path = resolve(dataDir, 'demo', 'keystore.json');
   await ensureDemoKeystore(path, { passphrase: provider.passphrase });
   return { provider: { ...provider, path }, stop: async () => undefined };
+}
+
+/**
+ * Starts (creating on first run) a loopback PostgreSQL cluster in dataDir/fleet with the
+ * demo keys, sealed under the demo passphrase.
+ */
+async function preparePostgres(loaded: LoadedConfig, dataDir: string, throwaway: boolean): Promise<PreparedDemo> {
+  const provider = loaded.config.keyStores[0]!.provider;
+  if (provider.type !== 'software' || provider.passphrase === undefined) throw new Error('config/demo.yaml must use a software keystore with a passphrase');
+  const demo = await startPgDemo(resolve(dataDir, 'fleet'), { passphrase: provider.passphrase }, { throwaway });
+  return { provider: { type: 'software', passphrase: provider.passphrase, store: { postgres: demo.store } }, stop: () => demo.stop() };
 }
 
 /** Starts a local PyKMIP server (certificates and keys made on first run) in dataDir/kmip. */
@@ -73,7 +85,7 @@ async function prepareNss(dataDir: string): Promise<PreparedDemo> {
 }
 
 /** The demo config with the chosen provider in place of the software keystore. */
-export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
+export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR, opts: { throwaway?: boolean } = {}): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
   const prepared =
     which === 'kmip'
@@ -82,6 +94,8 @@ export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DI
         ? await prepareSoftHsm(dataDir)
         : which === 'nss'
           ? await prepareNss(dataDir)
+        : which === 'postgres'
+          ? await preparePostgres(loaded, dataDir, opts.throwaway ?? false)
           : await prepareSoftware(loaded, dataDir);
   loaded.config.keyStores[0]!.provider = prepared.provider;
   return { loaded, stop: prepared.stop };
@@ -117,7 +131,7 @@ async function serveDemo(which: DemoProvider, opts: { port?: number; host?: stri
 export function demoCommand(): Command {
   return new Command('demo')
     .description('serve the demo: test keys and PUBLIC test-client credentials on 127.0.0.1:8080')
-    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'softhsm', 'nss', 'kmip']).default('software'))
+    .addOption(new Option('--provider <type>', 'key manager behind the demo').choices(['software', 'softhsm', 'nss', 'kmip', 'postgres']).default('software'))
     .option('-p, --port <port>', 'listen on this port instead of 8080', parsePort)
     .option('--host <address>', 'listen on this address instead of 127.0.0.1')
     .option('--data-dir <dir>', "keep demo state (keystore, certificates) here instead of the repository's data/")

@@ -3,50 +3,65 @@ import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
 import type { KeyUsage } from '../providers/key-provider.ts';
-import type { KeystoreSecret } from '../providers/software/software-keystore-kek.ts';
 import {
-  addKey,
-  changeKeystore,
-  initKeystore,
-  readKeySummaries,
-  rotateKey,
-  setKeyEnabled,
-  type KeySummary,
-} from '../providers/software/software-keystore.ts';
-import { resolveKeystoreSecret } from '../providers/software/software-secret.ts';
+  exportToFile,
+  openKeystoreBackend,
+  readKeystoreFile,
+  zeroContents,
+  type KeystoreBackend,
+  type KeystoreLocation,
+} from '../providers/software/keystore-backend.ts';
+import { keystoreLocationOf } from '../providers/software/keystore-location.ts';
+import { pgConnection } from '../providers/software/pg/pg-connection.ts';
+import { pgStoreConfigSchema } from '../providers/software/pg/pg-store-config.ts';
+import type { KeystoreSecret } from '../providers/software/software-keystore-kek.ts';
+import type { KeySummary } from '../providers/software/software-keystore.ts';
 import { cliAction, defaultConfigPath } from './cli-action.ts';
 
 /** Flags that say which keystore a `keys` command works on. */
 interface LocateOptions {
   keystore?: string;
+  postgres?: string;
+  schema?: string;
   passphrase?: string;
   kek?: string;
   config?: string;
   prefix?: string;
 }
 
-/** A keystore file and the secret that opens it. */
-interface LocatedKeystore {
-  path: string;
-  secret: KeystoreSecret;
+/**
+ * Reads `--<name>-passphrase REF` / `--<name>-kek REF` style flags: exactly one, and only
+ * as a reference (a secret typed on the command line ends up in shell history and ps).
+ */
+export function secretFromFlags(passphrase: string | undefined, kek: string | undefined, flags: [string, string], env: NodeJS.ProcessEnv): KeystoreSecret {
+  if ((passphrase === undefined) === (kek === undefined)) throw new Error(`give exactly one of ${flags[0]} REF or ${flags[1]} REF`);
+  const ref = (passphrase ?? kek)!;
+  const flag = passphrase !== undefined ? flags[0] : flags[1];
+  if (!isSecretRef(ref)) throw new Error(`${flag} takes a secret reference (env:NAME or file:PATH), not the secret itself`);
+  const value = resolveSecretRef(ref, flag, env);
+  return passphrase !== undefined ? { passphrase: value } : { kek: value };
 }
 
 /**
- * Finds the keystore a command targets: `--keystore FILE` with `--passphrase REF` or
- * `--kek REF`, or the software provider of a key store in the proxy config.
+ * Finds the keystore a command targets: `--keystore FILE` or `--postgres URL_REF` with
+ * `--passphrase REF` or `--kek REF`, or the software provider of a key store in the proxy
+ * config (a file or the fleet's PostgreSQL store, whichever it names).
  */
-export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv = process.env): Promise<LocatedKeystore> {
-  if (opts.keystore !== undefined) {
-    if (opts.config !== undefined || opts.prefix !== undefined) throw new Error('use either --keystore or --config/--prefix, not both');
-    if ((opts.passphrase === undefined) === (opts.kek === undefined)) throw new Error('--keystore needs exactly one of --passphrase REF or --kek REF');
-    // Only references: a secret typed on the command line ends up in shell history and ps.
-    const ref = (opts.passphrase ?? opts.kek)!;
-    const flag = opts.passphrase !== undefined ? '--passphrase' : '--kek';
-    if (!isSecretRef(ref)) throw new Error(`${flag} takes a secret reference (env:NAME or file:PATH), not the secret itself`);
-    const value = resolveSecretRef(ref, flag, env);
-    return { path: resolve(opts.keystore), secret: opts.passphrase !== undefined ? { passphrase: value } : { kek: value } };
+export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv = process.env): Promise<KeystoreLocation> {
+  if (opts.keystore !== undefined || opts.postgres !== undefined) {
+    if (opts.keystore !== undefined && opts.postgres !== undefined) throw new Error('use either --keystore or --postgres, not both');
+    const direct = opts.keystore !== undefined ? '--keystore' : '--postgres';
+    if (opts.config !== undefined || opts.prefix !== undefined) throw new Error(`use either ${direct} or --config/--prefix, not both`);
+    if ((opts.passphrase === undefined) === (opts.kek === undefined)) throw new Error(`${direct} needs exactly one of --passphrase REF or --kek REF`);
+    const secret = secretFromFlags(opts.passphrase, opts.kek, ['--passphrase', '--kek'], env);
+    if (opts.keystore !== undefined) return { kind: 'file', path: resolve(opts.keystore), secret };
+    if (!isSecretRef(opts.postgres!)) throw new Error('--postgres takes a secret reference to the URL (env:NAME or file:PATH): the URL carries the password');
+    const parsed = pgStoreConfigSchema.safeParse({ url: opts.postgres, ...(opts.schema !== undefined ? { schema: opts.schema } : {}) });
+    if (!parsed.success) throw new Error(`--schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return { kind: 'postgres', connection: pgConnection(parsed.data, process.cwd(), env, '--postgres'), schema: parsed.data.schema, secret };
   }
-  if (opts.passphrase !== undefined || opts.kek !== undefined) throw new Error('--passphrase and --kek go with --keystore; with --config the secret comes from the config');
+  if (opts.passphrase !== undefined || opts.kek !== undefined) throw new Error('--passphrase and --kek go with --keystore or --postgres; with --config the secret comes from the config');
+  if (opts.schema !== undefined) throw new Error('--schema goes with --postgres; with --config the schema comes from the config');
   const { config, file, configDir } = await loadConfigFile(opts.config ?? defaultConfigPath());
   const software = config.keyStores.filter((ks) => ks.provider.type === 'software');
   let chosen;
@@ -64,10 +79,17 @@ export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv
   }
   const provider = chosen.provider;
   if (provider.type !== 'software') throw new Error('unreachable: not a software provider');
-  return {
-    path: resolve(configDir, provider.path),
-    secret: resolveKeystoreSecret(provider, configDir, env, `keyStores[prefix="${chosen.prefix}"].provider`),
-  };
+  return keystoreLocationOf(provider, configDir, env, `keyStores[prefix="${chosen.prefix}"].provider`);
+}
+
+/** Runs `body` on the located keystore's backend and closes it. */
+async function withBackend<T>(opts: LocateOptions, body: (backend: KeystoreBackend) => Promise<T>): Promise<T> {
+  const backend = openKeystoreBackend(await locateKeystore(opts));
+  try {
+    return await body(backend);
+  } finally {
+    await backend.close();
+  }
 }
 
 /** Parses `--usage`: encrypt,decrypt | both | encrypt | decrypt | none. */
@@ -109,8 +131,10 @@ function describeKey(k: KeySummary): string {
 function withKeystoreOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--keystore <file>', 'keystore file to use directly (instead of --config)'))
-    .addOption(new Option('--passphrase <ref>', 'with --keystore: passphrase as a secret reference, env:NAME or file:PATH'))
-    .addOption(new Option('--kek <ref>', 'with --keystore: raw 32-byte KEK (base64 or hex) as a secret reference, env:NAME or file:PATH'))
+    .addOption(new Option('--postgres <ref>', 'PostgreSQL store to use directly: its URL as a secret reference, env:NAME or file:PATH'))
+    .addOption(new Option('--schema <name>', 'with --postgres: schema of the keystore (default xks_proxy)'))
+    .addOption(new Option('--passphrase <ref>', 'with --keystore/--postgres: passphrase as a secret reference, env:NAME or file:PATH'))
+    .addOption(new Option('--kek <ref>', 'with --keystore/--postgres: raw 32-byte KEK (base64 or hex) as a secret reference, env:NAME or file:PATH'))
     .addOption(new Option('-c, --config <file>', 'proxy config file whose software key store to use (default: $XKS_PROXY_CONFIG or ./xks-proxy.yaml)'))
     .addOption(new Option('--prefix <prefix>', 'with --config: URI prefix of the key store (needed when several use the software provider)'));
 }
@@ -119,20 +143,20 @@ function out(text: string): void {
   process.stdout.write(text);
 }
 
-/** `xks-proxy keys`: manage the keys of a software keystore file. */
+/** `xks-proxy keys`: manage the keys of a software keystore (file or PostgreSQL). */
 export function keysCommand(): Command {
   const keys = new Command('keys').description(
-    'manage keys in a software keystore file (create, list, rotate, disable, enable); a running proxy picks up changes within a second',
+    'manage keys in a software keystore, a file or a PostgreSQL store (create, list, rotate, disable, enable, import, export); running proxies pick up changes within a second',
   );
 
   keys.addCommand(
     withKeystoreOptions(new Command('init'))
-      .description('create an empty keystore file (mode 0600) with its health-check key; refuses to overwrite an existing file')
+      .description(
+        'file: create an empty keystore file (mode 0600) with its health-check key, refusing to overwrite one; PostgreSQL: create or migrate the schema (numbered migrations) and the keystore, idempotent',
+      )
       .action(
         cliAction(async (opts: LocateOptions) => {
-          const ks = await locateKeystore(opts);
-          await initKeystore(ks.path, ks.secret);
-          out(`created empty keystore ${ks.path}\n`);
+          out(`${await withBackend(opts, (b) => b.init())}\n`);
         }),
       ),
   );
@@ -146,9 +170,10 @@ export function keysCommand(): Command {
       .action(
         cliAction(async (keyId: string, opts: LocateOptions & { usage: string; disabled?: boolean }) => {
           const usages = parseUsage(opts.usage);
-          const ks = await locateKeystore(opts);
-          const key = await changeKeystore(ks.path, ks.secret, (file, contents) => addKey(file, contents, keyId, { usages, enabled: !opts.disabled }));
-          out(`created key ${key.keyId} (${describeKey(key)}) in ${ks.path}\n`);
+          await withBackend(opts, async (b) => {
+            const key = await b.createKey(keyId, { usages, enabled: !opts.disabled });
+            out(`created key ${key.keyId} (${describeKey(key)}) in ${b.where}\n`);
+          });
         }),
       ),
   );
@@ -159,8 +184,7 @@ export function keysCommand(): Command {
       .option('--json', 'print JSON instead of a table')
       .action(
         cliAction(async (opts: LocateOptions & { json?: boolean }) => {
-          const ks = await locateKeystore(opts);
-          const list = await readKeySummaries(ks.path, ks.secret);
+          const list = await withBackend(opts, (b) => b.listKeys());
           out(opts.json ? JSON.stringify(list, null, 2) + '\n' : formatKeyTable(list));
         }),
       ),
@@ -172,8 +196,7 @@ export function keysCommand(): Command {
       .argument('<keyId>', 'key to rotate')
       .action(
         cliAction(async (keyId: string, opts: LocateOptions) => {
-          const ks = await locateKeystore(opts);
-          const key = await changeKeystore(ks.path, ks.secret, (file, contents) => rotateKey(file, contents, keyId));
+          const key = await withBackend(opts, (b) => b.rotateKey(keyId));
           out(`rotated key ${key.keyId}: version ${key.currentVersion} now encrypts; versions 1-${key.currentVersion} decrypt\n`);
         }),
       ),
@@ -193,12 +216,56 @@ export function keysCommand(): Command {
         .argument('<keyId>', `key to ${name}`)
         .action(
           cliAction(async (keyId: string, opts: LocateOptions) => {
-            const ks = await locateKeystore(opts);
-            const key = await changeKeystore(ks.path, ks.secret, (file, contents) => setKeyEnabled(file, contents, keyId, enabled));
+            const key = await withBackend(opts, (b) => b.setKeyEnabled(keyId, enabled));
             out(`${enabled ? 'enabled' : 'disabled'} key ${key.keyId} (${describeKey(key)})\n`);
           }),
         ),
     );
   }
+
+  keys.addCommand(
+    withKeystoreOptions(new Command('import'))
+      .description('copy every key (all versions, same material) from a keystore file into this keystore; ids that exist already are skipped')
+      .requiredOption('--from <file>', 'keystore file to import from (e.g. the old single-proxy keystore, or a `keys export` backup)')
+      .option('--from-passphrase <ref>', 'passphrase of --from, as a secret reference env:NAME or file:PATH')
+      .option('--from-kek <ref>', 'raw KEK of --from, as a secret reference env:NAME or file:PATH')
+      .action(
+        cliAction(async (opts: LocateOptions & { from: string; fromPassphrase?: string; fromKek?: string }) => {
+          const secret = secretFromFlags(opts.fromPassphrase, opts.fromKek, ['--from-passphrase', '--from-kek'], process.env);
+          const source = await readKeystoreFile(resolve(opts.from), secret);
+          try {
+            await withBackend(opts, async (b) => {
+              const r = await b.importKeys([...source.keys.values()]);
+              out(`imported ${r.imported.length} key(s) into ${b.where}${r.imported.length > 0 ? `: ${r.imported.join(', ')}` : ''}\n`);
+              if (r.skipped.length > 0) out(`skipped ${r.skipped.length} key(s) that already exist: ${r.skipped.join(', ')}\n`);
+            });
+          } finally {
+            zeroContents(source);
+          }
+        }),
+      ),
+  );
+
+  keys.addCommand(
+    withKeystoreOptions(new Command('export'))
+      .description('write every key into a NEW keystore file sealed under its own passphrase or KEK: an encrypted backup, restorable with `keys import`')
+      .requiredOption('--out <file>', 'keystore file to create (refuses to overwrite)')
+      .option('--out-passphrase <ref>', 'passphrase for the backup, as a secret reference env:NAME or file:PATH')
+      .option('--out-kek <ref>', 'raw KEK for the backup, as a secret reference env:NAME or file:PATH')
+      .action(
+        cliAction(async (opts: LocateOptions & { out: string; outPassphrase?: string; outKek?: string }) => {
+          const secret = secretFromFlags(opts.outPassphrase, opts.outKek, ['--out-passphrase', '--out-kek'], process.env);
+          await withBackend(opts, async (b) => {
+            const contents = await b.readContents();
+            try {
+              const n = await exportToFile(contents, resolve(opts.out), secret);
+              out(`exported ${n} key(s) from ${b.where} to ${resolve(opts.out)} (encrypted; restore with keys import --from)\n`);
+            } finally {
+              zeroContents(contents);
+            }
+          });
+        }),
+      ),
+  );
   return keys;
 }

@@ -132,8 +132,13 @@ const healthSchema = z
   .object({
     /** How long a deep health result is reused; the spec allows at most 60 s. */
     cacheSeconds: z.number().min(0).max(60).default(30),
-    /** xksProxyFleetSize reported to KMS. */
-    fleetSize: z.number().int().min(1).default(1),
+    /**
+     * xksProxyFleetSize reported to KMS, fixed. Unset: the number of live proxies when the
+     * key store counts them (software keystore on PostgreSQL), else fleetSizeFloor.
+     */
+    fleetSize: z.number().int().min(1).optional(),
+    /** The least xksProxyFleetSize reported when it is counted (e.g. the planned fleet size). */
+    fleetSizeFloor: z.number().int().min(1).default(1),
   })
   .strict();
 

@@ -1,7 +1,6 @@
-import { resolve } from 'node:path';
 import type { KeyStoreConfig } from '../config/schema.ts';
-import { readKeySummaries } from '../providers/software/software-keystore.ts';
-import { resolveKeystoreSecret } from '../providers/software/software-secret.ts';
+import { openKeystoreBackend, type KeystoreBackend } from '../providers/software/keystore-backend.ts';
+import { keystoreLocationOf } from '../providers/software/keystore-location.ts';
 
 /** Key ids the doctor checks for one key store, and where they came from. */
 export interface KeyInventory {
@@ -37,12 +36,17 @@ export async function knownKeys(ks: KeyStoreConfig, requested: readonly string[]
   if (given.length > 0) return { keyIds: [...new Set(given)], source: 'given with --key', named: true };
   const provider = ks.provider as { type: string; keyLabels?: Record<string, string> };
   if (ks.provider.type === 'software') {
-    const path = resolve(opts.configDir, ks.provider.path);
+    let where = 'the keystore';
+    let backend: KeystoreBackend | undefined;
     try {
-      const summaries = await readKeySummaries(path, resolveKeystoreSecret(ks.provider, opts.configDir, opts.env));
-      return { keyIds: summaries.map((s) => s.keyId), source: `listed in keystore file ${path}` };
+      backend = openKeystoreBackend(keystoreLocationOf(ks.provider, opts.configDir, opts.env));
+      where = ks.provider.path !== undefined ? `keystore file ${backend.where}` : backend.where;
+      const summaries = await backend.listKeys();
+      return { keyIds: summaries.map((s) => s.keyId), source: `listed in ${where}` };
     } catch {
-      return { keyIds: [], source: `keystore file ${path} could not be read` };
+      return { keyIds: [], source: `${where} could not be read` };
+    } finally {
+      await backend?.close();
     }
   }
   if (provider.keyLabels !== undefined && Object.keys(provider.keyLabels).length > 0) {

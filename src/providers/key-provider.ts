@@ -105,4 +105,9 @@ export interface KeyProvider {
   onHealthChange?(listener: () => void): void;
   /** Releases sessions, connections and key material. */
   close(): Promise<void>;
+  /**
+   * Live proxies sharing this provider's key store, when the store knows (the software
+   * keystore on PostgreSQL counts heartbeats); undefined otherwise. Feeds xksProxyFleetSize.
+   */
+  liveFleetSize?(): number | undefined;
 }

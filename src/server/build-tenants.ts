@@ -74,7 +74,8 @@ export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: Bui
 function buildKeyStoreOnly(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
   const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
   const deps = { logger, configDir: opts.configDir, env: opts.env };
-  const health = { healthCacheMs: config.health.cacheSeconds * 1000, fleetSize: config.health.fleetSize, proxyModel: PROXY_MODEL };
+  const fixedFleetSize = config.health.fleetSize ?? config.health.fleetSizeFloor;
+  const health = { healthCacheMs: config.health.cacheSeconds * 1000, fleetSize: fixedFleetSize, proxyModel: PROXY_MODEL };
   // An upstream XKS proxy applies the spec's AAD, metadata and CDIV rules itself, so it
   // replaces the whole key store; every other provider sits behind LocalKeyStore.
   if (ks.provider.type === 'upstream') return createUpstreamKeyStore(ks.provider, { prefix: ks.prefix, ...deps, ...health });
@@ -83,6 +84,11 @@ function buildKeyStoreOnly(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildT
     prefix: ks.prefix,
     foreignCiphertextAad: ks.foreignCiphertextAad,
     ...health,
+    // An override wins; otherwise the live count from the store's heartbeats, never below the floor.
+    fleetSize:
+      config.health.fleetSize !== undefined || raw.liveFleetSize === undefined
+        ? fixedFleetSize
+        : () => Math.max(config.health.fleetSizeFloor, raw.liveFleetSize?.() ?? 1),
     ekmVendor: EKM_VENDOR.get(ks.provider.type) ?? ks.provider.type,
     logger,
   });

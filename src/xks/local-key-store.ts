@@ -20,7 +20,8 @@ export interface LocalKeyStoreOptions {
   /** AAD construction for ciphertexts without our metadata (see ciphertext-metadata.ts). */
   foreignCiphertextAad: AadConstruction;
   healthCacheMs: number;
-  fleetSize: number;
+  /** xksProxyFleetSize: fixed, or asked on every GetHealthStatus (a counted fleet). */
+  fleetSize: number | (() => number);
   proxyModel: string;
   ekmVendor: string;
   /** Receives a line whenever a fresh deep health check finds a key manager not ACTIVE. */
@@ -48,7 +49,7 @@ export class LocalKeyStore implements KeyStore {
   async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
     const fleet = await this.health$.get(ctx);
     return {
-      xksProxyFleetSize: this.options.fleetSize,
+      xksProxyFleetSize: typeof this.options.fleetSize === 'number' ? this.options.fleetSize : this.options.fleetSize(),
       xksProxyVendor: 'xks-proxy open source project',
       xksProxyModel: this.options.proxyModel,
       ekmVendor: this.options.ekmVendor,

@@ -42,7 +42,7 @@ export function keyStoreContract(provider: DemoProvider): void {
 
     beforeAll(async () => {
       dataDir = await mkdtemp(join(tmpdir(), `xks-contract-${provider}-`));
-      const demo = await prepareDemo(provider, dataDir);
+      const demo = await prepareDemo(provider, dataDir, { throwaway: true });
       stopDemo = demo.stop;
       const ks = demo.loaded.config.keyStores[0]!;
       // Ciphertexts without our metadata are read as the AWS sample proxy made them.

@@ -14,6 +14,6 @@ import { resolveKeystoreSecret } from './software-secret.ts';
  */
 export function openKeystoreSource(config: SoftwareProviderConfig, deps: ProviderDeps, logger: Logger): KeystoreSource {
   const secret = resolveKeystoreSecret(config, deps.configDir, deps.env);
-  const file = new SoftwareKeystoreFile(resolve(deps.configDir, config.path), secret, { maxScryptN: config.maxScryptN });
+  const file = new SoftwareKeystoreFile(resolve(deps.configDir, config.path!), secret, { maxScryptN: config.maxScryptN });
   return new FileKeystoreSource(file, logger);
 }

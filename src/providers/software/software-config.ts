@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { CEILING_SCRYPT_N, isPowerOfTwo } from './software-keystore-kek.ts';
+import { pgStoreConfigSchema } from './pg/pg-store-config.ts';
 
 /** Config of the software keystore provider (the embedded default). */
 export const softwareProviderConfigSchema = z
   .object({
     type: z.literal('software'),
-    /** Keystore file; relative paths are resolved against the config file's directory. */
-    path: z.string().min(1),
+    /** Keystore file (the default store); relative paths are resolved against the config file's directory. */
+    path: z.string().min(1).optional(),
+    /** Where the keys live instead of a file: a PostgreSQL database shared by a fleet of proxies (docs/fleet.md). */
+    store: z.object({ postgres: pgStoreConfigSchema }).strict().optional(),
     /** Secret reference (env:NAME, file:PATH or inline) to a passphrase; the KEK is derived with scrypt. */
     passphrase: z.string().min(1).optional(),
     /** Secret reference to a raw 32-byte KEK, base64 or hex encoded; an alternative to `passphrase`. */
@@ -24,6 +27,9 @@ export const softwareProviderConfigSchema = z
   .strict()
   .refine((c) => (c.passphrase === undefined) !== (c.kek === undefined), {
     message: 'set exactly one of passphrase or kek',
+  })
+  .refine((c) => (c.path === undefined) !== (c.store === undefined), {
+    message: 'set exactly one of path (a keystore file) or store.postgres (a shared database)',
   });
 
 /** Parsed software provider config. */

@@ -13,6 +13,7 @@ import type { KeystoreSource } from './keystore-source.ts';
 import { ServedKeySet } from './served-key-set.ts';
 import type { SoftwareKey } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
+import { PgSoftwareProvider } from './pg/pg-software-provider.ts';
 
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
@@ -27,6 +28,8 @@ export interface SoftwareProviderOptions {
 
 /** Builds the software keystore provider for one key store. */
 export function createSoftwareProvider(config: SoftwareProviderConfig, deps: ProviderDeps, options: SoftwareProviderOptions = {}): KeyProvider {
+  // The fleet store: keys in PostgreSQL, served from memory (docs/fleet.md).
+  if (config.store?.postgres !== undefined) return new PgSoftwareProvider(config, deps);
   return new SoftwareKeyProvider(config, deps, { reloadCheckMs: options.reloadCheckMs ?? 1000, slowReadMs: options.slowReadMs ?? 2000 });
 }
 
@@ -55,7 +58,7 @@ class SoftwareKeyProvider implements KeyProvider {
   constructor(config: SoftwareProviderConfig, deps: ProviderDeps, options: Required<SoftwareProviderOptions>) {
     this.#config = config;
     this.#deps = deps;
-    this.#path = resolve(deps.configDir, config.path);
+    this.#path = resolve(deps.configDir, config.path!);
     this.#options = options;
     this.#log = deps.logger.child({ keystore: this.#path }); // prefix and provider are bound by build-tenants
   }
