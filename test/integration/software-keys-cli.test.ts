@@ -39,7 +39,7 @@ describe('xks-proxy keys', () => {
     const keys = keysCommand();
     expect(keys.description()).not.toBe('');
     const names = keys.commands.map((c) => c.name()).sort();
-    expect(names).toEqual(['create', 'disable', 'enable', 'init', 'list', 'rotate']);
+    expect(names).toEqual(['create', 'disable', 'enable', 'export', 'import', 'init', 'list', 'rotate']);
     for (const c of keys.commands) {
       expect(c.description().length, c.name()).toBeGreaterThan(10);
       expect(c.helpInformation()).toContain('--keystore <file>');
