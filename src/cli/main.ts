@@ -6,6 +6,7 @@ import { auditCommand } from './audit-command.ts';
 import { configCommand } from './config-command.ts';
 import { credentialsCommand } from './credentials-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { demoFleetCommand } from './demo-fleet-command.ts';
 import { doctorCommand } from './doctor-command.ts';
 import { hsmCommand } from './hsm-command.ts';
 import { keysCommand } from './keys-command.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .version(PROXY_VERSION)
     .addCommand(serveCommand())
     .addCommand(demoCommand())
+    .addCommand(demoFleetCommand())
     .addCommand(keysCommand())
     .addCommand(hsmCommand())
     .addCommand(kmipCommand())

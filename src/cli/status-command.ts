@@ -6,6 +6,7 @@ import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
 import { formatStatus } from '../diagnostics/status-format.ts';
 import type { StatusReport } from '../diagnostics/status-report.ts';
 import { cliAction, configOption } from './cli-action.ts';
+import { formatFleet, readFleet } from './fleet-status.ts';
 
 /** Flags of `xks-proxy status`. */
 interface StatusFlags {
@@ -15,6 +16,7 @@ interface StatusFlags {
   clientCert?: string;
   clientKey?: string;
   json?: boolean;
+  fleet?: boolean;
 }
 
 /** The status URL of the proxy a config describes (a wildcard bind is reached on loopback). */
@@ -99,8 +101,14 @@ export function statusCommand(): Command {
     .option('--client-cert <file>', 'client certificate, when the listener requires mTLS')
     .option('--client-key <file>', 'key of --client-cert')
     .option('--json', 'print the raw JSON')
+    .option('--fleet', 'list the proxies sharing the PostgreSQL key store (from their heartbeats in the database, not from one proxy)')
     .action(
       cliAction(async (flags: StatusFlags) => {
+        if (flags.fleet) {
+          const fleet = await readFleet(flags.config);
+          process.stdout.write(flags.json ? `${JSON.stringify(fleet, null, 2)}\n` : formatFleet(fleet));
+          return;
+        }
         let url = flags.url !== undefined ? new URL(flags.url) : await statusUrlFromConfig(flags.config);
         if (url.pathname === '/' || url.pathname === '') url = new URL('/status', url);
         const report = await fetchStatus(url, {
