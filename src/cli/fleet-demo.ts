@@ -50,6 +50,11 @@ export interface FleetDemoOptions {
   throwaway?: boolean;
   /** Progress lines (default: none). */
   say?: (line: string) => void;
+  /**
+   * How to run `xks-proxy` for the proxies: node arguments before `serve` (default: the
+   * entry point this process runs, tsx sources or the built bundle).
+   */
+  proxyEntry?: string[];
   /** Extra settings of the PostgreSQL store in the written config (tests use faster heartbeats). */
   storeOverrides?: Record<string, unknown>;
 }
@@ -68,9 +73,8 @@ function waitForExit(child: ChildProcess, ms: number): Promise<void> {
 }
 
 /** Starts one proxy of the fleet and resolves once it logs that it listens. */
-function startProxy(configPath: string, port: number, logFile: string): Promise<FleetProxy> {
-  // The same entry point this process runs (tsx sources or the built bundle).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', configPath, '--port', String(port), '--workers', '1'], {
+function startProxy(entry: string[], configPath: string, port: number, logFile: string): Promise<FleetProxy> {
+  const child = spawn(process.execPath, [...entry, 'serve', '--config', configPath, '--port', String(port), '--workers', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, XKS_PROXY_CONFIG: configPath },
   });
@@ -213,7 +217,9 @@ export async function startFleetDemo(opts: FleetDemoOptions): Promise<FleetDemo>
     );
     say(`starting ${FLEET_PROXIES} proxies on ports ${proxyPorts.join(', ')}`);
     const logOf = (i: number) => join(dir, `proxy-${i + 1}.log`);
-    proxies.push(...(await Promise.all(proxyPorts.map((p, i) => startProxy(configPath, p, logOf(i))))));
+    // By default the same entry point this process runs (tsx sources or the built bundle).
+    const entry = opts.proxyEntry ?? [...process.execArgv, process.argv[1]!];
+    proxies.push(...(await Promise.all(proxyPorts.map((p, i) => startProxy(entry, configPath, p, logOf(i))))));
     const cfgPath = join(dir, 'haproxy.cfg');
     await writeFile(cfgPath, haproxyConfig(opts.port, proxyPorts));
     say(`starting HAProxy on port ${opts.port}`);
@@ -226,7 +232,7 @@ export async function startFleetDemo(opts: FleetDemoOptions): Promise<FleetDemo>
       proxies,
       haproxy,
       restartProxy: async (i: number) => {
-        const p = await startProxy(configPath, proxyPorts[i]!, logOf(i));
+        const p = await startProxy(entry, configPath, proxyPorts[i]!, logOf(i));
         proxies[i] = p;
         return p;
       },
