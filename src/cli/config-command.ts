@@ -5,6 +5,7 @@ import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import { checkTlsFiles } from '../config/tls-files.ts';
 import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
+import { checkPgStore } from '../providers/software/pg/pg-config-check.ts';
 import { buildTenants } from '../server/build-tenants.ts';
 import { cliAction, configOption } from './cli-action.ts';
 
@@ -48,6 +49,11 @@ export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, 
   // Provider-specific checks name the field at fault (a missing module file, an unknown
   // token label, a wrong PIN) before the generic deep health check runs.
   for (const ks of loaded.config.keyStores) {
+    if (ks.provider.type === 'software' && ks.provider.store?.postgres !== undefined) {
+      for (const f of await checkPgStore(ks.provider, { configDir: loaded.configDir, env })) {
+        lines.push({ level: f.level, subject: `keyStores[prefix="${ks.prefix}"].provider.${f.field}`, message: f.message });
+      }
+    }
     if (ks.provider.type !== 'pkcs11') continue;
     const problems = await checkPkcs11Config(ks.provider, { configDir: loaded.configDir, env });
     for (const p of problems) lines.push({ level: p.level, subject: `keyStores[prefix="${ks.prefix}"].provider.${p.field}`, message: p.message });
@@ -55,7 +61,7 @@ export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, 
   if (lines.some((l) => l.level === 'fail')) return lines;
 
   const silent = pino({ level: 'silent' });
-  const tenants = buildTenants(loaded.config, { logger: silent, configDir: loaded.configDir, env });
+  const tenants = buildTenants(loaded.config, { logger: silent, configDir: loaded.configDir, env, checkOnly: true });
   try {
     for (const t of tenants) {
       const subject = `keyStores[prefix="${t.prefix}"].provider`;

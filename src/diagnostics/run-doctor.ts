@@ -213,6 +213,6 @@ async function keyStoreChecks(
 function buildDoctorTenant(loaded: LoadedConfig, ks: KeyStoreConfig, env: NodeJS.ProcessEnv): Tenant {
   const placeholder = { accessKeyId: 'DOCTORPLACEHOLDERAAAAAAA', secretAccessKey: 'doctor-placeholder-never-used-for-signing-0000' };
   const config = { ...loaded.config, health: { ...loaded.config.health, cacheSeconds: 0 }, keyStores: [{ ...ks, credentials: [placeholder] }] };
-  const [tenant] = buildTenants(config, { logger: pino({ level: 'silent' }), configDir: loaded.configDir, env });
+  const [tenant] = buildTenants(config, { logger: pino({ level: 'silent' }), configDir: loaded.configDir, env, checkOnly: true });
   return tenant!;
 }

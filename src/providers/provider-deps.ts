@@ -7,4 +7,9 @@ export interface ProviderDeps {
   configDir: string;
   /** Environment for secret references (env:NAME). */
   env: NodeJS.ProcessEnv;
+  /**
+   * Built by `config check` or `doctor`, not to serve: no fleet membership (the software
+   * keystore on PostgreSQL writes no heartbeat, so a check never counts as a proxy).
+   */
+  checkOnly?: boolean;
 }

@@ -56,6 +56,8 @@ export interface BuildTenantsOptions {
   env: NodeJS.ProcessEnv;
   /** Sees each new key store with its raw provider (metrics read provider counters such as session pools). */
   onProvider?: (keyStore: KeyStore, provider: KeyProvider) => void;
+  /** Built by a check (config check, doctor), not to serve; see ProviderDeps.checkOnly. */
+  checkOnly?: boolean;
 }
 
 /** Builds the key store (provider included) of one key store config. */
@@ -73,7 +75,7 @@ export function buildKeyStore(ks: KeyStoreConfig, config: ProxyConfig, opts: Bui
 
 function buildKeyStoreOnly(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildTenantsOptions): KeyStore {
   const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
-  const deps = { logger, configDir: opts.configDir, env: opts.env };
+  const deps = { logger, configDir: opts.configDir, env: opts.env, checkOnly: opts.checkOnly };
   const fixedFleetSize = config.health.fleetSize ?? config.health.fleetSizeFloor;
   const health = { healthCacheMs: config.health.cacheSeconds * 1000, fleetSize: fixedFleetSize, proxyModel: PROXY_MODEL };
   // An upstream XKS proxy applies the spec's AAD, metadata and CDIV rules itself, so it

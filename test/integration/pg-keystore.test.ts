@@ -12,6 +12,7 @@ import { openKeystoreBackend, readKeystoreFile } from '../../src/providers/softw
 import { findPgBinDir } from '../../src/providers/software/pg/pg-local-cluster.ts';
 import { PgKeystore } from '../../src/providers/software/pg/pg-keystore.ts';
 import { zeroContents, type KeystoreContents } from '../../src/providers/software/software-keystore-contents.ts';
+import { runCli } from '../support/cli-process.ts';
 import { runKeysCli, type CliResult } from '../support/run-keys-cli.ts';
 import { makeTempDir, rawKekSecret, TEST_SCRYPT } from '../support/software-keystore-fixture.ts';
 import { startTestPg, type TestPg } from '../support/postgres.ts';
@@ -176,6 +177,32 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
       await s.close();
       await fileBackend.close();
     }
+  });
+
+  it('config check tries the database and status --fleet lists the heartbeats', async () => {
+    const config = await writeConfig('check.yaml', 'check_test');
+    const before = await runCli(['config', 'check', '--config', join(dir, config)], env, 60_000);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/fail\s+keyStores\[prefix="p"\]\.provider\.store\.postgres\.schema: PostgreSQL .* has no keystore schema yet; this proxy needs 2: run "xks-proxy keys init/);
+    expect((await cli('init', '--config', config)).code).toBe(0);
+    const s = store('check_test');
+    await s.createKey('foo', { usages: ['ENCRYPT', 'DECRYPT'], enabled: true });
+    // A proxy's heartbeat, as a serving proxy writes it.
+    await s.pool.query(`INSERT INTO check_test.proxies VALUES ('0f0e0d0c-aaaa', 'host-a', 42, '0.1.0', now(), now(), 1, 1, 'abcd')`);
+    await s.close();
+    const after = await runCli(['config', 'check', '--config', join(dir, config)], env, 60_000);
+    expect(after.stdout).toMatch(/ok\s+keyStores\[prefix="p"\]\.provider\.store\.postgres: PostgreSQL .* answers; schema version 2/);
+    expect(after.stdout).toMatch(/the configured secret opens the keystore: 1 key\(s\); 1 live proxy share it/);
+    expect(after.stdout).toMatch(/config .* is valid/);
+    // config check never counts itself as a proxy.
+    expect(await sql(`SELECT proxy_id FROM check_test.proxies`)).toHaveLength(1);
+    const wrongKek = await runCli(['config', 'check', '--config', join(dir, config)], { ...env, TEST_KEK: env.OTHER_KEK }, 60_000);
+    expect(wrongKek.stdout).toMatch(/fail\s+keyStores\[prefix="p"\]\.provider\.kek: wrong kek for the keystore/);
+
+    const fleet = await runCli(['status', '--fleet', '--config', join(dir, config)], env);
+    expect(fleet.stderr).toBe('');
+    expect(fleet.stdout).toMatch(/schema check_test \(key store "p"\): 1 live proxy/);
+    expect(fleet.stdout).toMatch(/0f0e0d0c\s+host-a\s+42\s+0\.1\.0\s+\S+\s+\S+ ago\s+live\s+1\s+1\s+abcd/);
   });
 
   it('never holds a key in clear: the raw key bytes are nowhere in a pg_dump of the database', async () => {

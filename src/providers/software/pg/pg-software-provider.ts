@@ -112,6 +112,7 @@ export class PgSoftwareProvider implements KeyProvider {
     this.#log.info({ keys: contents.keys.size, store: store.where }, 'keys loaded from the database');
     this.#backstop = setInterval(() => void this.#reloadAll('periodic'), this.#pgConfig.reloadIntervalSeconds * 1000);
     this.#backstop.unref();
+    if (this.#deps.checkOnly) return;
     this.#heartbeat = new PgHeartbeat(store.pool, this.#pgConfig.schema, {
       everyMs: this.#pgConfig.heartbeatSeconds * 1000,
       liveSeconds: this.#pgConfig.liveSeconds,
