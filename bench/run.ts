@@ -15,6 +15,7 @@ import { runClosedLoop } from './closed-loop.ts';
 import { combineRounds, roundRatios, runInterleaved, type RoundPlan, type RoundResult, type RoundTarget } from './interleaved.ts';
 import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
 import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
+import { createSoftwarePgFixture } from './fixtures/software-pg-fixture.ts';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.ts';
 import { handlerLatency, type HandlerLatency } from './handler-latency.ts';
 import { formatTable, measured, row, type Row } from './report.ts';
@@ -81,6 +82,8 @@ const RATIOS = {
   softhsm_ratio: ['softhsm', 'pkcs11-ceiling'],
   work_ceiling_ratio: ['work-ceiling', 'baseline'],
   software_vs_work_ceiling: ['software', 'work-ceiling'],
+  // The keys in PostgreSQL instead of a file: the hot path serves from memory either way.
+  software_pg_vs_file: ['software-pg', 'software'],
   pkcs11_work_ceiling_ratio: ['pkcs11-work-ceiling', 'pkcs11-ceiling'],
   softhsm_vs_work_ceiling: ['softhsm', 'pkcs11-work-ceiling'],
 } as const satisfies Record<string, readonly [string, string]>;
@@ -94,6 +97,9 @@ let software: ProxyFixture | undefined;
 const softwareFixture = async () => (software ??= await createSoftwareFixture(await subdir('software'), opts.logLevel));
 const baselineServer = lazy(async () => ({ name: 'baseline', script: 'bench/servers/baseline-server.ts', args: [], logDir: dir, readyMsg: 'bench server listening' }));
 const softwareServer = lazy(async () => proxySpec('software', await softwareFixture(), 1));
+let softwarePg: Awaited<ReturnType<typeof createSoftwarePgFixture>> | undefined;
+const softwarePgFixture = async () => (softwarePg ??= await createSoftwarePgFixture(await subdir('software-pg'), opts.logLevel));
+const softwarePgServer = lazy(async () => proxySpec('software-pg', await softwarePgFixture(), 1));
 const workloads = new Map<ServerProcess, XksWorkload>();
 async function workload(server: ServerProcess, fixture: ProxyFixture): Promise<XksWorkload> {
   let w = workloads.get(server);
@@ -140,6 +146,11 @@ try {
     const s = await softwareServer();
     const w = await workload(s, await softwareFixture());
     softwareGroup.push(closedLoopTarget('software', s, () => w.requests(), '1 worker'));
+  }
+  if (want('software-pg')) {
+    const s = await softwarePgServer();
+    const w = await workload(s, await softwarePgFixture());
+    softwareGroup.push(closedLoopTarget('software-pg', s, () => w.requests(), '1 worker, keys in PostgreSQL'));
   }
   const softwareRounds = await runGroup(softwareGroup);
   if (softwareCeiling !== undefined) await stop(softwareCeiling.server);
@@ -248,6 +259,8 @@ try {
   Object.assign(json, {
     baseline_rps: rps('baseline'),
     software_rps: rps('software'),
+    software_pg_rps: rps('software-pg'),
+    software_pg_vs_file: ratioOf('software_pg_vs_file'),
     softhsm_rps: rps('softhsm'),
     baseline_p99_ms_at_1800: opts.rate === 1800 ? baselineP99 : null,
     software_p99_ms_at_1800: opts.rate === 1800 ? softwareP99 : null,
@@ -281,6 +294,7 @@ try {
 } finally {
   for (const s of [...running]) await stop(s).catch(() => undefined);
   if (typeof hsm === 'object') await hsm.cleanup();
+  await softwarePg?.pg.stop().catch(() => undefined);
   if (opts.keep) log(`kept ${dir} (server logs and configs)`);
   else await rm(dir, { recursive: true, force: true });
 }
