@@ -7,6 +7,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../config/load-config.ts';
@@ -111,6 +112,26 @@ function startProxy(entry: string[], configPath: string, port: number, logFile: 
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
   });
+}
+
+/**
+ * The first of `count` consecutive free loopback ports, for `--port 0`. Chosen below the
+ * ephemeral range (32768+), where the OS hands out ports to other programs meanwhile.
+ */
+export async function freePortRun(count = FLEET_PROXIES + 1): Promise<number> {
+  const free = (p: number) =>
+    new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
+    });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 12_000 + Math.floor(Math.random() * 18_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await free(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`found no ${count} consecutive free ports on 127.0.0.1`);
 }
 
 /** HAProxy's config: round robin over the proxies, health check GET /ping, retries on a dead peer. */

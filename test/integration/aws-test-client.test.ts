@@ -17,13 +17,14 @@ import { startNpmDemo } from '../support/demo-process.ts';
 
 /**
  * Every demo, one line each: the npm script a user runs (it gets `-- --port 0 --data-dir
- * <tmp>` appended, plus `args`). Add `demo:fleet` here when it exists.
+ * <tmp>` appended, plus `args`).
  */
 const DEMOS: readonly { script: string; args?: readonly string[] }[] = [
   { script: 'start' }, // software keystore
   { script: 'demo:softhsm' }, // PKCS#11 on a SoftHSM2 token
   { script: 'demo:nss' }, // PKCS#11 on NSS softoken (a second implementation, by configuration only)
   { script: 'demo:kmip' }, // KMIP on a PyKMIP server
+  { script: 'demo:fleet' }, // software keystore on PostgreSQL, three proxies behind HAProxy
 ];
 
 /** Start (up to 90 s, KMIP's first run makes a PKI and keys) + client (~15-40 s) + stop. */

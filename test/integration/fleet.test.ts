@@ -9,13 +9,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleetDemo, type FleetDemo } from '../../src/cli/fleet-demo.ts';
+import { freePortRun, startFleetDemo, type FleetDemo } from '../../src/cli/fleet-demo.ts';
 import { findPgBinDir } from '../../src/providers/software/pg/pg-local-cluster.ts';
 import { PgKeystore } from '../../src/providers/software/pg/pg-keystore.ts';
 import { zeroContents } from '../../src/providers/software/software-keystore-contents.ts';
@@ -38,24 +37,6 @@ interface Sent {
   why?: string;
   enc?: EncryptResponseJson;
   plaintext?: string;
-}
-
-/** Four consecutive free loopback ports (HAProxy + three proxies). */
-async function freePortRun(): Promise<number> {
-  const free = (p: number) =>
-    new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below the ephemeral range (32768+), where the OS hands out ports to others meanwhile.
-    const base = 12_000 + Math.floor(Math.random() * 18_000);
-    let ok = true;
-    for (let i = 0; i < 4 && ok; i++) ok = await free(base + i);
-    if (ok) return base;
-  }
-  throw new Error('no run of four free ports');
 }
 
 async function xks(baseUrl: string, op: 'encrypt' | 'decrypt', body: Record<string, unknown>, keyId = 'foo'): Promise<{ status: number; json: EncryptResponseJson }> {
