@@ -7,7 +7,7 @@
  * the `postgres` user the Debian package creates and every binary runs through `runuser`.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, stat } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -38,6 +38,8 @@ export interface LocalPgOptions {
   port?: number;
   /** fsync off: faster, for throwaway test clusters only. */
   throwaway?: boolean;
+  /** Serve TLS with this certificate and key (PEM files; copied into the cluster directory). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Finds the newest installed PostgreSQL server binaries (Debian layout). */
@@ -118,7 +120,22 @@ export async function startLocalPgCluster(dir: string, opts: LocalPgOptions = {}
     await run(join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', LOCAL_PG_USER, '-E', 'UTF8', '--no-instructions', ...(opts.throwaway ? ['--no-sync'] : [])]);
   }
   const port = opts.port ?? (await freePort());
-  const serverOpts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : [])].join(' ');
+  const tlsOpts: string[] = [];
+  if (opts.tls) {
+    // The server refuses a key file others can read, and runs as postgres: copy both in.
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    await copyFile(opts.tls.certFile, cert);
+    await copyFile(opts.tls.keyFile, key);
+    await chmod(key, 0o600);
+    if (isRoot()) {
+      const ids = await pgIds();
+      await chown(cert, ids.uid, ids.gid);
+      await chown(key, ids.uid, ids.gid);
+    }
+    tlsOpts.push('-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`);
+  }
+  const serverOpts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...tlsOpts, ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : [])].join(' ');
   const url = `postgres://${LOCAL_PG_USER}@127.0.0.1:${port}/${LOCAL_PG_DATABASE}`;
   const start = async () => {
     await run(join(bin, 'pg_ctl'), ['-D', dataDir, '-o', serverOpts, '-l', join(dir, 'pg.log'), '-w', '-t', '60', 'start']);
