@@ -38,7 +38,8 @@ export class PgChangeListener {
   readonly #conn: PgConnection;
   readonly #channel: string;
   readonly #handlers: ChangeHandlers;
-  readonly #log: Logger;
+  /** Undefined: the owner logs the outage (the served key set's refresher does, once each way). */
+  readonly #log: Logger | undefined;
   readonly #timing: ListenerTiming;
   #client: pg.Client | undefined;
   #connected = false;
@@ -49,7 +50,7 @@ export class PgChangeListener {
   #probe: NodeJS.Timeout | undefined;
   #downSince: number | undefined;
 
-  constructor(conn: PgConnection, channel: string, handlers: ChangeHandlers, log: Logger, timing: Partial<ListenerTiming> = {}) {
+  constructor(conn: PgConnection, channel: string, handlers: ChangeHandlers, log: Logger | undefined, timing: Partial<ListenerTiming> = {}) {
     this.#conn = conn;
     this.#channel = channel;
     this.#handlers = handlers;
@@ -108,7 +109,7 @@ export class PgChangeListener {
     const first = !this.#everConnected;
     this.#everConnected = true;
     if (this.#downSince !== undefined) {
-      this.#log.info({ store: this.#conn.where, downForMs: Date.now() - this.#downSince }, 'key store database reachable again; re-reading every key');
+      this.#log?.info({ store: this.#conn.where, downForMs: Date.now() - this.#downSince }, 'key store database reachable again; re-reading every key');
     }
     this.#downSince = undefined;
     this.#probe = setInterval(() => {
@@ -136,7 +137,7 @@ export class PgChangeListener {
     if (this.#closed) return;
     if (wasConnected || (this.#downSince === undefined && !this.#everConnected && this.#failures === 0)) {
       this.#downSince = Date.now();
-      this.#log.warn({ store: this.#conn.where, reason }, 'key store database unreachable; serving the keys held in memory, reconnecting with backoff');
+      this.#log?.warn({ store: this.#conn.where, reason }, 'key store database unreachable; serving the keys held in memory, reconnecting with backoff');
       this.#handlers.onDisconnect(reason);
     }
     this.#failures++;
