@@ -84,7 +84,7 @@ export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv
 
 /** Runs `body` on the located keystore's backend and closes it. */
 async function withBackend<T>(opts: LocateOptions, body: (backend: KeystoreBackend) => Promise<T>): Promise<T> {
-  const backend = openKeystoreBackend(await locateKeystore(opts));
+  const backend = await openKeystoreBackend(await locateKeystore(opts));
   try {
     return await body(backend);
   } finally {

@@ -39,7 +39,7 @@ export async function knownKeys(ks: KeyStoreConfig, requested: readonly string[]
     let where = 'the keystore';
     let backend: KeystoreBackend | undefined;
     try {
-      backend = openKeystoreBackend(keystoreLocationOf(ks.provider, opts.configDir, opts.env));
+      backend = await openKeystoreBackend(keystoreLocationOf(ks.provider, opts.configDir, opts.env));
       where = ks.provider.path !== undefined ? `keystore file ${backend.where}` : backend.where;
       const summaries = await backend.listKeys();
       return { keyIds: summaries.map((s) => s.keyId), source: `listed in ${where}` };

@@ -136,7 +136,7 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
 
   it('imports a keystore file with every version and exports an encrypted backup that restores the same keys', async () => {
     // The single-proxy keystore file a fleet migrates from.
-    const fileBackend = openKeystoreBackend({ kind: 'file', path: join(dir, 'old.json'), secret: kek });
+    const fileBackend = await openKeystoreBackend({ kind: 'file', path: join(dir, 'old.json'), secret: kek });
     await fileBackend.init();
     await fileBackend.createKey('alpha', { usages: ['ENCRYPT', 'DECRYPT'], enabled: true });
     await fileBackend.rotateKey('alpha');

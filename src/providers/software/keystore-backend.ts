@@ -1,5 +1,5 @@
 import { KeyMaterial } from './key-material.ts';
-import { PgKeystore } from './pg/pg-keystore.ts';
+import type { PgKeystore } from './pg/pg-keystore.ts';
 import type { PgConnection } from './pg/pg-connection.ts';
 import { zeroContents, type KeystoreContents, type SoftwareKey } from './software-keystore-contents.ts';
 import { SoftwareKeystoreFile } from './software-keystore-file.ts';
@@ -40,9 +40,14 @@ export interface KeystoreBackend {
   close(): Promise<void>;
 }
 
-/** Opens the backend for a location. */
-export function openKeystoreBackend(location: KeystoreLocation): KeystoreBackend {
-  return location.kind === 'file' ? new FileBackend(location.path, location.secret) : new PgBackend(new PgKeystore(location.connection, location.schema, location.secret, 2));
+/**
+ * Opens the backend for a location. The PostgreSQL client is loaded only when a database
+ * is named, so `keys` commands on a file start as fast as before.
+ */
+export async function openKeystoreBackend(location: KeystoreLocation): Promise<KeystoreBackend> {
+  if (location.kind === 'file') return new FileBackend(location.path, location.secret);
+  const { PgKeystore } = await import('./pg/pg-keystore.ts');
+  return new PgBackend(new PgKeystore(location.connection, location.schema, location.secret, 2));
 }
 
 /** A copy of a key with its own material buffers (the source may be zeroed independently). */
