@@ -5,7 +5,8 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load-c
 import type { KeyStoreConfig } from '../config/schema.ts';
 import { buildTenants } from '../server/build-tenants.ts';
 import type { Tenant } from '../server/tenants.ts';
-import { errorText, fail, ok, skip, type CheckGroup, type CheckResult } from './check-result.ts';
+import { checkPgStore } from '../providers/software/pg/pg-config-check.ts';
+import { errorText, fail, ok, skip, warn, type CheckGroup, type CheckResult } from './check-result.ts';
 import { checkClock, type ClockCheckOptions } from './clock-check.ts';
 import { checkCredentials } from './credentials-check.ts';
 import { buildReport, type DoctorReport } from './doctor-report.ts';
@@ -190,6 +191,16 @@ async function keyStoreChecks(
     return [fail({ group: 'keys', id: 'keys.canary', subject: `keyStores[prefix="${ks.prefix}"]`, message: `cannot set up the key store: ${errorText(e)}`, fix: 'correct the provider section of this key store', kmsState: 'XKS_PROXY_NOT_REACHABLE' })];
   }
   const results: CheckResult[] = [];
+  if (wanted('keys') && ks.provider.type === 'software' && ks.provider.store?.postgres !== undefined) {
+    // The fleet's database: reachable, TLS, schema version, the secret, live proxies.
+    const subject = `keyStores[prefix="${ks.prefix}"].provider`;
+    for (const f of await checkPgStore(ks.provider, { configDir: loaded.configDir, env: opts.env })) {
+      const fields = { group: 'keys' as const, id: 'keys.store', subject: `${subject}.${f.field}`, message: f.message };
+      if (f.level === 'ok') results.push(ok(fields));
+      else if (f.level === 'warn') results.push(warn({ ...fields, fix: 'see docs/fleet.md (TLS to the database)' }));
+      else results.push(fail({ ...fields, fix: 'make the database reachable with the configured URL, run "xks-proxy keys init", and give every proxy the same secret (docs/fleet.md)', kmsState: 'XKS_PROXY_NOT_REACHABLE' }));
+    }
+  }
   try {
     const health = await checkProviderHealth(tenant);
     if (wanted('keys')) results.push(...health);

@@ -12,6 +12,7 @@ import { openKeystoreBackend, readKeystoreFile } from '../../src/providers/softw
 import { findPgBinDir } from '../../src/providers/software/pg/pg-local-cluster.ts';
 import { PgKeystore } from '../../src/providers/software/pg/pg-keystore.ts';
 import { zeroContents, type KeystoreContents } from '../../src/providers/software/software-keystore-contents.ts';
+import { runDoctor } from '../../src/diagnostics/run-doctor.ts';
 import { runCli } from '../support/cli-process.ts';
 import { runKeysCli, type CliResult } from '../support/run-keys-cli.ts';
 import { makeTempDir, rawKekSecret, TEST_SCRYPT } from '../support/software-keystore-fixture.ts';
@@ -179,7 +180,7 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     }
   });
 
-  it('config check tries the database and status --fleet lists the heartbeats', async () => {
+  it("config check and doctor try the database, and status --fleet lists the heartbeats", async () => {
     const config = await writeConfig('check.yaml', 'check_test');
     const before = await runCli(['config', 'check', '--config', join(dir, config)], env, 60_000);
     expect(before.code).toBe(1);
@@ -198,6 +199,14 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     expect(await sql(`SELECT proxy_id FROM check_test.proxies`)).toHaveLength(1);
     const wrongKek = await runCli(['config', 'check', '--config', join(dir, config)], { ...env, TEST_KEK: env.OTHER_KEK }, 60_000);
     expect(wrongKek.stdout).toMatch(/fail\s+keyStores\[prefix="p"\]\.provider\.kek: wrong kek for the keystore/);
+
+    // The doctor checks the database the same way and lists the keys from it.
+    const report = await runDoctor({ configPath: join(dir, config), skip: ['tls', 'credentials', 'latency', 'end-to-end', 'clock'], env });
+    const storeChecks = report.checks.filter((c) => c.id === 'keys.store');
+    expect(storeChecks.map((c) => c.level)).toEqual(['ok', 'ok']);
+    expect(storeChecks[1]!.message).toMatch(/opens the keystore: 1 key\(s\)/);
+    expect(report.checks.filter((c) => c.id === 'keys.key').map((c) => c.subject).join(' ')).toContain('foo');
+    expect(await sql(`SELECT proxy_id FROM check_test.proxies`)).toHaveLength(1);
 
     const fleet = await runCli(['status', '--fleet', '--config', join(dir, config)], env);
     expect(fleet.stderr).toBe('');
