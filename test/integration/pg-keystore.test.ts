@@ -180,7 +180,7 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     }
   });
 
-  it("config check and doctor try the database, and status --fleet lists the heartbeats", async () => {
+  it('config check and doctor try the database, and status --fleet lists the heartbeats', async () => {
     const config = await writeConfig('check.yaml', 'check_test');
     const before = await runCli(['config', 'check', '--config', join(dir, config)], env, 60_000);
     expect(before.code).toBe(1);
