@@ -18,4 +18,11 @@ export interface KeystoreSource {
   load(): Promise<KeystoreContents | undefined>;
   /** Releases cached secrets (a derived file key, a connection). */
   close(): void;
+  /**
+   * For a store that learns of changes by itself (PostgreSQL's LISTEN/NOTIFY): calls
+   * `onChange` when a check should run now rather than at the next interval.
+   */
+  watch?(onChange: () => void): void;
+  /** Live proxies sharing this store, when it counts them (heartbeats); feeds xksProxyFleetSize. */
+  liveFleetSize?(): number | undefined;
 }

@@ -13,7 +13,7 @@ import type { KeystoreSource } from './keystore-source.ts';
 import { ServedKeySet } from './served-key-set.ts';
 import type { SoftwareKey } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
-import { PgSoftwareProvider } from './pg/pg-software-provider.ts';
+import type { PgSourceOptions } from './pg/pg-keystore-source.ts';
 
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
@@ -24,13 +24,13 @@ export interface SoftwareProviderOptions {
   reloadCheckMs?: number;
   /** A keystore read running longer than this (ms) turns health DEGRADED; default 2000. */
   slowReadMs?: number;
+  /** Timing of the PostgreSQL store's change listener (tests). */
+  pg?: PgSourceOptions;
 }
 
 /** Builds the software keystore provider for one key store. */
 export function createSoftwareProvider(config: SoftwareProviderConfig, deps: ProviderDeps, options: SoftwareProviderOptions = {}): KeyProvider {
-  // The fleet store: keys in PostgreSQL, served from memory (docs/fleet.md).
-  if (config.store?.postgres !== undefined) return new PgSoftwareProvider(config, deps);
-  return new SoftwareKeyProvider(config, deps, { reloadCheckMs: options.reloadCheckMs ?? 1000, slowReadMs: options.slowReadMs ?? 2000 });
+  return new SoftwareKeyProvider(config, deps, { reloadCheckMs: options.reloadCheckMs ?? 1000, slowReadMs: options.slowReadMs ?? 2000, pg: options.pg ?? {} });
 }
 
 /**
@@ -58,7 +58,8 @@ class SoftwareKeyProvider implements KeyProvider {
   constructor(config: SoftwareProviderConfig, deps: ProviderDeps, options: Required<SoftwareProviderOptions>) {
     this.#config = config;
     this.#deps = deps;
-    this.#path = resolve(deps.configDir, config.path!);
+    // The file, or the PostgreSQL schema a fleet shares (docs/fleet.md).
+    this.#path = config.path !== undefined ? resolve(deps.configDir, config.path) : `postgres:${config.store!.postgres.schema}`;
     this.#options = options;
     this.#log = deps.logger.child({ keystore: this.#path }); // prefix and provider are bound by build-tenants
   }
@@ -107,7 +108,7 @@ class SoftwareKeyProvider implements KeyProvider {
 
   /** The keystore by name (health id: the source's, else the file name), whether or not it could be opened. */
   fleetIdentity(): EkmIdentity[] {
-    return [{ id: this.#source?.id ?? basename(this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
+    return [{ id: this.#source?.id ?? (this.#config.path !== undefined ? basename(this.#path) : this.#path), model: SOFTWARE_KEYSTORE_MODEL }];
   }
 
   async health(ctx: CallContext): Promise<EkmHealth[]> {
@@ -127,7 +128,7 @@ class SoftwareKeyProvider implements KeyProvider {
       const out = gcmEncrypt(contents.canary.expose(), iv, probe, aad);
       const back = gcmDecrypt(contents.canary.expose(), iv, out.ciphertext, out.tag, aad);
       if (back === null || back.length !== probe.length || !timingSafeEqual(back, probe)) {
-        throw new Error(`health canary encrypt/decrypt round trip failed for keystore file ${this.#path}`);
+        throw new Error(`health canary encrypt/decrypt round trip failed for keystore ${this.#path}`);
       }
       if (state.state === 'stale') {
         const detail = `serving the keys loaded at ${new Date(state.loadedAt).toISOString()}; ${state.problem}`;
@@ -137,6 +138,11 @@ class SoftwareKeyProvider implements KeyProvider {
     } catch (e) {
       return [{ ...entry, healthStatus: 'UNAVAILABLE', detail: e instanceof XksError ? (e.logDetail ?? e.message) : (e as Error).message }];
     }
+  }
+
+  /** Live proxies sharing the store (PostgreSQL heartbeats), undefined for a file. */
+  liveFleetSize(): number | undefined {
+    return this.#source?.liveFleetSize?.();
   }
 
   onHealthChange(listener: () => void): void {
@@ -154,13 +160,16 @@ class SoftwareKeyProvider implements KeyProvider {
     if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
     if (this.#refresher === undefined) {
       // Throws (naming the reference, never the secret) when the secret cannot be read.
-      this.#source = openKeystoreSource(this.#config, this.#deps, this.#log);
-      this.#refresher = new KeySetRefresher(this.#source, this.#keySet, {
+      this.#source = openKeystoreSource(this.#config, this.#deps, this.#log, this.#options.pg);
+      const refresher = new KeySetRefresher(this.#source, this.#keySet, {
         intervalMs: this.#options.reloadCheckMs,
         slowAfterMs: this.#options.slowReadMs,
         logger: this.#log,
       });
-      this.#refresher.start();
+      this.#refresher = refresher;
+      // A store that hears of changes itself (PostgreSQL NOTIFY) has them applied at once.
+      this.#source.watch?.(() => void refresher.poke(true));
+      refresher.start();
     }
     return this.#refresher;
   }
