@@ -89,8 +89,15 @@ class SoftwareKeyProvider implements KeyProvider {
   }
 
   async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    const key = await this.#key(ref.keyId, ctx);
-    const version = key.versions[ref.version - 1];
+    let key = await this.#key(ref.keyId, ctx);
+    let version = key.versions[ref.version - 1];
+    if (!version && ref.version > key.versions.length && ref.version <= key.versions.length + 16) {
+      // A version just past ours may be a rotation another admin (or, in a fleet, another
+      // proxy's store) made a moment ago: check the store once, within the deadline.
+      await this.#refresher?.refreshWithin(waitBudget(ctx));
+      key = await this.#key(ref.keyId, ctx);
+      version = key.versions[ref.version - 1];
+    }
     if (!version) {
       // The version comes from ciphertextMetadata; one we never issued means a foreign or
       // altered ciphertext, not a missing key.

@@ -174,6 +174,20 @@ describe('software provider sees CLI changes without restart', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('checks the store at once when a decrypt names a version just past its own (a rotation made elsewhere a moment ago)', async () => {
+    // Two proxies on one store: `other` learns of the rotation first and encrypts with it.
+    const slow = makeProvider({ reloadCheckMs: 3_600_000 });
+    const other = makeProvider({ reloadCheckMs: 3_600_000 });
+    await slow.init();
+    await changeKeystore(path, secret, (f, c) => rotateKey(f, c, 'foo'));
+    await other.init();
+    const made = await other.encrypt({ keyId: 'foo', version: 2 }, Buffer.from('fresh'), aad, ctx());
+    expect((await slow.describe('foo', { deadline: Date.now(), signal: new AbortController().signal })).currentVersion).toBe(1);
+    expect(Buffer.from(await slow.decrypt({ keyId: 'foo', version: 2 }, made, aad, ctx())).toString()).toBe('fresh');
+    await slow.close();
+    await other.close();
+  });
+
   it('checks the file at once when a key is not found, so a just-created key works immediately', async () => {
     await changeKeystore(path, secret, (f, c) => addKey(f, c, 'brand_new', { usages: ['ENCRYPT'], enabled: true }));
     expect((await provider.describe('brand_new', ctx())).usages).toEqual(['ENCRYPT']);
