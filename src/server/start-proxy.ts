@@ -69,6 +69,7 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       bodyLimitBytes: server.bodyLimitBytes,
       requestTimeoutMs: server.requestTimeoutMs,
       admit: ops.admit,
+      refusalLevel: () => ops.loaded.config.logging.refusalLevel,
       observers: [...ops.observers, tracker.observe],
       extraRoutes: config.server.statusEndpoint
         ? statusRoutes(tracker, tenants, { current: () => ops.loaded, token: statusToken, healthBudgetMs: server.requestTimeoutMs })
