@@ -21,7 +21,7 @@ import { credentialSentence, settingChanges } from './reload-changes.ts';
 import { perWorkerFile, perWorkerPort, workerCount, workerSlot } from './worker-slot.ts';
 
 /** Config sections a reload cannot change (they shape listeners and files opened at start). */
-const RESTART_ONLY: ReadonlyArray<keyof ProxyConfig> = ['server', 'metrics', 'audit', 'reload'];
+const RESTART_ONLY: ReadonlyArray<keyof ProxyConfig> = ['server', 'metrics', 'admin', 'audit', 'reload'];
 
 /** Reads the expiry of the first certificate of a PEM chain (the leaf the listener serves). */
 function certificateNotAfter(config: ProxyConfig, configDir: string, logger: Logger): Date | undefined {
