@@ -20,6 +20,10 @@ export function formatStatus(report: StatusReport): string {
     const listed = report.workers.map((w) => `${w.worker}${w.error !== undefined ? ` (no view: ${w.error})` : ` (${w.requests ?? 0} requests)`}`).join(', ');
     out.push(`workers: ${report.workers.length}, totals over all of them: ${listed}`);
   }
+  if (report.rateLimits !== undefined) {
+    const shared = report.workers !== undefined && report.workers.length > 1 ? ` (for all ${report.workers.length} workers together; each admits its share)` : '';
+    out.push(`rate limits: ${report.rateLimits.map((l) => `${l.scope} ${l.requestsPerSecond}/s burst ${l.burst}`).join(', ')}${shared}`);
+  }
   const cert = report.certificate;
   if (cert === null) out.push('certificate: none (plain HTTP listener)');
   else if (cert.error !== undefined) out.push(`certificate: ${cert.file}: ${cert.error}`);

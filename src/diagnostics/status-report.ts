@@ -40,6 +40,11 @@ export interface StatusReport {
    * (each counts its own requests; the totals above are their sums).
    */
   workers?: Array<{ worker: number; pid?: number; requests?: number; error?: string }>;
+  /**
+   * Configured rate limits, for the whole proxy (all workers together: each of N workers
+   * admits its share, src/ops/rate-limit.ts workerShare). Absent when none is configured.
+   */
+  rateLimits?: Array<{ scope: string; requestsPerSecond: number; burst: number }>;
 }
 
 /** What the status view reads besides the tracker. */
@@ -67,6 +72,7 @@ export async function renderStatus(tracker: StatusTracker, tenants: readonly Ten
     version: PROXY_VERSION,
     certificate: certificateStatus(config, configDir, now),
     keyStores,
+    ...rateLimitsOf(config),
     unknownPrefixes: [...unrouted.unknownPrefixes].map(([prefix, u]) => ({ prefix, count: u.count, lastAt: iso(u.lastAt)! })),
     otherPaths: {
       count: unrouted.otherPaths.count,
@@ -160,4 +166,15 @@ function certificateStatus(config: ProxyConfig, configDir: string, now: Date): S
   } catch (e) {
     return { file, error: errorText(e) };
   }
+}
+
+/** The configured limits as totals (never one worker's share), so every worker reports the same. */
+function rateLimitsOf(config: ProxyConfig): { rateLimits?: StatusReport['rateLimits'] } {
+  const limits: NonNullable<StatusReport['rateLimits']> = [];
+  const add = (scope: string, l: { requestsPerSecond: number; burst?: number | undefined } | undefined): void => {
+    if (l !== undefined) limits.push({ scope, requestsPerSecond: l.requestsPerSecond, burst: l.burst ?? Math.ceil(l.requestsPerSecond) });
+  };
+  add('proxy-wide', config.rateLimit);
+  for (const ks of config.keyStores) add(`prefix ${JSON.stringify(ks.prefix)}`, ks.rateLimit);
+  return limits.length === 0 ? {} : { rateLimits: limits };
 }

@@ -146,7 +146,7 @@ describe('admin listener under serve --workers 2', () => {
   beforeAll(async () => {
     ({ dir, cleanup } = await makeTempDir());
     adminPort = await freePort();
-    config = await writeConfig(dir, ['server: { host: 127.0.0.1, port: 0 }', `admin: { host: 127.0.0.1, port: ${adminPort} }`]);
+    config = await writeConfig(dir, ['server: { host: 127.0.0.1, port: 0 }', `admin: { host: 127.0.0.1, port: ${adminPort} }`, 'rateLimit: { requestsPerSecond: 1000, burst: 500 }']);
     proxy = await startServing(['serve', '--config', config, '--workers', '2'], {}, 90_000);
   }, 120_000);
 
@@ -186,6 +186,8 @@ describe('admin listener under serve --workers 2', () => {
     expect(seen).toEqual([SENT, SENT, SENT]);
     const text = await runCli(['status', '--config', config]);
     expect(text.stdout).toMatch(/^workers: 2, totals over all of them: 0 \(\d+ requests\), 1 \(\d+ requests\)$/m);
+    // The configured limit, not one worker's half of it.
+    expect(text.stdout).toContain('rate limits: proxy-wide 1000/s burst 500 (for all 2 workers together; each admits its share)');
   }, 60_000);
 
   it('/ready answers for both workers', async () => {
