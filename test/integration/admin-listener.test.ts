@@ -127,6 +127,16 @@ describe('admin listener with mTLS on the XKS listener (serve, one process)', ()
     expect(r.stdout).toContain(`key store "${DEMO_PREFIX}"`);
   });
 
+  it('without an admin section, `xks-proxy status` says the listener needs a client certificate and what to do', async () => {
+    const port = new URL(proxy.url).port;
+    const noAdmin = join(dir, 'no-admin.yaml');
+    const text = (await readFile(config, 'utf8')).replace(/^admin: .*$/m, '').replace('port: 0', `port: ${port}`);
+    await writeFile(noAdmin, text.replace(/^server:/m, 'server:\n  statusEndpoint: true'));
+    const r = await runCli(['status', '--config', noAdmin]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('the listener requires a client certificate (server.tls.mtls); add an `admin:` section');
+  });
+
   it("the image's HEALTHCHECK passes against its default URL's admin port, and fails on the mTLS port", async () => {
     const dockerfile = await readFile(join(REPO, 'Dockerfile'), 'utf8');
     const defaultUrl = /XKS_HEALTHCHECK_URL=(\S+)/.exec(dockerfile)![1]!;
