@@ -62,7 +62,7 @@ COPY src ./src
 COPY config ./config
 ENV NODE_ENV=production \
     XKS_PROXY_CONFIG=/etc/xks-proxy/xks-proxy.yaml \
-    XKS_HEALTHCHECK_URL=https://127.0.0.1:8443/ping
+    XKS_HEALTHCHECK_URL=http://127.0.0.1:9480/ping
 ENV SOFTHSM2_CONF=/etc/xks-proxy-softhsm/softhsm2.conf
 # Config (read-only, with TLS files and secret files) and data (keystore, audit log,
 # SoftHSM tokens) live outside the image.
@@ -70,9 +70,12 @@ VOLUME ["/etc/xks-proxy", "/var/lib/xks-proxy"]
 USER xks:xks
 # 8443: the XKS API (what the NLB forwards to); 9464 and up: Prometheus metrics when
 # configured, one port per worker (serve --workers N: worker i listens on 9464 + i).
+# 9480 (admin: in the config, outside the metrics range) stays inside the container: the HEALTHCHECK uses it.
 EXPOSE 8443 9464-9479
-# GET /ping needs no credentials and touches no key. TLS is not verified here: this only
-# asks whether this process answers. Set XKS_HEALTHCHECK_URL=http://... for a plain HTTP listener.
+# GET /ping on the admin listener (config `admin: { port: 9480 }`): plain HTTP on loopback,
+# so it works when the XKS port requires a client certificate only AWS holds (mTLS). It
+# needs no credentials and touches no key. Without an admin section, set
+# XKS_HEALTHCHECK_URL=https://127.0.0.1:8443/ping (only when mTLS is off).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const u=new URL(process.env.XKS_HEALTHCHECK_URL);require(u.protocol==='https:'?'node:https':'node:http').get(u,{rejectUnauthorized:false,timeout:4000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 # SIGTERM drains requests in flight (shutdown.drainTimeoutMs) and exits 0; SIGHUP reloads.

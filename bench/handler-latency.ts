@@ -15,19 +15,24 @@ export interface HandlerLatency {
   max_ms: number;
 }
 
-/** Reads `logFile` and summarises the request lines whose `at` lies in [fromMs, toMs]; null when there are none. */
+/**
+ * Reads `logFile` and summarises the request lines that arrived in [fromMs, toMs]; null
+ * when there are none. Arrival is the line's `time` (ISO, when it was written) minus its
+ * `latencyMs`; lines of older proxies carry it as `at` (epoch ms).
+ */
 export function handlerLatency(logFile: string, fromMs: number, toMs: number): HandlerLatency | null {
   const latencies: number[] = [];
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     if (!line.includes('"msg":"xks request"')) continue;
-    let entry: { at?: unknown; latencyMs?: unknown };
+    let entry: { at?: unknown; time?: unknown; latencyMs?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
       continue; // a line cut by a concurrent write
     }
-    if (typeof entry.at !== 'number' || typeof entry.latencyMs !== 'number') continue;
-    if (entry.at >= fromMs && entry.at <= toMs) latencies.push(entry.latencyMs);
+    if (typeof entry.latencyMs !== 'number') continue;
+    const arrived = typeof entry.at === 'number' ? entry.at : typeof entry.time === 'string' ? Date.parse(entry.time) - entry.latencyMs : Number.NaN;
+    if (arrived >= fromMs && arrived <= toMs) latencies.push(entry.latencyMs);
   }
   if (latencies.length === 0) return null;
   latencies.sort((a, b) => a - b);

@@ -101,6 +101,23 @@ export class CredentialSet {
     this.#byId = buildMap(entries, this.#byId);
   }
 
+  /**
+   * What `replace(entries)` would change, by access key id (for the reload log line):
+   * ids added, ids removed, and ids whose secret differs. Never exposes a secret.
+   */
+  diff(entries: readonly CredentialInput[]): { added: string[]; removed: string[]; secretReplaced: string[] } {
+    const next = new Set(entries.map((e) => e.accessKeyId));
+    const added: string[] = [];
+    const secretReplaced: string[] = [];
+    for (const entry of entries) {
+      const old = this.#byId.get(entry.accessKeyId);
+      if (old === undefined) added.push(entry.accessKeyId);
+      else if (!old.sameAs(entry)) secretReplaced.push(entry.accessKeyId);
+    }
+    const removed = [...this.#byId.keys()].filter((id) => !next.has(id));
+    return { added, removed, secretReplaced };
+  }
+
   /** Number of accepted credentials. */
   get size(): number {
     return this.#byId.size;

@@ -34,9 +34,10 @@ interface DoctorFlags {
  */
 async function readLocalStatus(configPath: string, flags: DoctorFlags): Promise<StatusReport> {
   const { config, configDir } = await loadConfigFile(configPath);
-  const ref = config.server.statusToken;
+  // The admin listener when configured (as statusUrlFromConfig picks), with its token.
+  const [ref, field] = config.admin !== undefined ? [config.admin.token, 'admin.token'] : [config.server.statusToken, 'server.statusToken'];
   return fetchStatus(await statusUrlFromConfig(configPath), {
-    ...(ref !== undefined ? { token: resolveSecretRef(ref, 'server.statusToken', process.env, configDir) } : {}),
+    ...(ref !== undefined ? { token: resolveSecretRef(ref, field, process.env, configDir) } : {}),
     ...(flags.clientCert !== undefined && flags.clientKey !== undefined ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) } : {}),
   });
 }

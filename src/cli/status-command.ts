@@ -19,11 +19,33 @@ interface StatusFlags {
   fleet?: boolean;
 }
 
-/** The status URL of the proxy a config describes (a wildcard bind is reached on loopback). */
+/** A bind address as a host to connect to (a wildcard bind is reached on loopback). */
+function connectHost(bind: string): string {
+  const host = bind === '0.0.0.0' || bind === '' ? '127.0.0.1' : bind === '::' ? '[::1]' : bind;
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * The status URL of the proxy a config describes: the admin listener when `admin` is
+ * configured (plain HTTP, not behind mTLS, one view for all workers), else the XKS listener.
+ */
 export async function statusUrlFromConfig(configPath: string): Promise<URL> {
   const { config } = await loadConfigFile(configPath);
-  const host = config.server.host === '0.0.0.0' || config.server.host === '' ? '127.0.0.1' : config.server.host === '::' ? '[::1]' : config.server.host;
-  return new URL(`${config.server.tls ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}/status`);
+  if (config.admin !== undefined) return new URL(`http://${connectHost(config.admin.host)}:${config.admin.port}/status`);
+  return new URL(`${config.server.tls ? 'https' : 'http'}://${connectHost(config.server.host)}:${config.server.port}/status`);
+}
+
+/** Why the XKS listener hung up on us, when its config says it requires a client certificate. */
+async function mtlsHint(configPath: string, url: URL): Promise<string> {
+  try {
+    const { config } = await loadConfigFile(configPath);
+    if (config.admin === undefined && config.server.tls?.mtls !== undefined && url.protocol === 'https:') {
+      return ': the listener requires a client certificate (server.tls.mtls); add an `admin:` section to the config (GET /status on a plain loopback listener) and restart, or pass --client-cert/--client-key';
+    }
+  } catch {
+    // no readable config: no hint
+  }
+  return '';
 }
 
 /**
@@ -39,7 +61,7 @@ async function statusToken(flags: StatusFlags): Promise<string | undefined> {
   if (flags.url !== undefined) return undefined;
   try {
     const { config, configDir } = await loadConfigFile(flags.config);
-    const ref = config.server.statusToken;
+    const ref = config.admin !== undefined ? config.admin.token : config.server.statusToken;
     return ref === undefined ? undefined : resolveSecretRef(ref, 'server.statusToken', process.env, configDir);
   } catch {
     return undefined; // no readable config: the status URL step reports that
@@ -111,12 +133,15 @@ export function statusCommand(): Command {
         }
         let url = flags.url !== undefined ? new URL(flags.url) : await statusUrlFromConfig(flags.config);
         if (url.pathname === '/' || url.pathname === '') url = new URL('/status', url);
-        const report = await fetchStatus(url, {
-          token: await statusToken(flags),
-          ...(flags.clientCert !== undefined && flags.clientKey !== undefined
-            ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) }
-            : {}),
-        });
+        const tlsClient =
+          flags.clientCert !== undefined && flags.clientKey !== undefined ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) } : {};
+        let report: StatusReport;
+        try {
+          report = await fetchStatus(url, { token: await statusToken(flags), ...tlsClient });
+        } catch (e) {
+          const hint = flags.url === undefined && tlsClient.clientCert === undefined ? await mtlsHint(flags.config, url) : '';
+          throw hint === '' ? e : new Error(`${(e as Error).message}${hint}`);
+        }
         process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
       }),
     );

@@ -147,6 +147,12 @@ const loggingSchema = z
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** Human-readable output; default: when stdout is a terminal. */
     pretty: z.boolean().optional(),
+    /**
+     * Level of the request line of a refused request (any 4xx: 400, 401, 403, 404, 405,
+     * 429). `warn` (default) keeps refusals and their reasons visible at `level: warn`;
+     * `info` files them with served requests. 5xx lines are always `error`.
+     */
+    refusalLevel: z.enum(['info', 'warn']).default('warn'),
   })
   .strict();
 

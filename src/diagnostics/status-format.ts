@@ -15,6 +15,15 @@ export function formatStatus(report: StatusReport): string {
   const now = new Date(report.generatedAt);
   const out: string[] = [];
   out.push(`xks-proxy ${report.version}, up since ${report.startedAt} (${Math.round(report.uptimeSeconds / 60)} min)`);
+  if (report.workers !== undefined) {
+    // Counts below are the sum over these workers (serve --workers N, read from the admin listener).
+    const listed = report.workers.map((w) => `${w.worker}${w.error !== undefined ? ` (no view: ${w.error})` : ` (${w.requests ?? 0} requests)`}`).join(', ');
+    out.push(`workers: ${report.workers.length}, totals over all of them: ${listed}`);
+  }
+  if (report.rateLimits !== undefined) {
+    const shared = report.workers !== undefined && report.workers.length > 1 ? ` (for all ${report.workers.length} workers together; each admits its share)` : '';
+    out.push(`rate limits: ${report.rateLimits.map((l) => `${l.scope} ${l.requestsPerSecond}/s burst ${l.burst}`).join(', ')}${shared}`);
+  }
   const cert = report.certificate;
   if (cert === null) out.push('certificate: none (plain HTTP listener)');
   else if (cert.error !== undefined) out.push(`certificate: ${cert.file}: ${cert.error}`);

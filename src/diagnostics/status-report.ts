@@ -35,6 +35,16 @@ export interface StatusReport {
   keyStores: KeyStoreStatus[];
   unknownPrefixes: Array<{ prefix: string; count: number; lastAt: string }>;
   otherPaths: { count: number; lastAt: string | null; lastReason?: string };
+  /**
+   * Under `serve --workers N`, read from the admin listener: the workers this view adds up
+   * (each counts its own requests; the totals above are their sums).
+   */
+  workers?: Array<{ worker: number; pid?: number; requests?: number; error?: string }>;
+  /**
+   * Configured rate limits, for the whole proxy (all workers together: each of N workers
+   * admits its share, src/ops/rate-limit.ts workerShare). Absent when none is configured.
+   */
+  rateLimits?: Array<{ scope: string; requestsPerSecond: number; burst: number }>;
 }
 
 /** What the status view reads besides the tracker. */
@@ -62,6 +72,7 @@ export async function renderStatus(tracker: StatusTracker, tenants: readonly Ten
     version: PROXY_VERSION,
     certificate: certificateStatus(config, configDir, now),
     keyStores,
+    ...rateLimitsOf(config),
     unknownPrefixes: [...unrouted.unknownPrefixes].map(([prefix, u]) => ({ prefix, count: u.count, lastAt: iso(u.lastAt)! })),
     otherPaths: {
       count: unrouted.otherPaths.count,
@@ -114,19 +125,18 @@ async function keyStoreStatus(tracker: StatusTracker, tenant: Tenant, config: Pr
     credentials,
     ekmFleet,
   };
-  status.verdict = verdictOf(status, tracker, now);
+  status.verdict = verdictOf(status, tracker.startedAt, [...tracker.unrouted().unknownPrefixes.keys()], now);
   return status;
 }
 
 /** The sentence that separates "KMS never reached us" from "KMS reached us and we refused". */
-function verdictOf(s: KeyStoreStatus, tracker: StatusTracker, now: Date): string {
-  const unknown = [...tracker.unrouted().unknownPrefixes.keys()];
+export function verdictOf(s: KeyStoreStatus, startedAt: number, unknown: readonly string[], now: Date): string {
   const wrongPath = unknown.length > 0 ? ` Requests did arrive for unconfigured prefixes (${unknown.slice(0, 3).map((p) => JSON.stringify(p)).join(', ')}): check XksProxyUriPath in KMS.` : '';
   if (s.ekmFleet.length > 0 && s.ekmFleet.every((e) => e.healthStatus === 'UNAVAILABLE')) {
     return `Every key manager is UNAVAILABLE, so GetHealthStatus tells KMS this key store cannot work (KMS shows XKS_PROXY_NOT_REACHABLE).${wrongPath}`;
   }
   if (s.requests.ok + s.requests.error === 0) {
-    return `No request has reached this key store since ${new Date(tracker.startedAt).toISOString()}: if KMS shows a connection error, KMS is not getting here (DNS, load balancer or VPC endpoint service, firewall, TLS); run xks-proxy doctor --endpoint.${wrongPath}`;
+    return `No request has reached this key store since ${new Date(startedAt).toISOString()}: if KMS shows a connection error, KMS is not getting here (DNS, load balancer or VPC endpoint service, firewall, TLS); run xks-proxy doctor --endpoint.${wrongPath}`;
   }
   const h = s.lastHealthCheck;
   if (h !== null && h.status !== 200) {
@@ -156,4 +166,15 @@ function certificateStatus(config: ProxyConfig, configDir: string, now: Date): S
   } catch (e) {
     return { file, error: errorText(e) };
   }
+}
+
+/** The configured limits as totals (never one worker's share), so every worker reports the same. */
+function rateLimitsOf(config: ProxyConfig): { rateLimits?: StatusReport['rateLimits'] } {
+  const limits: NonNullable<StatusReport['rateLimits']> = [];
+  const add = (scope: string, l: { requestsPerSecond: number; burst?: number | undefined } | undefined): void => {
+    if (l !== undefined) limits.push({ scope, requestsPerSecond: l.requestsPerSecond, burst: l.burst ?? Math.ceil(l.requestsPerSecond) });
+  };
+  add('proxy-wide', config.rateLimit);
+  for (const ks of config.keyStores) add(`prefix ${JSON.stringify(ks.prefix)}`, ks.rateLimit);
+  return limits.length === 0 ? {} : { rateLimits: limits };
 }

@@ -125,8 +125,9 @@ async function checkKmsSuites(target: TlsProbeTarget, subject: string, certRequi
       const res = await probeTls(target, offer);
       accepted.push(`${res.protocol} ${res.cipher}`);
     } catch (e) {
-      // A TLS 1.2 server that wants a client certificate aborts the handshake without one.
-      if (certRequired && isClientCertAlert(e)) untested.push(offer.minVersion);
+      // A TLS 1.2 server that wants a client certificate aborts the handshake without one
+      // (an alert), or, like xks-proxy, resets the connection as the handshake completes.
+      if (certRequired && (isClientCertAlert(e) || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) untested.push(offer.minVersion);
       else refused.push(`${offer.minVersion}: ${errorText(e).split(':').slice(-1)[0]?.trim() ?? 'refused'}`);
     }
   }

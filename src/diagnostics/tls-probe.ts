@@ -104,6 +104,8 @@ export function isIpAddress(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }
 
+const CLOSED_AFTER_HANDSHAKE = 'the server closed the connection right after the TLS handshake without answering (no client certificate was offered)';
+
 /** OpenSSL error codes of a server that wanted a client certificate and got none. */
 const CERT_REQUIRED_ALERT = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
 const HANDSHAKE_FAILURE_ALERT = 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE';
@@ -127,6 +129,7 @@ export function probeClientCertRequirement(target: TlsProbeTarget): Promise<{ ve
   const timeoutMs = target.timeoutMs ?? 5000;
   return new Promise((resolve) => {
     let done = false;
+    let secured = false;
     const finish = (verdict: 'required' | 'not-required' | 'unknown', detail: string) => {
       if (done) return;
       done = true;
@@ -144,6 +147,7 @@ export function probeClientCertRequirement(target: TlsProbeTarget): Promise<{ ve
         ...(target.servername !== undefined && !isIpAddress(target.servername) ? { servername: target.servername } : {}),
       },
       () => {
+        secured = true;
         // The server reads the client's (empty) Certificate message only now; a request makes it answer or alert.
         socket.write(`GET /ping HTTP/1.1\r\nHost: ${target.servername ?? target.host}\r\nConnection: close\r\n\r\n`);
       },
@@ -153,9 +157,12 @@ export function probeClientCertRequirement(target: TlsProbeTarget): Promise<{ ve
       const code = (e as NodeJS.ErrnoException).code;
       if (code === CERT_REQUIRED_ALERT) finish('required', 'TLS alert 116 certificate_required');
       else if (code === HANDSHAKE_FAILURE_ALERT) finish('required', 'TLS alert 40 handshake_failure when no client certificate is offered');
+      else if (secured && code === 'ECONNRESET') finish('required', CLOSED_AFTER_HANDSHAKE);
       else finish('unknown', `${(e as Error).message.split('\n')[0]}`);
     });
-    socket.on('close', () => finish('unknown', 'the server closed the connection without answering'));
+    // xks-proxy itself checks the client certificate as the handshake completes and closes
+    // the connection when there is none (src/server/client-cert-guard.ts), so it can log why.
+    socket.on('close', () => (secured ? finish('required', CLOSED_AFTER_HANDSHAKE) : finish('unknown', 'the server closed the connection without answering')));
     const timer = setTimeout(() => finish('unknown', `no answer within ${timeoutMs} ms`), timeoutMs);
   });
 }

@@ -29,6 +29,18 @@ const REDACTED_PATHS = [
   'req.headers.authorization',
 ];
 
+/**
+ * pino-pretty's options for `logging.pretty`: one line per event (a request line has a
+ * dozen fields; pino-pretty's default puts each on a line of its own) and the date with
+ * the time, so a pasted line says when it happened.
+ */
+export const PRETTY_OPTIONS = {
+  colorize: true,
+  singleLine: true,
+  translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+  ignore: 'pid,hostname,service',
+} as const;
+
 /** Creates the pino logger used across the proxy. */
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
@@ -42,7 +54,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (pretty) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
+      transport: { target: 'pino-pretty', options: PRETTY_OPTIONS },
     });
   }
   // Asynchronous, batched writes keep logging off the request's critical path.

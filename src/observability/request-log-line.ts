@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 
-/** Writes one log line for a flat object of plain values, at `info` or `error`. */
-export type LineWriter = (level: 'info' | 'error', fields: object, msg: string) => void;
+/** Writes one log line for a flat object of plain values, at `info`, `warn` or `error`. */
+export type LineWriter = (level: 'info' | 'warn' | 'error', fields: object, msg: string) => void;
 
 type PinoInternals = Record<symbol, unknown>;
 

@@ -19,6 +19,24 @@ export const metricsConfigSchema = z
   })
   .strict();
 
+/**
+ * The admin listener: plain HTTP, never behind the XKS listener's mTLS, serving GET /ping,
+ * /ready and /status for health checks and `xks-proxy status`. With `serve --workers N`
+ * the primary serves it and answers for all workers together (src/server/admin-views.ts).
+ */
+export const adminConfigSchema = z
+  .object({
+    /** Loopback by default; a container's HEALTHCHECK runs inside the container. */
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9480),
+    /**
+     * Secret reference (env:NAME or file:PATH): a bearer token that lets non-loopback
+     * clients read /status. /ping and /ready name no secret and need none.
+     */
+    token: z.string().min(1).optional(),
+  })
+  .strict();
+
 /** The hash-chained audit log. */
 export const auditConfigSchema = z
   .object({
@@ -54,6 +72,7 @@ export const shutdownConfigSchema = z
 export const opsTopLevelShape = {
   rateLimit: rateLimitSchema.optional(),
   metrics: metricsConfigSchema.optional(),
+  admin: adminConfigSchema.optional(),
   audit: auditConfigSchema.optional(),
   reload: reloadConfigSchema.default(() => reloadConfigSchema.parse({})),
   shutdown: shutdownConfigSchema.default(() => shutdownConfigSchema.parse({})),

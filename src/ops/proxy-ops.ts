@@ -17,10 +17,11 @@ import { ProxyMetrics, type PoolStats } from './metrics/proxy-metrics.ts';
 import { createPolicyAuthorizer } from './policy/policy-authorizer.ts';
 import { rateLimitAdmission, TokenBucket, workerShare, type RateLimitConfig } from './rate-limit.ts';
 import { reconcileTenants, type ReconcileDeps } from './reconcile-tenants.ts';
+import { credentialSentence, settingChanges } from './reload-changes.ts';
 import { perWorkerFile, perWorkerPort, workerCount, workerSlot } from './worker-slot.ts';
 
 /** Config sections a reload cannot change (they shape listeners and files opened at start). */
-const RESTART_ONLY: ReadonlyArray<keyof ProxyConfig> = ['server', 'metrics', 'audit', 'reload'];
+const RESTART_ONLY: ReadonlyArray<keyof ProxyConfig> = ['server', 'metrics', 'admin', 'audit', 'reload'];
 
 /** Reads the expiry of the first certificate of a PEM chain (the leaf the listener serves). */
 function certificateNotAfter(config: ProxyConfig, configDir: string, logger: Logger): Date | undefined {
@@ -156,7 +157,17 @@ export class ProxyOps {
     }
     if (retired.length > 0) this.#retire(retired);
     await this.#audit?.reopen();
-    return { ...changes, restartNeededFor: needRestart };
+    // One sentence per change, so the `config reloaded` line says what the reload did.
+    const changed = [
+      ...changes.added.map((p) => `key store ${JSON.stringify(p)} added`),
+      ...changes.removed.map((p) => `key store ${JSON.stringify(p)} removed`),
+      ...changes.rebuilt.map((p) => `key store ${JSON.stringify(p)} rebuilt (${(changes.rebuiltBecause[p] ?? []).join(', ')} changed)`),
+      ...changes.credentials.map(credentialSentence),
+      ...settingChanges(previous, next.config),
+      ...needRestart.map((k) => `${k} changed: takes effect only after a restart`),
+    ];
+    const { rebuiltBecause: _because, ...lists } = changes;
+    return { changed: changed.length > 0 ? changed : ['nothing changed'], ...lists, restartNeededFor: needRestart };
   }
 
   /** Flushes the audit log, closes the metrics listener and waits for retired key stores. */

@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import type { Tenant, TenantDirectory } from '../server/tenants.ts';
 import type { KeyStore } from '../xks/key-store.ts';
+import { rebuildReasons, type CredentialChange } from './reload-changes.ts';
 
 /** What a reload changed, by prefix. */
 export interface TenantChanges {
@@ -13,6 +14,10 @@ export interface TenantChanges {
   rebuilt: string[];
   /** Key stores kept as they were (credentials, region, limits and policy still re-read). */
   kept: string[];
+  /** Why each rebuilt key store was rebuilt, by prefix. */
+  rebuiltBecause: Record<string, string[]>;
+  /** Credential changes of key stores that existed before, by access key id. */
+  credentials: CredentialChange[];
 }
 
 /** How reconciliation builds and prepares things; start-proxy supplies these. */
@@ -61,7 +66,8 @@ export async function reconcileTenants(
   next: LoadedConfig,
   deps: ReconcileDeps,
 ): Promise<{ changes: TenantChanges; retired: KeyStore[] }> {
-  const changes: TenantChanges = { added: [], removed: [], rebuilt: [], kept: [] };
+  // Null prototype: keys are prefixes from the config.
+  const changes: TenantChanges = { added: [], removed: [], rebuilt: [], kept: [], rebuiltBecause: Object.create(null) as Record<string, string[]>, credentials: [] };
   const plans: Array<{ ks: KeyStoreConfig; entries: CredentialInput[]; fresh: CredentialSet; reuse: Tenant | undefined }> = [];
   for (const ks of next.config.keyStores) {
     const entries = deps.resolveCredentials(ks, deps.env, next.configDir);
@@ -76,6 +82,15 @@ export async function reconcileTenants(
       old !== undefined && oldConfig !== undefined && sameKeyStore(oldConfig, ks, current, next.config) && deps.providerSecretsOf(old.keyStore) === secrets
         ? old
         : undefined;
+    if (old !== undefined) {
+      const diff = old.credentials.diff(entries);
+      if (diff.added.length + diff.removed.length + diff.secretReplaced.length > 0) changes.credentials.push({ prefix: ks.prefix, ...diff });
+      if (reuse === undefined && oldConfig !== undefined) {
+        const reasons = rebuildReasons(oldConfig, ks, current, next.config);
+        if (deps.providerSecretsOf(old.keyStore) !== secrets) reasons.push('provider secret (passphrase, KEK or PIN)');
+        changes.rebuiltBecause[ks.prefix] = reasons;
+      }
+    }
     plans.push({ ks, entries, fresh, reuse });
   }
 

@@ -18,6 +18,13 @@ import { parseXksPath, type XksOperation } from './xks-path.ts';
 import type { Tenant, TenantDirectory } from './tenants.ts';
 import { readinessReport } from './readiness.ts';
 import { STREAM_CONNECTION } from './http2-guard.ts';
+import { noteRefusedMetadata } from './refusal-metadata.ts';
+
+/**
+ * Log level of the line for a refused request (4xx): `warn` by default, so an operator
+ * running at `level: warn` still sees every refusal with its reason (docs/operations.md).
+ */
+export type RefusalLevel = 'info' | 'warn';
 
 /** SigV4 service name of the XKS API (spec "Authentication"). */
 export const XKS_SIGV4_SERVICE = 'kms-xks-proxy';
@@ -35,6 +42,8 @@ export interface AppDeps {
   admit?: (prefix: string) => void;
   /** Routes mounted before the XKS catch-all (e.g. the local status view). */
   extraRoutes?: Hono;
+  /** Level of the log line of a 4xx answer, read per request (reload may change it); default warn. */
+  refusalLevel?: () => RefusalLevel;
   /** Called once per finished XKS request (metrics, audit, status view); must not throw. */
   observers?: ReadonlyArray<(event: RequestEvent) => void>;
 }
@@ -62,6 +71,7 @@ export interface RequestLog {
   kmsOperation?: string;
   accessKeyId?: string;
   awsPrincipalArn?: string;
+  kmsKeyArn?: string;
   errorName?: string;
   reason?: string;
 }
@@ -83,6 +93,7 @@ export function createApp(deps: AppDeps): Hono {
   // few request lines and the listener's one flood line (src/server/http2-guard.ts), not
   // one line per stream. Weak keys: the entry goes with the connection.
   const abortsPerConnection = new WeakMap<object, number>();
+  const refusalLevel = deps.refusalLevel ?? (() => 'warn' as const);
   const app = new Hono();
 
   // Load balancer probe (spec "Load balancer health checks"): no auth, no key access.
@@ -99,9 +110,10 @@ export function createApp(deps: AppDeps): Hono {
     const started = performance.now();
     const at = Date.now();
     const log: RequestLog = {};
+    const read = new BodyHolder();
     let status = 500;
     try {
-      const response = await handleXks(c, deps, now, log);
+      const response = await handleXks(c, deps, now, log, read);
       status = response.status;
       return response;
     } catch (e) {
@@ -113,7 +125,16 @@ export function createApp(deps: AppDeps): Hono {
       const error = toXksError(e, deps.logger, log);
       status = error.status;
       log.errorName = error.errorName;
+      // The reason: the operator-only detail, else what the caller was told (e.g. "Field
+      // plaintext is not valid Base64"); both are secret-free by XksError's contract.
       if (error.logDetail !== undefined) log.reason = error.logDetail;
+      else log.reason ??= error.message;
+      if (log.kmsRequestId === undefined && status < 500) {
+        // A throttled request is refused before its body is read; Node reads the body
+        // anyway to keep the connection, so read it here to name the KMS request.
+        if (error.errorName === 'ThrottlingException' && read.body === undefined) read.body = await bodyIfSmall(c.req.raw, deps.bodyLimitBytes);
+        noteRefusedMetadata(log, read.body);
+      }
       return c.json(error.toBody(), error.status as 400);
     } finally {
       const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -127,8 +148,11 @@ export function createApp(deps: AppDeps): Hono {
       event.status = status;
       event.latencyMs = latencyMs;
       event.outcome = status === 200 ? 'ok' : status === CLIENT_ABORT_STATUS ? 'aborted' : 'error';
+      // Written before `at` is set: the line has pino's `time` already. A client abort is
+      // not a refusal: info.
+      const level = status >= 500 ? 'error' : status >= 400 && status !== CLIENT_ABORT_STATUS ? refusalLevel() : 'info';
+      if (status !== CLIENT_ABORT_STATUS || logAbort(c, abortsPerConnection)) writeRequestLine(level, event, 'xks request');
       event.at = at;
-      if (status !== CLIENT_ABORT_STATUS || logAbort(c, abortsPerConnection)) writeRequestLine(status >= 500 ? 'error' : 'info', event, 'xks request');
       for (const observe of deps.observers ?? []) {
         try {
           observe(event);
@@ -142,7 +166,21 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog): Promise<Response> {
+/** The request body once read, so a refusal's log line can name the KMS request. */
+class BodyHolder {
+  body: Buffer | undefined = undefined;
+}
+
+/** The body of a refused request, when it is within the limit; undefined otherwise. */
+async function bodyIfSmall(request: Request, limit: number): Promise<Buffer | undefined> {
+  try {
+    return await readRequestBody(request, limit);
+  } catch {
+    return undefined;
+  }
+}
+
+async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog, read: BodyHolder): Promise<Response> {
   const rawPath = rawRequestPath(c);
   const target = parseXksPath(rawPath);
   if (target.kind === 'foreign') {
@@ -170,6 +208,7 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
     c.header('Allow', 'POST');
     const error = new XksError('UnsupportedOperationException', `Method ${c.req.method} is not allowed on XKS API URIs; use POST.`);
     log.errorName = error.errorName;
+    log.reason = error.message;
     return c.json(error.toBody(), 405);
   }
 
@@ -178,6 +217,7 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   deps.admit?.(tenant.prefix);
   tenant.admit?.();
   const body = await readRequestBody(c.req.raw, deps.bodyLimitBytes);
+  read.body = body;
   authenticate(c, tenant, rawPath, body, now(), log);
   const json = parseJsonObject(body.toString('utf8'));
   const ctx = new RequestBudget(deps.requestTimeoutMs);
@@ -249,6 +289,7 @@ function noteMetadata(log: RequestLog, md: RequestMetadata): void {
   log.kmsRequestId = truncate(md.kmsRequestId);
   log.kmsOperation = truncate(md.kmsOperation);
   if (md.awsPrincipalArn !== undefined) log.awsPrincipalArn = truncate(md.awsPrincipalArn, 2048);
+  if (md.kmsKeyArn !== undefined) log.kmsKeyArn = md.kmsKeyArn; // <= 2048 by validation
 }
 
 /**

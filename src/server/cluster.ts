@@ -17,6 +17,9 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { BatchedLogDestination } from '../observability/batched-destination.ts';
 import { workerSlot } from '../ops/worker-slot.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
+import { startAdminServer } from './admin-server.ts';
+import { answerAdminQueries, clusterAdminViews } from './admin-views.ts';
 import { startProxy, type RunningProxy } from './start-proxy.ts';
 
 /** What `serve --workers N` passes to the primary and to each worker. */
@@ -57,7 +60,7 @@ function isListeningMessage(m: unknown): m is ListeningMessage {
  * replaces a worker that dies unexpectedly, forwards SIGHUP, and on SIGTERM / SIGINT stops
  * every worker and exits 0 (1 if a worker had to be killed or failed to start).
  */
-export function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOptions): Promise<void> {
+export async function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOptions): Promise<void> {
   const logger = createLogger(loaded.config.logging);
   const listening = new Map<number, string>();
   const unexpectedExits: number[] = [];
@@ -150,9 +153,20 @@ export function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOpt
     for (const w of workers) w.process.kill('SIGHUP');
   });
 
+  // The admin listener is the primary's: /status and /ready ask every worker and combine.
+  const admin = loaded.config.admin;
+  if (admin !== undefined) {
+    try {
+      const token = admin.token === undefined ? undefined : resolveSecretRef(admin.token, 'admin.token', process.env, loaded.configDir);
+      const bySlot = (w: Worker): number | undefined => slots.get(w.id);
+      await startAdminServer(clusterAdminViews(bySlot), { host: admin.host, port: admin.port, token, logger });
+    } catch (e) {
+      logger.error({ err: (e as Error).message, host: admin.host, port: admin.port }, 'the admin listener could not start');
+      return exit(1);
+    }
+  }
   logger.info({ workers: options.workers, pid: process.pid }, 'starting workers');
   for (let slot = 0; slot < options.workers; slot++) fork(slot);
-  return Promise.resolve();
 }
 
 /** How a worker serves: `serveUntilSignal` of the serve command (passed in to avoid an import cycle). */
@@ -182,6 +196,7 @@ export async function runClusterWorker(loaded: LoadedConfig, options: ClusterSer
   // The primary forwards SIGHUP (reload). With no listener of ours, SIGHUP would end the
   // worker: signal-exit (via proper-lockfile) re-raises a signal nobody else listens to.
   process.on('SIGHUP', () => logger.debug('SIGHUP received'));
+  answerAdminQueries(proxy.adminViews);
   const message: ListeningMessage = { type: 'xks-proxy:worker-listening', url: proxy.url, pid: process.pid };
   process.send?.(message);
   return proxy;

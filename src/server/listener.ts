@@ -3,7 +3,6 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { FetchApp } from '../ops/in-flight.ts';
@@ -13,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { ConnectionGuard, type RefusingLimit } from './connection-guard.ts';
 import { adapterErrorResponse, handleClientError } from './http-refusals.ts';
 import { Http2Guard, http2SessionOptions } from './http2-guard.ts';
+import { guardClientCertificates } from './client-cert-guard.ts';
 
 /**
  * TLS cipher suites offered for TLS 1.2: forward-secret AES-GCM and ChaCha20 only. They
@@ -71,7 +71,9 @@ export async function startListener(
       handshakeTimeout: limits.handshakeTimeoutMs,
       ...(tls.mtls === undefined
         ? {}
-        : { ca: read(tls.mtls.clientCa), requestCert: true, rejectUnauthorized: true }),
+        : // Verified by guardClientCertificates as the handshake completes, so the log
+          // can say why a certificate was refused (OpenSSL's own refusal says nothing).
+          { ca: read(tls.mtls.clientCa), requestCert: true, rejectUnauthorized: false }),
     };
     let tlsServer: https.Server | http2.Http2SecureServer;
     if (server.http2) {
@@ -82,7 +84,7 @@ export async function startListener(
       tlsServer = https.createServer({ ...tlsOptions, ...httpOptions }, listener);
     }
     const required = tls.mtls?.clientSubjectCn;
-    if (required !== undefined) enforceClientSubject(tlsServer, required, logger);
+    if (required !== undefined) guardClientCertificates(tlsServer, { requiredCn: required, logger });
     nodeServer = tlsServer;
   }
   applyHttp1Limits(nodeServer, limits);
@@ -162,22 +164,6 @@ function openFileLimit(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The spec (mTLS) wants a client with the wrong subject refused at the TLS layer. Node
- * checks the chain during the handshake (rejectUnauthorized) but has no subject hook, so
- * the socket is destroyed as soon as the handshake completes, before any request is read.
- */
-function enforceClientSubject(server: https.Server | http2.Http2SecureServer, requiredCn: string, logger: Logger): void {
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const cn = socket.getPeerCertificate()?.subject?.CN;
-    const names = Array.isArray(cn) ? cn : [cn];
-    if (!names.includes(requiredCn)) {
-      logger.warn({ clientCn: names.join(','), requiredCn }, 'mTLS client certificate subject rejected');
-      socket.destroy();
-    }
-  });
 }
 
 function closeServer(server: http.Server | https.Server | http2.Http2SecureServer): Promise<void> {

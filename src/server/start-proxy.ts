@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files.ts';
 import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { renderStatus } from '../diagnostics/status-report.ts';
 import { statusRoutes } from '../diagnostics/status-routes.ts';
+import { workerSlot } from '../ops/worker-slot.ts';
+import { startAdminServer, type AdminServer, type AdminViews } from './admin-server.ts';
+import { readinessReport } from './readiness.ts';
 import { createLogger } from '../observability/logger.ts';
 import { ProxyOps } from '../ops/proxy-ops.ts';
 import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
@@ -32,6 +36,10 @@ export interface RunningProxy {
   tracker: StatusTracker;
   /** The Prometheus endpoint, when `metrics` is configured. */
   metricsUrl: string | undefined;
+  /** The admin listener's base URL, when `admin` is configured (never in a cluster worker: the primary serves it). */
+  adminUrl: string | undefined;
+  /** This process's /ready and /status answers (what a cluster worker gives the primary). */
+  adminViews: AdminViews;
   /** Re-reads the config file and applies it (SIGHUP); a bad config is rejected and logged. */
   reload(trigger?: string): Promise<ReloadOutcome>;
   /**
@@ -69,14 +77,20 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       bodyLimitBytes: server.bodyLimitBytes,
       requestTimeoutMs: server.requestTimeoutMs,
       admit: ops.admit,
+      refusalLevel: () => ops.loaded.config.logging.refusalLevel,
       observers: [...ops.observers, tracker.observe],
       extraRoutes: config.server.statusEndpoint
         ? statusRoutes(tracker, tenants, { current: () => ops.loaded, token: statusToken, healthBudgetMs: server.requestTimeoutMs })
         : undefined,
     }),
   );
+  const adminViews: AdminViews = {
+    ready: () => readinessReport(tenants.all(), server.requestTimeoutMs),
+    status: () => renderStatus(tracker, tenants.all(), { current: () => ops.loaded, healthBudgetMs: server.requestTimeoutMs }),
+  };
   await warmUp(tenants.all(), logger);
   let listener: RunningListener;
+  let admin: AdminServer | undefined;
   try {
     listener = await startListener(app, server, {
       logger,
@@ -86,6 +100,11 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     const running = listener;
     ops.metrics.watchConnections(() => running.connections());
     await ops.startMetrics();
+    // A cluster worker leaves the admin listener to the primary, which asks every worker.
+    if (config.admin !== undefined && workerSlot() === undefined) {
+      const token = config.admin.token === undefined ? undefined : resolveSecretRef(config.admin.token, 'admin.token', env, loaded.configDir);
+      admin = await startAdminServer(adminViews, { host: config.admin.host, port: config.admin.port, token, logger });
+    }
   } catch (e) {
     await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
     await ops.close();
@@ -125,6 +144,7 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
       drainTimeoutMs: ops.loaded.config.shutdown.drainTimeoutMs,
       logger,
       release: async () => {
+        await admin?.close();
         await Promise.allSettled(tenants.all().map((t) => t.keyStore.close()));
         await ops.close();
       },
@@ -138,6 +158,8 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
     logger,
     tracker,
     metricsUrl: ops.metricsUrl,
+    adminUrl: admin?.url,
+    adminViews,
     reload: (trigger = 'api') => reloader.reload(trigger),
     shutdown,
     close: async () => {

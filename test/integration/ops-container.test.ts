@@ -172,6 +172,7 @@ describe('the image, run outside a container', () => {
     await writeFile(join(etc, 'secrets/sigv4-secret'), DEMO_CREDENTIAL.secretAccessKey);
     await ensureDemoKeystore(join(data, 'keystore.json'), { kek });
     port = await freePort();
+    const adminPort = await freePort();
     await writeFile(
       join(etc, 'xks-proxy.yaml'),
       JSON.stringify({
@@ -184,6 +185,8 @@ describe('the image, run outside a container', () => {
           },
         ],
         audit: { file: join(data, 'audit.jsonl') },
+        // The HEALTHCHECK's default URL is the admin listener's /ping (docs/deploy.md).
+        admin: { host: '127.0.0.1', port: adminPort },
       }),
     );
     if (asRoot) {
@@ -197,7 +200,7 @@ describe('the image, run outside a container', () => {
 
     // ENV of the final stage, with container paths mapped into the temp root. Node's
     // headers for the pkcs11js build are at Debian's /usr here, as the repo's .npmrc says.
-    const mapped = (v: string) => v.replace(/^\/etc\/xks-proxy/, etc).replace(/^\/var\/lib\/xks-proxy/, data).replace('127.0.0.1:8443', `127.0.0.1:${port}`);
+    const mapped = (v: string) => v.replace(/^\/etc\/xks-proxy/, etc).replace(/^\/var\/lib\/xks-proxy/, data).replace('127.0.0.1:8443', `127.0.0.1:${port}`).replace('127.0.0.1:9480', `127.0.0.1:${adminPort}`);
     env = { PATH: process.env.PATH, HOME: data };
     for (const [k, v] of Object.entries(envOf(final))) if (k !== 'npm_config_nodedir') env[k] = mapped(v);
   }, 300_000);

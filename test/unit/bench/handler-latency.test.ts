@@ -18,4 +18,11 @@ describe('handlerLatency (bench)', () => {
     expect(handlerLatency(file, 1000, 5000)).toEqual({ requests: 1000, p50_ms: 5.01, p99_ms: 9.91, p999_ms: 10, max_ms: 10 });
     expect(handlerLatency(file, 6000, 7000)).toBeNull();
   });
+
+  it("reads today's lines, which have only `time` (written at arrival + latencyMs)", () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'xks-handler-')), 'proxy.log');
+    const line = (arrived: number, latencyMs: number) => JSON.stringify({ time: new Date(arrived + latencyMs).toISOString(), msg: 'xks request', latencyMs });
+    writeFileSync(file, `${[line(2000, 3), line(2100, 5), line(900, 1)].join('\n')}\n`);
+    expect(handlerLatency(file, 1000, 5000)).toEqual({ requests: 2, p50_ms: 5, p99_ms: 5, p999_ms: 5, max_ms: 5 });
+  });
 });

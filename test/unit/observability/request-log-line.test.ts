@@ -37,9 +37,12 @@ describe('requestLineWriter', () => {
     requestLineWriter(logger)('info', event, 'xks request');
     logger.error(event, 'xks request');
     requestLineWriter(logger)('error', event, 'xks request');
-    expect(dest.lines).toHaveLength(4);
+    logger.warn(event, 'xks request');
+    requestLineWriter(logger)('warn', event, 'xks request');
+    expect(dest.lines).toHaveLength(6);
     expect(dest.lines[1]).toBe(dest.lines[0]);
     expect(dest.lines[3]).toBe(dest.lines[2]);
+    expect(dest.lines[5]).toBe(dest.lines[4]);
   });
 
   it('writes lines the proxy logger parses back to the same fields', () => {
