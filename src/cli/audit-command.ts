@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import { auditKey } from '../ops/audit/audit-chain.ts';
 import { verifyAuditLog, type AuditVerification } from '../ops/audit/verify-audit-log.ts';
 import { cliAction } from './cli-action.ts';

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import { checkTlsFiles } from '../config/tls-files.ts';
 import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
 import { checkPgStore } from '../providers/software/pg/pg-config-check.ts';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import { credentialAgeDays } from '../ops/credential-age.ts';
 import { cliAction, configOption } from './cli-action.ts';

@@ -6,7 +6,7 @@ import { startKmipDemo } from '../providers/kmip/kmip-demo-setup.ts';
 import { ensureNssDemoDatabase, ensurePkcs11DemoToken } from '../providers/pkcs11/pkcs11-demo-setup.ts';
 import { ensureDemoKeystore } from '../providers/software/software-demo-setup.ts';
 import { startPgDemo } from '../providers/software/pg/pg-demo-setup.ts';
-import { startProxy } from '../server/start-proxy.ts';
+import { startProxy } from '../composition/start-proxy.ts';
 import { packagePath } from '../package-root.ts';
 import { cliAction, parsePort } from './cli-action.ts';
 import { stopWhenNpmParentExits } from './parent-watch.ts';

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CheckGroup } from '../diagnostics/check-result.ts';
 import { formatReport, exitCodeOf } from '../diagnostics/doctor-report.ts';
 import { loadConfigFile } from '../config/load-config.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import { runDoctor } from '../diagnostics/run-doctor.ts';
 import type { StatusReport } from '../diagnostics/status-report.ts';
 import { cliAction, configOption } from './cli-action.ts';

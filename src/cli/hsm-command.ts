@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
-import { isSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef } from '../config-values/secret-ref.ts';
 import { pkcs11AdminTargets, withPkcs11AdminSession, type Pkcs11NamedTarget } from '../providers/pkcs11/pkcs11-admin-session.ts';
 import { pkcs11ProviderConfigSchema } from '../providers/pkcs11/pkcs11-config.ts';
 import { generatePkcs11AesKey, listPkcs11SecretKeys, parsePkcs11KeyUsage, type Pkcs11KeyListing } from '../providers/pkcs11/pkcs11-key-admin.ts';

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
-import type { KeyUsage } from '../providers/key-provider.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
+import type { KeyUsage } from '../xks/key-provider-port.ts';
 import {
   exportToFile,
   openKeystoreBackend,

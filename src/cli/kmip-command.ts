@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, describeZodIssues } from '../config/load-config.ts';
-import type { KeyUsage } from '../providers/key-provider.ts';
+import type { KeyUsage } from '../xks/key-provider-port.ts';
 import type { KmipServer } from '../providers/kmip/kmip-cluster.ts';
 import { kmipProviderConfigSchema, type KmipProviderConfig } from '../providers/kmip/kmip-config.ts';
 import { createKmipKey, listKmipKeys, type KmipKeySummary } from '../providers/kmip/kmip-key-admin.ts';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import { writeSecretFile } from './secret-file.ts';
 import { cliAction, configOption } from './cli-action.ts';

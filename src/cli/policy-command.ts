@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { loadConfigFile } from '../config/load-config.ts';
 import { compilePolicy, type PolicyDecision } from '../ops/policy/evaluate-policy.ts';
-import type { AuthorizationInput } from '../server/tenants.ts';
+import type { AuthorizationInput } from '../xks/tenants.ts';
 import { isXksError } from '../xks/errors.ts';
 import { checkExternalKeyId, parseRequestMetadata } from '../xks/requests.ts';
 import { cliAction, configOption } from './cli-action.ts';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RunningProxy } from '../server/start-proxy.ts';
+import type { RunningProxy } from '../composition/start-proxy.ts';
 import { flushAllLogDestinationsSync } from '../observability/batched-destination.ts';
 import { stuckIoCount } from '../ops/stuck-io.ts';
 

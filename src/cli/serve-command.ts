@@ -6,8 +6,8 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load-c
 import { checkTlsFiles } from '../config/tls-files.ts';
 import { stopWhenNpmParentExits } from './parent-watch.ts';
 import { installSignalHandlers } from './process-signals.ts';
-import { runClusterPrimary, runClusterWorker } from '../server/cluster.ts';
-import { startProxy, type RunningProxy } from '../server/start-proxy.ts';
+import { runClusterPrimary, runClusterWorker } from '../composition/cluster.ts';
+import { startProxy, type RunningProxy } from '../composition/start-proxy.ts';
 import { cliAction, configOption, parsePort } from './cli-action.ts';
 
 /** Options shared by `serve` and the demo commands. */

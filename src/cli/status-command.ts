@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { loadConfigFile } from '../config/load-config.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import { formatStatus } from '../diagnostics/status-format.ts';
 import type { StatusReport } from '../diagnostics/status-report.ts';
 import { cliAction, configOption } from './cli-action.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { opsKeyStoreShape, opsTopLevelShape } from '../ops/ops-config.ts';
+import { opsKeyStoreShape, opsTopLevelShape } from './ops-config.ts';
 import { providerConfigSchema } from '../providers/provider-config.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { LoadedConfig } from '../config/load-config.ts';
 import { ACCESS_KEY_ID_PATTERN, type CredentialConfig, type KeyStoreConfig } from '../config/schema.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import { errorText, fail, ok, warn, type CheckResult } from './check-result.ts';
 
 /** Spec format of the secret access key: 43-64 characters of A-Za-z0-9+/= */

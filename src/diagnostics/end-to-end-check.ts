@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig } from '../config/schema.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import { errorText, fail, ok, skip, warn, type CheckResult } from './check-result.ts';
 import { KMS_BUDGET_MS } from './latency-check.ts';
 import { signedXksCall, type SigningIdentity, type XksCallResult } from './signed-xks-call.ts';

@@ -1,5 +1,5 @@
-import type { CallContext, KeyUsage } from '../providers/key-provider.ts';
-import type { Tenant } from '../server/tenants.ts';
+import type { CallContext, KeyUsage } from '../xks/key-provider-port.ts';
+import type { Tenant } from '../xks/tenants.ts';
 import { isXksError } from '../xks/errors.ts';
 import type { KeyMetadataResponse } from '../xks/key-store.ts';
 import { errorText, fail, ok, skip, warn, type CheckResult } from './check-result.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CallContext } from '../providers/key-provider.ts';
-import type { Tenant } from '../server/tenants.ts';
+import type { CallContext } from '../xks/key-provider-port.ts';
+import type { Tenant } from '../xks/tenants.ts';
 import { isXksError } from '../xks/errors.ts';
 import { errorText, fail, ok, skip, warn, type CheckResult } from './check-result.ts';
 import { summarize, type LatencySummary } from './latency-stats.ts';

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig } from '../config/schema.ts';
 import { buildTenants } from '../server/build-tenants.ts';
-import type { Tenant } from '../server/tenants.ts';
+import type { Tenant } from '../xks/tenants.ts';
 import { checkPgStore } from '../providers/software/pg/pg-config-check.ts';
 import { errorText, fail, ok, skip, warn, type CheckGroup, type CheckResult } from './check-result.ts';
 import { checkClock, type ClockCheckOptions } from './clock-check.ts';

@@ -1,4 +1,4 @@
-import type { EkmHealthStatus } from '../providers/key-provider.ts';
+import type { EkmHealthStatus } from '../xks/key-provider-port.ts';
 import { verdictOf, type KeyStoreStatus, type StatusReport } from './status-report.ts';
 
 /** One worker's answer to the primary (src/server/admin-views.ts). */

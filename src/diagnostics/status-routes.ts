@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
 import type { StatusTracker } from '../server/status-tracker.ts';
-import type { TenantDirectory } from '../server/tenants.ts';
+import type { TenantDirectory } from '../xks/tenants.ts';
 import { renderStatus, type StatusSources } from './status-report.ts';
 
 /** Who may read the status view. */

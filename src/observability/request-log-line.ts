@@ -12,7 +12,7 @@ type PinoInternals = Record<symbol, unknown>;
  * measured in bench/ at about half of pino's cost, ~15 us of CPU per request.
  *
  * Only for objects whose fields need no redaction, serializers or mixins: the request
- * event has a fixed, secret-free shape (see RequestLog in src/server/app.ts). Falls back
+ * event has a fixed, secret-free shape (see RequestLog in src/xks/request-event.ts). Falls back
  * to the logger itself when its stream needs pino's metadata (multistream) or the
  * internals it reads are missing.
  */

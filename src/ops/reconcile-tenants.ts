@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { CredentialSet, type CredentialInput } from '../auth/credential-set.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
-import type { Tenant, TenantDirectory } from '../server/tenants.ts';
+import type { Tenant, TenantDirectory } from '../xks/tenants.ts';
 import type { KeyStore } from '../xks/key-store.ts';
 import { rebuildReasons, type CredentialChange } from './reload-changes.ts';
 

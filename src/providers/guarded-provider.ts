@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from './key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../xks/key-provider-port.ts';
 
 /**
  * Lifecycle safety for any provider, in one place rather than in each provider:

@@ -1,4 +1,4 @@
-import type { KeyProvider } from './key-provider.ts';
+import type { KeyProvider } from '../xks/key-provider-port.ts';
 import type { KeyProviderConfig } from './provider-config.ts';
 import type { ProviderDeps } from './provider-deps.ts';
 import { createKmipProvider } from './kmip/kmip-provider.ts';

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { verifySigV4 } from '../auth/sigv4-verify.ts';
 import { requestLineWriter } from '../observability/request-log-line.ts';
-import type { CallContext } from '../providers/key-provider.ts';
+import type { CallContext } from '../xks/key-provider-port.ts';
 import { isXksError, XksError } from '../xks/errors.ts';
 import { parseJsonObject } from '../xks/request-body.ts';
 import {
@@ -14,8 +14,9 @@ import {
   type RequestMetadata,
 } from '../xks/requests.ts';
 import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
-import { parseXksPath, type XksOperation } from './xks-path.ts';
-import type { Tenant, TenantDirectory } from './tenants.ts';
+import { parseXksPath } from './xks-path.ts';
+import type { RequestEvent, RequestLog } from '../xks/request-event.ts';
+import type { Tenant, TenantDirectory } from '../xks/tenants.ts';
 import { readinessReport } from './readiness.ts';
 import { STREAM_CONNECTION } from './http2-guard.ts';
 import { noteRefusedMetadata } from './refusal-metadata.ts';
@@ -46,34 +47,6 @@ export interface AppDeps {
   refusalLevel?: () => RefusalLevel;
   /** Called once per finished XKS request (metrics, audit, status view); must not throw. */
   observers?: ReadonlyArray<(event: RequestEvent) => void>;
-}
-
-/** A finished XKS request as observers see it (no plaintext, AAD or secrets). */
-export interface RequestEvent extends RequestLog {
-  method: string;
-  status: number;
-  latencyMs: number;
-  /** 'aborted': the client left before its request arrived (status 499, never sent). */
-  outcome: 'ok' | 'error' | 'aborted';
-  /** When the request arrived (epoch ms). */
-  at: number;
-}
-
-/**
- * Fields of the one log line written per XKS request. Plain strings only, none of them
- * secret: the line is written without pino's redaction (src/observability/request-log-line.ts).
- */
-export interface RequestLog {
-  operation?: XksOperation;
-  prefix?: string;
-  keyId?: string;
-  kmsRequestId?: string;
-  kmsOperation?: string;
-  accessKeyId?: string;
-  awsPrincipalArn?: string;
-  kmsKeyArn?: string;
-  errorName?: string;
-  reason?: string;
 }
 
 /**

@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
 import { CredentialSet, type CredentialInput } from '../auth/credential-set.ts';
-import { secretRefsDigest } from '../config/secret-digest.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { secretRefsDigest } from '../config-values/secret-digest.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import { GuardedProvider } from '../providers/guarded-provider.ts';
-import type { KeyProvider } from '../providers/key-provider.ts';
+import type { KeyProvider } from '../xks/key-provider-port.ts';
 import { createProvider } from '../providers/registry.ts';
 import { createUpstreamKeyStore } from '../providers/upstream/upstream-factory.ts';
 import type { KeyStore } from '../xks/key-store.ts';
 import { LocalKeyStore } from '../xks/local-key-store.ts';
 import { PROXY_MODEL } from './version.ts';
-import type { Tenant } from './tenants.ts';
+import type { Tenant } from '../xks/tenants.ts';
 
 /** Human-readable vendor of each provider's key manager, for GetHealthStatus ekmVendor. */
 const EKM_VENDOR: ReadonlyMap<string, string> = new Map([

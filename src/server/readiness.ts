@@ -1,5 +1,5 @@
-import type { EkmHealthStatus } from '../providers/key-provider.ts';
-import type { Tenant } from './tenants.ts';
+import type { EkmHealthStatus } from '../xks/key-provider-port.ts';
+import type { Tenant } from '../xks/tenants.ts';
 
 /** Readiness of the proxy: every key store has a key manager that can serve traffic. */
 export interface ReadinessReport {

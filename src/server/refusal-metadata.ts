@@ -1,4 +1,4 @@
-import type { RequestLog } from './app.ts';
+import type { RequestLog } from '../xks/request-event.ts';
 
 /** Longest attacker-controlled string a log line carries (ARNs may be 2048 by spec). */
 const MAX_ID = 256;

@@ -1,4 +1,4 @@
-import type { RequestEvent } from './app.ts';
+import type { RequestEvent } from '../xks/request-event.ts';
 
 /** The last GetHealthStatus call of one key store. */
 export interface HealthCallRecord {

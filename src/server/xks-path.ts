@@ -4,9 +4,7 @@
  *   /<prefix>/kms/xks/v1/keys/<externalKeyId>/{metadata|encrypt|decrypt}
  * The prefix is optional and may itself contain slashes.
  */
-
-/** The four XKS operations. */
-export type XksOperation = 'health' | 'metadata' | 'encrypt' | 'decrypt';
+import type { XksOperation } from '../xks/request-event.ts';
 
 /** Where a path points. */
 export type XksPath =

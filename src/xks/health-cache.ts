@@ -1,4 +1,4 @@
-import type { CallContext, EkmHealth, EkmIdentity } from '../providers/key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity } from './key-provider-port.ts';
 
 /** How long one live failure colours health when no call follows it (the spec's staleness bound). */
 const LIVE_FAILURE_MEMORY_MS = 60_000;

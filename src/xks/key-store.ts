@@ -1,4 +1,4 @@
-import type { CallContext, EkmHealth, KeyUsage } from '../providers/key-provider.ts';
+import type { CallContext, EkmHealth, KeyUsage } from './key-provider-port.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest } from './requests.ts';
 
 /** GetKeyMetadata response (spec). */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CallContext, EkmHealth, KeyInfo, KeyProvider, KeyUsage } from '../providers/key-provider.ts';
+import type { CallContext, EkmHealth, KeyInfo, KeyProvider, KeyUsage } from './key-provider-port.ts';
 import { computeCdiv } from './cdiv.ts';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
 import { isXksError, XksError } from './errors.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { prepareDemo, type DemoProvider } from '../../src/cli/demo-command.ts';
-import type { CallContext, KeyProvider } from '../../src/providers/key-provider.ts';
+import type { CallContext, KeyProvider } from '../../src/xks/key-provider-port.ts';
 import { buildKeyStore } from '../../src/server/build-tenants.ts';
 import { isXksError } from '../../src/xks/errors.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runConformance } from '../../conformance/run.ts';
 import { prepareDemo, type DemoProvider } from '../../src/cli/demo-command.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 
 describe.each<DemoProvider>(['softhsm', 'nss', 'kmip'])('conformance harness against the %s provider', (provider) => {
   let dataDir: string;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runConformance, type ConformanceReport } from '../../conformance/run.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runConformance } from '../../conformance/run.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
 

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import type { CheckGroup, CheckResult } from '../../src/diagnostics/check-result.ts';
 import { fetchStatus } from '../../src/cli/status-command.ts';
 import { runDoctor, type DoctorOptions } from '../../src/diagnostics/run-doctor.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { DEMO_PREFIX } from '../support/xks-client.ts';

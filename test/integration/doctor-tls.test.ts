@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfigFile } from '../../src/config/load-config.ts';
 import type { CheckResult } from '../../src/diagnostics/check-result.ts';
 import { runDoctor } from '../../src/diagnostics/run-doctor.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { createTestPki } from '../support/tls-certs.ts';
 import { createBrokenPki, type BrokenPki } from '../unit/diagnostics/support/broken-pki.ts';

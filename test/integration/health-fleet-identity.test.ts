@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { buildTenants } from '../../src/server/build-tenants.ts';
-import type { Tenant } from '../../src/server/tenants.ts';
+import type { Tenant } from '../../src/xks/tenants.ts';
 import { createKmipPki, type KmipPkiFiles } from '../../src/providers/kmip/pykmip-certificates.ts';
 import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
 

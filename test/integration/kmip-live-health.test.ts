@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import { createKmipKey } from '../../src/providers/kmip/kmip-key-admin.ts';
 import { openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import type { PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createPykmipEnv, type PykmipEnv } from '../support/pykmip.ts';
 import { decryptRequestBody, DEMO_CREDENTIAL, DEMO_PREFIX, encryptRequestBody, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 

@@ -5,7 +5,7 @@
  * server is left, and its return once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeyProvider } from '../../src/providers/key-provider.ts';
+import type { KeyProvider } from '../../src/xks/key-provider-port.ts';
 import { createKmipKey } from '../../src/providers/kmip/kmip-key-admin.ts';
 import { createKmipProvider, openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import { findFreePort, type PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';

@@ -3,7 +3,7 @@
  * the server, usages from the Cryptographic Usage Mask, states, tampering, and health.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallContext, KeyProvider } from '../../src/providers/key-provider.ts';
+import type { CallContext, KeyProvider } from '../../src/xks/key-provider-port.ts';
 import type { KmipCluster, KmipServer } from '../../src/providers/kmip/kmip-cluster.ts';
 import { createKmipKey, destroyKmipKey, locateKeys, revokeKmipKey } from '../../src/providers/kmip/kmip-key-admin.ts';
 import { activateRequest, createAesKeyRequest, parseUniqueIdentifier } from '../../src/providers/kmip/kmip-operations.ts';

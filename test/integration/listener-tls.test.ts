@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';

@@ -14,7 +14,7 @@ import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createOpsDir, demoConfig, encryptBody, type OpsDir } from './ops-fixture.ts';
 import { DEMO_PREFIX, signXks, xksPath } from '../support/xks-client.ts';
 

@@ -13,7 +13,7 @@ import { onTestFinished } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { startServing, type ServingProcess } from '../support/cli-process.ts';
 import { b64, DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
 

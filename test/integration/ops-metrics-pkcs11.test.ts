@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
 import { parseWithPrometheusClient, promtoolCheck } from '../unit/ops/support/prometheus-parsers.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX, encryptCall } from './ops-fixture.ts';

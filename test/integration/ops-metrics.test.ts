@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
 import { parseWithPrometheusClient, promtoolCheck, type ParsedFamily } from '../unit/ops/support/prometheus-parsers.ts';
 import { createOpsDir, DEMO_CREDENTIAL, DEMO_PREFIX, demoConfig, encryptCall, healthBody, xksCall, xksPath, type OpsDir } from './ops-fixture.ts';

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallContext } from '../../src/providers/key-provider.ts';
+import type { CallContext } from '../../src/xks/key-provider-port.ts';
 import { PgKeystore } from '../../src/providers/software/pg/pg-keystore.ts';
 import { pgStoreConfigSchema } from '../../src/providers/software/pg/pg-store-config.ts';
 import type { SoftwareProviderConfig } from '../../src/providers/software/software-config.ts';

@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
 import { closeFuzzAgent, fuzzSuite } from '../support/xks-fuzz.ts';

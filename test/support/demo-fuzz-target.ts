@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { prepareDemo, type DemoProvider } from '../../src/cli/demo-command.ts';
-import { startProxy, type RunningProxy } from '../../src/server/start-proxy.ts';
+import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 
 /** The demo keys every demo key manager holds. */
 export const DEMO_KEY_IDS = ['foo', 'encrypt_only_key', 'decrypt_only_key', 'impotent_key'];

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { CallContext } from '../../src/providers/key-provider.ts';
+import type { CallContext } from '../../src/xks/key-provider-port.ts';
 import { pkcs11ProviderConfigSchema, type Pkcs11ProviderConfig } from '../../src/providers/pkcs11/pkcs11-config.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { isXksError } from '../../src/xks/errors.ts';

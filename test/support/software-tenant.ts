@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import type { ProxyConfig } from '../../src/config/schema.ts';
 import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
 import { buildTenants } from '../../src/server/build-tenants.ts';
-import { TenantDirectory } from '../../src/server/tenants.ts';
+import { TenantDirectory } from '../../src/xks/tenants.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX } from './xks-client.ts';
 
 /** A temp dir with a software keystore holding the demo keys, and its config. */

@@ -8,7 +8,7 @@ import { CredentialSet } from '../../src/auth/credential-set.ts';
 import type { UpstreamProviderConfig } from '../../src/providers/upstream/upstream-config.ts';
 import { createUpstreamKeyStore } from '../../src/providers/upstream/upstream-factory.ts';
 import { createApp } from '../../src/server/app.ts';
-import { TenantDirectory } from '../../src/server/tenants.ts';
+import { TenantDirectory } from '../../src/xks/tenants.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX } from './xks-client.ts';
 

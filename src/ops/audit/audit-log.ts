@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { RequestEvent } from '../../server/app.ts';
+import type { RequestEvent } from '../../xks/request-event.ts';
 import { chainAuditLine, GENESIS_HASH, hashAuditLine } from './audit-chain.ts';
 import { auditRecordFrom } from './audit-record.ts';
 

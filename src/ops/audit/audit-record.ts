@@ -1,4 +1,4 @@
-import type { RequestEvent } from '../../server/app.ts';
+import type { RequestEvent } from '../../xks/request-event.ts';
 
 /**
  * One audited XKS request: who asked for what on which key and how it ended. Built only

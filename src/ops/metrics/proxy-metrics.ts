@@ -1,5 +1,5 @@
-import type { RequestEvent } from '../../server/app.ts';
-import type { TenantDirectory } from '../../server/tenants.ts';
+import type { RequestEvent } from '../../xks/request-event.ts';
+import type { TenantDirectory } from '../../xks/tenants.ts';
 import type { ProxyConfig } from '../../config/schema.ts';
 import { credentialAgeDays } from '../credential-age.ts';
 import type { PolicyDecision } from '../policy/evaluate-policy.ts';

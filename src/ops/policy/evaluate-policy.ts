@@ -1,6 +1,6 @@
-import type { AuthorizationInput } from '../../server/tenants.ts';
+import type { AuthorizationInput } from '../../xks/tenants.ts';
 import { compileGlob } from './glob-pattern.ts';
-import { POLICY_ATTRIBUTES, type PolicyAttribute, type PolicyConditions, type PolicyConfig } from './policy-schema.ts';
+import { POLICY_ATTRIBUTES, type PolicyAttribute, type PolicyConditions, type PolicyConfig } from '../../config/policy-schema.ts';
 
 /** The outcome of evaluating a policy for one request. */
 export interface PolicyDecision {

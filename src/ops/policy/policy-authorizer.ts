@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { AuthorizationInput } from '../../server/tenants.ts';
+import type { AuthorizationInput } from '../../xks/tenants.ts';
 import { XksError } from '../../xks/errors.ts';
 import { compilePolicy, type PolicyDecision } from './evaluate-policy.ts';
-import type { PolicyConfig } from './policy-schema.ts';
+import type { PolicyConfig } from '../../config/policy-schema.ts';
 
 /** Called for every denial (enforced or dry run), e.g. to count it in metrics. */
 export type DenialListener = (prefix: string, decision: PolicyDecision, dryRun: boolean) => void;

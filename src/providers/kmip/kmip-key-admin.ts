@@ -3,7 +3,7 @@
  * create (and activate) AES-256 keys, list them, and move them through their life cycle.
  * The proxy itself never calls these.
  */
-import type { KeyUsage } from '../key-provider.ts';
+import type { KeyUsage } from '../../xks/key-provider-port.ts';
 import type { KmipServer } from './kmip-cluster.ts';
 import type { KmipDeadline } from './kmip-connection-pool.ts';
 import { AttributeName } from './kmip-constants.ts';

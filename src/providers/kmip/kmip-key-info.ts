@@ -13,7 +13,7 @@
  * (KMS shows it as an invalid key configuration), the same answer as the PKCS#11 provider.
  */
 import { XksError } from '../../xks/errors.ts';
-import type { KeyInfo, KeyUsage } from '../key-provider.ts';
+import type { KeyInfo, KeyUsage } from '../../xks/key-provider-port.ts';
 import { constantName, CryptographicAlgorithm, KeyState, UsageMask } from './kmip-constants.ts';
 import type { KmipKeyAttributes } from './kmip-operations.ts';
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, KeyUsage } from '../key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, KeyUsage } from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { isServerFailure, KmipCluster, KmipUnavailableError, type KmipServer } from './kmip-cluster.ts';
 import type { KmipProviderConfig } from './kmip-config.ts';

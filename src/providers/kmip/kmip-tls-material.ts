@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { resolveSecretRef } from '../../config-values/secret-ref.ts';
 import type { KmipTlsMaterial } from './kmip-connection.ts';
 import type { KmipProviderConfig } from './kmip-config.ts';
 

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { resolveSecretRef } from '../../config-values/secret-ref.ts';
 import { isXksError } from '../../xks/errors.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';

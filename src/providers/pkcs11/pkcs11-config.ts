@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { configMapSchema } from '../../config/config-map.ts';
-import { isSecretRef } from '../../config/secret-ref.ts';
+import { configMapSchema } from '../../config-values/config-map.ts';
+import { isSecretRef } from '../../config-values/secret-ref.ts';
 
 /** `env:NAME` or `file:PATH`: a PIN never sits in the config file itself. */
 const pinRefSchema = z

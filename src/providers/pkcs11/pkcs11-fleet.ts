@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth } from '../key-provider.ts';
+import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
 import { checkPkcs11TokenHealth } from './pkcs11-token-health.ts';
 import { hasTimeLeft, Pkcs11TokenUnavailableError, type Pkcs11Token, type Pkcs11TokenWork } from './pkcs11-token.ts';
 

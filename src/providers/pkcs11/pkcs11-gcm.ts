@@ -1,4 +1,4 @@
-import type { GcmInput, GcmOutput } from '../key-provider.ts';
+import type { GcmInput, GcmOutput } from '../../xks/key-provider-port.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Mechanism } from './pkcs11-api.ts';
 import { CKM } from './pkcs11-constants.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';

@@ -1,5 +1,5 @@
 import { XksError } from '../../xks/errors.ts';
-import type { KeyUsage } from '../key-provider.ts';
+import type { KeyUsage } from '../../xks/key-provider-port.ts';
 import type { Pkcs11Api, Pkcs11Attribute, Pkcs11Handle } from './pkcs11-api.ts';
 import { CKA, CKK_AES, CKO_SECRET_KEY, CKR, CKS_USER_STATES } from './pkcs11-constants.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { resolveSecretRef } from '../../config-values/secret-ref.ts';
 import type { Pkcs11Api, Pkcs11Handle } from './pkcs11-api.ts';
 import { CKR, CKS_USER_STATES, CKU_USER, ckrName } from './pkcs11-constants.ts';
 import { pkcs11ErrorCode } from './pkcs11-error-code.ts';

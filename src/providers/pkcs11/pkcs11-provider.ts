@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
-import { configMap } from '../../config/config-map.ts';
+import { configMap } from '../../config-values/config-map.ts';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
+import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
 import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';

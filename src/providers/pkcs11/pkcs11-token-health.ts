@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isXksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmHealthStatus } from '../key-provider.ts';
+import type { CallContext, EkmHealth, EkmHealthStatus } from '../../xks/key-provider-port.ts';
 import type { Pkcs11Handle } from './pkcs11-api.ts';
 import { classifyPkcs11Failure, describePkcs11Error } from './pkcs11-failure.ts';
 import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext } from '../key-provider.ts';
+import type { CallContext } from '../../xks/key-provider-port.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';

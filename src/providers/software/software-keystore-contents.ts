@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { KeyUsage } from '../key-provider.ts';
+import type { KeyUsage } from '../../xks/key-provider-port.ts';
 import { AES_256_KEY_BYTES, KeyMaterial } from './key-material.ts';
 
 /** Spec format of externalKeyId: 1-128 characters of A-Za-z0-9._- */

@@ -1,4 +1,4 @@
-import type { KeyUsage } from '../key-provider.ts';
+import type { KeyUsage } from '../../xks/key-provider-port.ts';
 import { KEY_ID_PATTERN, normalizeUsages, zeroContents, type KeystoreContents, type SoftwareKey } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
 import { generateKeyMaterial, SoftwareKeystoreFile } from './software-keystore-file.ts';

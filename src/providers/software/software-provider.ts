@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../key-provider.ts';
+import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';

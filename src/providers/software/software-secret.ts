@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { resolveSecretRef } from '../../config-values/secret-ref.ts';
 import type { SoftwareProviderConfig } from './software-config.ts';
 import type { KeystoreSecret } from './software-keystore-kek.ts';
 

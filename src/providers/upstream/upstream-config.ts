@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configMapSchema } from '../../config/config-map.ts';
+import { configMapSchema } from '../../config-values/config-map.ts';
 
 // Not imported from config/schema.ts: that module imports this one (through the provider
 // schema union), and the cycle would leave the constant undefined at load time.

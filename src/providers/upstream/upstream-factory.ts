@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { configMap } from '../../config/config-map.ts';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { configMap } from '../../config-values/config-map.ts';
+import { resolveSecretRef } from '../../config-values/secret-ref.ts';
 import type { KeyStore } from '../../xks/key-store.ts';
 import { UpstreamClient, type UpstreamTlsMaterial } from './upstream-client.ts';
 import { upstreamEndpointId, type UpstreamEndpointConfig, type UpstreamProviderConfig } from './upstream-config.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext } from '../key-provider.ts';
+import type { CallContext } from '../../xks/key-provider-port.ts';
 import type { AttemptContext, UpstreamClient } from './upstream-client.ts';
 import { UpstreamFault } from './upstream-fault.ts';
 

@@ -1,6 +1,6 @@
 import { isXksError } from '../../xks/errors.ts';
 import type { RequestMetadata } from '../../xks/requests.ts';
-import type { CallContext, EkmHealth } from '../key-provider.ts';
+import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
 import type { UpstreamFleet } from './upstream-fleet.ts';
 import { healthReply } from './upstream-replies.ts';
 import { UpstreamFault } from './upstream-fault.ts';

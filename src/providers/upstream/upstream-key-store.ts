@@ -3,7 +3,7 @@ import { XksError } from '../../xks/errors.ts';
 import { HealthCache } from '../../xks/health-cache.ts';
 import type { DecryptResponse, EncryptResponse, HealthResponse, KeyMetadataResponse, KeyStore } from '../../xks/key-store.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest, RequestMetadata } from '../../xks/requests.ts';
-import type { CallContext, EkmHealth } from '../key-provider.ts';
+import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
 import type { UpstreamReply } from './upstream-client.ts';
 import type { UpstreamFleet } from './upstream-fleet.ts';
 import { checkFleetHealth } from './upstream-health.ts';

@@ -2,7 +2,7 @@ import { computeCdiv } from '../../xks/cdiv.ts';
 import { XKS_ERROR_STATUS, XksError, type XksErrorName } from '../../xks/errors.ts';
 import type { DecryptResponse, EncryptResponse, KeyMetadataResponse } from '../../xks/key-store.ts';
 import type { DecryptRequest, EncryptRequest } from '../../xks/requests.ts';
-import type { EkmHealth, EkmHealthStatus, KeyUsage } from '../key-provider.ts';
+import type { EkmHealth, EkmHealthStatus, KeyUsage } from '../../xks/key-provider-port.ts';
 import type { UpstreamReply } from './upstream-client.ts';
 import { malformedAnswer, UpstreamFault } from './upstream-fault.ts';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { secretRefsDigest } from '../../../src/config/secret-digest.ts';
+import { secretRefsDigest } from '../../../src/config-values/secret-digest.ts';
 
 let dir: string;
 beforeEach(async () => {

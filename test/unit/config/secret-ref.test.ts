@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveSecretRef } from '../../../src/config/secret-ref.ts';
+import { resolveSecretRef } from '../../../src/config-values/secret-ref.ts';
 
 describe('resolveSecretRef env:NAME', () => {
   it('reads an own environment variable', () => {

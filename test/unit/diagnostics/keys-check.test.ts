@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CredentialSet } from '../../../src/auth/credential-set.ts';
 import { checkProviderHealth } from '../../../src/diagnostics/keys-check.ts';
-import type { EkmHealth } from '../../../src/providers/key-provider.ts';
-import type { Tenant } from '../../../src/server/tenants.ts';
+import type { EkmHealth } from '../../../src/xks/key-provider-port.ts';
+import type { Tenant } from '../../../src/xks/tenants.ts';
 import type { KeyStore } from '../../../src/xks/key-store.ts';
 
 /** A key store whose deep health reports a given fleet (the mapping to doctor lines is what is tested). */

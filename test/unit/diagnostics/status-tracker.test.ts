@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RequestEvent } from '../../../src/server/app.ts';
+import type { RequestEvent } from '../../../src/xks/request-event.ts';
 import { StatusTracker } from '../../../src/server/status-tracker.ts';
 import { isLoopbackAddress } from '../../../src/diagnostics/status-routes.ts';
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../src/ops/audit/audit-log.ts';
 import { GENESIS_HASH, hashAuditLine } from '../../../src/ops/audit/audit-chain.ts';
 import { verifyAuditLog } from '../../../src/ops/audit/verify-audit-log.ts';
-import type { RequestEvent } from '../../../src/server/app.ts';
+import type { RequestEvent } from '../../../src/xks/request-event.ts';
 
 const silent = pino({ level: 'silent' });
 let dir: string;

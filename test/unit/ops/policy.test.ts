@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { compileGlob } from '../../../src/ops/policy/glob-pattern.ts';
 import { compilePolicy } from '../../../src/ops/policy/evaluate-policy.ts';
 import { createPolicyAuthorizer } from '../../../src/ops/policy/policy-authorizer.ts';
-import { policySchema } from '../../../src/ops/policy/policy-schema.ts';
-import type { AuthorizationInput } from '../../../src/server/tenants.ts';
+import { policySchema } from '../../../src/config/policy-schema.ts';
+import type { AuthorizationInput } from '../../../src/xks/tenants.ts';
 import { XksError } from '../../../src/xks/errors.ts';
 
 const APP_ROLE = 'arn:aws:iam::111122223333:role/app/payments';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GuardedProvider } from '../../../src/providers/guarded-provider.ts';
-import type { CallContext, KeyInfo, KeyProvider } from '../../../src/providers/key-provider.ts';
+import type { CallContext, KeyInfo, KeyProvider } from '../../../src/xks/key-provider-port.ts';
 
 /** A provider made for these tests: each method does what the test sets. */
 function scriptedProvider(overrides: Partial<KeyProvider> & { inits?: { count: number } }): KeyProvider {

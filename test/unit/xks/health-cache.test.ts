@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EkmHealth } from '../../../src/providers/key-provider.ts';
+import type { EkmHealth } from '../../../src/xks/key-provider-port.ts';
 import { HealthCache } from '../../../src/xks/health-cache.ts';
 
 const ACTIVE: EkmHealth[] = [{ id: 'a', model: 'm', healthStatus: 'ACTIVE' }];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type pg from 'pg';
-import { resolveSecretRef } from '../../../config/secret-ref.ts';
+import { resolveSecretRef } from '../../../config-values/secret-ref.ts';
 import type { PgStoreConfig } from './pg-store-config.ts';
 
 /** Where a store lives, for messages: host, port, database and schema, never the password. */

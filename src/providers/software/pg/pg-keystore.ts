@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import pg from 'pg';
-import type { KeyUsage } from '../../key-provider.ts';
+import type { KeyUsage } from '../../../xks/key-provider-port.ts';
 import type { KeyMaterial } from '../key-material.ts';
 import { KEY_ID_PATTERN, normalizeUsages, zeroContents, type KeystoreContents, type SoftwareKey } from '../software-keystore-contents.ts';
 import { KeystoreFileError } from '../software-keystore-errors.ts';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { gcm } from '@noble/ciphers/aes.js';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CallContext, KeyProvider } from '../../../../src/providers/key-provider.ts';
+import type { CallContext, KeyProvider } from '../../../../src/xks/key-provider-port.ts';
 import { SoftwareKeystoreFile } from '../../../../src/providers/software/software-keystore-file.ts';
 import { addKey, changeKeystore, initKeystore, rotateKey, setKeyEnabled } from '../../../../src/providers/software/software-keystore.ts';
 import { createSoftwareProvider, type SoftwareProviderOptions } from '../../../../src/providers/software/software-provider.ts';

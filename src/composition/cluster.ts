@@ -17,7 +17,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { BatchedLogDestination } from '../observability/batched-destination.ts';
 import { workerSlot } from '../ops/worker-slot.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
+import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import { startAdminServer } from './admin-server.ts';
 import { answerAdminQueries, clusterAdminViews } from './admin-views.ts';
 import { startProxy, type RunningProxy } from './start-proxy.ts';

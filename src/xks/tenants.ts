@@ -1,6 +1,6 @@
 import type { CredentialSet } from '../auth/credential-set.ts';
-import type { KeyStore } from '../xks/key-store.ts';
-import type { RequestMetadata } from '../xks/requests.ts';
+import type { KeyStore } from './key-store.ts';
+import type { RequestMetadata } from './requests.ts';
 
 /** What secondary authorization decides on (spec "Authorization"); health is exempt. */
 export interface AuthorizationInput {

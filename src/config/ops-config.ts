@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { policySchema } from './policy/policy-schema.ts';
+import { policySchema } from './policy-schema.ts';
 
 /** A token-bucket rate limit: steady requests per second and the burst allowed at once. */
 export const rateLimitSchema = z

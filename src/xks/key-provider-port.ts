@@ -1,7 +1,9 @@
 /**
- * The KeyProvider seam: raw AES-256-GCM with keys that never leave the provider.
- * The spec's own rules (AAD construction, ciphertextMetadata, CDIV, limits) live in the
- * key-store layer (src/xks/local-key-store.ts), not here.
+ * The KeyProvider seam: raw AES-256-GCM with keys that never leave the provider. Its
+ * consumer owns it (LocalKeyStore, beside it here), so src/providers/ depends on src/xks/
+ * and never the reverse (docs/architecture.md "Layers"). The spec's own rules (AAD
+ * construction, ciphertextMetadata, CDIV, limits) live in the key-store layer
+ * (src/xks/local-key-store.ts), not here.
  */
 
 /** A usage the XKS API reports for a key (spec GetKeyMetadata keyUsage). */

@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { exposedSecretFiles, exposedSecretMessage } from '../config/secret-files.ts';
-import { isSecretRef, resolveSecretRef } from '../config/secret-ref.ts';
+import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import { renderStatus } from '../diagnostics/status-report.ts';
 import { statusRoutes } from '../diagnostics/status-routes.ts';
 import { workerSlot } from '../ops/worker-slot.ts';
 import { startAdminServer, type AdminServer, type AdminViews } from './admin-server.ts';
-import { readinessReport } from './readiness.ts';
+import { readinessReport } from '../server/readiness.ts';
 import { createLogger } from '../observability/logger.ts';
 import { ProxyOps } from '../ops/proxy-ops.ts';
 import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
 import { shutdownGracefully, type ShutdownResult } from '../ops/shutdown.ts';
-import { createApp } from './app.ts';
-import { buildKeyStore, buildTenants, providerSecretsDigest, providerSecretsOf, resolveCredentials, type BuildTenantsOptions } from './build-tenants.ts';
-import { startListener, type RunningListener } from './listener.ts';
-import { StatusTracker } from './status-tracker.ts';
-import type { Tenant, TenantDirectory } from './tenants.ts';
+import { createApp } from '../server/app.ts';
+import { buildKeyStore, buildTenants, providerSecretsDigest, providerSecretsOf, resolveCredentials, type BuildTenantsOptions } from '../server/build-tenants.ts';
+import { startListener, type RunningListener } from '../server/listener.ts';
+import { StatusTracker } from '../server/status-tracker.ts';
+import type { Tenant, TenantDirectory } from '../xks/tenants.ts';
 
 /** Overrides the command line may apply on top of the config file. */
 export interface StartOverrides {
