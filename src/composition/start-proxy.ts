@@ -59,7 +59,7 @@ export async function startProxy(loaded: LoadedConfig, overrides: StartOverrides
   const server = { ...config.server, port: overrides.port ?? config.server.port, host: overrides.host ?? config.server.host };
   const ops = await ProxyOps.create(loaded, logger);
   const tenants = ops.tenants;
-  const buildOptions = (configDir: string): BuildTenantsOptions => ({ logger, configDir, env, onProvider: ops.onProvider });
+  const buildOptions = (configDir: string): BuildTenantsOptions => ({ logger, configDir, env });
   try {
     tenants.replace(buildTenants(config, buildOptions(loaded.configDir)).map((t, i) => ops.decorate(t, config.keyStores[i]!)));
   } catch (e) {

@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { KeyStoreConfig, ProxyConfig } from '../config/schema.ts';
 import { resolveSecretRef } from '../config-values/secret-ref.ts';
-import type { KeyProvider } from '../xks/key-provider-port.ts';
 import type { RequestEvent } from '../xks/request-event.ts';
 import { TenantDirectory, type Tenant } from '../xks/tenants.ts';
 import type { KeyStore } from '../xks/key-store.ts';
@@ -13,7 +12,7 @@ import { auditKey } from './audit/audit-chain.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { InFlightRequests, trackInFlight, type FetchApp } from './in-flight.ts';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.ts';
-import { ProxyMetrics, type PoolStats } from './metrics/proxy-metrics.ts';
+import { ProxyMetrics } from './metrics/proxy-metrics.ts';
 import { createPolicyAuthorizer } from './policy/policy-authorizer.ts';
 import { rateLimitAdmission, TokenBucket, workerShare, type RateLimitConfig } from './rate-limit.ts';
 import { reconcileTenants, type ReconcileDeps } from './reconcile-tenants.ts';
@@ -49,7 +48,6 @@ export class ProxyOps {
   #audit: AuditLog | undefined;
   #metricsServer: MetricsServer | undefined;
   #globalAdmit: (() => void) | undefined;
-  readonly #pools = new WeakMap<KeyStore, () => Record<string, PoolStats | undefined>>();
   readonly #retiring = new Set<Promise<void>>();
 
   private constructor(loaded: LoadedConfig, logger: Logger) {
@@ -60,10 +58,7 @@ export class ProxyOps {
       config: () => this.#loaded.config,
       certificateNotAfter: certificateNotAfter(loaded.config, loaded.configDir, logger),
       inFlight: () => this.inFlight.count,
-      pools: () =>
-        this.tenants.all().flatMap((t) =>
-          Object.entries(this.#pools.get(t.keyStore)?.() ?? {}).flatMap(([token, stats]) => (stats === undefined ? [] : [{ prefix: t.prefix, token, stats }])),
-        ),
+      pools: () => this.tenants.all().flatMap((t) => [...(t.keyStore.stats?.().pools ?? [])].map(([token, stats]) => ({ prefix: t.prefix, token, stats }))),
     });
     this.#applySettings(loaded.config);
   }
@@ -101,12 +96,6 @@ export class ProxyOps {
   /** AppDeps.admit: the proxy-wide limit (replaced on reload). */
   readonly admit = (_prefix: string): void => {
     this.#globalAdmit?.();
-  };
-
-  /** BuildTenantsOptions.onProvider: remembers providers that report session pools. */
-  readonly onProvider = (keyStore: KeyStore, provider: KeyProvider): void => {
-    const withPools = provider as KeyProvider & { poolStats?: () => Record<string, PoolStats | undefined> };
-    if (typeof withPools.poolStats === 'function') this.#pools.set(keyStore, () => withPools.poolStats!());
   };
 
   /** Adds the key store's rate limit and policy to a tenant. */

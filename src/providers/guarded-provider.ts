@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../xks/key-provider-port.ts';
+import { NO_PROVIDER_STATS, type CallContext, type EkmHealth, type EkmIdentity, type GcmInput, type GcmOutput, type KeyInfo, type KeyProvider, type KeyRef, type ProviderStats } from '../xks/key-provider-port.ts';
 
 /**
  * Lifecycle safety for any provider, in one place rather than in each provider:
@@ -77,6 +77,11 @@ export class GuardedProvider implements KeyProvider {
 
   onHealthChange(listener: () => void): void {
     this.inner.onHealthChange?.(listener);
+  }
+
+  /** The provider's counters, forwarded: the guard adds no state of its own to report. */
+  stats(): ProviderStats {
+    return this.inner.stats?.() ?? NO_PROVIDER_STATS;
   }
 
   async close(): Promise<void> {

@@ -54,8 +54,6 @@ export interface BuildTenantsOptions {
   logger: Logger;
   configDir: string;
   env: NodeJS.ProcessEnv;
-  /** Sees each new key store with its raw provider (metrics read provider counters such as session pools). */
-  onProvider?: (keyStore: KeyStore, provider: KeyProvider) => void;
   /** Built by a check (config check, doctor), not to serve; see ProviderDeps.checkOnly. */
   checkOnly?: boolean;
 }
@@ -81,21 +79,25 @@ function buildKeyStoreOnly(ks: KeyStoreConfig, config: ProxyConfig, opts: BuildT
   // An upstream XKS proxy applies the spec's AAD, metadata and CDIV rules itself, so it
   // replaces the whole key store; every other provider sits behind LocalKeyStore.
   if (ks.provider.type === 'upstream') return createUpstreamKeyStore(ks.provider, { prefix: ks.prefix, ...deps, ...health });
-  const raw = createProvider(ks.provider, deps);
-  const keyStore = new LocalKeyStore(new GuardedProvider(raw, logger), {
+  return localKeyStore(ks, config, createProvider(ks.provider, deps), opts);
+}
+
+/** The LocalKeyStore of one key store config around a provider already made (guarded here). */
+export function localKeyStore(ks: KeyStoreConfig, config: ProxyConfig, provider: KeyProvider, opts: BuildTenantsOptions): LocalKeyStore {
+  const logger = opts.logger.child({ prefix: ks.prefix, provider: ks.provider.type });
+  return new LocalKeyStore(new GuardedProvider(provider, logger), {
     prefix: ks.prefix,
     foreignCiphertextAad: ks.foreignCiphertextAad,
-    ...health,
+    healthCacheMs: config.health.cacheSeconds * 1000,
+    proxyModel: PROXY_MODEL,
     // An override wins; otherwise the live count from the store's heartbeats, never below the floor.
     fleetSize:
-      config.health.fleetSize !== undefined || raw.liveFleetSize === undefined
-        ? fixedFleetSize
-        : () => Math.max(config.health.fleetSizeFloor, raw.liveFleetSize?.() ?? 1),
+      config.health.fleetSize !== undefined || provider.liveFleetSize === undefined
+        ? (config.health.fleetSize ?? config.health.fleetSizeFloor)
+        : () => Math.max(config.health.fleetSizeFloor, provider.liveFleetSize?.() ?? 1),
     ekmVendor: EKM_VENDOR.get(ks.provider.type) ?? ks.provider.type,
     logger,
   });
-  opts.onProvider?.(keyStore, raw);
-  return keyStore;
 }
 
 /** Builds every tenant (key store + credentials) a config describes. */

@@ -61,6 +61,28 @@ export interface GcmInput {
   tag: Uint8Array;
 }
 
+/** Counters of one pool of sessions or connections, as metrics and tests read them. */
+export interface PoolStats {
+  size: number;
+  idle: number;
+  busy: number;
+  waiting: number;
+  opened: number;
+  discarded: number;
+}
+
+/**
+ * What a provider reports about itself for metrics: its pools by instance name (token or
+ * server), only those that exist yet. Part of the seam so nobody above it needs to know
+ * which provider keeps pools.
+ */
+export interface ProviderStats {
+  pools: ReadonlyMap<string, PoolStats>;
+}
+
+/** The stats of a provider that keeps no pools. */
+export const NO_PROVIDER_STATS: ProviderStats = { pools: new Map() };
+
 /**
  * Per-call context: the absolute deadline (epoch ms) within KMS's 250 ms budget, and a
  * signal aborted when the deadline passes. Providers that do I/O must honour both.
@@ -105,6 +127,8 @@ export interface KeyProvider {
    * health result is re-checked at once instead of after health.cacheSeconds.
    */
   onHealthChange?(listener: () => void): void;
+  /** Current counters (no I/O, never throws); optional: without it, the provider has no pools. */
+  stats?(): ProviderStats;
   /** Releases sessions, connections and key material. */
   close(): Promise<void>;
   /**

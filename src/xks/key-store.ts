@@ -1,4 +1,4 @@
-import type { CallContext, EkmHealth, KeyUsage } from './key-provider-port.ts';
+import type { CallContext, EkmHealth, KeyUsage, ProviderStats } from './key-provider-port.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest } from './requests.ts';
 
 /** GetKeyMetadata response (spec). */
@@ -41,5 +41,7 @@ export interface KeyStore {
   decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse>;
   /** The latest deep health, for readiness probes; runs a check if none is cached. */
   readiness(ctx: CallContext): Promise<EkmHealth[]>;
+  /** Its provider's counters (session pools) for metrics; optional: a store without a provider has none. */
+  stats?(): ProviderStats;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CallContext, EkmHealth, KeyInfo, KeyProvider, KeyUsage } from './key-provider-port.ts';
+import { NO_PROVIDER_STATS, type CallContext, type EkmHealth, type KeyInfo, type KeyProvider, type KeyUsage, type ProviderStats } from './key-provider-port.ts';
 import { computeCdiv } from './cdiv.ts';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
 import { isXksError, XksError } from './errors.ts';
@@ -164,6 +164,10 @@ export class LocalKeyStore implements KeyStore {
       throw e;
     }
     return { plaintext: toBase64(plaintext) };
+  }
+
+  stats(): ProviderStats {
+    return this.provider.stats?.() ?? NO_PROVIDER_STATS;
   }
 
   /** Runs the provider's deep check and logs why any key manager is not ACTIVE. */

@@ -127,7 +127,7 @@ describe.each(PKCS11_MODULE_KINDS)('PKCS#11 provider under concurrency on a real
     // workers here); a call that blocked it (a login or a sync crypto call per request) would
     // show up as delay in the hundreds of ms. bench/pkcs11-direct.ts measures it unloaded.
     expect(r.delay.percentile(99) / 1e6).toBeLessThan(100);
-    const stats = provider.poolStats()[TOKEN];
+    const stats = provider.stats().pools.get(TOKEN);
     expect(stats).toMatchObject({ busy: 0, waiting: 0 });
     expect(stats?.opened).toBeLessThanOrEqual(8 + (stats?.discarded ?? 0));
   }, 60_000);
@@ -151,7 +151,7 @@ describe.each(PKCS11_LOGIN_MODULE_KINDS)('PKCS#11 provider under concurrency wit
     // Every answer is a spec answer; a request may fail only if the token was logged out again during its retry.
     expect(r.unexpected.filter((u) => !u.startsWith('InternalException') && !u.startsWith('DependencyTimeoutException'))).toEqual([]);
     expect(r.unexpected.length).toBeLessThan((r.ok + r.expected) / 100);
-    expect(provider.poolStats()[TOKEN]).toMatchObject({ busy: 0, waiting: 0 });
+    expect(provider.stats().pools.get(TOKEN)).toMatchObject({ busy: 0, waiting: 0 });
     const out = await provider.encrypt({ keyId: 'foo', version: 0 }, Buffer.from('after chaos'), Buffer.alloc(0), budget());
     expect(Buffer.from(await provider.decrypt({ keyId: 'foo', version: 0 }, out, Buffer.alloc(0), budget())).toString()).toBe('after chaos');
   }, 30_000);

@@ -76,9 +76,9 @@ describe('PKCS#11 fleet of two SoftHSM2 tokens holding the same keys', () => {
     await start();
     await roundTrips(40);
     await roundTrips(64, true);
-    const stats = provider.poolStats();
-    expect(stats[A]?.opened).toBeGreaterThan(0);
-    expect(stats[B]?.opened).toBeGreaterThan(0);
+    const { pools } = provider.stats();
+    expect(pools.get(A)?.opened).toBeGreaterThan(0);
+    expect(pools.get(B)?.opened).toBeGreaterThan(0);
   });
 
   it('fails over to the healthy token when one token stops working, and reports it UNAVAILABLE with a log line', async () => {

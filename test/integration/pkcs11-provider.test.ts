@@ -118,7 +118,7 @@ describe('PKCS#11 provider on a SoftHSM2 token', () => {
 
   it('encrypts a zero-length plaintext (tag only) and the session is not poisoned by it', async () => {
     const key = { keyId: 'foo', version: 0 };
-    const before = provider.poolStats()['xks-provider']?.discarded ?? 0;
+    const before = provider.stats().pools.get('xks-provider')?.discarded ?? 0;
     for (let i = 0; i < 20; i++) {
       const empty = await provider.encrypt(key, new Uint8Array(0), Buffer.from('a'), budget());
       expect(empty.ciphertext).toHaveLength(0);
@@ -127,7 +127,7 @@ describe('PKCS#11 provider on a SoftHSM2 token', () => {
       const normal = await provider.encrypt(key, Buffer.from('after empty'), Buffer.from('a'), budget());
       expect(Buffer.from(await provider.decrypt(key, normal, Buffer.from('a'), budget())).toString()).toBe('after empty');
     }
-    expect(provider.poolStats()['xks-provider']?.discarded).toBe(before);
+    expect(provider.stats().pools.get('xks-provider')?.discarded).toBe(before);
   });
 
   it('reports one ACTIVE health entry for the token, proven with the canary key', async () => {

@@ -1,3 +1,4 @@
+import type { PoolStats } from '../../xks/key-provider-port.ts';
 import type { RequestEvent } from '../../xks/request-event.ts';
 import type { TenantDirectory } from '../../xks/tenants.ts';
 import type { ProxyConfig } from '../../config/schema.ts';
@@ -6,11 +7,6 @@ import type { PolicyDecision } from '../policy/evaluate-policy.ts';
 import { EventLoopDelayMonitor } from './event-loop-delay.ts';
 import { GcPauseMonitor } from './gc-pauses.ts';
 import { MetricRegistry, type Counter } from './prometheus-text.ts';
-
-import type { Pkcs11PoolStats } from '../../providers/pkcs11/pkcs11-session-pool.ts';
-
-/** Session pool counters of one HSM token, as the PKCS#11 provider reports them. */
-export type PoolStats = Pkcs11PoolStats;
 
 /** Where the metrics read the proxy's current state at scrape time. */
 export interface ProxyMetricsSources {

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { configMap } from '../../config-values/config-map.ts';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../../xks/key-provider-port.ts';
+import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, PoolStats, ProviderStats } from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
 import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
@@ -9,14 +9,13 @@ import { Pkcs11Fleet } from './pkcs11-fleet.ts';
 import { CKF_RW_SESSION, CKF_SERIAL_SESSION } from './pkcs11-constants.ts';
 import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';
 import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
-import type { Pkcs11PoolStats } from './pkcs11-session-pool.ts';
 import { Pkcs11Token } from './pkcs11-token.ts';
 import { loadPkcs11js } from './pkcs11js-api.ts';
 
-/** The PKCS#11 provider: a KeyProvider plus pool counters for tests and diagnostics. */
+/** The PKCS#11 provider: a KeyProvider whose stats are always there (tests read them). */
 export interface Pkcs11KeyProvider extends KeyProvider {
-  /** Session pool counters per token name (undefined before the token first connected). */
-  poolStats(): Record<string, Pkcs11PoolStats | undefined>;
+  /** Session pool counters per token name (a token that never connected has none yet). */
+  stats(): ProviderStats;
 }
 
 /** Keys in an HSM have no versions here: every ciphertext is made by version 0. */
@@ -151,8 +150,15 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
       await fleet.close();
     },
 
-    poolStats() {
-      return Object.fromEntries(tokens.map((t) => [t.name, t.poolStats()]));
+    stats() {
+      return {
+        pools: new Map(
+          tokens.flatMap((t): Array<[string, PoolStats]> => {
+            const pool = t.poolStats();
+            return pool === undefined ? [] : [[t.name, pool]];
+          }),
+        ),
+      };
     },
   };
 }

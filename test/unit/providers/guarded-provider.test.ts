@@ -85,6 +85,14 @@ describe('GuardedProvider', () => {
     expect((error as Error).message).not.toContain('deadbeef');
   });
 
+  it('forwards the provider\'s pool counters (metrics read them through the seam), and reports none for a provider without', () => {
+    const pool = { size: 4, idle: 3, busy: 1, waiting: 0, opened: 4, discarded: 0 };
+    const withPools = new GuardedProvider(scriptedProvider({ stats: () => ({ pools: new Map([['token-a', pool]]) }) }), silent);
+    expect([...withPools.stats().pools]).toEqual([['token-a', pool]]);
+    expect(withPools.stats().pools.size).toBe(1);
+    expect(new GuardedProvider(scriptedProvider({}), silent).stats().pools.size).toBe(0);
+  });
+
   it('refuses calls after close', async () => {
     const guarded = new GuardedProvider(scriptedProvider({ callsStayInProcess: true }), silent);
     await guarded.describe('k', ctx(1_000));

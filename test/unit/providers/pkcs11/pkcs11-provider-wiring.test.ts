@@ -84,7 +84,7 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     f.fail('C_EncryptAsync', CKR.DEVICE_ERROR);
     const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
     expect(Buffer.from(await p.decrypt(KEY, out, Buffer.alloc(0), budget())).toString()).toBe('x');
-    expect(p.poolStats().fake?.discarded).toBe(1);
+    expect(p.stats().pools.get('fake')?.discarded).toBe(1);
   });
 
   it('answers InternalException and reports UNAVAILABLE when the device keeps failing', async () => {
