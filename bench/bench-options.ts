@@ -92,15 +92,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     // is cold, and 1 s left its p99 at the rate swinging between 2.4 and 15 ms.
     openWarmupS: 3,
     ceilingS: quick ? 3 : 8,
-    connections: positive(values.connections!, 'connections'),
-    rate: positive(values.rate!, 'rate'),
-    workers: positive(values.workers!, 'workers'),
-    plaintextBytes: positive(values['plaintext-bytes']!, 'plaintext-bytes'),
-    aadBytes: positive(values['aad-bytes']!, 'aad-bytes'),
-    logLevel: values['log-level']!,
-    sessions: positive(values.sessions!, 'sessions'),
+    connections: positive(values.connections, 'connections'),
+    rate: positive(values.rate, 'rate'),
+    workers: positive(values.workers, 'workers'),
+    plaintextBytes: positive(values['plaintext-bytes'], 'plaintext-bytes'),
+    aadBytes: positive(values['aad-bytes'], 'aad-bytes'),
+    logLevel: values['log-level'],
+    sessions: positive(values.sessions, 'sessions'),
     soakS,
-    out: values.out!,
+    out: values.out,
     keep: values.keep === true,
   };
 }

@@ -57,7 +57,7 @@ console.log(`AES-256-GCM encrypt+decrypt round trips per second (node ${process.
 const results: Record<string, Record<string, number>> = {};
 for (const [name, fn] of Object.entries(libraries)) {
   results[name] = {};
-  for (const size of [32, 4096]) results[name]![`${size} B`] = Math.round(measure(fn, size, seconds));
+  for (const size of [32, 4096]) results[name][`${size} B`] = Math.round(measure(fn, size, seconds));
 }
 console.table(results);
 for (const size of ['32 B', '4096 B']) {

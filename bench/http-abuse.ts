@@ -41,7 +41,7 @@ const pki = createTestPki();
 const ca = readFileSync(pki.caCert);
 const proxy = await startProxyProcess({
   tls: { cert: pki.serverCert, key: pki.serverKey },
-  server: JSON.parse(values.server!) as Record<string, unknown>,
+  server: JSON.parse(values.server) as Record<string, unknown>,
   ...(values.repo === undefined ? {} : { repoDir: values.repo }),
 });
 const origin = `https://localhost:${proxy.port}`;
@@ -180,7 +180,7 @@ async function phase(name: string, plan: Omit<FloodPlan, 'url' | 'ca' | 'port'>,
     peak = Math.max(peak, rssMb(proxy));
     peakSockets = Math.max(peakSockets, socketsOpen(proxy));
   }, 100);
-  const run = startFlooder({ ...plan, url: origin, ca: pki.caCert, port: proxy.port, path: HEALTH } as FloodPlan);
+  const run = startFlooder({ ...plan, url: origin, ca: pki.caCert, port: proxy.port, path: HEALTH });
   const flood = run.done;
   await run.started;
   const probes = withProbes ? probe(flood) : undefined;

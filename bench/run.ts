@@ -337,14 +337,14 @@ console.log('');
 for (const line of goalLines(json)) console.log(line);
 if (typeof json.work_ceiling_ratio === 'number') {
   console.log(
-    `\nwork ceiling (bare Hono + SigV4 + JSON + AES-GCM, nothing else): ${json.work_ceiling_rps} req/s = ${json.work_ceiling_ratio}${roundSpread('work_ceiling_ratio')} of baseline, ` +
-      `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${json.software_vs_work_ceiling ?? '-'}${roundSpread('software_vs_work_ceiling')} of it`,
+    `\nwork ceiling (bare Hono + SigV4 + JSON + AES-GCM, nothing else): ${String(json.work_ceiling_rps)} req/s = ${json.work_ceiling_ratio}${roundSpread('work_ceiling_ratio')} of baseline, ` +
+      `the most software_rps_ratio can be for any proxy doing this work on this stack; software = ${typeof json.software_vs_work_ceiling === 'number' ? json.software_vs_work_ceiling : '-'}${roundSpread('software_vs_work_ceiling')} of it`,
   );
 }
 if (typeof json.pkcs11_work_ceiling_ratio === 'number') {
   console.log(
-    `pkcs11 work ceiling (the same with the token): ${json.pkcs11_work_ceiling_rps} req/s = ${json.pkcs11_work_ceiling_ratio}${roundSpread('pkcs11_work_ceiling_ratio')} of the pkcs11js loop, ` +
-      `the most softhsm_ratio can be; softhsm = ${json.softhsm_vs_work_ceiling ?? '-'}${roundSpread('softhsm_vs_work_ceiling')} of it`,
+    `pkcs11 work ceiling (the same with the token): ${String(json.pkcs11_work_ceiling_rps)} req/s = ${json.pkcs11_work_ceiling_ratio}${roundSpread('pkcs11_work_ceiling_ratio')} of the pkcs11js loop, ` +
+      `the most softhsm_ratio can be; softhsm = ${typeof json.softhsm_vs_work_ceiling === 'number' ? json.softhsm_vs_work_ceiling : '-'}${roundSpread('softhsm_vs_work_ceiling')} of it`,
   );
 }
 const handler = json.software_handler_at_rate as HandlerLatency | null | undefined;
@@ -467,7 +467,7 @@ function fixedRateJson(r: OpenLoopResult): Record<string, number> {
 
 /** The issue's targets, each with the measured value and whether it was met (null: not measured). */
 function goals(j: Record<string, unknown>, fixed: Record<string, OpenLoopResult>): Record<string, { value: number | null; target: string; met: boolean | null }> {
-  const num = (k: string) => (typeof j[k] === 'number' ? (j[k] as number) : null);
+  const num = (k: string) => (typeof j[k] === 'number' ? (j[k]) : null);
   const delta = fixed.baseline && fixed.software ? round3(fixed.software.p99Ms - fixed.baseline.p99Ms) : null;
   const errs = fixed.baseline && fixed.software ? fixed.baseline.errors + fixed.software.errors : null;
   const soak = j.soak as { rss_growth_pct?: number } | null;

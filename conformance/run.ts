@@ -87,7 +87,7 @@ export async function runConformance(input: ConformanceOptionsInput = {}): Promi
   const client = new XksClient(http, options);
   const startedAt = new Date();
   const results: CheckResult[] = [];
-  let pre: PreflightResult = { attempts: 0, ok: false, durationMs: 0 };
+  let pre: PreflightResult;
   try {
     pre = await preflight(client);
     for (const check of checks) results.push(await runOne(check, options, client));

@@ -16,8 +16,8 @@ export interface BenchToken {
   sessions: Buffer[];
   key: Buffer;
   /** AES-256-GCM with this IV and AAD. */
-  gcm(iv: Buffer, aad: Buffer): Pkcs11js.Mechanism;
-  close(): void;
+  gcm: (iv: Buffer, aad: Buffer) => Pkcs11js.Mechanism;
+  close: () => void;
 }
 
 function env(name: string): string {

@@ -23,7 +23,7 @@ export function healthSchemaProblems(body: Record<string, unknown>): string[] {
   const size = body.xksProxyFleetSize;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) problems.push(`xksProxyFleetSize ${JSON.stringify(size)} is not an integer >= 1`);
   for (const f of ['xksProxyVendor', 'xksProxyModel', 'ekmVendor']) {
-    if (typeof body[f] !== 'string' || (body[f] as string).length === 0) problems.push(`${f} is not a non-empty string`);
+    if (typeof body[f] !== 'string' || (body[f]).length === 0) problems.push(`${f} is not a non-empty string`);
   }
   const fleet = body.ekmFleetDetails;
   if (!Array.isArray(fleet)) return [...problems, 'ekmFleetDetails is not an array'];
@@ -54,7 +54,7 @@ export function keyMetadataProblems(body: Record<string, unknown>): string[] {
   if (!Array.isArray(usage) || !usage.every((u) => typeof u === 'string')) return [...problems, 'keyUsage is not an array of strings'];
   if (usage.length > 10) problems.push(`keyUsage has ${usage.length} values, at most 10 allowed`);
   if (new Set(usage).size !== usage.length) problems.push(`keyUsage ${JSON.stringify(usage)} repeats a value`);
-  for (const u of usage as string[]) {
+  for (const u of usage) {
     if (!USAGE_SPELLING.test(u)) problems.push(`keyUsage value ${JSON.stringify(u)} is not spelt as the spec spells usages (upper case, e.g. "ENCRYPT")`);
     else if (/ENCRYPT|DECRYPT/.test(u) && u !== 'ENCRYPT' && u !== 'DECRYPT') problems.push(`keyUsage value ${JSON.stringify(u)} is not "ENCRYPT" or "DECRYPT" (KMS only understands those two)`);
   }

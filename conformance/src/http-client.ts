@@ -66,7 +66,7 @@ export class HttpClient {
   async send(req: HttpRequest): Promise<HttpAnswer> {
     const started = performance.now();
     const res = await this.pool.request({
-      method: req.method as 'POST',
+      method: req.method,
       path: req.path,
       headers: req.headers,
       body: req.body,

@@ -33,7 +33,7 @@ export function http2Post(options: ConformanceOptions, path: string, body: strin
       session.destroy();
       reject(new Error('HTTP/2 call timed out'));
     }, options.requestTimeoutMs);
-    session.once('error', (e) => {
+    session.once('error', (e: Error) => {
       clearTimeout(timer);
       session.destroy();
       reject(e);
@@ -50,7 +50,7 @@ export function http2Post(options: ConformanceOptions, path: string, body: strin
       session.close();
       resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
     });
-    req.on('error', (e) => {
+    req.on('error', (e: Error) => {
       clearTimeout(timer);
       session.destroy();
       reject(e);

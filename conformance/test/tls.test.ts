@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runConformance } from '../run.ts';
 import type { CheckStatus, ConformanceReport } from '../run.ts';
 import type { Breakage } from './support/breakages.ts';

@@ -36,7 +36,7 @@ export type DemoProvider = 'software' | 'softhsm' | 'nss' | 'kmip' | 'postgres';
 /** A demo key manager made ready: the provider config to serve with, and how to stop it. */
 interface PreparedDemo {
   provider: ProviderConfig;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Creates the demo keystore file when missing (keys foo, encrypt_only_key, decrypt_only_key, impotent_key). */
@@ -85,7 +85,7 @@ async function prepareNss(dataDir: string): Promise<PreparedDemo> {
 }
 
 /** The demo config with the chosen provider in place of the software keystore. */
-export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR, opts: { throwaway?: boolean } = {}): Promise<{ loaded: LoadedConfig; stop(): Promise<void> }> {
+export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR, opts: { throwaway?: boolean } = {}): Promise<{ loaded: LoadedConfig; stop: () => Promise<void> }> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
   const prepared =
     which === 'kmip'

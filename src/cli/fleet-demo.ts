@@ -109,8 +109,8 @@ function startProxy(entry: string[], configPath: string, port: number, logFile: 
         }
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
   });
 }
 
@@ -176,7 +176,7 @@ function runHaproxy(cfgPath: string, port: number): Promise<ChildProcess> {
       }
       const child = spawn('haproxy', ['-db', '-f', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderrText = '';
-      child.stderr!.on('data', (c: Buffer) => (stderrText = (stderrText + c.toString()).slice(-2000)));
+      child.stderr.on('data', (c: Buffer) => (stderrText = (stderrText + c.toString()).slice(-2000)));
       child.once('error', (e) => reject(new Error(`cannot start haproxy: ${e.message}`)));
       const early = (code: number | null) => reject(new Error(`haproxy exited at start (code ${code}): ${stderrText.trim()} (is port ${port} free?)`));
       child.once('exit', early);

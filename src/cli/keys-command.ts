@@ -101,7 +101,10 @@ export function parseUsage(value: string): KeyUsage[] {
   for (const p of parts) {
     if (p === 'encrypt') usages.add('ENCRYPT');
     else if (p === 'decrypt') usages.add('DECRYPT');
-    else if (p === 'both') (usages.add('ENCRYPT'), usages.add('DECRYPT'));
+    else if (p === 'both') {
+      usages.add('ENCRYPT');
+      usages.add('DECRYPT');
+    }
     else throw bad();
   }
   return (['ENCRYPT', 'DECRYPT'] as const).filter((u) => usages.has(u));

@@ -40,7 +40,7 @@ export function parsePolicySamples(raw: unknown, defaults: { keyId?: string; ope
     const s = sample as Record<string, unknown>;
     let requestMetadata;
     try {
-      requestMetadata = parseRequestMetadata(s as never, { principalRequired: false });
+      requestMetadata = parseRequestMetadata(s, { principalRequired: false });
     } catch (e) {
       throw new Error(`${where}${isXksError(e) ? e.message : String(e)}`);
     }

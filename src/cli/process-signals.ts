@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RunningProxy } from '../composition/start-proxy.ts';
 import { flushAllLogDestinationsSync } from '../observability/batched-destination.ts';
-import { stuckIoCount } from '../ops/stuck-io.ts';
+import { stuckIoCount } from '../observability/stuck-io.ts';
 
 /** Longest wait for the log to flush before exiting. */
 const FLUSH_TIMEOUT_MS = 2_000;

@@ -20,7 +20,7 @@ import { workerSlot } from '../ops/worker-slot.ts';
 import { resolveSecretRef } from '../config-values/secret-ref.ts';
 import { startAdminServer } from './admin-server.ts';
 import { answerAdminQueries, clusterAdminViews } from './admin-views.ts';
-import { startProxy, type RunningProxy } from './start-proxy.ts';
+import type { RunningProxy } from './start-proxy.ts';
 
 /** What `serve --workers N` passes to the primary and to each worker. */
 export interface ClusterServeOptions {

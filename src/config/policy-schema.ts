@@ -54,8 +54,6 @@ export const policySchema = z
 
 /** A parsed policy. */
 export type PolicyConfig = z.infer<typeof policySchema>;
-/** One parsed rule. */
-export type PolicyRule = PolicyConfig['rules'][number];
 /** The conditions of a rule (or of its `unless`). */
 export type PolicyConditions = z.infer<typeof conditionsSchema>;
 /** An attribute a condition can test. */

@@ -225,7 +225,8 @@ async function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig
     });
   }
   if (res.status === 200) return undefined;
-  const name = String(res.json.errorName ?? 'no errorName');
+  const rawName = res.json.errorName ?? 'no errorName';
+  const name = typeof rawName === 'string' ? rawName : JSON.stringify(rawName);
   const message = typeof res.json.errorMessage === 'string' ? `: ${res.json.errorMessage}` : '';
   const reason = await loggedReason(opts, ks, requestId);
   const seen = `${op} got HTTP ${res.status} ${name}${message} (kmsRequestId ${requestId})${reason !== undefined ? `; the proxy logged the reason: ${reason}` : ''}`;

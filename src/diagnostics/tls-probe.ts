@@ -77,7 +77,7 @@ export function probeTls(target: TlsProbeTarget, offer: TlsProbeOffer = {}): Pro
       socket.destroy();
       reject(Object.assign(new Error(`no TLS handshake with ${target.host}:${target.port} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
-    socket.on('error', (e) => {
+    socket.on('error', (e: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

@@ -32,7 +32,7 @@ export function requestLineWriter(logger: Logger): LineWriter {
     internals[mixinSym] === undefined;
   if (!usable) return (level, fields, msg) => logger[level](fields, msg);
   // Fixed when the logger is made: the message key (`,"msg":`) and the line's end.
-  const messageKeyPrefix = `,${JSON.stringify(internals[messageKeySym] as string)}:`;
+  const messageKeyPrefix = `,${JSON.stringify(internals[messageKeySym])}:`;
   const end = internals[endSym] as string;
 
   return (level, fields, msg) => {

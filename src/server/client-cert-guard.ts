@@ -65,8 +65,8 @@ export function guardClientCertificates(
       socket.destroy();
       return;
     }
-    const subject = cert.subject === undefined ? undefined : oneLine(cert.subject as unknown as Record<string, unknown>);
-    const issuer = cert.issuer === undefined ? undefined : oneLine(cert.issuer as unknown as Record<string, unknown>);
+    const subject = cert.subject === undefined ? undefined : oneLine(cert.subject);
+    const issuer = cert.issuer === undefined ? undefined : oneLine(cert.issuer);
     const details = { ...peer, clientSubject: subject, clientIssuer: issuer, validTo: cert.valid_to };
     if (!socket.authorized) {
       const error = String(socket.authorizationError ?? 'not authorized');

@@ -50,11 +50,13 @@ export async function startListener(
 ): Promise<RunningListener> {
   const { logger } = opts;
   const limits = server.limits;
-  const listener = getRequestListener((request, env) => app.fetch(request, env), {
+  const handle = getRequestListener((request, env) => app.fetch(request, env), {
     // Requests the adapter cannot turn into a Request (backslash in the path, bad Host)
     // get the spec's JSON error, not an empty 400.
     errorHandler: (e) => adapterErrorResponse(e, logger),
   });
+  // Node ignores a request listener's return value; the handler answers its own errors.
+  const listener = (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1]): void => void handle(req, res);
   const tls = server.tls;
   let nodeServer: http.Server | https.Server | http2.Http2SecureServer;
   const httpOptions = { maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: true };

@@ -75,7 +75,7 @@ describe('credentials generate', () => {
 
   it('never prints the same credential twice', async () => {
     const [a, b] = await Promise.all([runCli(['credentials', 'generate', '--json']), runCli(['credentials', 'generate', '--json'])]);
-    expect(a!.stdout).not.toBe(b!.stdout);
+    expect(a.stdout).not.toBe(b.stdout);
   });
 
   it('writes the secret to a 0600 file beside the config and prints only the reference to it', async () => {

@@ -50,8 +50,8 @@ interface Started {
 function start(command: string, args: string[]): Promise<Started> {
   const child = spawn(command, args, { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XKS_PROXY_CONFIG: configFile } });
   let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "xks-proxy listening" line in time:\n${out}`)), 60_000);
     const onData = () => {
@@ -60,8 +60,8 @@ function start(command: string, args: string[]): Promise<Started> {
       clearTimeout(timer);
       resolve({ child, url: (JSON.parse(line) as { url: string }).url, output: () => out });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
   });
 }
 

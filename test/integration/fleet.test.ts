@@ -20,7 +20,7 @@ import { PgKeystore } from '../../src/providers/software/pg/pg-keystore.ts';
 import { zeroContents } from '../../src/providers/software/software-keystore-contents.ts';
 import { decodeCiphertextMetadata } from '../../src/xks/ciphertext-metadata.ts';
 import { runKeysCli } from '../support/run-keys-cli.ts';
-import { decryptRequestBody, DEMO_PREFIX, encryptRequestBody, requestMetadata, signXks, xksPath, type EncryptResponseJson } from '../support/xks-client.ts';
+import { decryptRequestBody, DEMO_PREFIX, encryptRequestBody, signXks, xksPath, type EncryptResponseJson } from '../support/xks-client.ts';
 
 const DEMO_PASSPHRASE = 'demo-passphrase-this-is-not-a-secret';
 const RATE = 320; // requests per second through the balancer
@@ -220,7 +220,7 @@ describe('fleet: three proxies on one PostgreSQL store behind HAProxy', () => {
     await store.close();
     const pgDump = join(await findPgBinDir(), 'pg_dump');
     const dump = await new Promise<Buffer>((res, rej) =>
-      execFile(pgDump, ['-h', '127.0.0.1', '-p', String(fleet.pg.cluster.port), '-U', 'xks', '-d', 'xks'], { encoding: 'buffer', maxBuffer: 64 << 20 }, (e, out) => (e ? rej(e) : res(out))),
+      execFile(pgDump, ['-h', '127.0.0.1', '-p', String(fleet.pg.cluster.port), '-U', 'xks', '-d', 'xks'], { encoding: 'buffer', maxBuffer: 64 << 20 }, (e: Error | null, out: Buffer) => (e ? rej(e) : res(out))),
     );
     expect(secrets.length).toBeGreaterThanOrEqual(6);
     for (const m of secrets) for (const form of [m, Buffer.from(m.toString('hex')), Buffer.from(m.toString('base64'))]) expect(dump.includes(form)).toBe(false);

@@ -84,7 +84,7 @@ afterAll(async () => {
 
 async function fleetOf(prefix: string, ms = 2000) {
   const tenant = tenants.find((t) => t.prefix === prefix)!;
-  const res = await tenant.keyStore.health(healthReq as never, { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
+  const res = await tenant.keyStore.health(healthReq, { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) });
   return res.ekmFleetDetails;
 }
 

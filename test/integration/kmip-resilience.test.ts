@@ -4,7 +4,7 @@
  * PyKMIP servers share one SQLite file, so they hold the same keys like a vendor cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallContext, KeyProvider } from '../../src/xks/key-provider-port.ts';
+import type { CallContext } from '../../src/xks/key-provider-port.ts';
 import { createKmipKey } from '../../src/providers/kmip/kmip-key-admin.ts';
 import { createKmipProvider, openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import { findFreePort, type PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';

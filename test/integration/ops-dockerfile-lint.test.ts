@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 /** The part of dockerfile-utils' API used here (a devDependency). */
 interface DockerfileUtils {
-  validate(content: string): Array<{ message: string; range: { start: { line: number } } }>;
+  validate: (content: string) => Array<{ message: string; range: { start: { line: number } } }>;
 }
 const DOCKERFILE_UTILS = 'dockerfile-utils';
 const { validate } = (await import(DOCKERFILE_UTILS)) as DockerfileUtils;

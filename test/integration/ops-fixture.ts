@@ -158,7 +158,7 @@ export function xksCall(
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
       res.on('end', () => {
-        let json: Record<string, unknown> = {};
+        let json: Record<string, unknown>;
         try {
           json = JSON.parse(text) as Record<string, unknown>;
         } catch {

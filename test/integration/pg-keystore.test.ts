@@ -114,10 +114,10 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     const s = store('race_test');
     try {
       const [a, b, ...more] = await Promise.all([cli('rotate', 'hot', '--config', config), cli('rotate', 'hot', '--config', config), ...Array.from({ length: 6 }, () => s.rotateKey('hot'))]);
-      expect([a!.code, b!.code]).toEqual([0, 0]);
+      expect([a.code, b.code]).toEqual([0, 0]);
       const reported = [
-        Number(/version (\d+) now encrypts/.exec((a as CliResult).stdout)![1]),
-        Number(/version (\d+) now encrypts/.exec((b as CliResult).stdout)![1]),
+        Number(/version (\d+) now encrypts/.exec((a).stdout)![1]),
+        Number(/version (\d+) now encrypts/.exec((b).stdout)![1]),
         ...more.map((k) => (k as { currentVersion: number }).currentVersion),
       ];
       // Every rotation reports the version it made, and no two made the same one.
@@ -226,7 +226,7 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     expect(secrets).toHaveLength(5);
     const pgDump = join(await findPgBinDir(), 'pg_dump');
     const dump = await new Promise<Buffer>((resolve, reject) =>
-      execFile(pgDump, ['-h', '127.0.0.1', '-p', String(db.port), '-U', 'xks', '-d', 'xks'], { encoding: 'buffer', maxBuffer: 64 << 20 }, (err, out) =>
+      execFile(pgDump, ['-h', '127.0.0.1', '-p', String(db.port), '-U', 'xks', '-d', 'xks'], { encoding: 'buffer', maxBuffer: 64 << 20 }, (err: Error | null, out: Buffer) =>
         err ? reject(err) : resolve(out),
       ),
     );

@@ -26,8 +26,8 @@ async function hsm(...args: string[]): Promise<{ stdout: string; stderr: string;
   let stderr = '';
   const outWrite = process.stdout.write.bind(process.stdout);
   const errWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
+  process.stdout.write = ((s: string) => ((stdout += s), true));
+  process.stderr.write = ((s: string) => ((stderr += s), true));
   process.exitCode = 0;
   try {
     const program = new Command('xks-proxy').exitOverride().addCommand(hsmCommand());

@@ -31,7 +31,7 @@ function rawEncrypt(fx: Pkcs11TestModule, label: string, iv: Buffer, plaintext: 
   try {
     if (fx.logsIn) {
       try {
-        p.C_Login(session, pkcs11js.CKU_USER, fx.pin as string);
+        p.C_Login(session, pkcs11js.CKU_USER, fx.pin);
       } catch (e) {
         if ((e as { code?: number }).code !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw e;
       }

@@ -38,7 +38,7 @@ async function roundTrip(ms = 250): Promise<string> {
     const back = await provider.decrypt(KEY, out, Buffer.from('aad'), budget(ms));
     return Buffer.from(back).toString() === 'load' ? 'ok' : 'wrong plaintext';
   } catch (e) {
-    return (await errorNameOf(Promise.reject(e)));
+    return await errorNameOf(Promise.reject(e instanceof Error ? e : new Error(String(e))));
   }
 }
 

@@ -63,8 +63,8 @@ export function runTestClient(baseUrl: string, env: NodeJS.ProcessEnv = {}, time
     },
   });
   let output = '';
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
+  child.stdout.on('data', (c) => (output += c));
+  child.stderr.on('data', (c) => (output += c));
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       try {

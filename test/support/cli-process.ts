@@ -37,8 +37,8 @@ export interface ServingProcess {
 export function startServing(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<ServingProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -49,7 +49,7 @@ export function startServing(args: string[], env: NodeJS.ProcessEnv = {}, timeou
       const line = out.split('\n').find((l) => l.includes('"xks-proxy listening"'));
       if (line === undefined) return;
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
+      child.stdout.off('data', onData);
       resolve({
         url: (JSON.parse(line) as { url: string }).url,
         child,
@@ -64,7 +64,7 @@ export function startServing(args: string[], env: NodeJS.ProcessEnv = {}, timeou
         },
       });
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`proxy exited with ${code} before listening:\n${out}`));

@@ -60,8 +60,8 @@ export function startNpmDemo(script: string, dataDir: string, extraArgs: readonl
     env: { ...process.env, NO_COLOR: '1' },
   });
   let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stopped = false;
   const stop = async (graceMs = 15_000): Promise<void> => {
@@ -85,10 +85,10 @@ export function startNpmDemo(script: string, dataDir: string, extraArgs: readonl
       const line = out.split('\n').find((l) => l.includes('"xks-proxy listening"'));
       if (line === undefined) return;
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
+      child.stdout.off('data', onData);
       resolve({ url: (JSON.parse(line) as { url: string }).url, output: () => out, stop });
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then(() => {
       if (!stopped) fail(`exited with ${child.exitCode ?? child.signalCode} before listening`);
     });

@@ -7,7 +7,7 @@
 import { open } from 'node:fs';
 import { createLogger } from '../../src/observability/logger.ts';
 import { flushAndExit } from '../../src/cli/process-signals.ts';
-import { markStuckIo } from '../../src/ops/stuck-io.ts';
+import { markStuckIo } from '../../src/observability/stuck-io.ts';
 
 const [fifo, mode] = process.argv.slice(2);
 if (fifo === undefined) throw new Error('usage: stuck-read-exit-child <fifo> marked|unmarked');

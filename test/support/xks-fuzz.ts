@@ -190,9 +190,10 @@ export async function fuzzSeed(target: FuzzTarget, seed: number, count: number):
     const answer = await rawSignedPost(target.port, path, text);
     const problem = specViolation(answer);
     if (problem !== undefined) violations.push(`seed ${seed} request ${i} ${op} key "${keyId}": ${problem}: ${answer.status} ${answer.body.slice(0, 200)}`);
-    let errorName = 'ok';
+    let errorName: string;
     try {
-      errorName = String((JSON.parse(answer.body) as { errorName?: unknown }).errorName ?? 'ok');
+      const named = (JSON.parse(answer.body) as { errorName?: unknown }).errorName ?? 'ok';
+      errorName = typeof named === 'string' ? named : JSON.stringify(named);
     } catch {
       errorName = 'non-json';
     }

@@ -76,7 +76,7 @@ export const keyMetadataChecks: CheckDefinition[] = [
     level: 'MUST',
     async run({ client, options }) {
       const seen: string[] = [];
-      for (const keyId of Object.values(options.keys).filter((k) => k !== '')) {
+      for (const keyId of (Object.values(options.keys) as string[]).filter((k) => k !== '')) {
         const a = await client.metadata(keyId);
         // Read the raw body so every key's problems are listed, not only the first key's.
         const body = expectSuccess({ ...a, answers: undefined }, `metadata of ${keyId}`);

@@ -77,7 +77,7 @@ export async function verifyAuditLog(files: readonly string[], opts: VerifyOptio
       let record: { seq?: unknown; prev?: unknown } | undefined;
       try {
         const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) record = parsed as typeof record;
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) record = parsed;
       } catch {
         // Reported below.
       }

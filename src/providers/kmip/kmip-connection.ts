@@ -86,7 +86,7 @@ export class KmipConnection {
     private readonly maxResponseBytes: number,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e) => this.fail(new KmipConnectionError(`connection error: ${e.message}`, errorCode(e), { cause: e })));
+    socket.on('error', (e: Error) => this.fail(new KmipConnectionError(`connection error: ${e.message}`, errorCode(e), { cause: e })));
     socket.on('close', () => this.fail(new KmipConnectionError('connection closed by the server', 'KMIP_CONNECTION_CLOSED')));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
@@ -128,7 +128,7 @@ export class KmipConnection {
         socket.removeAllListeners('error');
         resolve(new KmipConnection(socket, maxResponseBytes));
       });
-      socket.once('error', (e) => {
+      socket.once('error', (e: Error) => {
         cancel();
         socket.destroy();
         reject(new KmipConnectionError(`cannot connect to ${endpoint.host}:${endpoint.port}: ${e.message}`, errorCode(e), { cause: e }));

@@ -69,11 +69,8 @@ export class Pkcs11SessionPool {
       return Promise.resolve(ready);
     }
     if (this.busy < this.opts.size) {
-      try {
-        return Promise.resolve(this.openLease());
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      // The executor turns a throw of openLease into a rejection.
+      return new Promise((resolve) => resolve(this.openLease()));
     }
     return this.wait(deadline, signal);
   }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Pkcs11js from 'pkcs11js';
-import type { Pkcs11Api, Pkcs11Attribute, Pkcs11Mechanism } from './pkcs11-api.ts';
+import type { Pkcs11Api, Pkcs11Mechanism } from './pkcs11-api.ts';
 import { CKF_OS_LOCKING_OK } from './pkcs11-constants.ts';
 
 // pkcs11js is CommonJS with a native addon; load it lazily so importing this provider
@@ -39,14 +39,14 @@ export function loadPkcs11js(modulePath: string): Pkcs11Api {
     C_CloseSession: (session) => p.C_CloseSession(session),
     C_GetSessionInfo: (session) => p.C_GetSessionInfo(session),
     C_Login: (session, userType, pin) => p.C_Login(session, userType, pin),
-    C_FindObjectsInit: (session, template) => p.C_FindObjectsInit(session, template as Pkcs11js.Template),
+    C_FindObjectsInit: (session, template) => p.C_FindObjectsInit(session, template),
     C_FindObjects: (session, max) => p.C_FindObjects(session, max),
     C_FindObjectsFinal: (session) => p.C_FindObjectsFinal(session),
     C_GetAttributeValue: (session, object, template) =>
-      p.C_GetAttributeValue(session, object, template as Pkcs11js.Template) as Pkcs11Attribute[],
+      p.C_GetAttributeValue(session, object, template),
     C_GenerateRandom: (session, buffer) => p.C_GenerateRandom(session, buffer),
     C_GenerateKey: (session, mechanism, template) =>
-      p.C_GenerateKey(session, toNativeMechanism(mechanism), template as Pkcs11js.Template),
+      p.C_GenerateKey(session, toNativeMechanism(mechanism), template),
     C_EncryptInit: (session, mechanism, key) => p.C_EncryptInit(session, toNativeMechanism(mechanism), key),
     C_EncryptAsync: (session, input, output) => p.C_EncryptAsync(session, input, output),
     C_DecryptInit: (session, mechanism, key) => p.C_DecryptInit(session, toNativeMechanism(mechanism), key),

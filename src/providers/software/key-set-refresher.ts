@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { markStuckIo } from '../../ops/stuck-io.ts';
+import { markStuckIo } from '../../observability/stuck-io.ts';
 import type { KeystoreSource } from './keystore-source.ts';
 import type { ServedKeySet } from './served-key-set.ts';
 

@@ -97,7 +97,10 @@ class FileBackend implements KeystoreBackend {
       const skipped: string[] = [];
       for (const key of keys) {
         if (contents.keys.has(key.keyId)) skipped.push(key.keyId);
-        else (contents.keys.set(key.keyId, copyKey(key)), imported.push(key.keyId));
+        else {
+          contents.keys.set(key.keyId, copyKey(key));
+          imported.push(key.keyId);
+        }
       }
       return { imported, skipped };
     });

@@ -125,7 +125,7 @@ export class SoftwareKeystoreFile {
       const contents: KeystoreContents = { createdAt: new Date().toISOString(), canary: generateKeyMaterial(), keys: new Map() };
       try {
         populate(contents);
-        await this.#write(contents, kek, keys, lock.assertHeld);
+        await this.#write(contents, kek, keys, () => lock.assertHeld());
       } finally {
         zeroContents(contents);
       }
@@ -144,7 +144,7 @@ export class SoftwareKeystoreFile {
       const contents = openKeystoreFile(this.path, parsed, keys);
       try {
         const result = mutate(contents);
-        await this.#write(contents, parsed.header.kek, keys, lock.assertHeld);
+        await this.#write(contents, parsed.header.kek, keys, () => lock.assertHeld());
         return result;
       } finally {
         zeroContents(contents);

@@ -63,7 +63,7 @@ export function metadataReply(reply: UpstreamReply): KeyMetadataResponse {
     throw malformedAnswer('GetKeyMetadata response', 'keyUsage is not a list of at most 10 strings');
   }
   // Other usages (WRAP, SIGN ...) are allowed by the spec but mean nothing to KMS for XKS keys.
-  const keyUsage = (usages as string[]).filter((u): u is KeyUsage => u === 'ENCRYPT' || u === 'DECRYPT');
+  const keyUsage = (usages).filter((u): u is KeyUsage => u === 'ENCRYPT' || u === 'DECRYPT');
   return { keySpec: 'AES_256', keyUsage, keyStatus: body.keyStatus };
 }
 

@@ -72,6 +72,7 @@ describe('CredentialSet', () => {
       JSON.stringify(cred),
       JSON.stringify({ nested: [cred] }),
       String(set),
+      // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- rendering the credential is what this test checks
       `${cred}`,
       inspect(set, { showHidden: true, depth: 10 }),
       inspect(cred, { showHidden: true, depth: 10 }),

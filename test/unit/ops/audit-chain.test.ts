@@ -143,7 +143,7 @@ describe('audit log hash chain', () => {
   it('never records plaintext-like fields that are not in the request event', async () => {
     const file = join(dir, 'audit.jsonl');
     const log = await AuditLog.open(file, { logger: silent });
-    log.observe({ ...event(1), ...({ plaintext: 'SECRET-PLAINTEXT' } as object) } as RequestEvent);
+    log.observe({ ...event(1), ...({ plaintext: 'SECRET-PLAINTEXT' } as object) });
     await log.close();
     expect(await readFile(file, 'utf8')).not.toContain('SECRET-PLAINTEXT');
   });

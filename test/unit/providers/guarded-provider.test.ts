@@ -36,7 +36,7 @@ describe('GuardedProvider', () => {
   });
 
   it('refuses a call with no time left, also for a provider whose calls stay in process, without calling it', async () => {
-    let called = false;
+    let called: boolean;
     const inner = scriptedProvider({
       callsStayInProcess: true,
       describe: async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import pg from 'pg';
-import { PROXY_VERSION } from '../../../server/version.ts';
+import { PACKAGE_VERSION as PROXY_VERSION } from '../../../package-root.ts';
 
 /**
  * This process as a member of the fleet: one id per process (a `serve --workers N` proxy

@@ -397,7 +397,7 @@ export class PgKeystore {
       if (version === 0) throw new KeystoreFileError('missing', this.where, `${this.where} has no keystore yet (create it with "xks-proxy keys init")`);
       if (version < SCHEMA_VERSION) throw new KeystoreFileError('invalid', this.where, `${this.where} is at schema version ${version}, this xks-proxy needs ${SCHEMA_VERSION}: run "xks-proxy keys init" to migrate`);
       if (version > SCHEMA_VERSION) throw new KeystoreFileError('invalid', this.where, `${this.where} is at schema version ${version}, newer than this xks-proxy knows (${SCHEMA_VERSION}): upgrade xks-proxy`);
-      rows = (await client.query(`SELECT kek, kcv, canary_iv, canary_sealed, created_at FROM ${this.#s}.keystore`)).rows;
+      rows = (await client.query<(typeof rows)[number]>(`SELECT kek, kcv, canary_iv, canary_sealed, created_at FROM ${this.#s}.keystore`)).rows;
     } catch (e) {
       throw e instanceof KeystoreFileError ? e : this.#dbError(e, 'cannot read the keystore');
     }

@@ -11,7 +11,6 @@ import { chmod, chown, copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { userInfo } from 'node:os';
 import pg from 'pg';
 
 /** The role and database the local cluster serves. */
@@ -165,9 +164,4 @@ async function ensureDatabase(port: number): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** Who runs the cluster's binaries (for messages). */
-export function clusterOwner(): string {
-  return isRoot() ? 'postgres' : userInfo().username;
 }

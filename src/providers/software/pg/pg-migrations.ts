@@ -119,7 +119,7 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<nu
 
 /** The schema's current version, 0 when it has none yet. */
 export async function schemaVersion(client: pg.ClientBase | pg.Pool, schema: string): Promise<number> {
-  const exists = await client.query(`SELECT to_regclass($1) AS t`, [`${pg.escapeIdentifier(schema)}.schema_migrations`]);
+  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${pg.escapeIdentifier(schema)}.schema_migrations`]);
   if (exists.rows[0]?.t === null) return 0;
   const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${pg.escapeIdentifier(schema)}.schema_migrations`);
   return r.rows[0]?.v ?? 0;

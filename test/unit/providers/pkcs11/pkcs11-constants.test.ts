@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import type * as Pkcs11js from 'pkcs11js';
 import { describe, expect, it } from 'vitest';
 import {
   CKA,

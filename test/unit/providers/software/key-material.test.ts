@@ -7,6 +7,7 @@ const bytes = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899a
 describe('KeyMaterial', () => {
   it('never shows its bytes through toString, JSON, inspect or template strings', () => {
     const m = new KeyMaterial(bytes);
+    // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- rendering the key is what this test checks
     const renderings = [String(m), `${m}`, JSON.stringify({ m }), inspect(m), inspect({ nested: { m } }, { depth: 5 })];
     for (const text of renderings) {
       expect(text).not.toContain(bytes.toString('hex'));

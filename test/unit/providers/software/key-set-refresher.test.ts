@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { stuckIoCount } from '../../../../src/ops/stuck-io.ts';
+import { stuckIoCount } from '../../../../src/observability/stuck-io.ts';
 import { KeySetRefresher } from '../../../../src/providers/software/key-set-refresher.ts';
 import type { KeystoreSource } from '../../../../src/providers/software/keystore-source.ts';
 import { ServedKeySet } from '../../../../src/providers/software/served-key-set.ts';
@@ -52,7 +52,7 @@ describe('key set refresher', () => {
     expect(keySet.current()!.keys.has('a')).toBe(true);
     expect(stuckIoCount()).toBe(1);
     // More requests do not pile up loads behind the hung one.
-    for (let i = 0; i < 10; i++) refresher.poke(true);
+    for (let i = 0; i < 10; i++) void refresher.poke(true);
     await refresher.refreshWithin(5);
     expect(source.loads).toBe(2);
 

@@ -56,7 +56,7 @@ async function until<T>(get: () => Promise<T>, done: (v: T) => boolean): Promise
 async function errorName(p: Promise<unknown>): Promise<string> {
   return p.then(
     () => 'no error',
-    (e: { errorName?: string }) => e.errorName ?? String(e),
+    (e: Error & { errorName?: string }) => e.errorName ?? e.message,
   );
 }
 
