@@ -32,7 +32,19 @@ export interface BenchOptions {
 }
 
 /** Every target name, in the order they run. */
-export const TARGETS = ['client-check', 'baseline', 'work-ceiling', 'software', 'software-pg', 'softhsm', 'crypto-ceiling', 'pkcs11-ceiling', 'pkcs11-work-ceiling', 'fixed-rate', 'scaling'] as const;
+export const TARGETS = [
+  'client-check',
+  'baseline',
+  'work-ceiling',
+  'software',
+  'software-pg',
+  'softhsm',
+  'crypto-ceiling',
+  'pkcs11-ceiling',
+  'pkcs11-work-ceiling',
+  'fixed-rate',
+  'scaling',
+] as const;
 
 const HELP = `npm run bench [-- options]
   --quick             short runs (about 1.5 minutes in all)

@@ -166,9 +166,14 @@ try {
   for (const s of sessions) p.C_CloseSession(s);
 
   const cols = ['what', 'N', 'round trips/s', 'p50 ms', 'p99 ms', 'loop p99 ms', 'loop max ms'];
-  const table = [cols, ...rows.map((r) => [r.name, String(r.n), r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.loopP99.toFixed(2), r.loopMax.toFixed(2)])];
+  const table = [
+    cols,
+    ...rows.map((r) => [r.name, String(r.n), r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.loopP99.toFixed(2), r.loopMax.toFixed(2)]),
+  ];
   const widths = cols.map((_, c) => Math.max(...table.map((r) => (r[c] as string).length)));
-  console.log(`AES-256-GCM encrypt+decrypt of ${plaintext.length} B (AAD ${aad.length} B), ${seconds} s per row, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}`);
+  console.log(
+    `AES-256-GCM encrypt+decrypt of ${plaintext.length} B (AAD ${aad.length} B), ${seconds} s per row, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}`,
+  );
   for (const r of table) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '));
 } finally {
   await rm(dir, { recursive: true, force: true });

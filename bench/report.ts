@@ -35,7 +35,11 @@ export function measured(row: Row | undefined): row is TargetRow {
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 /** Rounds for the JSON: 3 decimals for ms and cores, whole requests/s. */
-export function row(r: { rps: number; p50Ms: number; p99Ms: number; maxMs: number; errors: number; serverCpuCores?: number; clientCpuCores?: number }, peakRssBytes: number | null, note?: string): TargetRow {
+export function row(
+  r: { rps: number; p50Ms: number; p99Ms: number; maxMs: number; errors: number; serverCpuCores?: number; clientCpuCores?: number },
+  peakRssBytes: number | null,
+  note?: string,
+): TargetRow {
   const r3 = (n: number) => Math.round(n * 1000) / 1000;
   return {
     rps: Math.round(r.rps),
@@ -71,6 +75,9 @@ export function formatTable(rows: [string, Row][]): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.filter((l) => l.length > 2).map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => (cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  const fmt = (cells: string[]) =>
+    cells.length === 2
+      ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}`
+      : cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [fmt(header), fmt(header.map((_, i) => '-'.repeat(widths[i]!))), ...lines.map(fmt)].join('\n');
 }

@@ -95,7 +95,13 @@ const open = { rate: opts.rate, durationS: opts.openS, warmupS: opts.openWarmupS
 
 let software: ProxyFixture | undefined;
 const softwareFixture = async () => (software ??= await createSoftwareFixture(await subdir('software'), opts.logLevel));
-const baselineServer = lazy(async () => ({ name: 'baseline', script: 'bench/servers/baseline-server.ts', args: [], logDir: dir, readyMsg: 'bench server listening' }));
+const baselineServer = lazy(async () => ({
+  name: 'baseline',
+  script: 'bench/servers/baseline-server.ts',
+  args: [],
+  logDir: dir,
+  readyMsg: 'bench server listening',
+}));
 const softwareServer = lazy(async () => proxySpec('software', await softwareFixture(), 1));
 let softwarePg: Awaited<ReturnType<typeof createSoftwarePgFixture>> | undefined;
 const softwarePgFixture = async () => (softwarePg ??= await createSoftwarePgFixture(await subdir('software-pg'), opts.logLevel));
@@ -122,7 +128,13 @@ let hsm: SoftHsmBench | string | undefined;
 try {
   // 1. What the load generator itself can drive: a no-op node:http server.
   if (want('client-check')) {
-    const noop = await lazy(async () => ({ name: 'noop', script: 'bench/servers/noop-server.ts', args: [], logDir: dir, readyMsg: 'bench server listening' }))();
+    const noop = await lazy(async () => ({
+      name: 'noop',
+      script: 'bench/servers/noop-server.ts',
+      args: [],
+      logDir: dir,
+      readyMsg: 'bench server listening',
+    }))();
     log('client check: closed loop against a no-op server');
     const r = await runClosedLoop(noop, () => baselineRequests(noop.url), closed);
     rows.push(['no-op server (client check)', row(r, noop.sample().peakRssBytes)]);
@@ -212,7 +224,11 @@ try {
         peakRssBytes: () => peak,
         // A fresh process per round (it warms up for 1 s itself); the same token and sessions count.
         run: async (durationS) => {
-          const c = await ceiling('bench/ceilings/pkcs11-ceiling.ts', [String(durationS), String(fixture.sessions), String(opts.plaintextBytes), String(opts.aadBytes)], fixture.ceilingEnv);
+          const c = await ceiling(
+            'bench/ceilings/pkcs11-ceiling.ts',
+            [String(durationS), String(fixture.sessions), String(opts.plaintextBytes), String(opts.aadBytes)],
+            fixture.ceilingEnv,
+          );
           peak = Math.max(peak, c.peakRssBytes);
           return c;
         },
@@ -331,7 +347,9 @@ const outFile = resolve(REPO_DIR, opts.out);
 await mkdir(dirname(outFile), { recursive: true });
 await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
 
-console.log(`\nxks-proxy benchmark (${opts.mode}; ${report.machine.cpus} x ${report.machine.cpu_model}; node ${process.version}; load ${loadStart.map((n) => n.toFixed(1)).join(' ')})\n`);
+console.log(
+  `\nxks-proxy benchmark (${opts.mode}; ${report.machine.cpus} x ${report.machine.cpu_model}; node ${process.version}; load ${loadStart.map((n) => n.toFixed(1)).join(' ')})\n`,
+);
 console.log(formatTable(rows));
 console.log('');
 for (const line of goalLines(json)) console.log(line);
@@ -411,7 +429,10 @@ async function subdir(name: string): Promise<string> {
 
 async function ceiling(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<CeilingResult> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_DIR, env: { ...process.env, ...env }, timeout: 120_000 });
-  const line = stdout.trim().split('\n').find((l) => l.includes('"ceiling result"'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .find((l) => l.includes('"ceiling result"'));
   if (line === undefined) throw new Error(`${script} printed no result:\n${stdout}`);
   return JSON.parse(line) as CeilingResult;
 }
@@ -466,8 +487,11 @@ function fixedRateJson(r: OpenLoopResult): Record<string, number> {
 }
 
 /** The issue's targets, each with the measured value and whether it was met (null: not measured). */
-function goals(j: Record<string, unknown>, fixed: Record<string, OpenLoopResult>): Record<string, { value: number | null; target: string; met: boolean | null }> {
-  const num = (k: string) => (typeof j[k] === 'number' ? (j[k]) : null);
+function goals(
+  j: Record<string, unknown>,
+  fixed: Record<string, OpenLoopResult>,
+): Record<string, { value: number | null; target: string; met: boolean | null }> {
+  const num = (k: string) => (typeof j[k] === 'number' ? j[k] : null);
   const delta = fixed.baseline && fixed.software ? round3(fixed.software.p99Ms - fixed.baseline.p99Ms) : null;
   const errs = fixed.baseline && fixed.software ? fixed.baseline.errors + fixed.software.errors : null;
   const soak = j.soak as { rss_growth_pct?: number } | null;
@@ -484,7 +508,10 @@ function goals(j: Record<string, unknown>, fixed: Record<string, OpenLoopResult>
 
 function goalLines(j: Record<string, unknown>): string[] {
   const g = j.goals as Record<string, { value: number | null; target: string; met: boolean | null }>;
-  return Object.entries(g).map(([name, { value, target, met }]) => `${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}${roundSpread(name)}  (${target})`);
+  return Object.entries(g).map(
+    ([name, { value, target, met }]) =>
+      `${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}${roundSpread(name)}  (${target})`,
+  );
 }
 
 /** " (rounds a-b)" for a ratio measured in interleaved rounds: how much the machine moved; '' otherwise. */

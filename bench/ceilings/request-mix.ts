@@ -31,7 +31,11 @@ export interface CeilingResult {
  * request(i, loop) does the work of loop number `loop`'s i-th request of the mix (even:
  * encrypt, odd: decrypt).
  */
-export async function measureMix(loops: number, durationS: number, request: (i: number, loop: number) => Promise<void> | void): Promise<Omit<CeilingResult, 'msg' | 'peakRssBytes'>> {
+export async function measureMix(
+  loops: number,
+  durationS: number,
+  request: (i: number, loop: number) => Promise<void> | void,
+): Promise<Omit<CeilingResult, 'msg' | 'peakRssBytes'>> {
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const end = performance.now() + durationS * 1000;
   let done = 0;

@@ -38,7 +38,10 @@ export const ALL_CHECKS: readonly CheckDefinition[] = [
  * (`sigv4`), or a glob with `*` (`tamper.aad-*`). Empty selects everything.
  */
 export function selectChecks(only: string, checks: readonly CheckDefinition[] = ALL_CHECKS): CheckDefinition[] {
-  const selectors = only.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const selectors = only
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (selectors.length === 0) return [...checks];
   const matchers = selectors.map((s) => {
     if (s.includes('*')) {

@@ -23,7 +23,7 @@ export function healthSchemaProblems(body: Record<string, unknown>): string[] {
   const size = body.xksProxyFleetSize;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) problems.push(`xksProxyFleetSize ${JSON.stringify(size)} is not an integer >= 1`);
   for (const f of ['xksProxyVendor', 'xksProxyModel', 'ekmVendor']) {
-    if (typeof body[f] !== 'string' || (body[f]).length === 0) problems.push(`${f} is not a non-empty string`);
+    if (typeof body[f] !== 'string' || body[f].length === 0) problems.push(`${f} is not a non-empty string`);
   }
   const fleet = body.ekmFleetDetails;
   if (!Array.isArray(fleet)) return [...problems, 'ekmFleetDetails is not an array'];
@@ -36,7 +36,8 @@ export function healthSchemaProblems(body: Record<string, unknown>): string[] {
     const entry = e as Record<string, unknown>;
     if (typeof entry.id !== 'string' || entry.id.length === 0) problems.push(`ekmFleetDetails[${i}].id is not a non-empty string`);
     if (typeof entry.model !== 'string' || entry.model.length === 0) problems.push(`ekmFleetDetails[${i}].model is not a non-empty string`);
-    if (!HEALTH_STATUSES.includes(entry.healthStatus as string)) problems.push(`ekmFleetDetails[${i}].healthStatus ${JSON.stringify(entry.healthStatus)} is not ACTIVE, DEGRADED or UNAVAILABLE`);
+    if (!HEALTH_STATUSES.includes(entry.healthStatus as string))
+      problems.push(`ekmFleetDetails[${i}].healthStatus ${JSON.stringify(entry.healthStatus)} is not ACTIVE, DEGRADED or UNAVAILABLE`);
   });
   return problems;
 }
@@ -56,7 +57,8 @@ export function keyMetadataProblems(body: Record<string, unknown>): string[] {
   if (new Set(usage).size !== usage.length) problems.push(`keyUsage ${JSON.stringify(usage)} repeats a value`);
   for (const u of usage) {
     if (!USAGE_SPELLING.test(u)) problems.push(`keyUsage value ${JSON.stringify(u)} is not spelt as the spec spells usages (upper case, e.g. "ENCRYPT")`);
-    else if (/ENCRYPT|DECRYPT/.test(u) && u !== 'ENCRYPT' && u !== 'DECRYPT') problems.push(`keyUsage value ${JSON.stringify(u)} is not "ENCRYPT" or "DECRYPT" (KMS only understands those two)`);
+    else if (/ENCRYPT|DECRYPT/.test(u) && u !== 'ENCRYPT' && u !== 'DECRYPT')
+      problems.push(`keyUsage value ${JSON.stringify(u)} is not "ENCRYPT" or "DECRYPT" (KMS only understands those two)`);
   }
   return problems;
 }
@@ -83,7 +85,11 @@ export function encryptValueProblems(request: Record<string, unknown>, body: Rec
   const iv = decoded(body, 'initializationVector', problems);
   const tag = decoded(body, 'authenticationTag', problems);
   const metadata = decoded(body, 'ciphertextMetadata', problems);
-  for (const [name, v] of [['ciphertext', ciphertext], ['initializationVector', iv], ['authenticationTag', tag]] as const) {
+  for (const [name, v] of [
+    ['ciphertext', ciphertext],
+    ['initializationVector', iv],
+    ['authenticationTag', tag],
+  ] as const) {
     if (v === undefined && body[name] === undefined) problems.push(`${name} is missing`);
   }
   const plaintext = typeof request.plaintext === 'string' ? Buffer.from(request.plaintext, 'base64') : undefined;
@@ -95,13 +101,16 @@ export function encryptValueProblems(request: Record<string, unknown>, body: Rec
   if (metadata && metadata.length > 20) problems.push(`ciphertextMetadata is ${metadata.length} bytes, the spec allows at most 20`);
   if (request.ciphertextDataIntegrityValueAlgorithm !== undefined) {
     const cdiv = decoded(body, 'ciphertextDataIntegrityValue', problems);
-    if (body.ciphertextDataIntegrityValue === undefined) problems.push('ciphertextDataIntegrityValueAlgorithm was sent but no ciphertextDataIntegrityValue came back');
+    if (body.ciphertextDataIntegrityValue === undefined)
+      problems.push('ciphertextDataIntegrityValueAlgorithm was sent but no ciphertextDataIntegrityValue came back');
     else if (cdiv && ciphertext && iv && tag) {
       const aad = typeof request.additionalAuthenticatedData === 'string' ? Buffer.from(request.additionalAuthenticatedData, 'base64') : undefined;
       const expected = computeCdiv({ aad, metadata, iv, ciphertext, tag });
       if (!expected.equals(cdiv)) {
         const hint = aad && aad.length > 0 && computeCdiv({ metadata, iv, ciphertext, tag }).equals(cdiv) ? ' (it leaves out the AAD)' : '';
-        problems.push(`ciphertextDataIntegrityValue ${cdiv.toString('base64')} differs from SHA-256(aad || metadata || iv || ciphertext || tag) = ${expected.toString('base64')}${hint}`);
+        problems.push(
+          `ciphertextDataIntegrityValue ${cdiv.toString('base64')} differs from SHA-256(aad || metadata || iv || ciphertext || tag) = ${expected.toString('base64')}${hint}`,
+        );
       }
     }
   }

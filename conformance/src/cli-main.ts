@@ -132,7 +132,8 @@ export async function cliMain(argv: string[], io: CliIo = defaultIo): Promise<nu
   let options: ConformanceOptionsInput;
   try {
     if ((values.cert === undefined) !== (values['key-file'] === undefined)) throw new Error('--cert and --key-file go together');
-    if ((values['expired-cert'] === undefined) !== (values['expired-key-file'] === undefined)) throw new Error('--expired-cert and --expired-key-file go together');
+    if ((values['expired-cert'] === undefined) !== (values['expired-key-file'] === undefined))
+      throw new Error('--expired-cert and --expired-key-file go together');
     options = {
       endpoint: values.endpoint,
       prefix: values.prefix,
@@ -170,7 +171,11 @@ export async function cliMain(argv: string[], io: CliIo = defaultIo): Promise<nu
     }
     const report = await runConformance(options);
     if (values.junit !== undefined) writeFileSync(values.junit, formatJunitReport(report));
-    io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTextReport(report, { color: io.isTty && !values['no-color'] && io.env.NO_COLOR === undefined, verbose: values.verbose }));
+    io.out(
+      values.json
+        ? `${JSON.stringify(report, null, 2)}\n`
+        : formatTextReport(report, { color: io.isTty && !values['no-color'] && io.env.NO_COLOR === undefined, verbose: values.verbose }),
+    );
     return report.summary.conformant ? EXIT.ok : EXIT.failed;
   } catch (e) {
     io.err(`conformance: ${(e as Error).message}\n`);

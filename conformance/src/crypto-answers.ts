@@ -36,7 +36,9 @@ export function readEncryptOutput(body: Record<string, unknown>, input: EncryptI
   const iv = decodeField(body, 'initializationVector', what);
   const tag = decodeField(body, 'authenticationTag', what);
   if (ciphertext.length !== input.plaintext.length) {
-    fail(`${what}: ciphertext is ${ciphertext.length} bytes for ${input.plaintext.length} bytes of plaintext (GCM keeps the length; was the tag left appended?)`);
+    fail(
+      `${what}: ciphertext is ${ciphertext.length} bytes for ${input.plaintext.length} bytes of plaintext (GCM keeps the length; was the tag left appended?)`,
+    );
   }
   if (iv.length !== 12 && iv.length !== 16) fail(`${what}: initializationVector is ${iv.length} bytes, the spec allows 12 or 16`);
   if (tag.length !== 16) fail(`${what}: authenticationTag is ${tag.length} bytes, the spec requires 16`);
@@ -46,20 +48,34 @@ export function readEncryptOutput(body: Record<string, unknown>, input: EncryptI
     if (out.metadata.length > 20) fail(`${what}: ciphertextMetadata is ${out.metadata.length} bytes, the spec allows at most 20`);
   }
   if (input.cdiv) {
-    if (body.ciphertextDataIntegrityValue === undefined) fail(`${what}: ciphertextDataIntegrityValueAlgorithm was sent but no ciphertextDataIntegrityValue came back`);
+    if (body.ciphertextDataIntegrityValue === undefined)
+      fail(`${what}: ciphertextDataIntegrityValueAlgorithm was sent but no ciphertextDataIntegrityValue came back`);
     out.cdiv = decodeField(body, 'ciphertextDataIntegrityValue', what);
   }
   return out;
 }
 
 /** Encrypts and expects a well-formed success. */
-export async function encryptOk(client: XksClient, keyId: string, input: EncryptInput, what = 'encrypt', meta = requestMetadata('Encrypt')): Promise<EncryptOutput> {
+export async function encryptOk(
+  client: XksClient,
+  keyId: string,
+  input: EncryptInput,
+  what = 'encrypt',
+  meta = requestMetadata('Encrypt'),
+): Promise<EncryptOutput> {
   const a = await client.encrypt(keyId, input, meta);
   return readEncryptOutput(expectSuccess(a, what), input, what);
 }
 
 /** Decrypts and expects a success whose plaintext equals `expected`. */
-export async function decryptOk(client: XksClient, keyId: string, input: DecryptInput, expected: Uint8Array, what = 'decrypt', meta = requestMetadata('Decrypt')): Promise<void> {
+export async function decryptOk(
+  client: XksClient,
+  keyId: string,
+  input: DecryptInput,
+  expected: Uint8Array,
+  what = 'decrypt',
+  meta = requestMetadata('Decrypt'),
+): Promise<void> {
   const a = await client.decrypt(keyId, input, meta);
   const plaintext = decodeField(expectSuccess(a, what), 'plaintext', what);
   if (!plaintext.equals(Buffer.from(expected))) {

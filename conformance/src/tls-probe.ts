@@ -5,9 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { ConformanceTls } from './options.ts';
 
 /** What one handshake attempt gave. */
-export type TlsProbeResult =
-  | { ok: true; protocol: string; cipher: string; alpn: string | false }
-  | { ok: false; error: string };
+export type TlsProbeResult = { ok: true; protocol: string; cipher: string; alpn: string | false } | { ok: false; error: string };
 
 /** Knobs of one handshake attempt. */
 export interface TlsProbeOptions {

@@ -21,9 +21,21 @@ export async function makeUntrustedClientCert(region: string): Promise<PemPair |
   const dir = await mkdtemp(join(tmpdir(), 'xks-conformance-'));
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', `/CN=cks.kms.${region}.amazonaws.com`,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      `/CN=cks.kms.${region}.amazonaws.com`,
     ]);
     return { cert: await readFile(join(dir, 'cert.pem'), 'utf8'), key: await readFile(join(dir, 'key.pem'), 'utf8') };
   } catch (e) {
@@ -64,7 +76,29 @@ export async function makeExpiredClientCert(region: string): Promise<PemPair | u
     await writeFile(at('index.txt'), '');
     await writeFile(at('serial.txt'), '01\n');
     await writeFile(at('ca.cnf'), CA_CONFIG);
-    await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'req.csr', '-out', 'cert.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext'], { cwd: dir });
+    await run(
+      'openssl',
+      [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        'ca.pem',
+        '-keyfile',
+        'ca.key',
+        '-in',
+        'req.csr',
+        '-out',
+        'cert.pem',
+        '-startdate',
+        '20200101000000Z',
+        '-enddate',
+        '20200102000000Z',
+        '-notext',
+      ],
+      { cwd: dir },
+    );
     return { cert: await readFile(at('cert.pem'), 'utf8'), key: await readFile(at('key.pem'), 'utf8') };
   } catch (e) {
     if ((e as { code?: string }).code === 'ENOENT') return undefined;

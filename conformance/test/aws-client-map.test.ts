@@ -34,7 +34,10 @@ function readMapTable(markdown: string): Row[] {
   const start = markdown.indexOf('<!-- aws-client-map:start -->');
   const end = markdown.indexOf('<!-- aws-client-map:end -->');
   if (start < 0 || end < start) throw new Error('README has no aws-client-map table');
-  const lines = markdown.slice(start, end).split('\n').filter((l) => l.startsWith('|'));
+  const lines = markdown
+    .slice(start, end)
+    .split('\n')
+    .filter((l) => l.startsWith('|'));
   // The first two lines are the header and the |---| separator.
   return lines.slice(2).map((line) => {
     const cells = line.split(' | ').map((c) => c.replace(/^\|\s*|\s*\|$/g, '').trim());
@@ -65,7 +68,13 @@ describe('the AWS test client mapping table in conformance/README.md', () => {
   });
 
   it('catches a dangling name (the reader is not vacuous)', () => {
-    const table = ['<!-- aws-client-map:start -->', '| S | L | E | C | X |', '|---|---|---|---|---|', '| s | one | e | `health.schema`, `no.such-check` | x |', '<!-- aws-client-map:end -->'].join('\n');
+    const table = [
+      '<!-- aws-client-map:start -->',
+      '| S | L | E | C | X |',
+      '|---|---|---|---|---|',
+      '| s | one | e | `health.schema`, `no.such-check` | x |',
+      '<!-- aws-client-map:end -->',
+    ].join('\n');
     const [row] = readMapTable(table);
     expect(row?.checks).toEqual(['health.schema', 'no.such-check']);
     expect(row?.checks.filter((id) => !ids.has(id))).toEqual(['no.such-check']);

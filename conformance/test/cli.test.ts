@@ -37,7 +37,9 @@ describe('the conformance CLI', () => {
   it('exits 1 and prints JSON and JUnit when a MUST check fails', async () => {
     const junit = join(dir, 'report.xml');
     const io = captureIo();
-    expect(await cliMain(['--endpoint', broken.endpoint, '--only', 'crypto.iv-unique,crypto.round-trip', '--iv-samples', '16', '--json', '--junit', junit], io)).toBe(1);
+    expect(
+      await cliMain(['--endpoint', broken.endpoint, '--only', 'crypto.iv-unique,crypto.round-trip', '--iv-samples', '16', '--json', '--junit', junit], io),
+    ).toBe(1);
     const report = JSON.parse(io.stdout) as { summary: { conformant: boolean }; results: Array<{ id: string; status: string; detail?: string }> };
     expect(report.summary.conformant).toBe(false);
     expect(report.results.find((r) => r.id === 'crypto.iv-unique')).toMatchObject({ status: 'fail', detail: '15 repeated IVs in 16 encryptions' });
@@ -85,7 +87,10 @@ describe('the conformance CLI', () => {
 
   it('runs as `tsx conformance/cli.ts` and exits with the verdict', async () => {
     const code = await new Promise<number>((resolve) => {
-      execFile('npx', ['tsx', 'conformance/cli.ts', '--endpoint', broken.endpoint, '--only', 'crypto.iv-unique', '--iv-samples', '8'], () => undefined).on('exit', (c) => resolve(c ?? -1));
+      execFile('npx', ['tsx', 'conformance/cli.ts', '--endpoint', broken.endpoint, '--only', 'crypto.iv-unique', '--iv-samples', '8'], () => undefined).on(
+        'exit',
+        (c) => resolve(c ?? -1),
+      );
     });
     expect(code).toBe(1);
   });

@@ -31,25 +31,47 @@ describe('value rules for 200 answers', () => {
   it('accept the spec spellings and extra usages, refuse near misses of keySpec, keyUsage and keyStatus', () => {
     expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'DECRYPT', 'WRAP'], keyStatus: 'DISABLED' })).toEqual([]);
     expect(keyMetadataProblems({ keySpec: 'RSA_0', keyUsage: ['ENCRYPT'], keyStatus: 'ENABLED' })).toEqual(['keySpec is "RSA_0", must be "AES_256"']);
-    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT_DECRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/"ENCRYPT_DECRYPT" is not "ENCRYPT" or "DECRYPT"/);
+    expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT_DECRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(
+      /"ENCRYPT_DECRYPT" is not "ENCRYPT" or "DECRYPT"/,
+    );
     expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['Encrypt'], keyStatus: 'Enabled' })).toHaveLength(2);
     expect(keyMetadataProblems({ keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'ENCRYPT'], keyStatus: 'ENABLED' })[0]).toMatch(/repeats a value/);
   });
 
   it('hold health to 1-10 entries with id, model and a known status, and a fleet size >= 1', () => {
-    const ok = { xksProxyFleetSize: 1, xksProxyVendor: 'v', xksProxyModel: 'm', ekmVendor: 'e', ekmFleetDetails: [{ id: 'a', model: 'b', healthStatus: 'DEGRADED' }] };
+    const ok = {
+      xksProxyFleetSize: 1,
+      xksProxyVendor: 'v',
+      xksProxyModel: 'm',
+      ekmVendor: 'e',
+      ekmFleetDetails: [{ id: 'a', model: 'b', healthStatus: 'DEGRADED' }],
+    };
     expect(healthSchemaProblems(ok)).toEqual([]);
-    expect(healthSchemaProblems({ ...ok, xksProxyFleetSize: 0, ekmFleetDetails: Array.from({ length: 11 }, () => ({ id: 'a', model: 'b', healthStatus: 'ACTIVE' })) })).toHaveLength(2);
+    expect(
+      healthSchemaProblems({
+        ...ok,
+        xksProxyFleetSize: 0,
+        ekmFleetDetails: Array.from({ length: 11 }, () => ({ id: 'a', model: 'b', healthStatus: 'ACTIVE' })),
+      }),
+    ).toHaveLength(2);
     expect(healthSchemaProblems({ ...ok, ekmFleetDetails: [{ id: 'a', healthStatus: 'OK' }] })).toHaveLength(2);
   });
 
   it('recompute the CDIV of an encrypt answer from the request AAD and say when it leaves the AAD out', () => {
     const f = { iv: Buffer.alloc(12, 1), ciphertext: Buffer.alloc(5, 2), tag: Buffer.alloc(16, 3), metadata: Buffer.from('kv=1') };
     const aad = Buffer.from('aad');
-    const request = { plaintext: Buffer.alloc(5).toString('base64'), additionalAuthenticatedData: aad.toString('base64'), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' };
+    const request = {
+      plaintext: Buffer.alloc(5).toString('base64'),
+      additionalAuthenticatedData: aad.toString('base64'),
+      ciphertextDataIntegrityValueAlgorithm: 'SHA_256',
+    };
     const answer = (cdiv: Buffer, extra: Record<string, unknown> = {}) => ({
-      ciphertext: f.ciphertext.toString('base64'), initializationVector: f.iv.toString('base64'), authenticationTag: f.tag.toString('base64'),
-      ciphertextMetadata: f.metadata.toString('base64'), ciphertextDataIntegrityValue: cdiv.toString('base64'), ...extra,
+      ciphertext: f.ciphertext.toString('base64'),
+      initializationVector: f.iv.toString('base64'),
+      authenticationTag: f.tag.toString('base64'),
+      ciphertextMetadata: f.metadata.toString('base64'),
+      ciphertextDataIntegrityValue: cdiv.toString('base64'),
+      ...extra,
     });
     expect(encryptValueProblems(request, answer(computeCdiv({ ...f, aad })))).toEqual([]);
     expect(encryptValueProblems(request, answer(computeCdiv(f)))[0]).toMatch(/leaves out the AAD/);
@@ -66,7 +88,13 @@ describe('check selection (--only)', () => {
   });
 
   it('selects single ids and globs, comma-separated, in harness order', () => {
-    expect(ids('health.schema, tamper.aad-*')).toEqual(['health.schema', 'tamper.aad-changed', 'tamper.aad-removed', 'tamper.aad-added', 'tamper.aad-metadata-boundary']);
+    expect(ids('health.schema, tamper.aad-*')).toEqual([
+      'health.schema',
+      'tamper.aad-changed',
+      'tamper.aad-removed',
+      'tamper.aad-added',
+      'tamper.aad-metadata-boundary',
+    ]);
   });
 
   it('selects everything when empty and nothing for an unknown name', () => {
@@ -76,12 +104,22 @@ describe('check selection (--only)', () => {
 });
 
 describe('SigV4 signing', () => {
-  const input = { method: 'POST', host: 'xks.example.com', path: '/p/kms/xks/v1/health', body: '{"requestMetadata":{}}', accessKeyId: REFERENCE_CREDENTIALS.accessKeyId, secretAccessKey: REFERENCE_CREDENTIALS.secretAccessKey, region: 'us-east-1' };
+  const input = {
+    method: 'POST',
+    host: 'xks.example.com',
+    path: '/p/kms/xks/v1/health',
+    body: '{"requestMetadata":{}}',
+    accessKeyId: REFERENCE_CREDENTIALS.accessKeyId,
+    secretAccessKey: REFERENCE_CREDENTIALS.secretAccessKey,
+    region: 'us-east-1',
+  };
   const rules = { ...REFERENCE_CREDENTIALS, windowMs: 300_000, anyService: false, trustContentShaHeader: false, broken: new Set<never>() };
 
   it('signs host;x-amz-date only by default, as KMS does, and an independent verifier accepts it', () => {
     const h = signRequest(input);
-    expect(h.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=BETWEEN2TENAND3TENCHARACTERS\/\d{8}\/us-east-1\/kms-xks-proxy\/aws4_request, SignedHeaders=host;x-amz-date, Signature=[0-9a-f]{64}$/);
+    expect(h.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=BETWEEN2TENAND3TENCHARACTERS\/\d{8}\/us-east-1\/kms-xks-proxy\/aws4_request, SignedHeaders=host;x-amz-date, Signature=[0-9a-f]{64}$/,
+    );
     expect(verifySigV4('POST', input.path, h, [h.authorization!], Buffer.from(input.body), rules)).toBeUndefined();
   });
 
@@ -91,10 +129,22 @@ describe('SigV4 signing', () => {
       const h = signRequest({ ...input, date, signedHeaders });
       const names = signedHeaders === 'kms' ? ['host', 'x-amz-date'] : ['content-length', 'content-type', 'host', 'x-amz-date'];
       const sig = rawSignature({
-        method: 'POST', path: input.path, body: input.body, headers: h, signedHeaders: names, amzDate: h['x-amz-date']!,
-        scope: ['20260304', 'us-east-1', 'kms-xks-proxy', 'aws4_request'], secretAccessKey: input.secretAccessKey,
+        method: 'POST',
+        path: input.path,
+        body: input.body,
+        headers: h,
+        signedHeaders: names,
+        amzDate: h['x-amz-date']!,
+        scope: ['20260304', 'us-east-1', 'kms-xks-proxy', 'aws4_request'],
+        secretAccessKey: input.secretAccessKey,
       });
-      expect(h.authorization).toBe(formatAuthorization([['Credential', `${input.accessKeyId}/20260304/us-east-1/kms-xks-proxy/aws4_request`], ['SignedHeaders', names.join(';')], ['Signature', sig]]));
+      expect(h.authorization).toBe(
+        formatAuthorization([
+          ['Credential', `${input.accessKeyId}/20260304/us-east-1/kms-xks-proxy/aws4_request`],
+          ['SignedHeaders', names.join(';')],
+          ['Signature', sig],
+        ]),
+      );
     }
   });
 
@@ -116,8 +166,15 @@ describe('a request signed by curl (an independent SigV4 signer)', () => {
   it('is accepted by the reference server the harness is tested against', async () => {
     const c = REFERENCE_CREDENTIALS;
     const { stdout } = await promisify(execFile)('curl', [
-      '-s', '--aws-sigv4', `aws:amz:${c.region}:kms-xks-proxy`, '--user', `${c.accessKeyId}:${c.secretAccessKey}`,
-      '-H', 'Content-Type: application/json', '-d', '{"requestMetadata":{"kmsRequestId":"r1","kmsOperation":"KmsHealthCheck"}}',
+      '-s',
+      '--aws-sigv4',
+      `aws:amz:${c.region}:kms-xks-proxy`,
+      '--user',
+      `${c.accessKeyId}:${c.secretAccessKey}`,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"requestMetadata":{"kmsRequestId":"r1","kmsOperation":"KmsHealthCheck"}}',
       `${server.endpoint}/${c.prefix}/kms/xks/v1/health`,
     ]);
     expect(JSON.parse(stdout)).toMatchObject({ xksProxyFleetSize: 1 });
@@ -126,10 +183,30 @@ describe('a request signed by curl (an independent SigV4 signer)', () => {
 
 describe('reports', () => {
   const result = (id: string, status: CheckResult['status'], detail?: string): CheckResult => ({
-    id, group: id.split('.')[0]!, title: `title of ${id}`, spec: 'Error codes', level: status === 'warn' ? 'SHOULD' : 'MUST', status, durationMs: 1.5, ...(detail ? { detail } : {}),
+    id,
+    group: id.split('.')[0]!,
+    title: `title of ${id}`,
+    spec: 'Error codes',
+    level: status === 'warn' ? 'SHOULD' : 'MUST',
+    status,
+    durationMs: 1.5,
+    ...(detail ? { detail } : {}),
   });
-  const results = [result('routing.a', 'pass'), result('routing.b', 'fail', 'expected 405, got 404 <x> & "y"'), result('tls.c', 'skip', 'endpoint is not https'), result('errors.d', 'warn', 'body matches at x')];
-  const report: ConformanceReport = { endpoint: 'http://127.0.0.1:1', prefix: 'p', startedAt: '2024-01-01T00:00:00.000Z', durationMs: 1234, preflight: { attempts: 1, ok: true, durationMs: 3 }, results, summary: summarize(results) };
+  const results = [
+    result('routing.a', 'pass'),
+    result('routing.b', 'fail', 'expected 405, got 404 <x> & "y"'),
+    result('tls.c', 'skip', 'endpoint is not https'),
+    result('errors.d', 'warn', 'body matches at x'),
+  ];
+  const report: ConformanceReport = {
+    endpoint: 'http://127.0.0.1:1',
+    prefix: 'p',
+    startedAt: '2024-01-01T00:00:00.000Z',
+    durationMs: 1234,
+    preflight: { attempts: 1, ok: true, durationMs: 3 },
+    results,
+    summary: summarize(results),
+  };
 
   it('counts a failed SHOULD check as a warning and only a failed MUST check as non-conformant', () => {
     expect(report.summary).toEqual({ passed: 1, failed: 1, warnings: 1, skipped: 1, conformant: false });
@@ -141,7 +218,9 @@ describe('reports', () => {
     expect(text).toContain('\nrouting\n  PASS  MUST   routing.a  title of routing.a  [Error codes]\n  FAIL  MUST   routing.b');
     expect(text).toContain('-> expected 405, got 404 <x> & "y"');
     expect(text).toContain('  WARN  SHOULD errors.d');
-    expect(text.trimEnd().split('\n').at(-1)).toBe('Summary: 1 passed, 1 failed, 1 warnings (SHOULD), 1 skipped in 1.2 s: NOT CONFORMANT (a MUST check failed)');
+    expect(text.trimEnd().split('\n').at(-1)).toBe(
+      'Summary: 1 passed, 1 failed, 1 warnings (SHOULD), 1 skipped in 1.2 s: NOT CONFORMANT (a MUST check failed)',
+    );
   });
 
   it('writes JUnit XML with a failure for the MUST failure, skipped for skips and escaped text', () => {

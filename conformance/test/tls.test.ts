@@ -50,10 +50,14 @@ describe('the TLS checks catch broken HTTPS servers', () => {
   });
 
   it('fail when a client without a certificate (or with an untrusted one) is served', async () => {
-    expect(statuses(await runOverHttps(['mtls-optional'], 'tls.mtls-*'))).toEqual({ 'tls.mtls-no-client-cert': 'fail', 'tls.mtls-untrusted-cert': 'fail', 'tls.mtls-expired-cert': 'fail' });
+    expect(statuses(await runOverHttps(['mtls-optional'], 'tls.mtls-*'))).toEqual({
+      'tls.mtls-no-client-cert': 'fail',
+      'tls.mtls-untrusted-cert': 'fail',
+      'tls.mtls-expired-cert': 'fail',
+    });
   });
 
-  it('refuse expired client certificates: a throwaway CA\'s by default, the trusted CA\'s with --expired-cert', async () => {
+  it("refuse expired client certificates: a throwaway CA's by default, the trusted CA's with --expired-cert", async () => {
     const own = await runOverHttps([], 'tls.mtls-expired-cert');
     expect(own.results[0]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^an expired certificate of a throwaway CA refused/) });
     const given = await runOverHttps([], 'tls.mtls-expired-cert', true, true);

@@ -22,8 +22,7 @@ export interface ParsedAuthorization {
 
 /** Result of parsing: the parts, or why the header is unusable (detail is log-safe). */
 export type AuthorizationParseResult =
-  | { ok: true; value: ParsedAuthorization }
-  | { ok: false; reason: 'malformed-authorization' | 'unsupported-algorithm'; detail: string };
+  { ok: true; value: ParsedAuthorization } | { ok: false; reason: 'malformed-authorization' | 'unsupported-algorithm'; detail: string };
 
 /** Makes a client-supplied token safe and short for an operator log line. */
 export function logSafe(value: string, max = 64): string {

@@ -37,5 +37,8 @@ export function parseAmzDate(value: string): number | undefined {
 
 /** Formats a time as x-amz-date (`20150830T123600Z`), whole seconds, UTC. */
 export function formatAmzDate(time: Date): string {
-  return time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

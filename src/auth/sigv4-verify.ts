@@ -44,9 +44,7 @@ export type SigV4FailureReason =
   | 'signature-mismatch';
 
 /** Outcome of verification; `detail` is for the operator log only. */
-export type VerifyResult =
-  | { ok: true; accessKeyId: string }
-  | { ok: false; reason: SigV4FailureReason; detail: string };
+export type VerifyResult = { ok: true; accessKeyId: string } | { ok: false; reason: SigV4FailureReason; detail: string };
 
 /** What the verifier checks against. */
 export interface VerifyOptions {
@@ -103,7 +101,10 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): VerifyResu
   const skewMs = opts.now.getTime() - signedAt;
   if (Math.abs(skewMs) > maxSkewMs) {
     const direction = skewMs > 0 ? 'in the past' : 'in the future';
-    return fail('date-out-of-window', `x-amz-date ${amzDate} is ${Math.round(Math.abs(skewMs) / 1000)} s ${direction}, outside the ${maxSkewMs / 1000} s window`);
+    return fail(
+      'date-out-of-window',
+      `x-amz-date ${amzDate} is ${Math.round(Math.abs(skewMs) / 1000)} s ${direction}, outside the ${maxSkewMs / 1000} s window`,
+    );
   }
   if (auth.date !== amzDate.slice(0, 8)) {
     return fail('credential-date-mismatch', `credential scope date ${auth.date} is not the date of x-amz-date ${amzDate}`);

@@ -51,7 +51,8 @@ function printChain(name: string, many: boolean, result: AuditVerification): voi
   const label = many ? `${name}: ` : '';
   for (const p of result.problems) process.stdout.write(`FAIL  ${p.file}:${p.line}: ${p.message}\n`);
   const range = result.firstSeq === undefined ? 'no records' : `seq ${result.firstSeq}..${result.lastSeq}`;
-  if (result.continuesEarlierFile) process.stdout.write(`note: ${label}the first record continues an earlier file (rotated log); pass that file first to check the link\n`);
+  if (result.continuesEarlierFile)
+    process.stdout.write(`note: ${label}the first record continues an earlier file (rotated log); pass that file first to check the link\n`);
   process.stdout.write(`${label}${result.ok ? 'ok' : 'FAILED'}: ${result.lines} line(s), ${range}, head ${result.headHash}\n`);
 }
 
@@ -76,7 +77,8 @@ export function auditCommand(): Command {
           const { config, configDir } = await loadConfigFile(opts.config);
           if (config.audit === undefined) throw new Error(`${opts.config} has no audit section`);
           if (files.length === 0) files = [resolve(configDir, config.audit.file)];
-          if (keyRef === undefined && config.audit.hmacKey !== undefined) keyRef = resolveSecretRef(config.audit.hmacKey, 'audit.hmacKey', process.env, configDir);
+          if (keyRef === undefined && config.audit.hmacKey !== undefined)
+            keyRef = resolveSecretRef(config.audit.hmacKey, 'audit.hmacKey', process.env, configDir);
           else if (keyRef !== undefined) keyRef = resolveRef(keyRef);
         } else if (keyRef !== undefined) {
           keyRef = resolveRef(keyRef);
@@ -84,9 +86,10 @@ export function auditCommand(): Command {
         if (files.length === 0) throw new Error('name the audit file(s), or pass --config to use audit.file');
         const key = keyRef === undefined ? undefined : auditKey(keyRef);
         const chains = auditChains(files);
-        if (opts.head !== undefined && chains.length > 1) throw new Error('--head checks one chain; name one worker\'s files');
+        if (opts.head !== undefined && chains.length > 1) throw new Error("--head checks one chain; name one worker's files");
         const results = [];
-        for (const chain of chains) results.push({ chain: chain.name, files: chain.files, ...(await verifyAuditLog(chain.files, { key, expectedHead: opts.head })) });
+        for (const chain of chains)
+          results.push({ chain: chain.name, files: chain.files, ...(await verifyAuditLog(chain.files, { key, expectedHead: opts.head })) });
         if (opts.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
         else for (const r of results) printChain(r.chain, results.length > 1, r);
         if (results.some((r) => !r.ok)) process.exitCode = 1;

@@ -71,9 +71,17 @@ export function credentialsListCommand(): Command {
             table.push([r.prefix === '' ? '""' : r.prefix, r.accessKeyId, r.createdAt ?? '-', age, r.secretSource, r.secretStatus]);
           }
           const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)));
-          for (const row of table) process.stdout.write(`${row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd()}\n`);
+          for (const row of table)
+            process.stdout.write(
+              `${row
+                .map((cell, col) => cell.padEnd(widths[col]!))
+                .join('  ')
+                .trimEnd()}\n`,
+            );
           for (const r of tooOld) {
-            process.stdout.write(`warning: ${r.accessKeyId} (${r.prefix}) ${r.ageDays === undefined ? 'has no createdAt' : `is ${r.ageDays} days old`}; rotate it\n`);
+            process.stdout.write(
+              `warning: ${r.accessKeyId} (${r.prefix}) ${r.ageDays === undefined ? 'has no createdAt' : `is ${r.ageDays} days old`}; rotate it\n`,
+            );
           }
         }
         if (rows.some((r) => r.secretStatus !== 'ok') || tooOld.length > 0) process.exitCode = 1;

@@ -85,7 +85,11 @@ async function prepareNss(dataDir: string): Promise<PreparedDemo> {
 }
 
 /** The demo config with the chosen provider in place of the software keystore. */
-export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DIR, opts: { throwaway?: boolean } = {}): Promise<{ loaded: LoadedConfig; stop: () => Promise<void> }> {
+export async function prepareDemo(
+  which: DemoProvider,
+  dataDir = DEFAULT_DATA_DIR,
+  opts: { throwaway?: boolean } = {},
+): Promise<{ loaded: LoadedConfig; stop: () => Promise<void> }> {
   const loaded = await loadConfigFile(DEMO_CONFIG_PATH);
   const prepared =
     which === 'kmip'
@@ -94,9 +98,9 @@ export async function prepareDemo(which: DemoProvider, dataDir = DEFAULT_DATA_DI
         ? await prepareSoftHsm(dataDir)
         : which === 'nss'
           ? await prepareNss(dataDir)
-        : which === 'postgres'
-          ? await preparePostgres(loaded, dataDir, opts.throwaway ?? false)
-          : await prepareSoftware(loaded, dataDir);
+          : which === 'postgres'
+            ? await preparePostgres(loaded, dataDir, opts.throwaway ?? false)
+            : await prepareSoftware(loaded, dataDir);
   loaded.config.keyStores[0]!.provider = prepared.provider;
   return { loaded, stop: prepared.stop };
 }

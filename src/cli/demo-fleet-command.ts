@@ -22,11 +22,17 @@ export function demoFleetCommand(): Command {
         say(`config ${fleet.configPath}: try  npx xks-proxy keys rotate foo --config ${fleet.configPath}`);
         say(`                          and  npx xks-proxy status --fleet --config ${fleet.configPath}`);
         // The same line a single proxy prints, naming the balancer: scripts wait for it.
-        process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: 'xks-proxy listening', url: fleet.url, proxies: fleet.proxies.map((p) => p.url) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ level: 30, time: Date.now(), msg: 'xks-proxy listening', url: fleet.url, proxies: fleet.proxies.map((p) => p.url) })}\n`,
+        );
         say(`each proxy logs to ${fleet.dir}/proxy-N.log; Ctrl-C stops everything; the next start reuses the keys.`);
         let stopping = false;
         for (const [i, p] of fleet.proxies.entries()) {
-          p.child.once('exit', (code, signal) => !stopping && say(`proxy ${i + 1} (port ${p.port}) exited (code ${code}, signal ${signal}); HAProxy sends its requests to the others`));
+          p.child.once(
+            'exit',
+            (code, signal) =>
+              !stopping && say(`proxy ${i + 1} (port ${p.port}) exited (code ${code}, signal ${signal}); HAProxy sends its requests to the others`),
+          );
         }
         fleet.haproxy.once('exit', (code) => !stopping && say(`HAProxy exited (code ${code})`));
         const stop = (signal: string) => {

@@ -38,7 +38,9 @@ async function readLocalStatus(configPath: string, flags: DoctorFlags): Promise<
   const [ref, field] = config.admin !== undefined ? [config.admin.token, 'admin.token'] : [config.server.statusToken, 'server.statusToken'];
   return fetchStatus(await statusUrlFromConfig(configPath), {
     ...(ref !== undefined ? { token: resolveSecretRef(ref, field, process.env, configDir) } : {}),
-    ...(flags.clientCert !== undefined && flags.clientKey !== undefined ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) } : {}),
+    ...(flags.clientCert !== undefined && flags.clientKey !== undefined
+      ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) }
+      : {}),
   });
 }
 

@@ -171,7 +171,11 @@ function runHaproxy(cfgPath: string, port: number): Promise<ChildProcess> {
     execFile('haproxy', ['-c', '-q', '-f', cfgPath], (err, _out, stderr) => {
       if (err) {
         const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(new Error(missing ? 'haproxy not found: install the Debian package "haproxy" (apt-get install -y haproxy)' : `haproxy rejects ${cfgPath}: ${stderr.trim()}`));
+        reject(
+          new Error(
+            missing ? 'haproxy not found: install the Debian package "haproxy" (apt-get install -y haproxy)' : `haproxy rejects ${cfgPath}: ${stderr.trim()}`,
+          ),
+        );
         return;
       }
       const child = spawn('haproxy', ['-db', '-f', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -196,7 +200,8 @@ export async function startFleetDemo(opts: FleetDemoOptions): Promise<FleetDemo>
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const demo = await loadConfigFile(DEMO_CONFIG_PATH);
   const template = demo.config.keyStores[0]!;
-  if (template.provider.type !== 'software' || template.provider.passphrase === undefined) throw new Error('config/demo.yaml must use a software keystore with a passphrase');
+  if (template.provider.type !== 'software' || template.provider.passphrase === undefined)
+    throw new Error('config/demo.yaml must use a software keystore with a passphrase');
   const passphrase = template.provider.passphrase;
 
   say(`starting PostgreSQL in ${join(dir, 'cluster')} (loopback only)`);

@@ -26,10 +26,17 @@ export async function readFleet(configPath: string, env: NodeJS.ProcessEnv = pro
     const pool = new pg.Pool({ ...conn.client, max: 1 });
     pool.on('error', () => undefined);
     try {
-      reports.push({ prefix: ks.prefix, store: conn.where, liveSeconds: pgConfig.liveSeconds, members: await listFleet(pool, pgConfig.schema, pgConfig.liveSeconds) });
+      reports.push({
+        prefix: ks.prefix,
+        store: conn.where,
+        liveSeconds: pgConfig.liveSeconds,
+        members: await listFleet(pool, pgConfig.schema, pgConfig.liveSeconds),
+      });
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      throw new Error(`cannot read the fleet from ${conn.where}: ${err.code === '42P01' ? 'no heartbeat table (run "xks-proxy keys init" to create or migrate the schema)' : (err.message ?? String(e))}`);
+      throw new Error(
+        `cannot read the fleet from ${conn.where}: ${err.code === '42P01' ? 'no heartbeat table (run "xks-proxy keys init" to create or migrate the schema)' : (err.message ?? String(e))}`,
+      );
     } finally {
       await pool.end().catch(() => undefined);
     }
@@ -45,7 +52,12 @@ export function formatFleet(reports: readonly FleetReport[]): string {
     const live = r.members.filter((m) => m.live);
     const digests = new Set(live.map((m) => m.keysDigest));
     out.push(`${r.store} (key store "${r.prefix}"): ${live.length} live prox${live.length === 1 ? 'y' : 'ies'} (heartbeat within ${r.liveSeconds} s)`);
-    if (live.length > 1) out.push(digests.size === 1 ? 'all live proxies serve the same key state' : `live proxies serve ${digests.size} different key states: a change has not reached all of them yet`);
+    if (live.length > 1)
+      out.push(
+        digests.size === 1
+          ? 'all live proxies serve the same key state'
+          : `live proxies serve ${digests.size} different key states: a change has not reached all of them yet`,
+      );
     const rows = [
       ['PROXY', 'HOST', 'PID', 'VERSION', 'STARTED', 'LAST SEEN', 'STATE', 'KEYS', 'VERSIONS', 'KEY STATE'],
       ...r.members.map((m) => [

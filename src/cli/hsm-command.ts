@@ -84,7 +84,9 @@ async function locateTokens(opts: HsmTargetOptions, env: NodeJS.ProcessEnv = pro
   } else if (hsmStores.length === 0) {
     throw new Error(`config ${file} has no key store with a pkcs11 provider`);
   } else {
-    throw new Error(`config ${file} has ${hsmStores.length} pkcs11 key stores (prefixes: ${hsmStores.map((s) => `"${s.prefix}"`).join(', ')}); choose one with --prefix`);
+    throw new Error(
+      `config ${file} has ${hsmStores.length} pkcs11 key stores (prefixes: ${hsmStores.map((s) => `"${s.prefix}"`).join(', ')}); choose one with --prefix`,
+    );
   }
   if (chosen === undefined || typeOf(chosen) !== 'pkcs11') {
     throw new Error(`key store "${chosen?.prefix}" in ${file} uses the ${chosen === undefined ? '?' : typeOf(chosen)} provider, not pkcs11`);
@@ -103,7 +105,7 @@ function singleToken(t: HsmTargets): Pkcs11NamedTarget {
   if (t.tokens.length !== 1) {
     throw new Error(
       `the key store lists ${t.tokens.length} tokens (${t.tokens.map((x) => x.name).join(', ')}); a key generated in each would differ. ` +
-        'Create it in one token with --token NAME and copy it to the replicas with your HSM\'s cloning or HA sync',
+        "Create it in one token with --token NAME and copy it to the replicas with your HSM's cloning or HA sync",
     );
   }
   return t.tokens[0] as Pkcs11NamedTarget;
@@ -142,7 +144,7 @@ function withTargetOptions(cmd: Command): Command {
     .addOption(new Option('--token-serial <serial>', 'with --module: token serial number'))
     .addOption(new Option('--pin <ref>', 'with --module: user PIN as a secret reference, env:NAME or file:PATH'))
     .addOption(new Option('--login <mode>', 'with --module: none for a token used without login (keys made public objects)').choices(['user', 'none']))
-    .addOption(new Option('--library-parameters <params>', "with --module: C_Initialize library parameters (NSS: \"configdir='sql:DIR' ...\")"));
+    .addOption(new Option('--library-parameters <params>', 'with --module: C_Initialize library parameters (NSS: "configdir=\'sql:DIR\' ...")'));
 }
 
 function out(text: string): void {

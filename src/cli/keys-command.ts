@@ -60,7 +60,8 @@ export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv
     if (!parsed.success) throw new Error(`--schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return { kind: 'postgres', connection: pgConnection(parsed.data, process.cwd(), env, '--postgres'), schema: parsed.data.schema, secret };
   }
-  if (opts.passphrase !== undefined || opts.kek !== undefined) throw new Error('--passphrase and --kek go with --keystore or --postgres; with --config the secret comes from the config');
+  if (opts.passphrase !== undefined || opts.kek !== undefined)
+    throw new Error('--passphrase and --kek go with --keystore or --postgres; with --config the secret comes from the config');
   if (opts.schema !== undefined) throw new Error('--schema goes with --postgres; with --config the schema comes from the config');
   const { config, file, configDir } = await loadConfigFile(opts.config ?? defaultConfigPath());
   const software = config.keyStores.filter((ks) => ks.provider.type === 'software');
@@ -69,13 +70,16 @@ export async function locateKeystore(opts: LocateOptions, env: NodeJS.ProcessEnv
     const prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
     chosen = config.keyStores.find((ks) => ks.prefix === prefix);
     if (!chosen) throw new Error(`config ${file} has no key store with prefix "${prefix}"`);
-    if (chosen.provider.type !== 'software') throw new Error(`key store "${prefix}" in ${file} uses the ${chosen.provider.type} provider, not the software keystore`);
+    if (chosen.provider.type !== 'software')
+      throw new Error(`key store "${prefix}" in ${file} uses the ${chosen.provider.type} provider, not the software keystore`);
   } else if (software.length === 1) {
     chosen = software[0]!;
   } else if (software.length === 0) {
     throw new Error(`config ${file} has no key store with a software provider`);
   } else {
-    throw new Error(`config ${file} has ${software.length} software key stores (prefixes: ${software.map((s) => `"${s.prefix}"`).join(', ')}); choose one with --prefix`);
+    throw new Error(
+      `config ${file} has ${software.length} software key stores (prefixes: ${software.map((s) => `"${s.prefix}"`).join(', ')}); choose one with --prefix`,
+    );
   }
   const provider = chosen.provider;
   if (provider.type !== 'software') throw new Error('unreachable: not a software provider');
@@ -104,8 +108,7 @@ export function parseUsage(value: string): KeyUsage[] {
     else if (p === 'both') {
       usages.add('ENCRYPT');
       usages.add('DECRYPT');
-    }
-    else throw bad();
+    } else throw bad();
   }
   return (['ENCRYPT', 'DECRYPT'] as const).filter((u) => usages.has(u));
 }
@@ -211,11 +214,7 @@ export function keysCommand(): Command {
   ] as const) {
     keys.addCommand(
       withKeystoreOptions(new Command(name))
-        .description(
-          enabled
-            ? 'enable a key again'
-            : 'disable a key: the proxy answers InvalidStateException for it until it is enabled (material is kept)',
-        )
+        .description(enabled ? 'enable a key again' : 'disable a key: the proxy answers InvalidStateException for it until it is enabled (material is kept)')
         .argument('<keyId>', `key to ${name}`)
         .action(
           cliAction(async (keyId: string, opts: LocateOptions) => {

@@ -56,11 +56,16 @@ export async function loadKmipTarget(configPath: string, prefix: string | undefi
   } else if (kmip.length === 0) {
     throw new Error(`config ${file} has no key store with a kmip provider`);
   } else {
-    throw new Error(`config ${file} has ${kmip.length} kmip key stores (prefixes: ${kmip.map(({ ks }) => `"${String(ks.prefix)}"`).join(', ')}); choose one with --prefix`);
+    throw new Error(
+      `config ${file} has ${kmip.length} kmip key stores (prefixes: ${kmip.map(({ ks }) => `"${String(ks.prefix)}"`).join(', ')}); choose one with --prefix`,
+    );
   }
   const parsed = kmipProviderConfigSchema.safeParse(chosen.ks.provider);
   if (!parsed.success) {
-    throw new ConfigError(file, describeZodIssues(parsed.error.issues).map((p) => `keyStores.${chosen.index}.provider.${p}`));
+    throw new ConfigError(
+      file,
+      describeZodIssues(parsed.error.issues).map((p) => `keyStores.${chosen.index}.provider.${p}`),
+    );
   }
   return { provider: parsed.data, configDir: dirname(file) };
 }

@@ -61,10 +61,13 @@ export function buildExport(consoleFile: KmsConsoleConfig, format: ExportFormat,
     if (value === undefined) throw new Error(`--format ${format} needs ${flag}`);
     return value;
   };
-  const connectivity = opts.vpcEndpointServiceName === undefined ? { XksProxyConnectivity: 'PUBLIC_ENDPOINT' } : {
-    XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
-    XksProxyVpcEndpointServiceName: opts.vpcEndpointServiceName,
-  };
+  const connectivity =
+    opts.vpcEndpointServiceName === undefined
+      ? { XksProxyConnectivity: 'PUBLIC_ENDPOINT' }
+      : {
+          XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
+          XksProxyVpcEndpointServiceName: opts.vpcEndpointServiceName,
+        };
   if (format === 'cli-create') {
     return {
       CustomKeyStoreName: need(opts.name, '--name'),
@@ -88,7 +91,10 @@ export function kmsConfigCommand(): Command {
     .requiredOption('--prefix <prefix>', 'URI path prefix of the key store ("" for none)')
     .option('--access-key-id <id>', 'which credential to export (default: the last one listed)')
     .addOption(
-      new Option('--format <format>', 'console: the console import file; cli-create / cli-update: --cli-input-json for aws kms create-custom-key-store / update-custom-key-store')
+      new Option(
+        '--format <format>',
+        'console: the console import file; cli-create / cli-update: --cli-input-json for aws kms create-custom-key-store / update-custom-key-store',
+      )
         .choices(['console', 'cli-create', 'cli-update'])
         .default('console'),
     )

@@ -18,7 +18,10 @@ export function flushAndExit(logger: Logger, code: number): void {
   };
   const stuck = stuckIoCount();
   if (stuck > 0) {
-    logger.error({ stuckReads: stuck, exitCode: code }, 'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever');
+    logger.error(
+      { stuckReads: stuck, exitCode: code },
+      'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever',
+    );
     // SIGKILL skips the 'exit' event that writes pending log lines, and an asynchronous
     // flush may not finish first on a busy machine: write them now.
     flushAllLogDestinationsSync();

@@ -48,7 +48,11 @@ export function serveCommand(): Command {
         const loaded = await loadConfigFile(opts.config);
         // Name the TLS field at fault before the listener meets OpenSSL's own text.
         const tlsProblems = checkTlsFiles(loaded.config, loaded.configDir);
-        if (tlsProblems.length > 0) throw new ConfigError(loaded.file, tlsProblems.map((p) => `${p.field}: ${p.message}`));
+        if (tlsProblems.length > 0)
+          throw new ConfigError(
+            loaded.file,
+            tlsProblems.map((p) => `${p.field}: ${p.message}`),
+          );
         const options = { port: opts.port, host: opts.host, workers: opts.workers };
         // A worker re-runs this same command line (node:cluster forks the entry script).
         if (cluster.isWorker) {

@@ -116,7 +116,9 @@ export async function fetchStatus(url: URL, opts: { token?: string; clientCert?:
 /** `xks-proxy status`: what the running proxy has seen from KMS, per key store. */
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show, per key store, the last GetHealthStatus from KMS, the last error of each kind, credential use and age, key manager states and certificate expiry (from a running proxy)')
+    .description(
+      'show, per key store, the last GetHealthStatus from KMS, the last error of each kind, credential use and age, key manager states and certificate expiry (from a running proxy)',
+    )
     .option('--url <url>', 'status URL of the running proxy (default: from the config, e.g. http://127.0.0.1:8080/status)')
     .addOption(configOption('config file, to find the listener'))
     .option('--token <ref>', "bearer token as env:NAME or file:PATH, when the status view is read from another host (default: the config's server.statusToken)")
@@ -134,7 +136,9 @@ export function statusCommand(): Command {
         let url = flags.url !== undefined ? new URL(flags.url) : await statusUrlFromConfig(flags.config);
         if (url.pathname === '/' || url.pathname === '') url = new URL('/status', url);
         const tlsClient =
-          flags.clientCert !== undefined && flags.clientKey !== undefined ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) } : {};
+          flags.clientCert !== undefined && flags.clientKey !== undefined
+            ? { clientCert: readFileSync(flags.clientCert), clientKey: readFileSync(flags.clientKey) }
+            : {};
         let report: StatusReport;
         try {
           report = await fetchStatus(url, { token: await statusToken(flags), ...tlsClient });

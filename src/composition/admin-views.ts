@@ -75,7 +75,9 @@ export function clusterAdminViews(slotOf: (w: Worker) => number | undefined): Ad
   return {
     async ready() {
       const answers = await ask('ready');
-      const workers = answers.map((a) => ('answer' in a ? { worker: a.worker, pid: a.pid, ...(a.answer as object) } : { worker: a.worker, pid: a.pid, ready: false, error: a.error }));
+      const workers = answers.map((a) =>
+        'answer' in a ? { worker: a.worker, pid: a.pid, ...(a.answer as object) } : { worker: a.worker, pid: a.pid, ready: false, error: a.error },
+      );
       const ready = workers.length > 0 && workers.every((w) => (w as { ready?: unknown }).ready === true);
       return { ready, workers };
     },

@@ -12,7 +12,14 @@ import { ProxyOps } from '../ops/proxy-ops.ts';
 import { ConfigReloader, type ReloadOutcome } from '../ops/reload.ts';
 import { shutdownGracefully, type ShutdownResult } from '../ops/shutdown.ts';
 import { createApp } from '../server/app.ts';
-import { buildKeyStore, buildTenants, providerSecretsDigest, providerSecretsOf, resolveCredentials, type BuildTenantsOptions } from '../server/build-tenants.ts';
+import {
+  buildKeyStore,
+  buildTenants,
+  providerSecretsDigest,
+  providerSecretsOf,
+  resolveCredentials,
+  type BuildTenantsOptions,
+} from '../server/build-tenants.ts';
 import { startListener, type RunningListener } from '../server/listener.ts';
 import { StatusTracker } from '../server/status-tracker.ts';
 import type { Tenant, TenantDirectory } from '../xks/tenants.ts';

@@ -15,7 +15,10 @@ export const metricsConfigSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9464),
-    path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /metrics').default('/metrics'),
+    path: z
+      .string()
+      .regex(/^\/[^?#]*$/, 'must be an absolute path such as /metrics')
+      .default('/metrics'),
   })
   .strict();
 

@@ -36,7 +36,10 @@ const keyStoreSchema = z
       .string()
       .max(MAX_PREFIX_LENGTH)
       .regex(/^([a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*)?$/, 'must be segments of a-zA-Z0-9_- separated by single slashes, without leading or trailing slash'),
-    region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1')
+      .default('us-east-1'),
     credentials: z.array(credentialSchema).min(1, 'at least one credential is required'),
     /**
      * How to build the GCM AAD for ciphertexts that do not carry this proxy's
@@ -87,7 +90,12 @@ const limitsSchema = z
     /** HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS). */
     http2MaxConcurrentStreams: z.number().int().min(1).max(10_000).default(128),
     /** Largest request header block in bytes (HTTP/1.1 request line + headers; HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE). */
-    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    maxHeaderBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024),
     /** Most header fields in one request (HTTP/2 refuses the stream; HTTP/1.1 ignores the rest). */
     maxHeaderCount: z.number().int().min(16).max(2000).default(100),
     /** A TLS handshake must complete within this many ms. */
@@ -116,7 +124,12 @@ const serverSchema = z
     /** Serve HTTP/2 with HTTP/1.1 fallback on the TLS port (ignored without TLS). */
     http2: z.boolean().default(true),
     /** Largest request body accepted, in bytes. */
-    bodyLimitBytes: z.number().int().min(16 * 1024).max(1024 * 1024).default(64 * 1024),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(16 * 1024)
+      .max(1024 * 1024)
+      .default(64 * 1024),
     /** Budget for one call in ms (KMS gives up after 250 ms, network included). */
     requestTimeoutMs: z.number().int().min(10).max(10_000).default(240),
     /** Serve GET /status (see docs/troubleshooting.md) to loopback clients, or to holders of statusToken. */

@@ -85,7 +85,8 @@ export async function checkClock(opts: ClockCheckOptions = {}): Promise<CheckRes
         group: 'clock',
         id: 'clock.skew',
         subject,
-        message: "not checked: no independent time reference (the endpoint's Date header comes from the proxy's own clock); pass --time-reference https://kms.<region>.amazonaws.com",
+        message:
+          "not checked: no independent time reference (the endpoint's Date header comes from the proxy's own clock); pass --time-reference https://kms.<region>.amazonaws.com",
       }),
     );
   }
@@ -99,10 +100,26 @@ function judgeSkew(sample: ClockSample): CheckResult {
   const data = { source: sample.source, skewSeconds: skewS };
   const text = `this machine's clock is ${Math.abs(skewS)} s ${direction} the Date header of ${sample.source}`;
   if (Math.abs(skewS) > SIGV4_WINDOW_S) {
-    return fail({ group: 'clock', id: 'clock.skew', subject, message: `${text}: beyond SigV4's 5-minute window`, fix: 'synchronise the clock with NTP on every proxy host (and the host of the other side)', kmsState: 'INVALID_CREDENTIALS', data });
+    return fail({
+      group: 'clock',
+      id: 'clock.skew',
+      subject,
+      message: `${text}: beyond SigV4's 5-minute window`,
+      fix: 'synchronise the clock with NTP on every proxy host (and the host of the other side)',
+      kmsState: 'INVALID_CREDENTIALS',
+      data,
+    });
   }
   if (Math.abs(skewS) > WARN_SKEW_S) {
-    return warn({ group: 'clock', id: 'clock.skew', subject, message: text, fix: 'enable NTP before the drift reaches 5 minutes', kmsState: 'INVALID_CREDENTIALS', data });
+    return warn({
+      group: 'clock',
+      id: 'clock.skew',
+      subject,
+      message: text,
+      fix: 'enable NTP before the drift reaches 5 minutes',
+      kmsState: 'INVALID_CREDENTIALS',
+      data,
+    });
   }
   return ok({ group: 'clock', id: 'clock.skew', subject, message: `within ${Math.abs(skewS)} s of the Date header of ${sample.source}`, data });
 }

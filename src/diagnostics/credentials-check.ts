@@ -45,14 +45,32 @@ function checkOne(ks: KeyStoreConfig, cred: CredentialConfig, opts: CredentialCh
   const subject = `${storeName(ks)} credential ${cred.accessKeyId}`;
   const state = 'INVALID_CREDENTIALS';
   if (!ACCESS_KEY_ID_PATTERN.test(cred.accessKeyId)) {
-    return [fail({ group: 'credentials', id: 'credentials.format', subject, message: 'the access key id is not 20-30 characters of A-Z and 2-7', fix: 'generate a new credential with `xks-proxy credentials generate`', kmsState: state })];
+    return [
+      fail({
+        group: 'credentials',
+        id: 'credentials.format',
+        subject,
+        message: 'the access key id is not 20-30 characters of A-Z and 2-7',
+        fix: 'generate a new credential with `xks-proxy credentials generate`',
+        kmsState: state,
+      }),
+    ];
   }
   let secret: string;
   try {
     // Resolved exactly as the proxy resolves it at start (build-tenants.ts).
     secret = resolveSecretRef(cred.secretAccessKey, `${storeName(ks)}.credentials[${cred.accessKeyId}].secretAccessKey`, opts.env, configDir);
   } catch (e) {
-    return [fail({ group: 'credentials', id: 'credentials.format', subject, message: errorText(e), fix: 'set the environment variable or create the file the secret reference names, readable by the proxy', kmsState: state })];
+    return [
+      fail({
+        group: 'credentials',
+        id: 'credentials.format',
+        subject,
+        message: errorText(e),
+        fix: 'set the environment variable or create the file the secret reference names, readable by the proxy',
+        kmsState: state,
+      }),
+    ];
   }
   const results: CheckResult[] = [];
   if (!SECRET_PATTERN.test(secret)) {
@@ -89,7 +107,7 @@ function checkOne(ks: KeyStoreConfig, cred: CredentialConfig, opts: CredentialCh
       }),
     );
   } else {
-    results.push(ok({ group: 'credentials', id: 'credentials.format', subject, message: 'access key id and secret have the spec\'s format' }));
+    results.push(ok({ group: 'credentials', id: 'credentials.format', subject, message: "access key id and secret have the spec's format" }));
   }
   results.push(checkAge(subject, cred.createdAt, opts));
   return results;
@@ -102,7 +120,13 @@ function checkAge(subject: string, createdAt: string | undefined, opts: Credenti
   }
   const created = Date.parse(createdAt);
   if (Number.isNaN(created)) {
-    return warn({ group: 'credentials', id: 'credentials.age', subject, message: `createdAt "${createdAt}" is not a date`, fix: 'write createdAt as an ISO date, e.g. 2025-01-31' });
+    return warn({
+      group: 'credentials',
+      id: 'credentials.age',
+      subject,
+      message: `createdAt "${createdAt}" is not a date`,
+      fix: 'write createdAt as an ISO date, e.g. 2025-01-31',
+    });
   }
   const ageDays = Math.floor(((opts.now ?? new Date()).getTime() - created) / 86_400_000);
   const data = { createdAt, ageDays, maxAgeDays };
@@ -130,5 +154,10 @@ function checkRotation(ks: KeyStoreConfig): CheckResult {
       fix: 'add a second credential before changing the one KMS uses (the spec allows two at once)',
     });
   }
-  return ok({ group: 'credentials', id: 'credentials.rotation', subject, message: `${ks.credentials.length} credentials accepted at once (rotation possible)` });
+  return ok({
+    group: 'credentials',
+    id: 'credentials.rotation',
+    subject,
+    message: `${ks.credentials.length} credentials accepted at once (rotation possible)`,
+  });
 }

@@ -37,8 +37,7 @@ export function formatReport(report: DoctorReport): string {
   const lines = [`xks-proxy doctor: ${report.config}`, ...report.checks.map(formatCheck)];
   const s = report.summary;
   lines.push(
-    `${s.ok} ok, ${s.warn} warning(s), ${s.fail} failure(s), ${s.skip} skipped` +
-      (report.ok ? '' : ' - see docs/troubleshooting.md for each failed check'),
+    `${s.ok} ok, ${s.warn} warning(s), ${s.fail} failure(s), ${s.skip} skipped` + (report.ok ? '' : ' - see docs/troubleshooting.md for each failed check'),
   );
   return `${lines.join('\n')}\n`;
 }

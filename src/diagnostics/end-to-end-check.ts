@@ -74,7 +74,9 @@ export async function checkEndToEnd(loaded: LoadedConfig, opts: EndToEndOptions)
       try {
         secret = resolveSecretRef(cred.secretAccessKey, `credential ${cred.accessKeyId}`, opts.env, loaded.configDir);
       } catch (e) {
-        outcome.results.push(skip({ group: 'end-to-end', id: 'e2e.health', subject: subjectOf(ks, cred.accessKeyId), message: `cannot sign: ${errorText(e)}` }));
+        outcome.results.push(
+          skip({ group: 'end-to-end', id: 'e2e.health', subject: subjectOf(ks, cred.accessKeyId), message: `cannot sign: ${errorText(e)}` }),
+        );
         continue;
       }
       const who = { accessKeyId: cred.accessKeyId, secret, region: ks.region };
@@ -108,25 +110,50 @@ async function healthCall(ks: KeyStoreConfig, who: SigningIdentity, opts: EndToE
   const fleet = Array.isArray(res.json?.ekmFleetDetails) ? (res.json.ekmFleetDetails as Array<{ id?: unknown; healthStatus?: unknown }>) : undefined;
   if (fleet === undefined || fleet.length === 0 || typeof res.json?.xksProxyFleetSize !== 'number') {
     return {
-      result: fail({ group: 'end-to-end', id: 'e2e.health', subject, message: 'GetHealthStatus answered 200 without xksProxyFleetSize and ekmFleetDetails', fix: 'make sure the endpoint routes to xks-proxy and not to another service', kmsState: 'XKS_PROXY_INVALID_RESPONSE' }),
+      result: fail({
+        group: 'end-to-end',
+        id: 'e2e.health',
+        subject,
+        message: 'GetHealthStatus answered 200 without xksProxyFleetSize and ekmFleetDetails',
+        fix: 'make sure the endpoint routes to xks-proxy and not to another service',
+        kmsState: 'XKS_PROXY_INVALID_RESPONSE',
+      }),
       passed: false,
     };
   }
   const states = fleet.map((e) => `${String(e.id)}=${String(e.healthStatus)}`).join(', ');
   if (fleet.every((e) => e.healthStatus === 'UNAVAILABLE')) {
     return {
-      result: fail({ group: 'end-to-end', id: 'e2e.health', subject, message: `GetHealthStatus says every key manager is UNAVAILABLE (${states})`, fix: 'fix the key manager (see the keys lines); KMS treats this key store as unreachable', kmsState: 'XKS_PROXY_NOT_REACHABLE' }),
+      result: fail({
+        group: 'end-to-end',
+        id: 'e2e.health',
+        subject,
+        message: `GetHealthStatus says every key manager is UNAVAILABLE (${states})`,
+        fix: 'fix the key manager (see the keys lines); KMS treats this key store as unreachable',
+        kmsState: 'XKS_PROXY_NOT_REACHABLE',
+      }),
       passed: false,
     };
   }
   const data = { elapsedMs: res.elapsedMs, ekmFleetDetails: fleet };
   if (res.elapsedMs > KMS_BUDGET_MS) {
     return {
-      result: warn({ group: 'end-to-end', id: 'e2e.health', subject, message: `GetHealthStatus worked but took ${res.elapsedMs} ms from here, more than KMS's ${KMS_BUDGET_MS} ms`, fix: 'run the doctor from the AWS region of the key store; if it is still slow there, move the proxy closer to that region', kmsState: 'XKS_PROXY_TIMED_OUT', data }),
+      result: warn({
+        group: 'end-to-end',
+        id: 'e2e.health',
+        subject,
+        message: `GetHealthStatus worked but took ${res.elapsedMs} ms from here, more than KMS's ${KMS_BUDGET_MS} ms`,
+        fix: 'run the doctor from the AWS region of the key store; if it is still slow there, move the proxy closer to that region',
+        kmsState: 'XKS_PROXY_TIMED_OUT',
+        data,
+      }),
       passed: true,
     };
   }
-  return { result: ok({ group: 'end-to-end', id: 'e2e.health', subject, message: `signed GetHealthStatus accepted in ${res.elapsedMs} ms (${states})`, data }), passed: true };
+  return {
+    result: ok({ group: 'end-to-end', id: 'e2e.health', subject, message: `signed GetHealthStatus accepted in ${res.elapsedMs} ms (${states})`, data }),
+    passed: true,
+  };
 }
 
 async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: EndToEndOptions): Promise<CheckResult> {
@@ -182,7 +209,14 @@ async function cryptoRoundTrip(ks: KeyStoreConfig, who: SigningIdentity, opts: E
     const decProblem = await interpretError(dec, 'Decrypt', ks, requestId, opts);
     if (decProblem !== undefined) return { ...decProblem, id: 'e2e.crypto', subject: `${subject} key ${keyId}` };
     if (dec.json?.plaintext !== plaintext.toString('base64')) {
-      return fail({ group: 'end-to-end', id: 'e2e.crypto', subject: `${subject} key ${keyId}`, message: 'Decrypt returned a different plaintext than was encrypted', fix: 'report this as a bug with the proxy log', kmsState: 'XKS_PROXY_INVALID_RESPONSE' });
+      return fail({
+        group: 'end-to-end',
+        id: 'e2e.crypto',
+        subject: `${subject} key ${keyId}`,
+        message: 'Decrypt returned a different plaintext than was encrypted',
+        fix: 'report this as a bug with the proxy log',
+        kmsState: 'XKS_PROXY_INVALID_RESPONSE',
+      });
     }
     return ok({
       group: 'end-to-end',
@@ -241,18 +275,38 @@ async function interpretError(res: XksCallResult, op: string, ks: KeyStoreConfig
         kmsState: 'INVALID_CREDENTIALS',
       });
     case 'InvalidUriPathException':
-      return fail({ ...base, message: seen, fix: `the proxy behind the endpoint does not serve ${uriPath(ks.prefix)}: check the prefix in its config and that nothing in front rewrites the path`, kmsState: 'XKS_PROXY_INVALID_CONFIGURATION' });
+      return fail({
+        ...base,
+        message: seen,
+        fix: `the proxy behind the endpoint does not serve ${uriPath(ks.prefix)}: check the prefix in its config and that nothing in front rewrites the path`,
+        kmsState: 'XKS_PROXY_INVALID_CONFIGURATION',
+      });
     case 'AccessDeniedException':
-      return fail({ ...base, message: seen, fix: 'the secondary authorization policy denies this call; the proxy log names the statement', kmsState: 'XKS_PROXY_ACCESS_DENIED' });
+      return fail({
+        ...base,
+        message: seen,
+        fix: 'the secondary authorization policy denies this call; the proxy log names the statement',
+        kmsState: 'XKS_PROXY_ACCESS_DENIED',
+      });
     case 'KeyNotFoundException':
     case 'InvalidKeyUsageException':
     case 'InvalidStateException':
-      return fail({ ...base, message: seen, fix: 'see the keys lines: the key must exist, allow ENCRYPT and DECRYPT and be enabled', kmsState: 'KMSInvalidStateException' });
+      return fail({
+        ...base,
+        message: seen,
+        fix: 'see the keys lines: the key must exist, allow ENCRYPT and DECRYPT and be enabled',
+        kmsState: 'KMSInvalidStateException',
+      });
     case 'DependencyTimeoutException':
     case 'ThrottlingException':
       return fail({ ...base, message: seen, fix: 'the key manager is too slow or overloaded; see the latency lines', kmsState: 'XKS_PROXY_TIMED_OUT' });
     default:
-      return fail({ ...base, message: seen, fix: `read the proxy log line with kmsRequestId ${requestId} (it has the detail the response leaves out)`, kmsState: res.status >= 500 ? 'XKS_PROXY_INVALID_RESPONSE' : 'XKS_PROXY_INVALID_CONFIGURATION' });
+      return fail({
+        ...base,
+        message: seen,
+        fix: `read the proxy log line with kmsRequestId ${requestId} (it has the detail the response leaves out)`,
+        kmsState: res.status >= 500 ? 'XKS_PROXY_INVALID_RESPONSE' : 'XKS_PROXY_INVALID_CONFIGURATION',
+      });
   }
 }
 
@@ -268,18 +322,58 @@ async function transportFailure(id: string, subject: string, e: unknown, opts: E
     const mtls = await probeClientCertRequirement({ host, port, servername: host });
     if (mtls.verdict === 'required') {
       return opts.clientCertGiven === true
-        ? fail({ group: 'end-to-end', id, subject, message: `the endpoint requires a client certificate and refused the one given with --client-cert (${text})`, fix: 'use a client certificate issued by server.tls.mtls.clientCa with CN equal to clientSubjectCn; KMS presents its own, chained to Amazon Trust Services', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' })
-        : skip({ group: 'end-to-end', id, subject, message: `this endpoint requires a client certificate (${mtls.detail}) and none was given, so no request could be sent: ${CLIENT_CERT_FIX}` });
+        ? fail({
+            group: 'end-to-end',
+            id,
+            subject,
+            message: `the endpoint requires a client certificate and refused the one given with --client-cert (${text})`,
+            fix: 'use a client certificate issued by server.tls.mtls.clientCa with CN equal to clientSubjectCn; KMS presents its own, chained to Amazon Trust Services',
+            kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+          })
+        : skip({
+            group: 'end-to-end',
+            id,
+            subject,
+            message: `this endpoint requires a client certificate (${mtls.detail}) and none was given, so no request could be sent: ${CLIENT_CERT_FIX}`,
+          });
     }
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
-    return fail({ group: 'end-to-end', id, subject, message: `cannot connect: ${text}`, fix: 'publish the DNS name and open the port to KMS (internet or VPC endpoint service)', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+    return fail({
+      group: 'end-to-end',
+      id,
+      subject,
+      message: `cannot connect: ${text}`,
+      fix: 'publish the DNS name and open the port to KMS (internet or VPC endpoint service)',
+      kmsState: 'XKS_PROXY_NOT_REACHABLE',
+    });
   }
   if (/timeout|aborted/i.test(`${code} ${text}`)) {
-    return fail({ group: 'end-to-end', id, subject, message: `no answer in time: ${text}`, fix: 'check firewalls and the load balancer target health; KMS waits 250 ms', kmsState: 'XKS_PROXY_TIMED_OUT' });
+    return fail({
+      group: 'end-to-end',
+      id,
+      subject,
+      message: `no answer in time: ${text}`,
+      fix: 'check firewalls and the load balancer target health; KMS waits 250 ms',
+      kmsState: 'XKS_PROXY_TIMED_OUT',
+    });
   }
   if (/CERT|SELF_SIGNED|ALTNAME|UNABLE_TO|TLS|SSL/i.test(`${code} ${text}`)) {
-    return fail({ group: 'end-to-end', id, subject, message: `the TLS certificate was refused: ${text}`, fix: 'fix the tls lines above (a private CA can be trusted for this test with --ca)', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+    return fail({
+      group: 'end-to-end',
+      id,
+      subject,
+      message: `the TLS certificate was refused: ${text}`,
+      fix: 'fix the tls lines above (a private CA can be trusted for this test with --ca)',
+      kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+    });
   }
-  return fail({ group: 'end-to-end', id, subject, message: `request failed: ${text}`, fix: 'check that the endpoint is an HTTPS server that forwards to xks-proxy', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+  return fail({
+    group: 'end-to-end',
+    id,
+    subject,
+    message: `request failed: ${text}`,
+    fix: 'check that the endpoint is an HTTPS server that forwards to xks-proxy',
+    kmsState: 'XKS_PROXY_NOT_REACHABLE',
+  });
 }

@@ -57,7 +57,10 @@ export async function checkProviderHealth(tenant: Tenant, budgetMs = 10_000): Pr
 export async function checkKeys(tenant: Tenant, inventory: KeyInventory, budgetMs = 10_000): Promise<{ results: CheckResult[]; usable: string[] }> {
   const store = `keyStores[prefix="${tenant.prefix}"]`;
   if (inventory.keyIds.length === 0) {
-    return { results: [skip({ group: 'keys', id: 'keys.key', subject: store, message: `no key ids to check (${inventory.source}); pass --key <externalKeyId>` })], usable: [] };
+    return {
+      results: [skip({ group: 'keys', id: 'keys.key', subject: store, message: `no key ids to check (${inventory.source}); pass --key <externalKeyId>` })],
+      usable: [],
+    };
   }
   const results: CheckResult[] = [];
   const usable: string[] = [];
@@ -89,7 +92,14 @@ function keyFailure(subject: string, keyId: string, e: unknown): CheckResult {
     });
   }
   const what = isXksError(e) ? `${e.errorName}: ${e.message}${e.logDetail ? ` (${e.logDetail})` : ''}` : errorText(e);
-  return fail({ group: 'keys', id: 'keys.key', subject, message: `GetKeyMetadata failed: ${what}`, fix: 'fix the key manager connection first (see the canary line); then run the doctor again', kmsState: 'KMSInvalidStateException' });
+  return fail({
+    group: 'keys',
+    id: 'keys.key',
+    subject,
+    message: `GetKeyMetadata failed: ${what}`,
+    fix: 'fix the key manager connection first (see the canary line); then run the doctor again',
+    kmsState: 'KMSInvalidStateException',
+  });
 }
 
 /**
@@ -102,7 +112,15 @@ function judgeKey(subject: string, meta: KeyMetadataResponse, named: boolean): C
   const refused = named ? fail : warn;
   const data = { ...meta };
   if (meta.keySpec !== 'AES_256') {
-    return fail({ group: 'keys', id: 'keys.key', subject, message: `the key is ${String(meta.keySpec)}, not AES_256`, fix: 'use a 256-bit AES key; KMS accepts nothing else for an external key', kmsState: 'XksKeyInvalidConfigurationException', data });
+    return fail({
+      group: 'keys',
+      id: 'keys.key',
+      subject,
+      message: `the key is ${String(meta.keySpec)}, not AES_256`,
+      fix: 'use a 256-bit AES key; KMS accepts nothing else for an external key',
+      kmsState: 'XksKeyInvalidConfigurationException',
+      data,
+    });
   }
   const missing = (['ENCRYPT', 'DECRYPT'] as const).filter((u) => !meta.keyUsage.includes(u));
   if (missing.length > 0) {
@@ -123,7 +141,9 @@ function judgeKey(subject: string, meta: KeyMetadataResponse, named: boolean): C
       id: 'keys.key',
       subject,
       message: 'the key is DISABLED in the key manager: KMS CreateKey refuses it, and every KMS operation with a KMS key already on it fails',
-      fix: named ? 'enable it in the key manager (`xks-proxy keys enable` for the software keystore)' : 'enable it in the key manager (`xks-proxy keys enable` for the software keystore) unless that is intended',
+      fix: named
+        ? 'enable it in the key manager (`xks-proxy keys enable` for the software keystore)'
+        : 'enable it in the key manager (`xks-proxy keys enable` for the software keystore) unless that is intended',
       kmsState: 'XksKeyInvalidConfigurationException (CreateKey) / KMSInvalidStateException',
       data,
     });

@@ -140,7 +140,15 @@ function judge(id: string, subject: string, s: LatencySummary, what: string): Ch
     });
   }
   if (s.p99 > WARN_P99_MS) {
-    return warn({ group: 'latency', id, subject, message, fix: 'keep an eye on it: a slower network or a busier key manager will push calls past 250 ms', kmsState: 'XKS_PROXY_TIMED_OUT', data });
+    return warn({
+      group: 'latency',
+      id,
+      subject,
+      message,
+      fix: 'keep an eye on it: a slower network or a busier key manager will push calls past 250 ms',
+      kmsState: 'XKS_PROXY_TIMED_OUT',
+      data,
+    });
   }
   return ok({ group: 'latency', id, subject, message, data });
 }

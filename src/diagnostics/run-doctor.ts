@@ -65,17 +65,37 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     const problems = e instanceof ConfigError ? e.problems : [errorText(e)];
     return buildReport(
       opts.configPath,
-      problems.map((p) => fail({ group: 'config', id: 'config.load', subject: opts.configPath, message: p, fix: 'correct this field of the config file (xks-proxy config check shows the same list)', kmsState: 'XKS_PROXY_NOT_REACHABLE' })),
+      problems.map((p) =>
+        fail({
+          group: 'config',
+          id: 'config.load',
+          subject: opts.configPath,
+          message: p,
+          fix: 'correct this field of the config file (xks-proxy config check shows the same list)',
+          kmsState: 'XKS_PROXY_NOT_REACHABLE',
+        }),
+      ),
     );
   }
-  const results: CheckResult[] = [ok({ group: 'config', id: 'config.load', subject: loaded.file, message: `${loaded.config.keyStores.length} key store(s) configured` })];
+  const results: CheckResult[] = [
+    ok({ group: 'config', id: 'config.load', subject: loaded.file, message: `${loaded.config.keyStores.length} key store(s) configured` }),
+  ];
   const wanted = (g: CheckGroup) => !(opts.skip ?? []).includes(g);
   let endpoint: URL | undefined;
   if (opts.endpoint !== undefined) {
     try {
       endpoint = parseEndpoint(opts.endpoint);
     } catch (e) {
-      results.push(fail({ group: 'config', id: 'config.endpoint', subject: opts.endpoint, message: errorText(e), fix: 'pass --endpoint https://<public name>[:port], the value given to KMS as XksProxyUriEndpoint', kmsState: 'XKS_PROXY_INVALID_CONFIGURATION' }));
+      results.push(
+        fail({
+          group: 'config',
+          id: 'config.endpoint',
+          subject: opts.endpoint,
+          message: errorText(e),
+          fix: 'pass --endpoint https://<public name>[:port], the value given to KMS as XksProxyUriEndpoint',
+          kmsState: 'XKS_PROXY_INVALID_CONFIGURATION',
+        }),
+      );
     }
   }
   if (endpoint !== undefined && isIpAddress(endpoint.hostname.replace(/^\[|\]$/g, ''))) {
@@ -93,7 +113,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   }
   const extraCaPem = (opts.caFiles ?? []).flatMap((f) => splitPem(readFileSync(f, 'utf8')));
   const extraRoots = extraCaPem.map((pem) => new X509Certificate(pem));
-  const client = opts.clientCert !== undefined && opts.clientKey !== undefined ? { clientCert: readFileSync(opts.clientCert), clientKey: readFileSync(opts.clientKey) } : undefined;
+  const client =
+    opts.clientCert !== undefined && opts.clientKey !== undefined
+      ? { clientCert: readFileSync(opts.clientCert), clientKey: readFileSync(opts.clientKey) }
+      : undefined;
 
   if (wanted('tls')) results.push(...(await tlsChecks(loaded, opts, endpoint, extraRoots, client)));
   if (wanted('credentials')) results.push(...checkCredentials(loaded, { env: opts.env, maxAgeDays: opts.maxCredentialAgeDays }));
@@ -124,7 +147,14 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       await agent.close();
     }
   } else if (wanted('end-to-end')) {
-    results.push(skip({ group: 'end-to-end', id: 'e2e.health', subject: 'endpoint', message: 'no --endpoint given; pass --endpoint https://<public name> to call the proxy through it as KMS does' }));
+    results.push(
+      skip({
+        group: 'end-to-end',
+        id: 'e2e.health',
+        subject: 'endpoint',
+        message: 'no --endpoint given; pass --endpoint https://<public name> to call the proxy through it as KMS does',
+      }),
+    );
   }
   if (wanted('clock')) {
     // The endpoint's Date header is written by the proxy, i.e. by the clock under test (on
@@ -151,7 +181,9 @@ async function tlsChecks(
   try {
     const local = await listenerTarget(loaded, opts.listener);
     if (local?.running === true) {
-      results.push(...(await checkServedTls({ host: local.host, port: local.port, servername: hostname, ...client }, { label: local.label, hostname, extraRoots })));
+      results.push(
+        ...(await checkServedTls({ host: local.host, port: local.port, servername: hostname, ...client }, { label: local.label, hostname, extraRoots })),
+      );
     } else if (local !== undefined) {
       results.push(
         fail({
@@ -166,7 +198,16 @@ async function tlsChecks(
       results.push(...checkCertificateFiles(loaded, { hostname, extraRoots }));
     }
   } catch (e) {
-    results.push(fail({ group: 'tls', id: 'tls.handshake', subject: 'listener', message: errorText(e), fix: 'pass --listener as host:port', kmsState: 'XKS_PROXY_NOT_REACHABLE' }));
+    results.push(
+      fail({
+        group: 'tls',
+        id: 'tls.handshake',
+        subject: 'listener',
+        message: errorText(e),
+        fix: 'pass --listener as host:port',
+        kmsState: 'XKS_PROXY_NOT_REACHABLE',
+      }),
+    );
   }
   if (endpoint !== undefined) {
     const port = endpoint.port === '' ? 443 : Number(endpoint.port);
@@ -188,7 +229,16 @@ async function keyStoreChecks(
   try {
     tenant = buildDoctorTenant(loaded, ks, opts.env);
   } catch (e) {
-    return [fail({ group: 'keys', id: 'keys.canary', subject: `keyStores[prefix="${ks.prefix}"]`, message: `cannot set up the key store: ${errorText(e)}`, fix: 'correct the provider section of this key store', kmsState: 'XKS_PROXY_NOT_REACHABLE' })];
+    return [
+      fail({
+        group: 'keys',
+        id: 'keys.canary',
+        subject: `keyStores[prefix="${ks.prefix}"]`,
+        message: `cannot set up the key store: ${errorText(e)}`,
+        fix: 'correct the provider section of this key store',
+        kmsState: 'XKS_PROXY_NOT_REACHABLE',
+      }),
+    ];
   }
   const results: CheckResult[] = [];
   if (wanted('keys') && ks.provider.type === 'software' && ks.provider.store?.postgres !== undefined) {
@@ -198,7 +248,14 @@ async function keyStoreChecks(
       const fields = { group: 'keys' as const, id: 'keys.store', subject: `${subject}.${f.field}`, message: f.message };
       if (f.level === 'ok') results.push(ok(fields));
       else if (f.level === 'warn') results.push(warn({ ...fields, fix: 'see docs/fleet.md (TLS to the database)' }));
-      else results.push(fail({ ...fields, fix: 'make the database reachable with the configured URL, run "xks-proxy keys init", and give every proxy the same secret (docs/fleet.md)', kmsState: 'XKS_PROXY_NOT_REACHABLE' }));
+      else
+        results.push(
+          fail({
+            ...fields,
+            fix: 'make the database reachable with the configured URL, run "xks-proxy keys init", and give every proxy the same secret (docs/fleet.md)',
+            kmsState: 'XKS_PROXY_NOT_REACHABLE',
+          }),
+        );
     }
   }
   try {

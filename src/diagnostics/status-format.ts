@@ -21,7 +21,8 @@ export function formatStatus(report: StatusReport): string {
     out.push(`workers: ${report.workers.length}, totals over all of them: ${listed}`);
   }
   if (report.rateLimits !== undefined) {
-    const shared = report.workers !== undefined && report.workers.length > 1 ? ` (for all ${report.workers.length} workers together; each admits its share)` : '';
+    const shared =
+      report.workers !== undefined && report.workers.length > 1 ? ` (for all ${report.workers.length} workers together; each admits its share)` : '';
     out.push(`rate limits: ${report.rateLimits.map((l) => `${l.scope} ${l.requestsPerSecond}/s burst ${l.burst}`).join(', ')}${shared}`);
   }
   const cert = report.certificate;
@@ -58,7 +59,9 @@ export function formatStatus(report: StatusReport): string {
   }
   if (report.otherPaths.count > 0) {
     out.push('');
-    out.push(`requests outside /kms/xks/v1: ${report.otherPaths.count}, last ${ago(report.otherPaths.lastAt, now)}${report.otherPaths.lastReason ? ` (${report.otherPaths.lastReason})` : ''}`);
+    out.push(
+      `requests outside /kms/xks/v1: ${report.otherPaths.count}, last ${ago(report.otherPaths.lastAt, now)}${report.otherPaths.lastReason ? ` (${report.otherPaths.lastReason})` : ''}`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -18,7 +18,10 @@ function mergeKeyStore(a: KeyStoreStatus, b: KeyStoreStatus, bWorker: number): K
   const credentials = new Map(a.credentials.map((c) => [c.accessKeyId, { ...c }] as const));
   for (const c of b.credentials) {
     const seen = credentials.get(c.accessKeyId);
-    credentials.set(c.accessKeyId, seen === undefined ? { ...c } : { ...seen, requests: seen.requests + c.requests, lastUsedAt: later(seen.lastUsedAt, c.lastUsedAt) });
+    credentials.set(
+      c.accessKeyId,
+      seen === undefined ? { ...c } : { ...seen, requests: seen.requests + c.requests, lastUsedAt: later(seen.lastUsedAt, c.lastUsedAt) },
+    );
   }
   // A key manager is shown at its worst state among workers, naming the worker that saw it.
   const fleet = new Map(a.ekmFleet.map((e) => [e.id, { ...e }] as const));
@@ -66,12 +69,24 @@ export function mergeStatusReports(answers: ReadonlyArray<WorkerAnswer<StatusRep
       unknown.set(u.prefix, seen === undefined ? { ...u } : { prefix: u.prefix, count: seen.count + u.count, lastAt: later(seen.lastAt, u.lastAt)! });
     }
     const newer = (answer.otherPaths.lastAt ?? '') > (otherPaths.lastAt ?? '');
-    otherPaths = { ...(newer ? answer.otherPaths : otherPaths), count: otherPaths.count + answer.otherPaths.count, lastAt: later(otherPaths.lastAt, answer.otherPaths.lastAt) };
+    otherPaths = {
+      ...(newer ? answer.otherPaths : otherPaths),
+      count: otherPaths.count + answer.otherPaths.count,
+      lastAt: later(otherPaths.lastAt, answer.otherPaths.lastAt),
+    };
     if (answer.startedAt < startedAt) startedAt = answer.startedAt;
   }
   const now = new Date(first.generatedAt);
   const unknownPrefixes = [...unknown.values()];
-  const keyStores = [...byPrefix.values()].map((ks) => ({ ...ks, verdict: verdictOf(ks, Date.parse(startedAt), unknownPrefixes.map((u) => u.prefix), now) }));
+  const keyStores = [...byPrefix.values()].map((ks) => ({
+    ...ks,
+    verdict: verdictOf(
+      ks,
+      Date.parse(startedAt),
+      unknownPrefixes.map((u) => u.prefix),
+      now,
+    ),
+  }));
   return {
     ...first,
     startedAt,
@@ -81,7 +96,11 @@ export function mergeStatusReports(answers: ReadonlyArray<WorkerAnswer<StatusRep
     otherPaths,
     workers: answers.map((a) =>
       'answer' in a
-        ? { worker: a.worker, ...(a.pid !== undefined ? { pid: a.pid } : {}), requests: a.answer.keyStores.reduce((n, k) => n + k.requests.ok + k.requests.error, 0) }
+        ? {
+            worker: a.worker,
+            ...(a.pid !== undefined ? { pid: a.pid } : {}),
+            requests: a.answer.keyStores.reduce((n, k) => n + k.requests.ok + k.requests.error, 0),
+          }
         : { worker: a.worker, ...(a.pid !== undefined ? { pid: a.pid } : {}), error: a.error },
     ),
   };

@@ -119,9 +119,7 @@ async function keyStoreStatus(tracker: StatusTracker, tenant: Tenant, config: Pr
     lastRequestAt: iso(activity.lastRequestAt),
     lastSuccessAt: iso(activity.lastSuccessAt),
     lastHealthCheck: health === undefined ? null : { ...health, at: iso(health.at)! },
-    errors: [...activity.errors.values()]
-      .sort((a, b) => b.lastAt - a.lastAt)
-      .map((e) => ({ ...e, lastAt: iso(e.lastAt)! })),
+    errors: [...activity.errors.values()].sort((a, b) => b.lastAt - a.lastAt).map((e) => ({ ...e, lastAt: iso(e.lastAt)! })),
     credentials,
     ekmFleet,
   };
@@ -131,7 +129,13 @@ async function keyStoreStatus(tracker: StatusTracker, tenant: Tenant, config: Pr
 
 /** The sentence that separates "KMS never reached us" from "KMS reached us and we refused". */
 export function verdictOf(s: KeyStoreStatus, startedAt: number, unknown: readonly string[], now: Date): string {
-  const wrongPath = unknown.length > 0 ? ` Requests did arrive for unconfigured prefixes (${unknown.slice(0, 3).map((p) => JSON.stringify(p)).join(', ')}): check XksProxyUriPath in KMS.` : '';
+  const wrongPath =
+    unknown.length > 0
+      ? ` Requests did arrive for unconfigured prefixes (${unknown
+          .slice(0, 3)
+          .map((p) => JSON.stringify(p))
+          .join(', ')}): check XksProxyUriPath in KMS.`
+      : '';
   if (s.ekmFleet.length > 0 && s.ekmFleet.every((e) => e.healthStatus === 'UNAVAILABLE')) {
     return `Every key manager is UNAVAILABLE, so GetHealthStatus tells KMS this key store cannot work (KMS shows XKS_PROXY_NOT_REACHABLE).${wrongPath}`;
   }

@@ -30,7 +30,8 @@ export interface ServedTlsOptions {
 }
 
 /** The fix when a listener wants a client certificate the doctor was not given. */
-export const CLIENT_CERT_FIX = 'pass --client-cert and --client-key: a certificate the listener trusts (server.tls.mtls.clientCa) with the subject it requires (clientSubjectCn)';
+export const CLIENT_CERT_FIX =
+  'pass --client-cert and --client-key: a certificate the listener trusts (server.tls.mtls.clientCa) with the subject it requires (clientSubjectCn)';
 
 /**
  * Connects to a TLS server the way KMS does and checks what it actually serves: handshake,
@@ -63,7 +64,16 @@ export async function checkServedTls(target: TlsProbeTarget, opts: ServedTlsOpti
   ];
   results.push(await checkKmsSuites(target, subject, certRequired));
   if (probe.chain[0] === undefined) {
-    results.push(fail({ group: 'tls', id: 'tls.chain', subject, message: 'the server sent no certificate', fix: 'configure server.tls.cert and server.tls.key', kmsState: TLS_STATE }));
+    results.push(
+      fail({
+        group: 'tls',
+        id: 'tls.chain',
+        subject,
+        message: 'the server sent no certificate',
+        fix: 'configure server.tls.cert and server.tls.key',
+        kmsState: TLS_STATE,
+      }),
+    );
     return results;
   }
   results.push(...certificateChecks(probe.chain, subject, opts));
@@ -77,7 +87,12 @@ export async function checkServedTls(target: TlsProbeTarget, opts: ServedTlsOpti
 export function certificateChecks(sent: readonly X509Certificate[], subject: string, opts: Omit<ServedTlsOptions, 'label'>): CheckResult[] {
   const chain = analyzeChain(sent, { extraRoots: opts.extraRoots ?? [] });
   const leaf = sent[0]!;
-  return [checkExpiry(chain, subject, opts.now ?? new Date()), checkHostname(leaf, subject, opts.hostname), checkChain(chain, subject), checkTrust(chain, subject)];
+  return [
+    checkExpiry(chain, subject, opts.now ?? new Date()),
+    checkHostname(leaf, subject, opts.hostname),
+    checkChain(chain, subject),
+    checkTrust(chain, subject),
+  ];
 }
 
 function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): CheckResult {
@@ -85,19 +100,50 @@ function handshakeFailure(subject: string, target: TlsProbeTarget, e: unknown): 
   const text = errorText(e);
   const where = `${target.host}:${target.port}`;
   if (code === 'ECONNREFUSED') {
-    return fail({ group: 'tls', id: 'tls.handshake', subject, message: `nothing accepts connections at ${where}`, fix: 'start the proxy (xks-proxy serve) or correct the host and port', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+    return fail({
+      group: 'tls',
+      id: 'tls.handshake',
+      subject,
+      message: `nothing accepts connections at ${where}`,
+      fix: 'start the proxy (xks-proxy serve) or correct the host and port',
+      kmsState: 'XKS_PROXY_NOT_REACHABLE',
+    });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return fail({ group: 'tls', id: 'tls.handshake', subject, message: `the name ${target.host} does not resolve (${code})`, fix: 'publish a DNS record for the proxy endpoint or correct XksProxyUriEndpoint', kmsState: 'XKS_PROXY_NOT_REACHABLE' });
+    return fail({
+      group: 'tls',
+      id: 'tls.handshake',
+      subject,
+      message: `the name ${target.host} does not resolve (${code})`,
+      fix: 'publish a DNS record for the proxy endpoint or correct XksProxyUriEndpoint',
+      kmsState: 'XKS_PROXY_NOT_REACHABLE',
+    });
   }
   if (code === 'ETIMEDOUT') {
-    return fail({ group: 'tls', id: 'tls.handshake', subject, message: text, fix: 'open the firewall / security group for TCP to this port and check the route from the internet or the VPC endpoint', kmsState: 'XKS_PROXY_TIMED_OUT' });
+    return fail({
+      group: 'tls',
+      id: 'tls.handshake',
+      subject,
+      message: text,
+      fix: 'open the firewall / security group for TCP to this port and check the route from the internet or the VPC endpoint',
+      kmsState: 'XKS_PROXY_TIMED_OUT',
+    });
   }
   if (isClientCertAlert(e)) {
     // Not a problem KMS would have (it presents its certificate); the doctor could not look.
     return target.clientCert === undefined
-      ? skip({ group: 'tls', id: 'tls.handshake', subject, message: `this endpoint requires a client certificate (${text.split('\n')[0]}); none was given, so its TLS could not be checked: ${CLIENT_CERT_FIX}` })
-      : skip({ group: 'tls', id: 'tls.handshake', subject, message: `the endpoint refused the client certificate given with --client-cert (${text.split('\n')[0]}), so its TLS could not be checked; KMS presents its own` });
+      ? skip({
+          group: 'tls',
+          id: 'tls.handshake',
+          subject,
+          message: `this endpoint requires a client certificate (${text.split('\n')[0]}); none was given, so its TLS could not be checked: ${CLIENT_CERT_FIX}`,
+        })
+      : skip({
+          group: 'tls',
+          id: 'tls.handshake',
+          subject,
+          message: `the endpoint refused the client certificate given with --client-cert (${text.split('\n')[0]}), so its TLS could not be checked; KMS presents its own`,
+        });
   }
   const versionProblem = /version|protocol/i.test(text);
   return fail({
@@ -146,7 +192,13 @@ async function checkKmsSuites(target: TlsProbeTarget, subject: string, certRequi
       data: { refused },
     });
   }
-  return ok({ group: 'tls', id: 'tls.protocol', subject, message: `KMS cipher suites accepted: ${accepted.join(', ')}${notTested}`, data: { accepted, untested } });
+  return ok({
+    group: 'tls',
+    id: 'tls.protocol',
+    subject,
+    message: `KMS cipher suites accepted: ${accepted.join(', ')}${notTested}`,
+    data: { accepted, untested },
+  });
 }
 
 function checkExpiry(chain: ChainAnalysis, subject: string, now: Date): CheckResult {
@@ -154,24 +206,61 @@ function checkExpiry(chain: ChainAnalysis, subject: string, now: Date): CheckRes
   const days = daysLeft(leaf, now);
   const data = { notAfter: new Date(leaf.validTo).toISOString(), daysLeft: days };
   if (Date.parse(leaf.validFrom) > now.getTime()) {
-    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate is not valid before ${leaf.validFrom}`, fix: 'check the system clock of the machine that issued it, or wait until it becomes valid', kmsState: TLS_STATE, data });
+    return fail({
+      group: 'tls',
+      id: 'tls.expiry',
+      subject,
+      message: `the certificate is not valid before ${leaf.validFrom}`,
+      fix: 'check the system clock of the machine that issued it, or wait until it becomes valid',
+      kmsState: TLS_STATE,
+      data,
+    });
   }
   if (days < 0 || Date.parse(leaf.validTo) <= now.getTime()) {
-    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate expired on ${leaf.validTo} (${plural(-days, 'day')} ago)`, fix: 'renew the certificate and reload the proxy (or the load balancer that serves it)', kmsState: TLS_STATE, data });
+    return fail({
+      group: 'tls',
+      id: 'tls.expiry',
+      subject,
+      message: `the certificate expired on ${leaf.validTo} (${plural(-days, 'day')} ago)`,
+      fix: 'renew the certificate and reload the proxy (or the load balancer that serves it)',
+      kmsState: TLS_STATE,
+      data,
+    });
   }
   const expiredIssuer = chain.path.slice(1).find((c) => Date.parse(c.validTo) <= now.getTime());
   if (expiredIssuer !== undefined) {
-    return fail({ group: 'tls', id: 'tls.expiry', subject, message: `issuer ${oneLineName(expiredIssuer.subject)} expired on ${expiredIssuer.validTo}`, fix: 'serve the current intermediate certificate from your CA instead of the expired one', kmsState: TLS_STATE, data });
+    return fail({
+      group: 'tls',
+      id: 'tls.expiry',
+      subject,
+      message: `issuer ${oneLineName(expiredIssuer.subject)} expired on ${expiredIssuer.validTo}`,
+      fix: 'serve the current intermediate certificate from your CA instead of the expired one',
+      kmsState: TLS_STATE,
+      data,
+    });
   }
   if (days < EXPIRY_WARNING_DAYS) {
-    return warn({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate expires in ${plural(days, 'day')} (${leaf.validTo})`, fix: 'renew it now; KMS marks the key store FAILED the moment it expires', kmsState: TLS_STATE, data });
+    return warn({
+      group: 'tls',
+      id: 'tls.expiry',
+      subject,
+      message: `the certificate expires in ${plural(days, 'day')} (${leaf.validTo})`,
+      fix: 'renew it now; KMS marks the key store FAILED the moment it expires',
+      kmsState: TLS_STATE,
+      data,
+    });
   }
   return ok({ group: 'tls', id: 'tls.expiry', subject, message: `the certificate is valid for ${plural(days, 'more day')} (until ${leaf.validTo})`, data });
 }
 
 function checkHostname(leaf: X509Certificate, subject: string, hostname: string | undefined): CheckResult {
   if (hostname === undefined) {
-    return skip({ group: 'tls', id: 'tls.hostname', subject, message: 'no public host name to compare with; pass --endpoint https://<name> or --hostname <name>' });
+    return skip({
+      group: 'tls',
+      id: 'tls.hostname',
+      subject,
+      message: 'no public host name to compare with; pass --endpoint https://<name> or --hostname <name>',
+    });
   }
   const names = leaf.subjectAltName ?? '(no subjectAltName)';
   if (isIpAddress(hostname)) {
@@ -187,7 +276,8 @@ function checkHostname(leaf: X509Certificate, subject: string, hostname: string 
     });
   }
   const match = matchHostname(leaf, hostname);
-  if (match.kind === 'san') return ok({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches ${match.name} in the certificate`, data: { hostname, names } });
+  if (match.kind === 'san')
+    return ok({ group: 'tls', id: 'tls.hostname', subject, message: `${hostname} matches ${match.name} in the certificate`, data: { hostname, names } });
   if (match.kind === 'cn-only') {
     // KMS, like every current TLS client, checks only the subjectAltName (RFC 6125 6.4.4).
     return fail({
@@ -242,7 +332,8 @@ function checkChain(chain: ChainAnalysis, subject: string): CheckResult {
       kmsState: TLS_STATE,
     });
   }
-  const source = chain.rootSource === 'sent' ? 'root sent by the server' : chain.rootSource === 'public-store' ? 'root from the public store' : 'root from --ca';
+  const source =
+    chain.rootSource === 'sent' ? 'root sent by the server' : chain.rootSource === 'public-store' ? 'root from the public store' : 'root from --ca';
   return ok({ group: 'tls', id: 'tls.chain', subject, message: `complete chain: ${names} (${source})${unused}` });
 }
 
@@ -280,7 +371,14 @@ function checkTrust(chain: ChainAnalysis, subject: string): CheckResult {
   const root = chain.root!;
   const explanation = UNTRUSTED_FIX;
   if (chain.path.length === 1 && isSelfSigned(leaf)) {
-    return fail({ group: 'tls', id: 'tls.trust', subject, message: 'the certificate is self-signed; KMS only trusts certificates issued by the public CAs on its list', fix: explanation, kmsState: TLS_STATE });
+    return fail({
+      group: 'tls',
+      id: 'tls.trust',
+      subject,
+      message: 'the certificate is self-signed; KMS only trusts certificates issued by the public CAs on its list',
+      fix: explanation,
+      kmsState: TLS_STATE,
+    });
   }
   if (chain.rootSource === 'public-store') {
     return warn({

@@ -20,7 +20,14 @@ export function checkTlsConfig(loaded: LoadedConfig, opts: { endpointGiven: bool
   const subject = 'server.tls';
   if (server.tls === undefined) {
     if (opts.endpointGiven) {
-      return [ok({ group: 'tls', id: 'tls.listener', subject, message: 'the listener serves plain HTTP; TLS is terminated in front of it and checked at the endpoint below' })];
+      return [
+        ok({
+          group: 'tls',
+          id: 'tls.listener',
+          subject,
+          message: 'the listener serves plain HTTP; TLS is terminated in front of it and checked at the endpoint below',
+        }),
+      ];
     }
     return [
       warn({
@@ -51,7 +58,14 @@ export function checkTlsConfig(loaded: LoadedConfig, opts: { endpointGiven: bool
       }),
     );
   } else {
-    results.push(ok({ group: 'tls', id: 'tls.mtls-subject', subject: 'server.tls.mtls.clientSubjectCn', message: `client certificates must have CN=${mtls.clientSubjectCn}, as KMS's does` }));
+    results.push(
+      ok({
+        group: 'tls',
+        id: 'tls.mtls-subject',
+        subject: 'server.tls.mtls.clientSubjectCn',
+        message: `client certificates must have CN=${mtls.clientSubjectCn}, as KMS's does`,
+      }),
+    );
   }
   results.push(checkClientCa(resolve(loaded.configDir, mtls.clientCa)));
   return results;
@@ -63,9 +77,22 @@ function checkClientCa(file: string): CheckResult {
   try {
     certs = splitPem(readFileSync(file, 'utf8')).map((pem) => new X509Certificate(pem));
   } catch (e) {
-    return fail({ group: 'tls', id: 'tls.mtls-ca', subject, message: `cannot read ${file}: ${errorText(e)}`, fix: 'point clientCa at a PEM file of the Amazon Trust Services root CAs', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+    return fail({
+      group: 'tls',
+      id: 'tls.mtls-ca',
+      subject,
+      message: `cannot read ${file}: ${errorText(e)}`,
+      fix: 'point clientCa at a PEM file of the Amazon Trust Services root CAs',
+      kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+    });
   }
-  const names = certs.map((c) => c.subject.split('\n').find((p) => p.startsWith('CN='))?.slice(3) ?? oneLineName(c.subject));
+  const names = certs.map(
+    (c) =>
+      c.subject
+        .split('\n')
+        .find((p) => p.startsWith('CN='))
+        ?.slice(3) ?? oneLineName(c.subject),
+  );
   if (!names.some((n) => AMAZON_TRUST_ROOTS.test(n))) {
     return fail({
       group: 'tls',
@@ -76,7 +103,12 @@ function checkClientCa(file: string): CheckResult {
       kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
     });
   }
-  return ok({ group: 'tls', id: 'tls.mtls-ca', subject, message: `trusts ${names.filter((n) => AMAZON_TRUST_ROOTS.test(n)).join(', ')} for client certificates` });
+  return ok({
+    group: 'tls',
+    id: 'tls.mtls-ca',
+    subject,
+    message: `trusts ${names.filter((n) => AMAZON_TRUST_ROOTS.test(n)).join(', ')} for client certificates`,
+  });
 }
 
 /** Every PEM certificate block in a file. */

@@ -21,10 +21,28 @@ export function checkCertificateFiles(loaded: LoadedConfig, opts: Omit<ServedTls
   try {
     chain = splitPem(readFileSync(certFile, 'utf8')).map((pem) => new X509Certificate(pem));
   } catch (e) {
-    return [fail({ group: 'tls', id: 'tls.files', subject, message: `cannot read the certificate: ${errorText(e)}`, fix: 'point server.tls.cert at a PEM file (leaf first, then the intermediates)', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' })];
+    return [
+      fail({
+        group: 'tls',
+        id: 'tls.files',
+        subject,
+        message: `cannot read the certificate: ${errorText(e)}`,
+        fix: 'point server.tls.cert at a PEM file (leaf first, then the intermediates)',
+        kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+      }),
+    ];
   }
   if (chain.length === 0) {
-    return [fail({ group: 'tls', id: 'tls.files', subject, message: 'the file holds no PEM certificate', fix: 'point server.tls.cert at a PEM file (leaf first, then the intermediates)', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' })];
+    return [
+      fail({
+        group: 'tls',
+        id: 'tls.files',
+        subject,
+        message: 'the file holds no PEM certificate',
+        fix: 'point server.tls.cert at a PEM file (leaf first, then the intermediates)',
+        kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+      }),
+    ];
   }
   const keyFile = resolve(loaded.configDir, tls.key);
   let keyLine: CheckResult;
@@ -32,9 +50,23 @@ export function checkCertificateFiles(loaded: LoadedConfig, opts: Omit<ServedTls
     const matches = chain[0]!.checkPrivateKey(createPrivateKey(readFileSync(keyFile)));
     keyLine = matches
       ? ok({ group: 'tls', id: 'tls.files', subject, message: `server.tls.key ${keyFile} belongs to the certificate` })
-      : fail({ group: 'tls', id: 'tls.files', subject, message: `server.tls.key ${keyFile} does not match server.tls.cert`, fix: 'configure the key the certificate was issued for', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+      : fail({
+          group: 'tls',
+          id: 'tls.files',
+          subject,
+          message: `server.tls.key ${keyFile} does not match server.tls.cert`,
+          fix: 'configure the key the certificate was issued for',
+          kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+        });
   } catch (e) {
-    keyLine = fail({ group: 'tls', id: 'tls.files', subject, message: `cannot read server.tls.key ${keyFile}: ${errorText(e)}`, fix: 'point server.tls.key at the PEM private key of the certificate', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
+    keyLine = fail({
+      group: 'tls',
+      id: 'tls.files',
+      subject,
+      message: `cannot read server.tls.key ${keyFile}: ${errorText(e)}`,
+      fix: 'point server.tls.key at the PEM private key of the certificate',
+      kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+    });
   }
   return [keyLine, ...certificateChecks(chain, subject, opts)];
 }

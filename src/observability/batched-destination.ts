@@ -68,7 +68,8 @@ export class BatchedLogDestination {
     // One write's worth: a batch never exceeds what may be written at once.
     this.#batch = Buffer.allocUnsafeSlow(maxWriteBytes);
     // SonicBoom in buffer mode takes the batches as they are (no string round trip).
-    this.#out = options.stream ?? (pino.destination({ fd: options.fd ?? 1, sync: false, maxWrite: maxWriteBytes, contentMode: 'buffer' }) as unknown as LineStream);
+    this.#out =
+      options.stream ?? (pino.destination({ fd: options.fd ?? 1, sync: false, maxWrite: maxWriteBytes, contentMode: 'buffer' }) as unknown as LineStream);
     live.add(this);
   }
 

@@ -67,7 +67,14 @@ export async function reconcileTenants(
   deps: ReconcileDeps,
 ): Promise<{ changes: TenantChanges; retired: KeyStore[] }> {
   // Null prototype: keys are prefixes from the config.
-  const changes: TenantChanges = { added: [], removed: [], rebuilt: [], kept: [], rebuiltBecause: Object.create(null) as Record<string, string[]>, credentials: [] };
+  const changes: TenantChanges = {
+    added: [],
+    removed: [],
+    rebuilt: [],
+    kept: [],
+    rebuiltBecause: Object.create(null) as Record<string, string[]>,
+    credentials: [],
+  };
   const plans: Array<{ ks: KeyStoreConfig; entries: CredentialInput[]; fresh: CredentialSet; reuse: Tenant | undefined }> = [];
   for (const ks of next.config.keyStores) {
     const entries = deps.resolveCredentials(ks, deps.env, next.configDir);

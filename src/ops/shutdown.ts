@@ -39,11 +39,15 @@ function timeout(ms: number): Promise<'timeout'> {
 export async function shutdownGracefully(steps: ShutdownSteps): Promise<ShutdownResult> {
   const started = performance.now();
   steps.inFlight.startDraining();
-  steps.logger.info({ inFlight: steps.inFlight.count, drainTimeoutMs: steps.drainTimeoutMs }, 'shutting down: no new connections; finishing requests in flight');
+  steps.logger.info(
+    { inFlight: steps.inFlight.count, drainTimeoutMs: steps.drainTimeoutMs },
+    'shutting down: no new connections; finishing requests in flight',
+  );
   const listenerClosed = steps.stopAccepting().catch((e: unknown) => steps.logger.warn({ err: (e as Error).message }, 'listener close failed'));
   const drained = (await Promise.race([steps.inFlight.idle().then(() => 'idle' as const), timeout(steps.drainTimeoutMs)])) === 'idle';
   const abandoned = steps.inFlight.count;
-  if (!drained) steps.logger.warn({ abandoned, drainTimeoutMs: steps.drainTimeoutMs }, 'shutdown: requests still running after the drain timeout are abandoned');
+  if (!drained)
+    steps.logger.warn({ abandoned, drainTimeoutMs: steps.drainTimeoutMs }, 'shutdown: requests still running after the drain timeout are abandoned');
   // Idle keep-alive connections may keep the listener open a little longer; do not wait on them.
   await Promise.race([listenerClosed, timeout(Math.min(1_000, steps.drainTimeoutMs))]);
   const released = await Promise.race([steps.release().then(() => 'done' as const), timeout(RELEASE_TIMEOUT_MS)]);

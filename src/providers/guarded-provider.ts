@@ -1,6 +1,17 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../xks/errors.ts';
-import { NO_PROVIDER_STATS, type CallContext, type EkmHealth, type EkmIdentity, type GcmInput, type GcmOutput, type KeyInfo, type KeyProvider, type KeyRef, type ProviderStats } from '../xks/key-provider-port.ts';
+import {
+  NO_PROVIDER_STATS,
+  type CallContext,
+  type EkmHealth,
+  type EkmIdentity,
+  type GcmInput,
+  type GcmOutput,
+  type KeyInfo,
+  type KeyProvider,
+  type KeyRef,
+  type ProviderStats,
+} from '../xks/key-provider-port.ts';
 
 /**
  * Lifecycle safety for any provider, in one place rather than in each provider:

@@ -5,10 +5,7 @@ import { createKmipProvider } from './kmip/kmip-provider.ts';
 import { createPkcs11Provider } from './pkcs11/pkcs11-provider.ts';
 import { createSoftwareProvider } from './software/software-provider.ts';
 
-type FactoryFor<T extends KeyProviderConfig['type']> = (
-  config: Extract<KeyProviderConfig, { type: T }>,
-  deps: ProviderDeps,
-) => KeyProvider;
+type FactoryFor<T extends KeyProviderConfig['type']> = (config: Extract<KeyProviderConfig, { type: T }>, deps: ProviderDeps) => KeyProvider;
 
 /** One factory per provider type; a provider type without a factory is a compile error. */
 const PROVIDER_FACTORIES: { [T in KeyProviderConfig['type']]: FactoryFor<T> } = {

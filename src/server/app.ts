@@ -163,7 +163,10 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   log.prefix = target.prefix;
   const tenant = deps.tenants.get(target.prefix);
   if (tenant === undefined) {
-    const known = deps.tenants.all().map((t) => JSON.stringify(t.prefix)).join(', ');
+    const known = deps.tenants
+      .all()
+      .map((t) => JSON.stringify(t.prefix))
+      .join(', ');
     log.reason = `unknown prefix ${JSON.stringify(truncate(target.prefix))}; configured: ${known}`;
     throw new XksError(
       'InvalidUriPathException',

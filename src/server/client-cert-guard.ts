@@ -48,10 +48,7 @@ class RejectionWarnings {
  * not the one configured. Each rejection is a rate-limited warn with the peer address,
  * the certificate's subject and issuer, and the reason.
  */
-export function guardClientCertificates(
-  server: HttpsServer | Http2SecureServer,
-  opts: { requiredCn: string; logger: Logger; now?: () => number },
-): void {
+export function guardClientCertificates(server: HttpsServer | Http2SecureServer, opts: { requiredCn: string; logger: Logger; now?: () => number }): void {
   const warnings = new RejectionWarnings(opts.logger, opts.now ?? (() => Date.now()));
   // Prepended: the HTTP server's own handler (registered when the server was made) starts
   // reading requests from the socket; ours must destroy a rejected one before that, or a

@@ -20,7 +20,10 @@ type ClientError = Error & { code?: string; reason?: string };
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /** What to answer a request Node's parser refused; undefined when nothing should be sent. */
-export function clientErrorAnswer(err: ClientError, limits: { maxHeaderBytes: number; requestReceiveTimeoutMs: number }): { status: number; error: XksError } | undefined {
+export function clientErrorAnswer(
+  err: ClientError,
+  limits: { maxHeaderBytes: number; requestReceiveTimeoutMs: number },
+): { status: number; error: XksError } | undefined {
   const code = err.code ?? '';
   if (code === 'HPE_HEADER_OVERFLOW') {
     return {
@@ -102,7 +105,10 @@ export function adapterErrorResponse(e: unknown, logger: Logger): Response {
   if (e instanceof RequestError) {
     const pathProblem = /path|url/i.test(e.message);
     error = pathProblem
-      ? new XksError('InvalidUriPathException', `The URI path cannot be parsed (${e.message}); XKS paths are [/<prefix>]/kms/xks/v1/... with key ids of A-Z a-z 0-9 . _ -.`)
+      ? new XksError(
+          'InvalidUriPathException',
+          `The URI path cannot be parsed (${e.message}); XKS paths are [/<prefix>]/kms/xks/v1/... with key ids of A-Z a-z 0-9 . _ -.`,
+        )
       : new XksError('ValidationException', `The request cannot be parsed: ${e.message}.`);
     status = error.status;
     logger.info({ status, errorName: error.errorName, reason: `http layer: ${e.message}` }, 'http request refused by the adapter');

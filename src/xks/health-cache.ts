@@ -162,10 +162,7 @@ export class HealthCache {
   private async waitUntil(check: Promise<EkmHealth[]>, deadline: number): Promise<EkmHealth[]> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<EkmHealth[]>((resolve) => {
-      timer = setTimeout(
-        () => resolve(this.notFinished()),
-        Math.max(0, deadline - Date.now()),
-      );
+      timer = setTimeout(() => resolve(this.notFinished()), Math.max(0, deadline - Date.now()));
     });
     try {
       return await Promise.race([check, late]);

@@ -5,13 +5,7 @@ import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext
 import { isXksError, XksError } from './errors.ts';
 import { buildGcmAad, type AadConstruction } from './gcm-aad.ts';
 import { HealthCache } from './health-cache.ts';
-import type {
-  DecryptResponse,
-  EncryptResponse,
-  HealthResponse,
-  KeyMetadataResponse,
-  KeyStore,
-} from './key-store.ts';
+import type { DecryptResponse, EncryptResponse, HealthResponse, KeyMetadataResponse, KeyStore } from './key-store.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest } from './requests.ts';
 
 /** Settings of a LocalKeyStore beyond its provider. */
@@ -188,7 +182,10 @@ export class LocalKeyStore implements KeyStore {
       throw new XksError('InvalidStateException', `Key ${keyId} is disabled in the external key manager; enable it there and retry.`);
     }
     if (!info.usages.includes(usage)) {
-      throw new XksError('InvalidKeyUsageException', `Key ${keyId} does not allow ${usage} (its usages are [${info.usages.join(', ')}]); allow it in the key manager or use another key.`);
+      throw new XksError(
+        'InvalidKeyUsageException',
+        `Key ${keyId} does not allow ${usage} (its usages are [${info.usages.join(', ')}]); allow it in the key manager or use another key.`,
+      );
     }
     return info;
   }

@@ -1,11 +1,5 @@
 import { XksError } from './errors.ts';
-import {
-  decodeBase64Field,
-  optionalString,
-  requireObject,
-  requireString,
-  type JsonObject,
-} from './request-body.ts';
+import { decodeBase64Field, optionalString, requireObject, requireString, type JsonObject } from './request-body.ts';
 
 /**
  * Typed XKS requests, parsed and validated from JSON bodies before any crypto (spec
@@ -137,8 +131,7 @@ export function parseDecryptRequest(body: JsonObject): DecryptRequest {
   const tag = decodeBase64Field(requireString(body, 'authenticationTag'), 'authenticationTag', { oneOf: [TAG_LENGTH] });
   const aad = optionalAad(body);
   const md = optionalString(body, 'ciphertextMetadata');
-  const ciphertextMetadata =
-    md === undefined ? undefined : decodeBase64Field(md, 'ciphertextMetadata', { max: MAX_CIPHERTEXT_METADATA_BYTES });
+  const ciphertextMetadata = md === undefined ? undefined : decodeBase64Field(md, 'ciphertextMetadata', { max: MAX_CIPHERTEXT_METADATA_BYTES });
   return { requestMetadata, ciphertext, iv, tag, aad, ciphertextMetadata };
 }
 
@@ -148,10 +141,7 @@ export const EXTERNAL_KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 /** Checks an externalKeyId from the URI. */
 export function checkExternalKeyId(keyId: string): string {
   if (!EXTERNAL_KEY_ID_PATTERN.test(keyId)) {
-    throw new XksError(
-      'ValidationException',
-      'The externalKeyId in the URI must be 1-128 characters of A-Z, a-z, 0-9, period, hyphen and underscore.',
-    );
+    throw new XksError('ValidationException', 'The externalKeyId in the URI must be 1-128 characters of A-Z, a-z, 0-9, period, hyphen and underscore.');
   }
   return keyId;
 }

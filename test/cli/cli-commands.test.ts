@@ -93,9 +93,16 @@ describe('credentials generate', () => {
 
 describe('kms-config export', () => {
   it('prints the KMS console file with the URI path and the resolved secret', async () => {
-    const { code, stdout } = await runCli(
-      ['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345'],
-    );
+    const { code, stdout } = await runCli([
+      'kms-config',
+      'export',
+      '--config',
+      join(dir, 'good.yaml'),
+      '--prefix',
+      'tenant/a',
+      '--access-key-id',
+      'AAAAAAAAAAAAAAAAAAAA2345',
+    ]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({
       XksProxyUriPath: '/tenant/a/kms/xks/v1',
@@ -106,7 +113,18 @@ describe('kms-config export', () => {
   it('--output writes the file with mode 0600, even over an existing readable file', async () => {
     const out = join(dir, 'kms-import.json');
     await writeFile(out, 'old', { mode: 0o644 });
-    const { code, stdout } = await runCli(['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345', '-o', out]);
+    const { code, stdout } = await runCli([
+      'kms-config',
+      'export',
+      '--config',
+      join(dir, 'good.yaml'),
+      '--prefix',
+      'tenant/a',
+      '--access-key-id',
+      'AAAAAAAAAAAAAAAAAAAA2345',
+      '-o',
+      out,
+    ]);
     expect(code).toBe(0);
     expect(stdout).toBe('');
     expect((await stat(out)).mode & 0o777).toBe(0o600);
@@ -115,9 +133,22 @@ describe('kms-config export', () => {
 
   it('--format cli-create writes the --cli-input-json document of aws kms create-custom-key-store', async () => {
     const { code, stdout, stderr } = await runCli([
-      'kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345',
-      '--format', 'cli-create', '--name', 'tenant-a', '--endpoint', 'https://xks.example.com',
-      '--vpc-endpoint-service-name', 'com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0',
+      'kms-config',
+      'export',
+      '--config',
+      join(dir, 'good.yaml'),
+      '--prefix',
+      'tenant/a',
+      '--access-key-id',
+      'AAAAAAAAAAAAAAAAAAAA2345',
+      '--format',
+      'cli-create',
+      '--name',
+      'tenant-a',
+      '--endpoint',
+      'https://xks.example.com',
+      '--vpc-endpoint-service-name',
+      'com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0',
     ]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -130,7 +161,18 @@ describe('kms-config export', () => {
       XksProxyUriPath: '/tenant/a/kms/xks/v1',
       XksProxyAuthenticationCredential: { AccessKeyId: 'AAAAAAAAAAAAAAAAAAAA2345', RawSecretAccessKey: SECRET },
     });
-    const missing = await runCli(['kms-config', 'export', '--config', join(dir, 'good.yaml'), '--prefix', 'tenant/a', '--access-key-id', 'AAAAAAAAAAAAAAAAAAAA2345', '--format', 'cli-update']);
+    const missing = await runCli([
+      'kms-config',
+      'export',
+      '--config',
+      join(dir, 'good.yaml'),
+      '--prefix',
+      'tenant/a',
+      '--access-key-id',
+      'AAAAAAAAAAAAAAAAAAAA2345',
+      '--format',
+      'cli-update',
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('--format cli-update needs --custom-key-store-id');
   });
@@ -157,7 +199,10 @@ describe('config check', () => {
   });
 
   it('names the fields of schema errors', async () => {
-    await writeFile(join(dir, 'bad.yaml'), 'server:\n  port: 99999\nkeyStores:\n  - prefix: /bad/\n    credentials: []\n    provider: {type: software, path: x}\n');
+    await writeFile(
+      join(dir, 'bad.yaml'),
+      'server:\n  port: 99999\nkeyStores:\n  - prefix: /bad/\n    credentials: []\n    provider: {type: software, path: x}\n',
+    );
     const { code, stderr } = await runCli(['config', 'check', '--config', join(dir, 'bad.yaml')]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/server\.port/);

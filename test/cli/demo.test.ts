@@ -23,11 +23,18 @@ afterAll(async () => {
 /** Sends a request signed by curl's own SigV4 implementation. */
 async function curlPost(path: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
   const { stdout } = await run('curl', [
-    '--silent', '--show-error', '--write-out', '\n%{http_code}',
-    '--aws-sigv4', 'aws:amz:us-east-1:kms-xks-proxy',
-    '--user', `${DEMO_CREDENTIAL.accessKeyId}:${DEMO_CREDENTIAL.secretAccessKey}`,
-    '-H', 'Content-Type: application/json',
-    '--data-binary', JSON.stringify(body),
+    '--silent',
+    '--show-error',
+    '--write-out',
+    '\n%{http_code}',
+    '--aws-sigv4',
+    'aws:amz:us-east-1:kms-xks-proxy',
+    '--user',
+    `${DEMO_CREDENTIAL.accessKeyId}:${DEMO_CREDENTIAL.secretAccessKey}`,
+    '-H',
+    'Content-Type: application/json',
+    '--data-binary',
+    JSON.stringify(body),
     `${proxy.url}${path}`,
   ]);
   const lines = stdout.trimEnd().split('\n');
@@ -54,13 +61,20 @@ describe('npm start (xks-proxy demo)', () => {
   it('round-trips encrypt and decrypt with curl-signed requests', async () => {
     const aad = Buffer.from('context').toString('base64');
     const enc = await curlPost(xksPath(DEMO_PREFIX, 'encrypt'), {
-      requestMetadata: requestMetadata('Encrypt'), plaintext: Buffer.from('hello demo').toString('base64'), encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: aad,
+      requestMetadata: requestMetadata('Encrypt'),
+      plaintext: Buffer.from('hello demo').toString('base64'),
+      encryptionAlgorithm: 'AES_GCM',
+      additionalAuthenticatedData: aad,
     });
     expect(enc.status).toBe(200);
     const dec = await curlPost(xksPath(DEMO_PREFIX, 'decrypt'), {
-      requestMetadata: requestMetadata('Decrypt'), encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: aad,
-      ciphertext: enc.json.ciphertext, ciphertextMetadata: enc.json.ciphertextMetadata,
-      initializationVector: enc.json.initializationVector, authenticationTag: enc.json.authenticationTag,
+      requestMetadata: requestMetadata('Decrypt'),
+      encryptionAlgorithm: 'AES_GCM',
+      additionalAuthenticatedData: aad,
+      ciphertext: enc.json.ciphertext,
+      ciphertextMetadata: enc.json.ciphertextMetadata,
+      initializationVector: enc.json.initializationVector,
+      authenticationTag: enc.json.authenticationTag,
     });
     expect(Buffer.from(dec.json.plaintext, 'base64').toString()).toBe('hello demo');
   });

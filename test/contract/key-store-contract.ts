@@ -63,7 +63,10 @@ export function keyStoreContract(provider: DemoProvider): void {
     });
 
     const encryptReq = (plaintext: Buffer, aad?: Buffer, wantsCdiv = false): EncryptRequest => ({ requestMetadata: md('Encrypt'), plaintext, aad, wantsCdiv });
-    const decryptReq = (enc: { ciphertext: string; initializationVector: string; authenticationTag: string; ciphertextMetadata?: string }, aad?: Buffer): DecryptRequest => ({
+    const decryptReq = (
+      enc: { ciphertext: string; initializationVector: string; authenticationTag: string; ciphertextMetadata?: string },
+      aad?: Buffer,
+    ): DecryptRequest => ({
       requestMetadata: md('Decrypt'),
       ciphertext: Buffer.from(enc.ciphertext, 'base64'),
       iv: Buffer.from(enc.initializationVector, 'base64'),

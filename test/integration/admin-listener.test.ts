@@ -22,10 +22,13 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = http.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    const s = http
+      .createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
   });
 }
 
@@ -156,7 +159,11 @@ describe('admin listener under serve --workers 2', () => {
   beforeAll(async () => {
     ({ dir, cleanup } = await makeTempDir());
     adminPort = await freePort();
-    config = await writeConfig(dir, ['server: { host: 127.0.0.1, port: 0 }', `admin: { host: 127.0.0.1, port: ${adminPort} }`, 'rateLimit: { requestsPerSecond: 1000, burst: 500 }']);
+    config = await writeConfig(dir, [
+      'server: { host: 127.0.0.1, port: 0 }',
+      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+      'rateLimit: { requestsPerSecond: 1000, burst: 500 }',
+    ]);
     proxy = await startServing(['serve', '--config', config, '--workers', '2'], {}, 90_000);
   }, 120_000);
 

@@ -52,13 +52,17 @@ async function clientAgainstDemo(script: string, args: readonly string[] = [], c
 }
 
 describe(`the AWS XKS test client against every demo${skipReason}`, () => {
-  it.skipIf(skipReason !== '').each(DEMOS)('test-xks-proxy -a passes against npm run $script', async ({ script, args }) => {
-    const report = await clientAgainstDemo(script, args);
-    // The client's own verdict in CI's output, one line per demo.
-    console.log(`AWS XKS test client vs npm run ${script}: ${report.summary} (${report.seconds.toFixed(1)} s)`);
-    expect(report.failures, report.output.slice(-6000)).toEqual([]);
-    expect(report.allPassed, report.output.slice(-6000)).toBe(true);
-  }, PER_DEMO_TIMEOUT_MS);
+  it.skipIf(skipReason !== '').each(DEMOS)(
+    'test-xks-proxy -a passes against npm run $script',
+    async ({ script, args }) => {
+      const report = await clientAgainstDemo(script, args);
+      // The client's own verdict in CI's output, one line per demo.
+      console.log(`AWS XKS test client vs npm run ${script}: ${report.summary} (${report.seconds.toFixed(1)} s)`);
+      expect(report.failures, report.output.slice(-6000)).toEqual([]);
+      expect(report.allPassed, report.output.slice(-6000)).toBe(true);
+    },
+    PER_DEMO_TIMEOUT_MS,
+  );
 
   it.skipIf(skipReason !== '')(
     'fails when the proxy answers wrongly (the client told encrypt_only_key is foo, which also decrypts)',

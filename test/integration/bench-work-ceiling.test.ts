@@ -116,7 +116,12 @@ describe.each(['software', 'pkcs11'] as const)('bench work ceiling server (%s)',
       secret: tenant.secret,
       now: new Date(),
     });
-    const refused = await send({ method: 'POST', path: decrypt!.path, headers: { 'content-type': 'application/json', host: url.host, ...signed }, body: forgedBody });
+    const refused = await send({
+      method: 'POST',
+      path: decrypt!.path,
+      headers: { 'content-type': 'application/json', host: url.host, ...signed },
+      body: forgedBody,
+    });
     expect(refused.status).toBe(400);
   });
 });

@@ -94,10 +94,17 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
 
 describe('serve --workers 2', () => {
   it('prints "xks-proxy listening" once, from the primary, with the shared url', async () => {
-    const workerLines = () => proxy.output().split('\n').filter((l) => l.includes('"msg":"xks-proxy worker listening"'));
+    const workerLines = () =>
+      proxy
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"xks-proxy worker listening"'));
     // The workers' own lines are written asynchronously: wait for both.
     expect(await waitFor(async () => workerLines().length === 2, 5_000)).toBe(true);
-    const lines = proxy.output().split('\n').filter((l) => l.includes('"msg":"xks-proxy listening"'));
+    const lines = proxy
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"xks-proxy listening"'));
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!) as { url: string; workers: number; pid: number };
     expect(line).toMatchObject({ url: proxy.url, workers: 2, pid: proxy.child.pid });

@@ -22,9 +22,17 @@ const BURST = 3;
 async function freePortPair(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all([base, base + 1].map((p) => new Promise<boolean>((r) => {
-      const s = http.createServer().once('error', () => r(false)).listen(p, '127.0.0.1', () => s.close(() => r(true)));
-    })));
+    const free = await Promise.all(
+      [base, base + 1].map(
+        (p) =>
+          new Promise<boolean>((r) => {
+            const s = http
+              .createServer()
+              .once('error', () => r(false))
+              .listen(p, '127.0.0.1', () => s.close(() => r(true)));
+          }),
+      ),
+    );
     if (free.every(Boolean)) return base;
   }
   throw new Error('no free port pair');

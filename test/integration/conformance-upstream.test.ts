@@ -39,7 +39,10 @@ beforeAll(async () => {
     },
     'front.yaml',
   );
-  front = await startProxy({ config: frontConfig, file: 'front.yaml', configDir: fx.dir }, { logger: silent, env: { BACK_SECRET: DEMO_CREDENTIAL.secretAccessKey } });
+  front = await startProxy(
+    { config: frontConfig, file: 'front.yaml', configDir: fx.dir },
+    { logger: silent, env: { BACK_SECRET: DEMO_CREDENTIAL.secretAccessKey } },
+  );
 });
 afterAll(async () => {
   await front?.close();

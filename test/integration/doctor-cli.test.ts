@@ -9,13 +9,19 @@ import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 // The doctor command in its own process, exactly as main.ts will run it (real exit code and stdout).
-const ENTRY = "const { doctorCommand } = await import('./src/cli/doctor-command.ts'); await doctorCommand().parseAsync(process.argv.slice(1), { from: 'user' });";
+const ENTRY =
+  "const { doctorCommand } = await import('./src/cli/doctor-command.ts'); await doctorCommand().parseAsync(process.argv.slice(1), { from: 'user' });";
 
 function runDoctorCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args], { cwd: REPO, env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', ENTRY, '--', ...args],
+      { cwd: REPO, env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -68,7 +74,9 @@ describe('xks-proxy doctor command', () => {
     const report = JSON.parse(res.stdout) as DoctorReport;
     expect(report.ok).toBe(true);
     const ids = report.checks.map((c) => c.id);
-    expect(ids).toEqual(expect.arrayContaining(['config.load', 'tls.listener', 'credentials.format', 'credentials.age', 'credentials.rotation', 'keys.canary', 'keys.key']));
+    expect(ids).toEqual(
+      expect.arrayContaining(['config.load', 'tls.listener', 'credentials.format', 'credentials.age', 'credentials.rotation', 'keys.canary', 'keys.key']),
+    );
     expect(report.checks.find((c) => c.id === 'credentials.age')).toMatchObject({ level: 'warn', data: { maxAgeDays: 90 } });
   });
 

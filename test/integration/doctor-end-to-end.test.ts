@@ -34,7 +34,9 @@ function doctorConfig(name: string, change: (ks: Record<string, unknown>) => voi
 beforeAll(async () => {
   pki = createBrokenPki();
   fx = await createSoftwareFixture();
-  const raw = softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, statusEndpoint: true, tls: { cert: pki.fullChain, key: pki.leafKey } } });
+  const raw = softwareConfig(fx.keystorePath, fx.kekHex, {
+    server: { host: '127.0.0.1', port: 0, statusEndpoint: true, tls: { cert: pki.fullChain, key: pki.leafKey } },
+  });
   const sink = new Writable({
     write(chunk, _enc, done) {
       proxyLog.push(String(chunk));
@@ -62,7 +64,8 @@ async function doctor(configPath: string, extra: Partial<DoctorOptions> = {}) {
   return { report, line };
 }
 
-const lastLogFor = (status: number) => JSON.parse(proxyLog.filter((l) => l.includes('"xks request"') && l.includes(`"status":${status}`)).at(-1) ?? '{}') as Record<string, unknown>;
+const lastLogFor = (status: number) =>
+  JSON.parse(proxyLog.filter((l) => l.includes('"xks request"') && l.includes(`"status":${status}`)).at(-1) ?? '{}') as Record<string, unknown>;
 
 describe('doctor end to end through the public endpoint', () => {
   it('sends a signed GetHealthStatus and an Encrypt/Decrypt round trip as KMS does', async () => {
@@ -122,7 +125,14 @@ describe('doctor end to end through the public endpoint', () => {
   });
 
   it('does not call the clock ok by comparing it with the proxy itself (the endpoint Date header)', async () => {
-    const report = await runDoctor({ configPath: doctorConfig('clock'), endpoint, caFiles: [pki.rootCert], skip: ['tls', 'credentials', 'keys', 'latency'], env: {}, ntpSynchronized: async () => undefined });
+    const report = await runDoctor({
+      configPath: doctorConfig('clock'),
+      endpoint,
+      caFiles: [pki.rootCert],
+      skip: ['tls', 'credentials', 'keys', 'latency'],
+      env: {},
+      ntpSynchronized: async () => undefined,
+    });
     const clock = report.checks.find((c) => c.id === 'clock.skew');
     expect(clock?.level).toBe('skip');
     expect(clock?.message).toContain('not checked: no independent time reference');
@@ -190,7 +200,11 @@ describe('doctor end to end through an mTLS endpoint', () => {
   beforeAll(async () => {
     mtlsPki = createTestPki();
     const raw = softwareConfig(fx.keystorePath, fx.kekHex, {
-      server: { host: '127.0.0.1', port: 0, tls: { cert: mtlsPki.serverCert, key: mtlsPki.serverKey, mtls: { clientCa: mtlsPki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' } } },
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { cert: mtlsPki.serverCert, key: mtlsPki.serverKey, mtls: { clientCa: mtlsPki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' } },
+      },
     });
     mtlsProxy = await startProxy({ config: parseConfig(raw, 'mtls.yaml'), file: 'mtls.yaml', configDir: fx.dir }, { logger: pino({ level: 'silent' }) });
     mtlsEndpoint = `https://localhost:${mtlsProxy.listener.address.port}`;

@@ -28,7 +28,11 @@ async function doctor(skip: CheckGroup[], keys: string[] = []) {
 describe('doctor key checks on a real software keystore', () => {
   it('lists every key of the keystore and passes a key with both usages', async () => {
     const { lines } = await doctor(ONLY_KEYS);
-    expect(lines('keys.key').map((l) => l.subject.split(' key ')[1]).sort()).toEqual(['decrypt_only_key', 'encrypt_only_key', 'foo', 'impotent_key']);
+    expect(
+      lines('keys.key')
+        .map((l) => l.subject.split(' key ')[1])
+        .sort(),
+    ).toEqual(['decrypt_only_key', 'encrypt_only_key', 'foo', 'impotent_key']);
     expect(lines('keys.key', 'key foo')[0]).toMatchObject({ level: 'ok', message: 'AES_256, ENCRYPT and DECRYPT, ENABLED' });
     expect(lines('keys.canary')[0]?.level).toBe('ok');
   });

@@ -27,7 +27,9 @@ afterAll(async () => {
 
 /** Writes a config whose listener serves `cert`/`key` (port 0: nothing runs there). */
 function writeConfig(tls: Record<string, unknown> | undefined, region = 'us-east-1'): string {
-  const raw = softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, ...(tls ? { tls } : {}) } }) as { keyStores: Array<Record<string, unknown>> };
+  const raw = softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, ...(tls ? { tls } : {}) } }) as {
+    keyStores: Array<Record<string, unknown>>;
+  };
   raw.keyStores[0]!.region = region;
   const file = join(fx.dir, `doctor-tls-${++configCount}.yaml`);
   writeFileSync(file, stringify(raw));
@@ -36,7 +38,10 @@ function writeConfig(tls: Record<string, unknown> | undefined, region = 'us-east
 
 const TLS_ONLY = { skip: ['credentials', 'keys', 'latency', 'end-to-end', 'clock'] as const, env: {} };
 
-async function doctorTls(configPath: string, extra: { hostname?: string; listener?: string; caFiles?: string[]; clientCert?: string; clientKey?: string } = {}) {
+async function doctorTls(
+  configPath: string,
+  extra: { hostname?: string; listener?: string; caFiles?: string[]; clientCert?: string; clientKey?: string } = {},
+) {
   const report = await runDoctor({ configPath, ...TLS_ONLY, skip: [...TLS_ONLY.skip], ...extra });
   const line = (id: string): CheckResult => {
     const found = report.checks.find((c) => c.id === id);
@@ -86,7 +91,7 @@ describe('doctor TLS checks against a running listener', () => {
     const { line, report } = await withRunningProxy(config, (listener) => doctorTls(config, { listener, hostname: 'xks.doctor.test' }));
     expect(line('tls.trust')).toMatchObject({ level: 'fail', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
     expect(line('tls.trust').message).toMatch(/the certificate chains to .*CN=Doctor Test Root/);
-    expect(line('tls.trust').message).toContain('not on KMS\'s trusted list');
+    expect(line('tls.trust').message).toContain("not on KMS's trusted list");
     expect(line('tls.chain').level).not.toBe('fail');
     expect(line('tls.chain').message).toContain('--ca');
     expect(report.ok).toBe(false);
@@ -94,7 +99,9 @@ describe('doctor TLS checks against a running listener', () => {
 
   it('fails a certificate whose only name is its CN: KMS checks the subjectAltName', async () => {
     const config = writeConfig({ cert: pki.cnOnlyChain, key: pki.cnOnlyKey });
-    const { line, report } = await withRunningProxy(config, (listener) => doctorTls(config, { listener, hostname: 'cn-only.doctor.test', caFiles: [pki.rootCert] }));
+    const { line, report } = await withRunningProxy(config, (listener) =>
+      doctorTls(config, { listener, hostname: 'cn-only.doctor.test', caFiles: [pki.rootCert] }),
+    );
     expect(line('tls.hostname')).toMatchObject({ level: 'fail', kmsState: 'XKS_PROXY_INVALID_TLS_CONFIGURATION' });
     expect(line('tls.hostname').message).toContain('only the subject CN');
     expect(line('tls.hostname').fix).toContain('subjectAltName DNS:cn-only.doctor.test');

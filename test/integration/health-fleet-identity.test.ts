@@ -55,7 +55,10 @@ beforeAll(async () => {
           credentials,
           provider: {
             type: 'kmip',
-            servers: [{ id: 'kmip-east', host: '127.0.0.1', port: 5696 }, { host: 'kmip.example', port: 5697 }],
+            servers: [
+              { id: 'kmip-east', host: '127.0.0.1', port: 5696 },
+              { host: 'kmip.example', port: 5697 },
+            ],
             tls: { ca: join(dir, 'missing-ca.pem'), cert: pki.clientCert, key: pki.clientKey },
           },
         },

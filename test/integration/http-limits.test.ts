@@ -45,7 +45,11 @@ async function startLoggedProxy(server: Record<string, unknown>, extra: Record<s
   const captured: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
-      captured.push(...String(chunk).split('\n').filter((l) => l !== ''));
+      captured.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });
@@ -171,7 +175,12 @@ describe('HTTP/2 limits', () => {
     // Streams past the limit were refused and the connection ended for it (ENHANCE_YOUR_CALM).
     expect(seen.refused).toBeGreaterThan(0);
     expect(probes.every((p) => p.status === 200)).toBe(true);
-    expect(percentile(probes.map((p) => p.ms), 0.99)).toBeLessThan(250);
+    expect(
+      percentile(
+        probes.map((p) => p.ms),
+        0.99,
+      ),
+    ).toBeLessThan(250);
     const all = lines();
     expect(noServerErrors(all)).toEqual([]);
     expect(byMsg(all, /^HTTP\/2 connection closed after abuse/)).toHaveLength(1);

@@ -24,7 +24,11 @@ beforeAll(async () => {
   fx = await createSoftwareFixture();
   const sink = new Writable({
     write(chunk, _enc, done) {
-      captured.push(...String(chunk).split('\n').filter((l) => l !== ''));
+      captured.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });
@@ -149,7 +153,9 @@ describe('a client that disconnects mid-body', () => {
     const headers = signXks(path, body, { host: `127.0.0.1:${port}` });
     // aws4 signs with the full content-length; only half the body follows.
     expect(headers['content-length']).toBe(String(body.length));
-    const head = `POST ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    const head = `POST ${path} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\n\r\n`;
     const before = captured.length;
     const socket = net.connect({ host: '127.0.0.1', port });
     await new Promise((r) => socket.once('connect', r));
@@ -159,11 +165,13 @@ describe('a client that disconnects mid-body', () => {
     await new Promise((r) => setTimeout(r, 300));
 
     const after = lines().slice(before);
-    const line = after.find((l) => l.msg === "xks request");
+    const line = after.find((l) => l.msg === 'xks request');
     expect(line).toMatchObject({ status: 499, operation: 'encrypt', prefix: DEMO_PREFIX, level: 30 });
     expect(String(line!.reason)).toMatch(/client aborted/);
     expect(line!.errorName).toBeUndefined();
-    expect(after.filter((l) => l.status === 500 || l.errorName === 'InternalException' || l.msg === 'unexpected error' || JSON.stringify(l).includes('"stack"'))).toEqual([]);
+    expect(
+      after.filter((l) => l.status === 500 || l.errorName === 'InternalException' || l.msg === 'unexpected error' || JSON.stringify(l).includes('"stack"')),
+    ).toEqual([]);
 
     const metrics = await (await fetch(proxy.metricsUrl!)).text();
     expect(metrics).toMatch(/xks_proxy_requests_total\{prefix="example\/uri\/path\/prefix",operation="encrypt",kms_operation="",outcome="aborted"\} 1/);

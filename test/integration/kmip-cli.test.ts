@@ -49,7 +49,9 @@ async function cli(...args: string[]): Promise<{ stdout: string; stderr: string;
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
   try {
-    await kmipCommand().exitOverride().parseAsync(['node', 'kmip', ...args]);
+    await kmipCommand()
+      .exitOverride()
+      .parseAsync(['node', 'kmip', ...args]);
   } finally {
     vi.restoreAllMocks();
   }

@@ -49,7 +49,9 @@ describe('KMIP server failure logging', () => {
     const names = await failMany(provider, 20);
     expect(names.filter((n) => n !== 'InternalException' && n !== 'DependencyTimeoutException')).toEqual([]);
     expect(messages().filter((m) => m.includes('trying the next one'))).toEqual([]);
-    expect(messages().filter((m) => m.startsWith('KMIP server failed'))).toEqual(['KMIP server failed; no other KMIP server to try (logged once until it answers again)']);
+    expect(messages().filter((m) => m.startsWith('KMIP server failed'))).toEqual([
+      'KMIP server failed; no other KMIP server to try (logged once until it answers again)',
+    ]);
 
     // The server comes up on that port (a real PyKMIP) and answers: logged once.
     const server: PykmipServer = await env.startServer({ port });

@@ -83,8 +83,13 @@ describe('TLS listener', () => {
 
   it('negotiates a spec cipher suite over TLS 1.2', async () => {
     const socket = tls.connect({
-      host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(pki.caCert), maxVersion: 'TLSv1.2',
-      cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey),
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ca: readFileSync(pki.caCert),
+      maxVersion: 'TLSv1.2',
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
     });
     const cipher = await new Promise<string>((resolve, reject) => {
       socket.once('secureConnect', () => resolve(socket.getCipher().standardName));
@@ -101,7 +106,9 @@ describe('TLS listener', () => {
 
   it('serves HTTP/2 on the same port', async () => {
     const session = http2.connect(`https://localhost:${port}`, {
-      ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey),
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
     });
     try {
       const headers = signXks(HEALTH, BODY, { host: `localhost:${port}` });

@@ -24,13 +24,35 @@ let expiredCert: string;
 /** A client certificate from the test CA that expired in 2020, made with `openssl ca` (x509 -req cannot backdate). */
 function makeExpiredClient(p: TestPki): string {
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: p.dir, stdio: 'pipe' });
-  writeFileSync(join(p.dir, 'expired-ca.cnf'), '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n');
+  writeFileSync(
+    join(p.dir, 'expired-ca.cnf'),
+    '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n',
+  );
   writeFileSync(join(p.dir, 'index.txt'), '');
   writeFileSync(join(p.dir, 'serial'), '1000\n');
   writeFileSync(join(p.dir, 'expired.ext'), 'extendedKeyUsage=clientAuth\n');
   run(['req', '-new', '-key', p.clientKey, '-subj', '/CN=cks.kms.us-east-1.amazonaws.com', '-out', 'expired.csr']);
-  run(['ca', '-batch', '-config', 'expired-ca.cnf', '-cert', p.caCert, '-keyfile', join(p.dir, 'ca.key'), '-in', 'expired.csr', '-out', 'expired.crt',
-    '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extfile', 'expired.ext', '-notext']);
+  run([
+    'ca',
+    '-batch',
+    '-config',
+    'expired-ca.cnf',
+    '-cert',
+    p.caCert,
+    '-keyfile',
+    join(p.dir, 'ca.key'),
+    '-in',
+    'expired.csr',
+    '-out',
+    'expired.crt',
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20200102000000Z',
+    '-extfile',
+    'expired.ext',
+    '-notext',
+  ]);
   return join(p.dir, 'expired.crt');
 }
 
@@ -48,7 +70,13 @@ function call(base: string, client: { cert?: string; key?: string }): Promise<st
   return new Promise((resolve) => {
     const req = https.request(
       {
-        host: url.hostname, port: url.port, method: 'POST', path, headers: signXks(path, body), agent: false, rejectUnauthorized: false,
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path,
+        headers: signXks(path, body),
+        agent: false,
+        rejectUnauthorized: false,
         ...(client.cert !== undefined ? { cert: readFileSync(client.cert), key: readFileSync(client.key!) } : {}),
       },
       (res) => {
@@ -70,10 +98,18 @@ describe('mTLS rejections in the log', () => {
     const logs: Array<Record<string, unknown>> = [];
     const destination = new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
     const config = demoConfig(d, {
-        server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000, tls: { cert: pki.serverCert, key: pki.serverKey, mtls: { clientCa: pki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' } } },
-        logging: { level: 'info', pretty: false },
-      });
-    const proxy = await startProxy({ config: parseConfig(config, d.configFile), file: d.configFile, configDir: d.dir }, { logger: createLogger({ level: 'info', destination }) });
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        requestTimeoutMs: 2000,
+        tls: { cert: pki.serverCert, key: pki.serverKey, mtls: { clientCa: pki.caCert, clientSubjectCn: 'cks.kms.us-east-1.amazonaws.com' } },
+      },
+      logging: { level: 'info', pretty: false },
+    });
+    const proxy = await startProxy(
+      { config: parseConfig(config, d.configFile), file: d.configFile, configDir: d.dir },
+      { logger: createLogger({ level: 'info', destination }) },
+    );
     p = { proxy, logs };
   });
   afterAll(async () => {
@@ -85,9 +121,19 @@ describe('mTLS rejections in the log', () => {
 
   it.each([
     ['no certificate', () => ({}), 'no client certificate', undefined],
-    ['a certificate from an unknown CA', () => ({ cert: pki.otherCaCert, key: pki.otherCaKey }), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CN=cks.kms.us-east-1.amazonaws.com'],
+    [
+      'a certificate from an unknown CA',
+      () => ({ cert: pki.otherCaCert, key: pki.otherCaKey }),
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'CN=cks.kms.us-east-1.amazonaws.com',
+    ],
     ['an expired certificate', () => ({ cert: expiredCert, key: pki.clientKey }), 'CERT_HAS_EXPIRED', 'CN=cks.kms.us-east-1.amazonaws.com'],
-    ['the wrong subject', () => ({ cert: pki.wrongSubjectCert, key: pki.wrongSubjectKey }), 'subject CN is not cks.kms.us-east-1.amazonaws.com', 'CN=someone.else.example'],
+    [
+      'the wrong subject',
+      () => ({ cert: pki.wrongSubjectCert, key: pki.wrongSubjectKey }),
+      'subject CN is not cks.kms.us-east-1.amazonaws.com',
+      'CN=someone.else.example',
+    ],
   ])('refuses %s with a warn naming peer, subject and verify error; the request never reaches the app', async (_name, client, verifyError, subject) => {
     const before = rejections().length;
     const requestLines = p.logs.filter((l) => l['msg'] === 'xks request').length;
@@ -112,7 +158,11 @@ describe('mTLS rejections in the log', () => {
     const path = xksPath(DEMO_PREFIX, 'encrypt');
     const body = encryptBody('h2');
     const outcome = await new Promise<string>((resolve) => {
-      const session = http2.connect(p.proxy.url, { rejectUnauthorized: false, cert: readFileSync(pki.wrongSubjectCert), key: readFileSync(pki.wrongSubjectKey) });
+      const session = http2.connect(p.proxy.url, {
+        rejectUnauthorized: false,
+        cert: readFileSync(pki.wrongSubjectCert),
+        key: readFileSync(pki.wrongSubjectKey),
+      });
       session.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code ?? e.message}`));
       const req = session.request({ ':method': 'POST', ':path': path, ...signXks(path, body) });
       req.on('response', (h) => resolve(`HTTP ${h[':status']}`));

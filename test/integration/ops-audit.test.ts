@@ -31,7 +31,10 @@ describe('audit log', () => {
     expect(text).not.toContain(b64(PLAINTEXT));
     expect(text).not.toContain(AAD);
     expect(text).not.toContain(b64(AAD));
-    const records = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records).toHaveLength(3);
     expect(records[0]).toMatchObject({
       seq: 1,

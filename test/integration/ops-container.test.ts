@@ -76,7 +76,11 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeout?: number }): Promise<{ code: number; out: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeout?: number },
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { ...opts, timeout: opts.timeout ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: `${stdout}${stderr}` });
@@ -151,7 +155,11 @@ describe('the image, run outside a container', () => {
       const script = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['build']!;
       const [tool, ...args] = script.split(/\s+/);
       const outDir = join(app, dest.replace(/^\.\//, ''));
-      const build = await run(join(REPO, 'node_modules/.bin', tool!), args.map((a) => a.replace(/^--outfile=dist\//, `--outfile=${outDir}/`)), { cwd: REPO, timeout: 120_000 });
+      const build = await run(
+        join(REPO, 'node_modules/.bin', tool!),
+        args.map((a) => a.replace(/^--outfile=dist\//, `--outfile=${outDir}/`)),
+        { cwd: REPO, timeout: 120_000 },
+      );
       expect(build.code, build.out).toBe(0);
     }
     // The RUN that installs dependencies, minus the apt-get and cleanup steps around it.
@@ -200,7 +208,12 @@ describe('the image, run outside a container', () => {
 
     // ENV of the final stage, with container paths mapped into the temp root. Node's
     // headers for the pkcs11js build are at Debian's /usr here, as the repo's .npmrc says.
-    const mapped = (v: string) => v.replace(/^\/etc\/xks-proxy/, etc).replace(/^\/var\/lib\/xks-proxy/, data).replace('127.0.0.1:8443', `127.0.0.1:${port}`).replace('127.0.0.1:9480', `127.0.0.1:${adminPort}`);
+    const mapped = (v: string) =>
+      v
+        .replace(/^\/etc\/xks-proxy/, etc)
+        .replace(/^\/var\/lib\/xks-proxy/, data)
+        .replace('127.0.0.1:8443', `127.0.0.1:${port}`)
+        .replace('127.0.0.1:9480', `127.0.0.1:${adminPort}`);
     env = { PATH: process.env.PATH, HOME: data };
     for (const [k, v] of Object.entries(envOf(final))) if (k !== 'npm_config_nodedir') env[k] = mapped(v);
   }, 300_000);

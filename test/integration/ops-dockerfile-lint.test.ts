@@ -28,10 +28,6 @@ describe('Dockerfile lint', () => {
 
   it('uses a linter that reports real mistakes', () => {
     const problems = lint('FROM node:20 AS a\nHEALTHCHECK --intervall=3s CMD ["a"]\nRUNN x\nUSER\n');
-    expect(problems).toEqual([
-      'line 2: Unknown flag: intervall',
-      'line 3: Unknown instruction: RUNN',
-      'line 4: Instruction has no arguments',
-    ]);
+    expect(problems).toEqual(['line 2: Unknown flag: intervall', 'line 3: Unknown instruction: RUNN', 'line 4: Instruction has no arguments']);
   });
 });

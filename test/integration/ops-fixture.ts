@@ -152,7 +152,15 @@ export function xksCall(
   const tls = url.protocol === 'https:';
   const request = tls ? https.request : http.request;
   return new Promise((resolve, reject) => {
-    const options = { host: url.hostname, port: url.port, path, method: 'POST', headers, timeout: 10_000, ...(tls ? { ca: opts.ca, agent: false as const } : { agent: opts.agent ?? agent }) };
+    const options = {
+      host: url.hostname,
+      port: url.port,
+      path,
+      method: 'POST',
+      headers,
+      timeout: 10_000,
+      ...(tls ? { ca: opts.ca, agent: false as const } : { agent: opts.agent ?? agent }),
+    };
     const req = request(options, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -174,7 +182,13 @@ export function xksCall(
 }
 
 /** Signed encrypt with the demo key `foo` on a prefix. */
-export function encryptCall(baseUrl: string, prefix = DEMO_PREFIX, opts: Parameters<typeof xksCall>[3] = {}, keyId = 'foo', md: Record<string, unknown> = {}): Promise<XksAnswer> {
+export function encryptCall(
+  baseUrl: string,
+  prefix = DEMO_PREFIX,
+  opts: Parameters<typeof xksCall>[3] = {},
+  keyId = 'foo',
+  md: Record<string, unknown> = {},
+): Promise<XksAnswer> {
   return xksCall(baseUrl, xksPath(prefix, 'encrypt', keyId), encryptBody('payload', md), opts);
 }
 
@@ -220,7 +234,10 @@ export interface LoadResult {
  * Runs `concurrency` loops of calls until `stop()` says so or `maxRequests` were sent,
  * and counts answers. Bounded in requests and, through the caller's stop, in time.
  */
-export function runLoad(call: () => Promise<XksAnswer>, opts: { concurrency: number; maxRequests: number; stop: () => boolean }): { done: Promise<LoadResult>; sent: () => number } {
+export function runLoad(
+  call: () => Promise<XksAnswer>,
+  opts: { concurrency: number; maxRequests: number; stop: () => boolean },
+): { done: Promise<LoadResult>; sent: () => number } {
   const result: LoadResult = { ok: 0, failures: [] };
   let sent = 0;
   const loop = async () => {

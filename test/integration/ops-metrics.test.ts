@@ -18,7 +18,10 @@ beforeAll(async () => {
   d = await createOpsDir();
   pki = createTestPki();
   ca = readFileSync(pki.caCert);
-  const raw = demoConfig(d, { server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000, tls: { cert: pki.serverCert, key: pki.serverKey } }, metrics: { port: 0 } });
+  const raw = demoConfig(d, {
+    server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000, tls: { cert: pki.serverCert, key: pki.serverKey } },
+    metrics: { port: 0 },
+  });
   proxy = await startProxy({ config: parseConfig(raw, d.configFile), file: d.configFile, configDir: d.dir }, { logger: pino({ level: 'silent' }) });
   const url = proxy.url;
   for (let i = 0; i < 3; i++) expect((await encryptCall(url, DEMO_PREFIX, { ca })).status).toBe(200);
@@ -55,7 +58,9 @@ describe('Prometheus metrics', () => {
     // Latency covers every answered request: the three encryptions and the unknown key.
     expect(sample('xks_proxy_latency_seconds_count', { prefix: DEMO_PREFIX, operation: 'encrypt', kms_operation: 'Encrypt' })).toBe(4);
     expect(sample('xks_proxy_latency_seconds_bucket', { prefix: DEMO_PREFIX, operation: 'encrypt', kms_operation: 'Encrypt', le: '+Inf' })).toBe(4);
-    expect(sample('xks_proxy_latency_seconds_bucket', { prefix: DEMO_PREFIX, operation: 'encrypt', kms_operation: 'Encrypt', le: '0.001' })).toBeLessThanOrEqual(4);
+    expect(
+      sample('xks_proxy_latency_seconds_bucket', { prefix: DEMO_PREFIX, operation: 'encrypt', kms_operation: 'Encrypt', le: '0.001' }),
+    ).toBeLessThanOrEqual(4);
   });
 
   it('count errors by errorName (XksProxyErrors), with unknown prefixes folded into one label value', () => {

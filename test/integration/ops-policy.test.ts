@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli-process.ts';
 import { requestMetadata } from '../support/xks-client.ts';
-import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptCall, healthBody, startProxyForTest, xksCall, xksPath, type ProxyWithLogs } from './ops-fixture.ts';
+import {
+  createOpsDirForTest,
+  DEMO_PREFIX,
+  demoConfig,
+  encryptCall,
+  healthBody,
+  startProxyForTest,
+  xksCall,
+  xksPath,
+  type ProxyWithLogs,
+} from './ops-fixture.ts';
 
 const APP_ROLE = 'arn:aws:iam::111122223333:role/app/payments';
 const VPCE = 'vpce-0abc1234567890def';
@@ -34,7 +44,11 @@ describe('secondary authorization policy', () => {
     expect(allowed.status).toBe(200);
 
     const cases = [
-      { md: { ...asApp, awsPrincipalArn: 'arn:aws:iam::111122223333:user/mallory' }, keyId: 'foo', reason: 'policy: denied by defaultEffect (no rule matched)' },
+      {
+        md: { ...asApp, awsPrincipalArn: 'arn:aws:iam::111122223333:user/mallory' },
+        keyId: 'foo',
+        reason: 'policy: denied by defaultEffect (no rule matched)',
+      },
       { md: { awsPrincipalArn: APP_ROLE }, keyId: 'foo', reason: 'policy: denied by rule "vpce-only"' },
       { md: { ...asApp, awsSourceVpce: 'vpce-0fff' }, keyId: 'foo', reason: 'policy: denied by rule "vpce-only"' },
       { md: asApp, keyId: 'decrypt_only_key', reason: 'policy: denied by rule "legacy-decrypt-only"' },

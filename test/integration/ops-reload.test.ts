@@ -30,7 +30,9 @@ function count(p: ServingProcess, msg: string): number {
 async function sighupAndWait(p: ServingProcess, msg: 'config reloaded' | 'config reload rejected', before: number): Promise<Record<string, unknown>> {
   p.child.kill('SIGHUP');
   await waitFor(() => count(p, msg) > before, 15_000, msg);
-  return logLines(p.output()).filter((l) => l.msg === msg).at(-1)!;
+  return logLines(p.output())
+    .filter((l) => l.msg === msg)
+    .at(-1)!;
 }
 
 describe('reload on SIGHUP', () => {
@@ -141,7 +143,9 @@ describe('credential age', () => {
   it('credentials list shows each credential age from createdAt and never the secret', async () => {
     const d = await createOpsDirForTest();
     await writeFile(join(d.dir, 'secret-b'), SECOND_CREDENTIAL.secretAccessKey);
-    await d.writeConfig(demoConfig(d, {}, { credentials: [credA, credB, { accessKeyId: 'NODATEKEY234567ABCDEFGHIJ', secretAccessKey: 'env:XKS_TEST_UNSET_SECRET' }] }));
+    await d.writeConfig(
+      demoConfig(d, {}, { credentials: [credA, credB, { accessKeyId: 'NODATEKEY234567ABCDEFGHIJ', secretAccessKey: 'env:XKS_TEST_UNSET_SECRET' }] }),
+    );
     const r = await runCli(['credentials', 'list', '-c', d.configFile, '--json']);
     const expectedAge = Math.floor((Date.now() - Date.parse('2026-01-01')) / 86_400_000);
     const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;

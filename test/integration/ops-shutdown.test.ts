@@ -1,13 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import type { ServingProcess } from '../support/cli-process.ts';
-import { createOpsDirForTest, DEMO_PREFIX, demoConfig, encryptBody, encryptCall, logLines, startServingForTest, startSlowCall, waitFor, xksPath } from './ops-fixture.ts';
+import {
+  createOpsDirForTest,
+  DEMO_PREFIX,
+  demoConfig,
+  encryptBody,
+  encryptCall,
+  logLines,
+  startServingForTest,
+  startSlowCall,
+  waitFor,
+  xksPath,
+} from './ops-fixture.ts';
 
 function exitOf(p: ServingProcess): Promise<number | null> {
   return p.child.exitCode !== null ? Promise.resolve(p.child.exitCode) : new Promise((r) => p.child.once('exit', (code) => r(code)));
 }
 
 function lastLog(p: ServingProcess, msg: string): Record<string, unknown> | undefined {
-  return logLines(p.output()).filter((l) => l.msg === msg).at(-1);
+  return logLines(p.output())
+    .filter((l) => l.msg === msg)
+    .at(-1);
 }
 
 describe('graceful shutdown on SIGTERM', () => {

@@ -89,7 +89,9 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
   it('runs create, rotate, disable, enable and list against the database as against a file', async () => {
     const config = await writeConfig('cli.yaml', 'cli_test');
     expect((await cli('init', '--config', config)).code).toBe(0);
-    expect((await cli('create', 'foo', '--config', config)).stdout).toMatch(/created key foo \(usage encrypt,decrypt, enabled, current version 1\) in PostgreSQL/);
+    expect((await cli('create', 'foo', '--config', config)).stdout).toMatch(
+      /created key foo \(usage encrypt,decrypt, enabled, current version 1\) in PostgreSQL/,
+    );
     expect((await cli('create', 'enc', '--usage', 'encrypt', '--disabled', '--config', config)).code).toBe(0);
     expect((await cli('rotate', 'foo', '--config', config)).stdout).toMatch(/version 2 now encrypts/);
     expect((await cli('enable', 'enc', '--config', config)).stdout).toMatch(/enabled key enc/);
@@ -98,7 +100,10 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     expect(dup.stderr).toMatch(/^error: key foo already exists in PostgreSQL/);
     const missing = await cli('rotate', 'nope', '--config', config);
     expect(missing.stderr).toMatch(/^error: key nope does not exist in PostgreSQL/);
-    const rows = (await cli('list', '--config', config)).stdout.trimEnd().split('\n').map((l) => l.split(/\s+/).slice(0, 4));
+    const rows = (await cli('list', '--config', config)).stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s+/).slice(0, 4));
     expect(rows).toEqual([
       ['KEY', 'ID', 'USAGE', 'STATE'],
       ['enc', 'encrypt', 'enabled', '1'],
@@ -113,11 +118,15 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     // Two real CLI processes at once, plus six concurrent in-process rotations.
     const s = store('race_test');
     try {
-      const [a, b, ...more] = await Promise.all([cli('rotate', 'hot', '--config', config), cli('rotate', 'hot', '--config', config), ...Array.from({ length: 6 }, () => s.rotateKey('hot'))]);
+      const [a, b, ...more] = await Promise.all([
+        cli('rotate', 'hot', '--config', config),
+        cli('rotate', 'hot', '--config', config),
+        ...Array.from({ length: 6 }, () => s.rotateKey('hot')),
+      ]);
       expect([a.code, b.code]).toEqual([0, 0]);
       const reported = [
-        Number(/version (\d+) now encrypts/.exec((a).stdout)![1]),
-        Number(/version (\d+) now encrypts/.exec((b).stdout)![1]),
+        Number(/version (\d+) now encrypts/.exec(a.stdout)![1]),
+        Number(/version (\d+) now encrypts/.exec(b.stdout)![1]),
         ...more.map((k) => (k as { currentVersion: number }).currentVersion),
       ];
       // Every rotation reports the version it made, and no two made the same one.
@@ -126,7 +135,9 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
       expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       // The constraint that backs it: a second row for one version is refused by the database.
       const row = (await sql<{ iv: Buffer; sealed: Buffer }>(`SELECT iv, sealed FROM race_test.key_versions WHERE key_id = 'hot' AND version = 9`))[0]!;
-      await expect(sql(`INSERT INTO race_test.key_versions (key_id, version, iv, sealed) VALUES ('hot', 9, $1, $2)`, [row.iv, row.sealed])).rejects.toMatchObject({ code: '23505' });
+      await expect(
+        sql(`INSERT INTO race_test.key_versions (key_id, version, iv, sealed) VALUES ('hot', 9, $1, $2)`, [row.iv, row.sealed]),
+      ).rejects.toMatchObject({ code: '23505' });
       const all = await s.loadAll();
       expect(all.keys.get('hot')!.versions).toHaveLength(9);
       zeroContents(all);
@@ -146,7 +157,9 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     expect((await cli('init', '--config', config)).code).toBe(0);
     const imported = await cli('import', '--config', config, '--from', 'old.json', '--from-kek', 'env:TEST_KEK');
     expect(imported.stdout).toMatch(/imported 2 key\(s\) into PostgreSQL .*: alpha, beta/);
-    expect((await cli('import', '--config', config, '--from', 'old.json', '--from-kek', 'env:TEST_KEK')).stdout).toMatch(/imported 0 key\(s\)[^]*skipped 2 key\(s\) that already exist: alpha, beta/);
+    expect((await cli('import', '--config', config, '--from', 'old.json', '--from-kek', 'env:TEST_KEK')).stdout).toMatch(
+      /imported 0 key\(s\)[^]*skipped 2 key\(s\) that already exist: alpha, beta/,
+    );
 
     const fromFile = await fileBackend.readContents();
     const s = store('import_test');
@@ -155,13 +168,19 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
       for (const id of ['alpha', 'beta']) {
         const a = fromFile.keys.get(id)!;
         const b = inDb.keys.get(id)!;
-        expect({ usages: b.usages, enabled: b.enabled, versions: b.versions.length }).toEqual({ usages: a.usages, enabled: a.enabled, versions: a.versions.length });
+        expect({ usages: b.usages, enabled: b.enabled, versions: b.versions.length }).toEqual({
+          usages: a.usages,
+          enabled: a.enabled,
+          versions: a.versions.length,
+        });
         a.versions.forEach((v, i) => expect(b.versions[i]!.material.expose().equals(v.material.expose())).toBe(true));
       }
 
       const exported = await cli('export', '--config', config, '--out', 'backup.keystore', '--out-passphrase', 'env:BACKUP_PASSPHRASE');
       expect(exported.stdout).toMatch(/exported 2 key\(s\) from PostgreSQL .* to .*backup\.keystore \(encrypted/);
-      expect((await cli('export', '--config', config, '--out', 'backup.keystore', '--out-passphrase', 'env:BACKUP_PASSPHRASE')).stderr).toMatch(/already exists; refusing to overwrite/);
+      expect((await cli('export', '--config', config, '--out', 'backup.keystore', '--out-passphrase', 'env:BACKUP_PASSPHRASE')).stderr).toMatch(
+        /already exists; refusing to overwrite/,
+      );
       const backupText = await readFile(join(dir, 'backup.keystore'));
       for (const m of materials(inDb)) {
         expect(backupText.includes(m)).toBe(false);
@@ -184,7 +203,9 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     const config = await writeConfig('check.yaml', 'check_test');
     const before = await runCli(['config', 'check', '--config', join(dir, config)], env, 60_000);
     expect(before.code).toBe(1);
-    expect(before.stdout).toMatch(/fail\s+keyStores\[prefix="p"\]\.provider\.store\.postgres\.schema: PostgreSQL .* has no keystore schema yet; this proxy needs 2: run "xks-proxy keys init/);
+    expect(before.stdout).toMatch(
+      /fail\s+keyStores\[prefix="p"\]\.provider\.store\.postgres\.schema: PostgreSQL .* has no keystore schema yet; this proxy needs 2: run "xks-proxy keys init/,
+    );
     expect((await cli('init', '--config', config)).code).toBe(0);
     const s = store('check_test');
     await s.createKey('foo', { usages: ['ENCRYPT', 'DECRYPT'], enabled: true });
@@ -205,7 +226,12 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     const storeChecks = report.checks.filter((c) => c.id === 'keys.store');
     expect(storeChecks.map((c) => c.level)).toEqual(['ok', 'ok']);
     expect(storeChecks[1]!.message).toMatch(/opens the keystore: 1 key\(s\)/);
-    expect(report.checks.filter((c) => c.id === 'keys.key').map((c) => c.subject).join(' ')).toContain('foo');
+    expect(
+      report.checks
+        .filter((c) => c.id === 'keys.key')
+        .map((c) => c.subject)
+        .join(' '),
+    ).toContain('foo');
     expect(await sql(`SELECT proxy_id FROM check_test.proxies`)).toHaveLength(1);
 
     const fleet = await runCli(['status', '--fleet', '--config', join(dir, config)], env);
@@ -226,8 +252,11 @@ describe('software keystore on PostgreSQL', { timeout: 120_000 }, () => {
     expect(secrets).toHaveLength(5);
     const pgDump = join(await findPgBinDir(), 'pg_dump');
     const dump = await new Promise<Buffer>((resolve, reject) =>
-      execFile(pgDump, ['-h', '127.0.0.1', '-p', String(db.port), '-U', 'xks', '-d', 'xks'], { encoding: 'buffer', maxBuffer: 64 << 20 }, (err: Error | null, out: Buffer) =>
-        err ? reject(err) : resolve(out),
+      execFile(
+        pgDump,
+        ['-h', '127.0.0.1', '-p', String(db.port), '-U', 'xks', '-d', 'xks'],
+        { encoding: 'buffer', maxBuffer: 64 << 20 },
+        (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out)),
       ),
     );
     expect(dump.toString('utf8')).toMatch(/COPY dump_test\.key_versions/);

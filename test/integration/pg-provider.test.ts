@@ -82,7 +82,10 @@ describe('software keystore provider on PostgreSQL', { timeout: 120_000 }, () =>
       await within(1000, async () => (await provider.describe('foo', ctx())).enabled === false);
       await store.createKey('bar', { usages: ['ENCRYPT'], enabled: true });
       // Known only by notification: the lookup below must not have to ask the database.
-      await within(1000, async () => (await errorName(provider.describe('bar', { deadline: Date.now(), signal: new AbortController().signal }))) === 'no error');
+      await within(
+        1000,
+        async () => (await errorName(provider.describe('bar', { deadline: Date.now(), signal: new AbortController().signal }))) === 'no error',
+      );
     } finally {
       await provider.close();
       await store.close();
@@ -93,7 +96,11 @@ describe('software keystore provider on PostgreSQL', { timeout: 120_000 }, () =>
     const store = await newStore('reconnect_test');
     await store.createKey('foo', { usages: ['ENCRYPT', 'DECRYPT'], enabled: true });
     const { logger } = capture();
-    const provider = createSoftwareProvider(providerConfig('reconnect_test'), { logger, configDir: '/', env: {} }, { pg: { listener: { minBackoffMs: 1500, maxBackoffMs: 1500 } } });
+    const provider = createSoftwareProvider(
+      providerConfig('reconnect_test'),
+      { logger, configDir: '/', env: {} },
+      { pg: { listener: { minBackoffMs: 1500, maxBackoffMs: 1500 } } },
+    );
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     try {
@@ -117,7 +124,11 @@ describe('software keystore provider on PostgreSQL', { timeout: 120_000 }, () =>
     await store.createKey('foo', { usages: ['ENCRYPT', 'DECRYPT'], enabled: true });
     await store.close();
     const { logger, lines } = capture();
-    const provider = createSoftwareProvider(providerConfig('outage_test'), { logger, configDir: '/', env: {} }, { pg: { listener: { minBackoffMs: 100, maxBackoffMs: 400, probeMs: 500 } } });
+    const provider = createSoftwareProvider(
+      providerConfig('outage_test'),
+      { logger, configDir: '/', env: {} },
+      { pg: { listener: { minBackoffMs: 100, maxBackoffMs: 400, probeMs: 500 } } },
+    );
     try {
       await provider.init();
       expect((await provider.health(ctx()))[0]!.healthStatus).toBe('ACTIVE');
@@ -171,9 +182,7 @@ describe('software keystore provider on PostgreSQL', { timeout: 120_000 }, () =>
       await within(3000, () => a.liveFleetSize?.() === 1);
       const admin = new pg.Client({ connectionString: db.url });
       await admin.connect();
-      await admin.query(
-        `INSERT INTO fleet_test.proxies VALUES ('other-process', 'h2', 2, '0', now(), now(), 0, 0, 'x')`,
-      );
+      await admin.query(`INSERT INTO fleet_test.proxies VALUES ('other-process', 'h2', 2, '0', now(), now(), 0, 0, 'x')`);
       await within(3000, () => a.liveFleetSize?.() === 2);
       // The other process stops beating: after liveSeconds it no longer counts.
       await within(6000, () => a.liveFleetSize?.() === 1);

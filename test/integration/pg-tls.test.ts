@@ -47,7 +47,10 @@ describe('software keystore on PostgreSQL over TLS', { timeout: 60_000 }, () => 
     expect(findings.map((f) => f.message).join('\n')).toMatch(/answers over TLS; schema version 2/);
 
     // The proxy itself, over TLS: loads and serves.
-    const provider = createSoftwareProvider({ type: 'software', kek: kek.kek, store: { postgres: config } }, { logger: pino({ level: 'silent' }), configDir: '/', env: {}, checkOnly: true });
+    const provider = createSoftwareProvider(
+      { type: 'software', kek: kek.kek, store: { postgres: config } },
+      { logger: pino({ level: 'silent' }), configDir: '/', env: {}, checkOnly: true },
+    );
     try {
       await provider.init();
       const info = await provider.describe('foo', { deadline: Date.now() + 1000, signal: new AbortController().signal });

@@ -26,8 +26,8 @@ async function hsm(...args: string[]): Promise<{ stdout: string; stderr: string;
   let stderr = '';
   const outWrite = process.stdout.write.bind(process.stdout);
   const errWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((stdout += s), true));
-  process.stderr.write = ((s: string) => ((stderr += s), true));
+  process.stdout.write = (s: string) => ((stdout += s), true);
+  process.stderr.write = (s: string) => ((stderr += s), true);
   process.exitCode = 0;
   try {
     const program = new Command('xks-proxy').exitOverride().addCommand(hsmCommand());
@@ -134,13 +134,9 @@ describe('checkPkcs11Config on a real SoftHSM2 token', () => {
     await writeFile(wrong, '000000\n');
     const config = fixtureConfig(fx);
     config.tokens = [{ label: TOKEN, pin: `file:${wrong}` }];
-    expect(await check(config, deps())).toEqual([
-      { level: 'fail', field: 'tokens.0.pin', message: expect.stringContaining('wrong PIN') },
-    ]);
+    expect(await check(config, deps())).toEqual([{ level: 'fail', field: 'tokens.0.pin', message: expect.stringContaining('wrong PIN') }]);
     config.tokens = [{ label: TOKEN, pin: 'file:no-such-pin-file' }];
-    expect(await check(config, deps())).toEqual([
-      { level: 'fail', field: 'tokens.0.pin', message: expect.stringContaining('cannot read secret file') },
-    ]);
+    expect(await check(config, deps())).toEqual([{ level: 'fail', field: 'tokens.0.pin', message: expect.stringContaining('cannot read secret file') }]);
   });
 
   it('warns about a missing canary, a missing mapped key, and too few libuv threads', async () => {
@@ -158,12 +154,26 @@ describe('xks-proxy hsm keys on NSS softoken (no login, library parameters on th
   it('creates a public, sensitive key that a provider with login: none then serves', async () => {
     const dbDir = join(fx.dir, 'nss-admin');
     await ensureNssDatabase(dbDir);
-    const target = ['--module', findNssModule() as string, '--token-label', NSS_KEY_TOKEN_LABEL, '--login', 'none', '--library-parameters', nssLibraryParameters(dbDir)];
-    expect(await hsm('keys', 'create', '--label', 'nss_key', ...target, '--pin', 'env:X')).toMatchObject({ code: 1, stderr: expect.stringContaining('--login none takes no --pin') });
+    const target = [
+      '--module',
+      findNssModule() as string,
+      '--token-label',
+      NSS_KEY_TOKEN_LABEL,
+      '--login',
+      'none',
+      '--library-parameters',
+      nssLibraryParameters(dbDir),
+    ];
+    expect(await hsm('keys', 'create', '--label', 'nss_key', ...target, '--pin', 'env:X')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--login none takes no --pin'),
+    });
     const created = await hsm('keys', 'create', '--label', 'nss_key', '--usage', 'encrypt', ...target);
     expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('public object: no login') });
     // Listed from a session that never logged in: only a public object is visible there.
     const listed = JSON.parse((await hsm('keys', 'list', '--json', ...target)).stdout) as Array<Record<string, unknown>>;
-    expect(listed).toEqual([expect.objectContaining({ label: 'nss_key', type: 'AES', bits: 256, encrypt: true, decrypt: false, sensitive: true, extractable: false })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ label: 'nss_key', type: 'AES', bits: 256, encrypt: true, decrypt: false, sensitive: true, extractable: false }),
+    ]);
   });
 });

@@ -6,7 +6,13 @@ import { isXksError } from '../../src/xks/errors.ts';
 import { createPkcs11Provider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { pino } from 'pino';
 import { budget } from '../support/pkcs11-provider-harness.ts';
-import { createPkcs11TestModule, PKCS11_LOGIN_MODULE_KINDS, PKCS11_MODULE_KINDS, type Pkcs11ModuleKind, type Pkcs11TestModule } from '../support/pkcs11-modules.ts';
+import {
+  createPkcs11TestModule,
+  PKCS11_LOGIN_MODULE_KINDS,
+  PKCS11_MODULE_KINDS,
+  type Pkcs11ModuleKind,
+  type Pkcs11TestModule,
+} from '../support/pkcs11-modules.ts';
 
 const TOKEN = 'xks-concurrency';
 const WORKERS = 64;

@@ -9,7 +9,18 @@ import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts
  * the inherited function handed to pkcs11js as CKA_LABEL: the process aborted with
  * `free(): invalid pointer`. KMS lets a user create a key with such an XksKeyId.
  */
-const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__'];
+const INHERITED = [
+  'constructor',
+  '__proto__',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+];
 
 let fx: SoftHsmFixture;
 let provider: Pkcs11KeyProvider;

@@ -66,9 +66,7 @@ describe('PKCS#11 provider on a SoftHSM2 token', () => {
 
   it('answers InvalidKeyUsageException when the token refuses the key for the operation', async () => {
     const out = await provider.encrypt({ keyId: 'encrypt_only_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget());
-    expect(await errorNameOf(provider.decrypt({ keyId: 'encrypt_only_key', version: 0 }, out, Buffer.alloc(0), budget()))).toBe(
-      'InvalidKeyUsageException',
-    );
+    expect(await errorNameOf(provider.decrypt({ keyId: 'encrypt_only_key', version: 0 }, out, Buffer.alloc(0), budget()))).toBe('InvalidKeyUsageException');
     expect(await errorNameOf(provider.encrypt({ keyId: 'decrypt_only_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe(
       'InvalidKeyUsageException',
     );
@@ -79,16 +77,12 @@ describe('PKCS#11 provider on a SoftHSM2 token', () => {
 
   it('answers KeyNotFoundException for a label the token does not hold', async () => {
     expect(await errorNameOf(provider.describe('no_such_key', budget()))).toBe('KeyNotFoundException');
-    expect(await errorNameOf(provider.encrypt({ keyId: 'no_such_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe(
-      'KeyNotFoundException',
-    );
+    expect(await errorNameOf(provider.encrypt({ keyId: 'no_such_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe('KeyNotFoundException');
   });
 
   it('answers InvalidStateException (not a crash) for a key that is not AES-256 or whose label is ambiguous', async () => {
     expect(await errorNameOf(provider.describe('aes128_key', budget()))).toBe('InvalidStateException');
-    expect(await errorNameOf(provider.encrypt({ keyId: 'aes128_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe(
-      'InvalidStateException',
-    );
+    expect(await errorNameOf(provider.encrypt({ keyId: 'aes128_key', version: 0 }, Buffer.from('x'), Buffer.alloc(0), budget()))).toBe('InvalidStateException');
     expect(await errorNameOf(provider.describe('twin', budget()))).toBe('InvalidStateException');
   });
 

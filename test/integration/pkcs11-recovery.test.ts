@@ -5,7 +5,13 @@ import type { Pkcs11Api } from '../../src/providers/pkcs11/pkcs11-api.ts';
 import { createPkcs11Provider, type Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { loadPkcs11js } from '../../src/providers/pkcs11/pkcs11js-api.ts';
 import { budget, errorNameOf, memoryLogger } from '../support/pkcs11-provider-harness.ts';
-import { createPkcs11TestModule, PKCS11_LOGIN_MODULE_KINDS, PKCS11_MODULE_KINDS, type Pkcs11ModuleKind, type Pkcs11TestModule } from '../support/pkcs11-modules.ts';
+import {
+  createPkcs11TestModule,
+  PKCS11_LOGIN_MODULE_KINDS,
+  PKCS11_MODULE_KINDS,
+  type Pkcs11ModuleKind,
+  type Pkcs11TestModule,
+} from '../support/pkcs11-modules.ts';
 
 const TOKEN = 'xks-recovery';
 const KEY = { keyId: 'foo', version: 0 };

@@ -78,7 +78,13 @@ describe('two replica tokens on one library lose their storage under load', () =
     stop = true;
     await Promise.all(loops);
     const restarts = log.lines().filter((l) => String(l.msg).startsWith('PKCS#11 library re-initialized')).length;
-    console.log('both tokens lost:', { seen: Object.fromEntries(seen), whileGone: whileGone.map((e) => `${e.id} ${e.healthStatus}`), both, recoveredAfterMs, restarts });
+    console.log('both tokens lost:', {
+      seen: Object.fromEntries(seen),
+      whileGone: whileGone.map((e) => `${e.id} ${e.healthStatus}`),
+      both,
+      recoveredAfterMs,
+      restarts,
+    });
     expect(seen.get('KeyNotFoundException') ?? 0).toBe(0);
     expect(seen.get('no error') ?? 0).toBeGreaterThan(0);
     expect(whileGone.map((e) => e.healthStatus)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);

@@ -96,7 +96,13 @@ describe('refusal log lines', () => {
   });
 
   it('refusalLevel info files refusals with served requests (hidden at warn)', async () => {
-    const quiet = createApp({ tenants: fx.tenants, logger: pino({ level: 'warn' }, sink()), bodyLimitBytes: 64 * 1024, requestTimeoutMs: 5000, refusalLevel: () => 'info' });
+    const quiet = createApp({
+      tenants: fx.tenants,
+      logger: pino({ level: 'warn' }, sink()),
+      bodyLimitBytes: 64 * 1024,
+      requestTimeoutMs: 5000,
+      refusalLevel: () => 'info',
+    });
     lines.length = 0;
     const body = JSON.stringify({ requestMetadata: requestMetadata('Encrypt'), plaintext: 'x' });
     await quiet.request(path, { method: 'POST', headers: signXks(path, body), body });
@@ -107,7 +113,15 @@ describe('refusal log lines', () => {
 describe('pretty logs', () => {
   it('print a request as one line with the date', () => {
     const pretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
-    const json = JSON.stringify({ level: 40, time: Date.UTC(2026, 11, 2, 1, 2, 3), msg: 'xks request', status: 400, errorName: 'ValidationException', reason: 'Field plaintext is not valid Base64.', kmsRequestId: 'r1' });
+    const json = JSON.stringify({
+      level: 40,
+      time: Date.UTC(2026, 11, 2, 1, 2, 3),
+      msg: 'xks request',
+      status: 400,
+      errorName: 'ValidationException',
+      reason: 'Field plaintext is not valid Base64.',
+      kmsRequestId: 'r1',
+    });
     const out = pretty(json);
     expect(out.trimEnd().split('\n')).toHaveLength(1);
     expect(out).toMatch(/\b2026-12-0[12] \d\d:\d\d:03\.000\b/);

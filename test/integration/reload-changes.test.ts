@@ -32,7 +32,10 @@ describe('config reloaded line', () => {
         'rateLimit (proxy-wide): none -> 500/s burst 100',
       ]),
     );
-    expect(line).toMatchObject({ kept: [DEMO_PREFIX], credentials: [{ prefix: DEMO_PREFIX, added: [SECOND_CREDENTIAL.accessKeyId], removed: [], secretReplaced: [] }] });
+    expect(line).toMatchObject({
+      kept: [DEMO_PREFIX],
+      credentials: [{ prefix: DEMO_PREFIX, added: [SECOND_CREDENTIAL.accessKeyId], removed: [], secretReplaced: [] }],
+    });
     // Never a secret, only ids.
     expect(JSON.stringify(logs)).not.toContain(SECOND_CREDENTIAL.secretAccessKey);
 

@@ -72,11 +72,17 @@ async function captureServer(kind: 'http1' | 'h2c'): Promise<{ port: number; req
 /** Sends a SigV4-signed POST with curl; rejects if curl fails or takes over 10 s. */
 function curlPost(url: string, opts: { secret?: string; region?: string; extra?: string[] } = {}): Promise<void> {
   const args = [
-    '-sS', '--max-time', '10',
-    '--aws-sigv4', `aws:amz:${opts.region ?? REGION}:${SERVICE}`,
-    '--user', `${AKID}:${opts.secret ?? SECRET}`,
-    '-H', 'Content-Type: application/json',
-    '--data-binary', BODY,
+    '-sS',
+    '--max-time',
+    '10',
+    '--aws-sigv4',
+    `aws:amz:${opts.region ?? REGION}:${SERVICE}`,
+    '--user',
+    `${AKID}:${opts.secret ?? SECRET}`,
+    '-H',
+    'Content-Type: application/json',
+    '--data-binary',
+    BODY,
     ...(opts.extra ?? []),
     url,
   ];
@@ -134,7 +140,11 @@ describe('SigV4 against curl --aws-sigv4', () => {
     await curlPost(`http://127.0.0.1:${port}${PATH}`);
     const req = await request;
     const r = verify(req, new Date(signedAt(req).getTime() + 360_000));
-    expect(r).toEqual({ ok: false, reason: 'date-out-of-window', detail: `x-amz-date ${req.headers['x-amz-date']} is 360 s in the past, outside the 300 s window` });
+    expect(r).toEqual({
+      ok: false,
+      reason: 'date-out-of-window',
+      detail: `x-amz-date ${req.headers['x-amz-date']} is 360 s in the past, outside the 300 s window`,
+    });
   });
 
   it('accepts curl over HTTP/2 once the caller passes :authority as host', async () => {

@@ -67,7 +67,10 @@ describe('xks-proxy keys', () => {
 
     const table = await cli('list', ...withKek);
     expect(table.code).toBe(0);
-    const rows = table.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/).slice(0, 4));
+    const rows = table.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s+/).slice(0, 4));
     expect(rows).toEqual([
       ['KEY', 'ID', 'USAGE', 'STATE'],
       ['dec', 'decrypt', 'enabled', '1'],
@@ -178,7 +181,10 @@ describe('xks-proxy keys --config', () => {
     await writeFile(join(dir, 'xks.yaml'), config([{ prefix: 'p', path: 'ks.json', secret: 'kek: env:TEST_KEK' }]));
     await cli('init', '--config', 'xks.yaml');
     await cli('create', 'foo', '--config', 'xks.yaml');
-    const provider = createSoftwareProvider({ type: 'software', path: 'ks.json', kek: 'env:TEST_KEK' }, { logger: pino({ level: 'silent' }), configDir: dir, env });
+    const provider = createSoftwareProvider(
+      { type: 'software', path: 'ks.json', kek: 'env:TEST_KEK' },
+      { logger: pino({ level: 'silent' }), configDir: dir, env },
+    );
     await provider.init();
     try {
       const v1 = await provider.encrypt({ keyId: 'foo', version: 1 }, Buffer.from('before rotation'), Buffer.alloc(0), ctx());

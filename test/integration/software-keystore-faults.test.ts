@@ -128,7 +128,10 @@ describe('exit with a file read stuck in a libuv thread', () => {
     const dir = await mkdtemp(join(tmpdir(), 'xks-stuck-'));
     const fifo = join(dir, 'hung');
     execFileSync('mkfifo', [fifo]);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/stuck-read-exit-child.ts', fifo, mode], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/stuck-read-exit-child.ts', fifo, mode], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

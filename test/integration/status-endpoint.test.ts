@@ -44,7 +44,13 @@ beforeAll(async () => {
   });
   // Wired as start-proxy.ts will wire it: the tracker observes the app, /status is mounted first.
   const tracker = new StatusTracker((prefix) => fx.tenants.get(prefix) !== undefined);
-  const app = createApp({ tenants: fx.tenants, logger: pino({ level: 'info' }, sink), bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2000, observers: [tracker.observe] });
+  const app = createApp({
+    tenants: fx.tenants,
+    logger: pino({ level: 'info' }, sink),
+    bodyLimitBytes: 64 * 1024,
+    requestTimeoutMs: 2000,
+    observers: [tracker.observe],
+  });
   root = new Hono();
   root.route('/', statusRoutes(tracker, fx.tenants, { current: () => ({ config: fx.config, configDir: fx.dir }), token: 'status-token-for-tests-0123456789' }));
   root.route('/', app);
@@ -77,7 +83,9 @@ describe('status view of a running proxy', () => {
     expect(ks.verdict).toMatch(/^No request has reached this key store/);
     expect(ks.lastHealthCheck).toBeNull();
     expect(ks.ekmFleet).toEqual([expect.objectContaining({ id: 'keystore.json', healthStatus: 'ACTIVE' })]);
-    expect(ks.credentials).toEqual([expect.objectContaining({ accessKeyId: DEMO_CREDENTIAL.accessKeyId, createdAt: '2024-01-01', lastUsedAt: null, requests: 0 })]);
+    expect(ks.credentials).toEqual([
+      expect.objectContaining({ accessKeyId: DEMO_CREDENTIAL.accessKeyId, createdAt: '2024-01-01', lastUsedAt: null, requests: 0 }),
+    ]);
     expect(ks.credentials[0]!.ageDays).toBeGreaterThan(300);
     expect(report.certificate?.subject).toContain('CN=xks.doctor.test');
     expect(report.certificate?.daysLeft).toBeGreaterThanOrEqual(88);
@@ -116,17 +124,25 @@ describe('status view of a running proxy', () => {
     const forwarded = await request(`${base}/status`, { dispatcher: agent, headers: { 'x-forwarded-for': '203.0.113.9' } });
     expect(forwarded.statusCode).toBe(403);
     await forwarded.body.dump();
-    const withToken = await root.request('/status', { headers: { authorization: 'Bearer status-token-for-tests-0123456789' } }, { incoming: { socket: { remoteAddress: '10.1.2.3' } } });
+    const withToken = await root.request(
+      '/status',
+      { headers: { authorization: 'Bearer status-token-for-tests-0123456789' } },
+      { incoming: { socket: { remoteAddress: '10.1.2.3' } } },
+    );
     expect(withToken.status).toBe(200);
     const wrongToken = await root.request('/status', { headers: { authorization: 'Bearer nope' } }, { incoming: { socket: { remoteAddress: '10.1.2.3' } } });
     expect(wrongToken.status).toBe(403);
   });
 
   it('prints the view readably with xks-proxy status', async () => {
-    const entry = "const { statusCommand } = await import('./src/cli/status-command.ts'); await statusCommand().parseAsync(process.argv.slice(1), { from: 'user' });";
+    const entry =
+      "const { statusCommand } = await import('./src/cli/status-command.ts'); await statusCommand().parseAsync(process.argv.slice(1), { from: 'user' });";
     const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', '--url', base], { cwd: REPO, timeout: 60_000 }, (error, stdout) =>
-        resolve({ code: error ? 1 : 0, stdout }),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', entry, '--', '--url', base],
+        { cwd: REPO, timeout: 60_000 },
+        (error, stdout) => resolve({ code: error ? 1 : 0, stdout }),
       );
     });
     expect(out.code).toBe(0);
@@ -138,7 +154,11 @@ describe('status view of a running proxy', () => {
   });
 
   it('tells the operator to enable the endpoint when the proxy does not serve it', async () => {
-    const plain = await startListener(createApp({ tenants: fx.tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 65536, requestTimeoutMs: 2000 }), { ...fx.config.server, tls: undefined }, { logger: pino({ level: 'silent' }), configDir: fx.dir });
+    const plain = await startListener(
+      createApp({ tenants: fx.tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 65536, requestTimeoutMs: 2000 }),
+      { ...fx.config.server, tls: undefined },
+      { logger: pino({ level: 'silent' }), configDir: fx.dir },
+    );
     try {
       await expect(fetchStatus(new URL(`http://127.0.0.1:${plain.address.port}/status`), {})).rejects.toThrow(/server\.statusEndpoint: true/);
     } finally {

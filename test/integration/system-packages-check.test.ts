@@ -86,7 +86,11 @@ describe('the system package check before npm test', () => {
     await chmod(join(bin, 'apt-get'), 0o755);
     const list = await writeList(
       'to-install.txt',
-      ['pkg-a | | test -e ' + join(installed, 'pkg-a'), 'pkg-b | --no-install-recommends | test -e ' + join(installed, 'pkg-b'), 'pkg-c | | command -v sh'].join('\n'),
+      [
+        'pkg-a | | test -e ' + join(installed, 'pkg-a'),
+        'pkg-b | --no-install-recommends | test -e ' + join(installed, 'pkg-b'),
+        'pkg-c | | command -v sh',
+      ].join('\n'),
     );
     const { code, stderr } = await runCheck(list, 'root', bin);
     expect(stderr).toContain('installing the Debian packages the tests need: pkg-a pkg-b');
@@ -112,7 +116,10 @@ describe('the system package check before npm test', () => {
   it('as root, reports a failed apt-get with its output and exits 1', async () => {
     const bin = join(dir, 'failing-apt-bin');
     await mkdir(bin, { recursive: true });
-    await writeFile(join(bin, 'apt-get'), '#!/bin/sh\n[ "$1" = update ] && exit 0\nfor a in "$@"; do last="$a"; done\necho "E: Unable to locate package $last" >&2\nexit 100\n');
+    await writeFile(
+      join(bin, 'apt-get'),
+      '#!/bin/sh\n[ "$1" = update ] && exit 0\nfor a in "$@"; do last="$a"; done\necho "E: Unable to locate package $last" >&2\nexit 100\n',
+    );
     await chmod(join(bin, 'apt-get'), 0o755);
     const list = await writeList('unknown.txt', 'xks-unknown | | command -v xks-no-such-tool-e\n');
     const { code, stderr } = await runCheck(list, 'root', bin);
@@ -130,7 +137,10 @@ describe('the system package check before npm test', () => {
 
   it('the committed list parses and names the AWS XKS test client needs', async () => {
     const text = await readFile(fileURLToPath(new URL('../../scripts/system-packages.txt', import.meta.url)), 'utf8');
-    const names = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).map((l) => l.split('|')[0]!.trim());
+    const names = text
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => l.split('|')[0]!.trim());
     expect(names).toEqual(expect.arrayContaining(['uuid-runtime', 'jq', 'xxd', 'curl']));
   });
 

@@ -88,7 +88,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function answerLikeAnXksProxy(req: IncomingMessage, res: ServerResponse, body: Record<string, any> | undefined): void {
   const op = (req.url ?? '').split('/').at(-1);
   if (op === 'health') {
-    sendJson(res, 200, { xksProxyFleetSize: 1, xksProxyVendor: 'fake', xksProxyModel: 'fake 1', ekmVendor: 'Fake EKM', ekmFleetDetails: [{ id: 'hsm-1', model: 'fake', healthStatus: 'ACTIVE' }] });
+    sendJson(res, 200, {
+      xksProxyFleetSize: 1,
+      xksProxyVendor: 'fake',
+      xksProxyModel: 'fake 1',
+      ekmVendor: 'Fake EKM',
+      ekmFleetDetails: [{ id: 'hsm-1', model: 'fake', healthStatus: 'ACTIVE' }],
+    });
   } else if (op === 'metadata') {
     sendJson(res, 200, { keySpec: 'AES_256', keyUsage: ['ENCRYPT', 'DECRYPT'], keyStatus: 'ENABLED' });
   } else if (op === 'encrypt') {
@@ -195,19 +201,36 @@ describe('a slow upstream', () => {
 describe('an upstream that answers garbage', () => {
   const garbage: Array<[string, Handler]> = [
     ['a 200 that is not JSON', (_q, res) => res.end('this is not json')],
-    ['a 500 HTML page', (_q, res) => {
-      res.writeHead(500, { 'content-type': 'text/html' });
-      res.end('<html><body>Internal Server Error</body></html>');
-    }],
+    [
+      'a 500 HTML page',
+      (_q, res) => {
+        res.writeHead(500, { 'content-type': 'text/html' });
+        res.end('<html><body>Internal Server Error</body></html>');
+      },
+    ],
     ['a 502 JSON without a spec errorName', (_q, res) => sendJson(res, 502, { errorName: 'BadGateway', errorMessage: 'nope' })],
     ['a JSON array', (_q, res) => sendJson(res, 200, [1, 2, 3])],
-    ['a 15-byte tag', (_q, res, body) => sendJson(res, 200, { ciphertext: body?.plaintext, initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(15)) })],
-    ['a ciphertext longer than the plaintext', (_q, res) => sendJson(res, 200, { ciphertext: b64(randomBytes(99)), initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) })],
-    ['fields that are not Base64', (_q, res) => sendJson(res, 200, { ciphertext: '*****', initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) })],
-    ['a connection closed halfway through the body', (req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
-      res.write('{"ciphertext":"', () => req.socket.destroy());
-    }],
+    [
+      'a 15-byte tag',
+      (_q, res, body) =>
+        sendJson(res, 200, { ciphertext: body?.plaintext, initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(15)) }),
+    ],
+    [
+      'a ciphertext longer than the plaintext',
+      (_q, res) =>
+        sendJson(res, 200, { ciphertext: b64(randomBytes(99)), initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) }),
+    ],
+    [
+      'fields that are not Base64',
+      (_q, res) => sendJson(res, 200, { ciphertext: '*****', initializationVector: b64(randomBytes(12)), authenticationTag: b64(randomBytes(16)) }),
+    ],
+    [
+      'a connection closed halfway through the body',
+      (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+        res.write('{"ciphertext":"', () => req.socket.destroy());
+      },
+    ],
     ['a body larger than maxResponseBytes', (_q, res) => sendJson(res, 200, { ciphertext: 'A'.repeat(200_000) })],
   ];
 
@@ -232,7 +255,12 @@ describe('an upstream that answers garbage', () => {
     );
     const app = front([a]);
     const path = xksPath(DEMO_PREFIX, 'encrypt');
-    const text = JSON.stringify({ requestMetadata: requestMetadata('Encrypt'), plaintext: b64('hi'), encryptionAlgorithm: 'AES_GCM', ciphertextDataIntegrityValueAlgorithm: 'SHA_256' });
+    const text = JSON.stringify({
+      requestMetadata: requestMetadata('Encrypt'),
+      plaintext: b64('hi'),
+      encryptionAlgorithm: 'AES_GCM',
+      ciphertextDataIntegrityValueAlgorithm: 'SHA_256',
+    });
     const res = await app.request(path, { method: 'POST', headers: signXks(path, text), body: text });
     expect([res.status, ((await res.json()) as { errorName: string }).errorName]).toEqual([500, 'InternalException']);
   });
@@ -292,10 +320,14 @@ describe('connections and signing', () => {
     expect(a.connections).toBeLessThanOrEqual(3);
   });
 
-  it('signs with the upstream credential, never forwarding the caller\'s signature', async () => {
+  it("signs with the upstream credential, never forwarding the caller's signature", async () => {
     await call(front([a]), 'metadata');
     const auth = a.requests[0]?.authorization ?? '';
-    expect(auth).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${UPSTREAM_AKID}/\\d{8}/us-east-1/kms-xks-proxy/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=[0-9a-f]{64}$`));
+    expect(auth).toMatch(
+      new RegExp(
+        `^AWS4-HMAC-SHA256 Credential=${UPSTREAM_AKID}/\\d{8}/us-east-1/kms-xks-proxy/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=[0-9a-f]{64}$`,
+      ),
+    );
     expect(auth).not.toContain(DEMO_CREDENTIAL.accessKeyId);
   });
 
@@ -311,7 +343,10 @@ describe('connections and signing', () => {
 
   it('cuts ekmFleetDetails to 10 entries across upstreams', async () => {
     const many: Handler = (_q, res) =>
-      sendJson(res, 200, { ekmVendor: 'Fake EKM', ekmFleetDetails: Array.from({ length: 7 }, (_, i) => ({ id: `hsm-${i}`, model: 'fake', healthStatus: 'ACTIVE' })) });
+      sendJson(res, 200, {
+        ekmVendor: 'Fake EKM',
+        ekmFleetDetails: Array.from({ length: 7 }, (_, i) => ({ id: `hsm-${i}`, model: 'fake', healthStatus: 'ACTIVE' })),
+      });
     a.reset(many);
     b.reset(many);
     const { json: health } = await call(front([a, b]), 'health');

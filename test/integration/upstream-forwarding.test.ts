@@ -124,7 +124,11 @@ describe('forwarding to a live upstream proxy', () => {
 
   it('passes the upstream CDIV through, equal to SHA-256 over the returned fields', async () => {
     const aad = 'project=nile,department=marketing';
-    const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('Hello World!', { additionalAuthenticatedData: b64(aad), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' }));
+    const enc = await call(
+      app,
+      xksPath(DEMO_PREFIX, 'encrypt', 'foo'),
+      encryptRequestBody('Hello World!', { additionalAuthenticatedData: b64(aad), ciphertextDataIntegrityValueAlgorithm: 'SHA_256' }),
+    );
     expect(enc.status).toBe(200);
     expect(enc.json.ciphertextDataIntegrityValue).toBe(expectedCdiv(aad, enc.json));
   });
@@ -139,7 +143,11 @@ describe('forwarding to a live upstream proxy', () => {
     const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('tamper me'));
     const tag = Buffer.from(enc.json.authenticationTag, 'base64');
     tag[0]! ^= 1;
-    const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json, { authenticationTag: tag.toString('base64') }));
+    const { status, json } = await call(
+      app,
+      xksPath(DEMO_PREFIX, 'decrypt', 'foo'),
+      decryptRequestBody(enc.json, { authenticationTag: tag.toString('base64') }),
+    );
     expect(status).toBe(400);
     expect(json.errorName).toBe('InvalidCiphertextException');
   });
@@ -182,14 +190,20 @@ describe('key id map with unmapped ids rejected', () => {
 
 describe('misconfigured upstream access', () => {
   it('answers InternalException, not AuthenticationFailedException, when the upstream rejects our credential', async () => {
-    const { app } = front({ endpoints: [{ url: upstream.url }], credential: { accessKeyId: UPSTREAM_AKID, secretAccessKey: randomBytes(36).toString('base64') } });
+    const { app } = front({
+      endpoints: [{ url: upstream.url }],
+      credential: { accessKeyId: UPSTREAM_AKID, secretAccessKey: randomBytes(36).toString('base64') },
+    });
     const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'metadata', 'foo'), { requestMetadata: requestMetadata('DescribeKey') });
     expect([status, json.errorName]).toEqual([500, 'InternalException']);
     expect(json.errorMessage).toMatch(/upstream .*credential/i);
   });
 
   it('reports the upstream UNAVAILABLE in health when it rejects our credential', async () => {
-    const { app } = front({ endpoints: [{ url: upstream.url, id: 'vendor-a' }], credential: { accessKeyId: 'WRONGACCESSKEYIDABCDEFGH2345', secretAccessKey: UPSTREAM_SECRET } });
+    const { app } = front({
+      endpoints: [{ url: upstream.url, id: 'vendor-a' }],
+      credential: { accessKeyId: 'WRONGACCESSKEYIDABCDEFGH2345', secretAccessKey: UPSTREAM_SECRET },
+    });
     const { status, json } = await call(app, xksPath(DEMO_PREFIX, 'health'), { requestMetadata: { kmsRequestId: 'h2', kmsOperation: 'KmsHealthCheck' } });
     expect(status).toBe(200);
     expect(json.ekmFleetDetails).toEqual([{ id: 'vendor-a', model: expect.any(String), healthStatus: 'UNAVAILABLE' }]);
@@ -218,7 +232,12 @@ describe('an upstream that is down', () => {
   });
 
   it('fails over from a dead endpoint to a live one, and health shows both', async () => {
-    const { app } = front({ endpoints: [{ url: `http://127.0.0.1:${await deadPort()}`, id: 'dead' }, { url: upstream.url, id: 'live' }] });
+    const { app } = front({
+      endpoints: [
+        { url: `http://127.0.0.1:${await deadPort()}`, id: 'dead' },
+        { url: upstream.url, id: 'live' },
+      ],
+    });
     const enc = await call(app, xksPath(DEMO_PREFIX, 'encrypt', 'foo'), encryptRequestBody('failover'));
     expect(enc.status).toBe(200);
     const dec = await call(app, xksPath(DEMO_PREFIX, 'decrypt', 'foo'), decryptRequestBody(enc.json));

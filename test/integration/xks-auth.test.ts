@@ -58,11 +58,14 @@ describe('SigV4 verification', () => {
     ['a date 6 minutes in the future', () => signXks(PATH, BODY, { date: new Date(Date.now() + 6 * 60_000) })],
     ['the wrong service', () => signXks(PATH, BODY, { service: 'kms' })],
     ['the wrong region', () => signXks(PATH, BODY, { region: 'eu-west-1' })],
-    ['no Authorization header', () => {
-      const h = signXks(PATH, BODY);
-      delete h.authorization;
-      return h;
-    }],
+    [
+      'no Authorization header',
+      () => {
+        const h = signXks(PATH, BODY);
+        delete h.authorization;
+        return h;
+      },
+    ],
     ['a malformed Authorization header', () => ({ ...signXks(PATH, BODY), authorization: 'AWS4-HMAC-SHA256 garbage' })],
     ['a Basic Authorization header', () => ({ ...signXks(PATH, BODY), authorization: 'Basic dXNlcjpwYXNz' })],
     ['a signature for another path', () => signXks(xksPath(DEMO_PREFIX, 'metadata', 'other'), BODY)],
@@ -123,7 +126,15 @@ describe('request logging', () => {
     }
     const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'xks request');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ kmsRequestId: 'req-log-test-1', kmsOperation: 'Encrypt', operation: 'encrypt', prefix: DEMO_PREFIX, keyId: 'foo', status: 200, outcome: 'ok' });
+    expect(lines[0]).toMatchObject({
+      kmsRequestId: 'req-log-test-1',
+      kmsOperation: 'Encrypt',
+      operation: 'encrypt',
+      prefix: DEMO_PREFIX,
+      keyId: 'foo',
+      status: 200,
+      outcome: 'ok',
+    });
     expect(typeof lines[0]!.latencyMs).toBe('number');
     expect(lines[1]).toMatchObject({ kmsRequestId: 'req-log-test-2', operation: 'decrypt', status: 200 });
   });

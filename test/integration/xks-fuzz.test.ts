@@ -16,7 +16,10 @@ let proxy: RunningProxy;
 
 beforeAll(async () => {
   fx = await createSoftwareFixture();
-  const config = parseConfig(softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000 }, logging: { level: 'silent' } }), 'fuzz.yaml');
+  const config = parseConfig(
+    softwareConfig(fx.keystorePath, fx.kekHex, { server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 2000 }, logging: { level: 'silent' } }),
+    'fuzz.yaml',
+  );
   proxy = await startProxy({ config, file: 'fuzz.yaml', configDir: fx.dir }, { logger: pino({ level: 'silent' }) });
 });
 afterAll(async () => {

@@ -79,7 +79,12 @@ async function h2Streams(): Promise<FloodResult> {
   session.on('remoteSettings', (s) => (result.advertisedMaxConcurrentStreams ??= s.maxConcurrentStreams));
   for (let i = 0; i < plan.count && !session.destroyed; i++) {
     try {
-      const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': plan.path ?? '/kms/xks/v1/health',
+        'content-type': 'application/json',
+        'content-length': '100',
+      });
       result.opened = (result.opened ?? 0) + 1;
       req.on('response', () => result.answered++);
       req.on('error', () => result.refused++);
@@ -107,7 +112,12 @@ async function h2Reset(): Promise<FloodResult> {
   announceStarted();
   for (let i = 0; i < plan.count && !session.destroyed && !result.goaway; i++) {
     try {
-      const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': plan.path ?? '/kms/xks/v1/health',
+        'content-type': 'application/json',
+        'content-length': '100',
+      });
       req.on('error', () => undefined);
       result.opened = (result.opened ?? 0) + 1;
       req.write('{');
@@ -130,7 +140,12 @@ async function h2Hold(): Promise<FloodResult> {
   const open = (session: http2.ClientHttp2Session) => {
     if (stopping || session.destroyed || session.closed) return;
     try {
-      const req = session.request({ ':method': 'POST', ':path': plan.path ?? '/kms/xks/v1/health', 'content-type': 'application/json', 'content-length': '100' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': plan.path ?? '/kms/xks/v1/health',
+        'content-type': 'application/json',
+        'content-length': '100',
+      });
       result.opened!++;
       req.on('response', () => result.answered++);
       req.on('error', () => undefined);
@@ -166,7 +181,11 @@ async function connections(): Promise<FloodResult> {
   const result: FloodResult = (current = { mode: plan.mode, refused: 0, answered: 0, goaway: false, closedByServer: 0 });
   const sockets: net.Socket[] = [];
   for (let i = 0; i < plan.count; i++) {
-    const s = net.connect({ host: plan.host ?? '127.0.0.1', port: plan.port!, ...(plan.localAddress === undefined ? {} : { localAddress: plan.localAddress }) });
+    const s = net.connect({
+      host: plan.host ?? '127.0.0.1',
+      port: plan.port!,
+      ...(plan.localAddress === undefined ? {} : { localAddress: plan.localAddress }),
+    });
     s.on('error', () => undefined);
     s.on('close', () => {
       result.closedByServer!++;

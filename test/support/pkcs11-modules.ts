@@ -124,7 +124,13 @@ async function createSoftHsmModule(tokenName: string): Promise<Pkcs11TestModule>
     pin: fx.tokens[0]?.pin,
     // The PIN on the provider, so an override of `tokens` keeps it (as with NSS's login: none).
     config: (overrides = {}) =>
-      pkcs11ProviderConfigSchema.parse({ type: 'pkcs11', module: fx.modulePath, pin: `file:${fx.tokens[0]?.pinFile ?? ''}`, tokens: [{ label: tokenName }], ...overrides }),
+      pkcs11ProviderConfigSchema.parse({
+        type: 'pkcs11',
+        module: fx.modulePath,
+        pin: `file:${fx.tokens[0]?.pinFile ?? ''}`,
+        tokens: [{ label: tokenName }],
+        ...overrides,
+      }),
     raw: () => fx.raw(),
     slot: () => fx.slotOf(tokenName),
     generateKey: (keyLabel, usage) => fx.generateKey(tokenName, keyLabel, usage),

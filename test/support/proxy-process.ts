@@ -73,7 +73,13 @@ export async function startProxyProcess(opts: ProxyProcessOptions = {}): Promise
     await ensureDemoKeystore(keystorePath, { kek });
     for (const [name, text] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), text, { mode: 0o600 });
     const config = {
-      server: { host: '127.0.0.1', port: 0, requestTimeoutMs: opts.requestTimeoutMs ?? 2_000, ...(opts.tls === undefined ? {} : { tls: opts.tls }), ...opts.server },
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 2_000,
+        ...(opts.tls === undefined ? {} : { tls: opts.tls }),
+        ...opts.server,
+      },
       logging: { level: 'info', pretty: false },
       keyStores: [
         {

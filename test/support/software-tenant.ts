@@ -40,7 +40,9 @@ export function softwareConfig(keystorePath: string, kekHex: string, extra: Reco
 }
 
 /** Creates the keystore (raw KEK: no scrypt cost in tests) and the tenants over it. */
-export async function createSoftwareFixture(opts: { logger?: Logger; rawConfig?: (path: string, kek: string) => Record<string, unknown> } = {}): Promise<SoftwareFixture> {
+export async function createSoftwareFixture(
+  opts: { logger?: Logger; rawConfig?: (path: string, kek: string) => Record<string, unknown> } = {},
+): Promise<SoftwareFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'xks-sw-'));
   const keystorePath = join(dir, 'keystore.json');
   const kekHex = randomBytes(32).toString('hex');

@@ -47,7 +47,27 @@ export const KEY_ID_FAMILIES: Readonly<Record<string, readonly string[]>> = {
   unicode: [...['ключ', '鍵', '🔑', 'e\u0301', '\u202e'].map((s) => encodeURIComponent(s)), '%ED%A0%80', '%C0%AE', '%FF'],
 };
 
-const WEIRD_VALUES: unknown[] = [null, true, 0, -1, 1e308, '', ' ', '====', 'AA', 'A'.repeat(20_000), [], {}, [1], { a: 1 }, '\u0000', '\ud800', '../../etc', 'constructor', '__proto__'];
+const WEIRD_VALUES: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1e308,
+  '',
+  ' ',
+  '====',
+  'AA',
+  'A'.repeat(20_000),
+  [],
+  {},
+  [1],
+  { a: 1 },
+  '\u0000',
+  '\ud800',
+  '../../etc',
+  'constructor',
+  '__proto__',
+];
 
 function pick<T>(list: readonly T[], rand: () => number): T {
   return list[Math.floor(rand() * list.length)] as T;
@@ -114,7 +134,9 @@ export function rawSignedPost(port: number, path: string, body: string): Promise
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers: { ...headers, host }, agent, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within 10 s for ${path}`)));
@@ -215,7 +237,9 @@ export async function healthAfterFuzz(target: FuzzTarget): Promise<RawAnswer> {
  * (new coverage each run), printed so a failure can be replayed with FUZZ_SEEDS=a,b,c.
  */
 export function fuzzSeeds(provider: string, fixed: readonly number[]): number[] {
-  const fromEnv = process.env.FUZZ_SEEDS?.split(',').map((s) => Number.parseInt(s, 10)).filter((n) => Number.isInteger(n));
+  const fromEnv = process.env.FUZZ_SEEDS?.split(',')
+    .map((s) => Number.parseInt(s, 10))
+    .filter((n) => Number.isInteger(n));
   const seeds = fromEnv !== undefined && fromEnv.length > 0 ? fromEnv : [...fixed, Date.now() % 1_000_000];
   process.stdout.write(`xks fuzz on ${provider}: seeds ${seeds.join(',')} (replay with FUZZ_SEEDS=${seeds.join(',')})\n`);
   return seeds;
@@ -231,15 +255,23 @@ export function closeFuzzAgent(): void {
  * families reached the key manager: at least one inherited name got KeyNotFoundException),
  * then a health call that must still succeed.
  */
-export function fuzzSuite(provider: string, target: () => FuzzTarget, opts: { fixedSeeds: readonly number[]; requestsPerSeed: number; timeoutMs: number }): void {
+export function fuzzSuite(
+  provider: string,
+  target: () => FuzzTarget,
+  opts: { fixedSeeds: readonly number[]; requestsPerSeed: number; timeoutMs: number },
+): void {
   const seeds = fuzzSeeds(provider, opts.fixedSeeds);
   const families = new Map<string, number>();
   for (const seed of seeds) {
-    it(`seed ${seed}: ${opts.requestsPerSeed} signed requests, every answer in the spec's error contract`, async () => {
-      const report = await fuzzSeed(target(), seed, opts.requestsPerSeed);
-      for (const [outcome, n] of report.outcomes) families.set(outcome, (families.get(outcome) ?? 0) + n);
-      expect(report.violations).toEqual([]);
-    }, opts.timeoutMs);
+    it(
+      `seed ${seed}: ${opts.requestsPerSeed} signed requests, every answer in the spec's error contract`,
+      async () => {
+        const report = await fuzzSeed(target(), seed, opts.requestsPerSeed);
+        for (const [outcome, n] of report.outcomes) families.set(outcome, (families.get(outcome) ?? 0) + n);
+        expect(report.violations).toEqual([]);
+      },
+      opts.timeoutMs,
+    );
   }
   it('reached the key manager with inherited-name key ids, and the proxy still answers a health call', async () => {
     // Well-formed requests for `constructor` & co. pass validation and must be looked up (and not found).

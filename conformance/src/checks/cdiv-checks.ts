@@ -21,7 +21,9 @@ function cdivCheck(id: string, title: string, aad: Buffer | undefined): CheckDef
       if (!expected.equals(out.cdiv!)) {
         const withoutAad = computeCdiv({ ...out });
         const hint = aad && withoutAad.equals(out.cdiv!) ? ' (it leaves out the AAD)' : '';
-        fail(`ciphertextDataIntegrityValue ${out.cdiv!.toString('base64')} differs from SHA-256(aad || metadata || iv || ciphertext || tag) = ${expected.toString('base64')}${hint}`);
+        fail(
+          `ciphertextDataIntegrityValue ${out.cdiv!.toString('base64')} differs from SHA-256(aad || metadata || iv || ciphertext || tag) = ${expected.toString('base64')}${hint}`,
+        );
       }
       // KMS reads a CDIV as a promise that the same fields decrypt (Appendix C).
       await decryptOk(client, options.keys.main, decryptInputFor(out, aad), plaintext, 'decrypt the CDIV-vouched ciphertext');
@@ -31,6 +33,10 @@ function cdivCheck(id: string, title: string, aad: Buffer | undefined): CheckDef
 
 /** Checks of the ciphertext data integrity value. */
 export const cdivChecks: CheckDefinition[] = [
-  cdivCheck('with-aad', 'with AAD, the CDIV equals SHA-256(aad || metadata || iv || ciphertext || tag) and the output decrypts', Buffer.from('project=nile,department=marketing')),
+  cdivCheck(
+    'with-aad',
+    'with AAD, the CDIV equals SHA-256(aad || metadata || iv || ciphertext || tag) and the output decrypts',
+    Buffer.from('project=nile,department=marketing'),
+  ),
   cdivCheck('without-aad', 'without AAD, the CDIV equals SHA-256(metadata || iv || ciphertext || tag) and the output decrypts', undefined),
 ];

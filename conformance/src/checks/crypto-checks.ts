@@ -75,13 +75,17 @@ export const cryptoChecks: CheckDefinition[] = [
   {
     id: 'crypto.key-binding',
     group: GROUP,
-    title: "a ciphertext made under the main key does not decrypt under another key (decrypt-only key)",
+    title: 'a ciphertext made under the main key does not decrypt under another key (decrypt-only key)',
     spec: 'API operations (externalKeyId identifies one key); Decrypt',
     level: 'MUST',
     async run({ client, options }) {
       if (options.keys.decryptOnly === '') skip('no decryptOnly key configured');
       const out = await encryptOk(client, options.keys.main, { plaintext: randomBytes(32) });
-      expectError(await client.decrypt(options.keys.decryptOnly, decryptInputFor(out)), ['InvalidCiphertextException'], `decrypt ${options.keys.main}'s ciphertext with ${options.keys.decryptOnly}`);
+      expectError(
+        await client.decrypt(options.keys.decryptOnly, decryptInputFor(out)),
+        ['InvalidCiphertextException'],
+        `decrypt ${options.keys.main}'s ciphertext with ${options.keys.decryptOnly}`,
+      );
     },
   },
 ];

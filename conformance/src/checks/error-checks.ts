@@ -26,7 +26,10 @@ async function provokeErrors(client: XksClient): Promise<ProvokedError[]> {
     ['wrong secret', () => client.metadata(key, undefined, { sign: { secretAccessKey: `${o.secretAccessKey}x` } })],
     ['malformed JSON', () => client.call(client.path('encrypt', key), '{"requestMetadata": {')],
     ['missing plaintext', () => client.call(client.path('encrypt', key), { ...encryptBody({ plaintext: bytes }), plaintext: undefined })],
-    ['corrupt ciphertext', () => client.call(client.path('decrypt', key), decryptBody({ ciphertext: bytes, iv: bytes.subarray(0, 12), tag: bytes.subarray(0, 16) }))],
+    [
+      'corrupt ciphertext',
+      () => client.call(client.path('decrypt', key), decryptBody({ ciphertext: bytes, iv: bytes.subarray(0, 12), tag: bytes.subarray(0, 16) })),
+    ],
   ];
   const out: ProvokedError[] = [];
   for (const [label, send] of cases) out.push({ label, answer: await send() });

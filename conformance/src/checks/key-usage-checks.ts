@@ -92,7 +92,8 @@ function usageMatrix(role: keyof ConformanceKeys, mayEncrypt: boolean, mayDecryp
       await cell(`metadata of ${key}`, async () => {
         const body = expectSuccess(await client.metadata(key), `metadata of ${key}`);
         const got = body.keyUsage as string[];
-        if (got.includes('ENCRYPT') !== mayEncrypt || got.includes('DECRYPT') !== mayDecrypt) fail(`metadata of ${key}: keyUsage ${JSON.stringify(got)}, expected ${usage}`);
+        if (got.includes('ENCRYPT') !== mayEncrypt || got.includes('DECRYPT') !== mayDecrypt)
+          fail(`metadata of ${key}: keyUsage ${JSON.stringify(got)}, expected ${usage}`);
       });
       if (problems.length > 0) fail(problems.join('; '));
       return `${cells.length} cells as expected`;
@@ -128,7 +129,11 @@ export const keyUsageChecks: CheckDefinition[] = [
     async run({ client, options }) {
       const key = keyOrSkip(options.keys, 'decryptOnly');
       expectError(await client.encrypt(key, { plaintext: randomBytes(32) }), ['InvalidKeyUsageException'], `encrypt with ${key}`);
-      expectError(await client.encrypt(key, { plaintext: randomBytes(32), aad: randomBytes(8), cdiv: true }), ['InvalidKeyUsageException'], `encrypt with ${key}, AAD and CDIV`);
+      expectError(
+        await client.encrypt(key, { plaintext: randomBytes(32), aad: randomBytes(8), cdiv: true }),
+        ['InvalidKeyUsageException'],
+        `encrypt with ${key}, AAD and CDIV`,
+      );
     },
   },
   {

@@ -38,7 +38,11 @@ export const requestMetadataChecks: CheckDefinition[] = [
     spec: 'GetKeyMetadata, Encrypt, Decrypt, GetHealthStatus (MUST NOT reject other kmsOperation values)',
     level: 'MUST',
     async run({ client }) {
-      await allOperationsAccept(client, (_op, h) => (h ? healthMetadata('FutureHealthProbe') : requestMetadata('BulkFutureOperation')), 'with an unknown kmsOperation');
+      await allOperationsAccept(
+        client,
+        (_op, h) => (h ? healthMetadata('FutureHealthProbe') : requestMetadata('BulkFutureOperation')),
+        'with an unknown kmsOperation',
+      );
     },
   },
   {
@@ -49,7 +53,11 @@ export const requestMetadataChecks: CheckDefinition[] = [
     level: 'MUST',
     async run({ client }) {
       const id = 'not-a-uuid:conformance/0001 with spaces';
-      await allOperationsAccept(client, (op, h) => (h ? healthMetadata(op, { kmsRequestId: id }) : requestMetadata(op, { kmsRequestId: id })), 'with a non-UUID kmsRequestId');
+      await allOperationsAccept(
+        client,
+        (op, h) => (h ? healthMetadata(op, { kmsRequestId: id }) : requestMetadata(op, { kmsRequestId: id })),
+        'with a non-UUID kmsRequestId',
+      );
     },
   },
   {
@@ -61,7 +69,11 @@ export const requestMetadataChecks: CheckDefinition[] = [
     async run({ client }) {
       const vpc = { awsSourceVpc: 'vpc-0123456789abcdef0', awsSourceVpce: 'vpce-0123456789abcdef0', kmsViaService: 's3' };
       await allOperationsAccept(client, (op, h) => (h ? healthMetadata(op) : requestMetadata(op, vpc)), 'with VPC fields');
-      await allOperationsAccept(client, (op, h) => (h ? healthMetadata(op) : requestMetadata(op, { kmsViaService: undefined })), 'with the minimal requestMetadata');
+      await allOperationsAccept(
+        client,
+        (op, h) => (h ? healthMetadata(op) : requestMetadata(op, { kmsViaService: undefined })),
+        'with the minimal requestMetadata',
+      );
     },
   },
   {

@@ -52,8 +52,12 @@ function otherSecret(secret: string): string {
  * refused. The malformed-header shapes are in sigv4-shape-checks.ts.
  */
 export const sigv4Checks: CheckDefinition[] = [
-  acceptance('valid-kms-style', 'a request signed as KMS signs it (SignedHeaders=host;x-amz-date) is accepted', 'MUST', () => ({ sign: { signedHeaders: 'kms' } })),
-  acceptance('valid-extra-signed-headers', 'a valid signature that also covers content-type and content-length is accepted', 'MUST', () => ({ sign: { signedHeaders: 'all' } })),
+  acceptance('valid-kms-style', 'a request signed as KMS signs it (SignedHeaders=host;x-amz-date) is accepted', 'MUST', () => ({
+    sign: { signedHeaders: 'kms' },
+  })),
+  acceptance('valid-extra-signed-headers', 'a valid signature that also covers content-type and content-length is accepted', 'MUST', () => ({
+    sign: { signedHeaders: 'all' },
+  })),
   {
     id: 'sigv4.valid-formatted-body',
     group: GROUP,
@@ -67,8 +71,12 @@ export const sigv4Checks: CheckDefinition[] = [
       expectSuccess(await client.call(client.path('metadata', options.keys.main), body), 'formatted body');
     },
   },
-  acceptance('clock-skew-tolerated', 'a signature dated 4 minutes ago (clock drift within the window) is accepted', 'SHOULD', () => ({ sign: { date: new Date(Date.now() - 4 * MINUTE) } })),
-  rejection('missing-authorization', 'a request without an Authorization header is answered 401 AuthenticationFailedException', 'MUST', () => ({ unsigned: true })),
+  acceptance('clock-skew-tolerated', 'a signature dated 4 minutes ago (clock drift within the window) is accepted', 'SHOULD', () => ({
+    sign: { date: new Date(Date.now() - 4 * MINUTE) },
+  })),
+  rejection('missing-authorization', 'a request without an Authorization header is answered 401 AuthenticationFailedException', 'MUST', () => ({
+    unsigned: true,
+  })),
   rejection('malformed-authorization', 'a malformed Authorization header is answered 401 AuthenticationFailedException', 'MUST', () => ({
     setHeaders: { authorization: 'AWS4-HMAC-SHA256 Credential=garbage, SignedHeaders=host, Signature=00' },
   })),
@@ -96,16 +104,40 @@ export const sigv4Checks: CheckDefinition[] = [
   rejection('missing-date', 'a request whose signed X-Amz-Date header was removed is answered 401 AuthenticationFailedException', 'MUST', () => ({
     dropHeaders: ['x-amz-date'],
   })),
-  rejection('stale-date', 'a signature dated 15 minutes ago is answered 401 AuthenticationFailedException (replay)', 'MUST', () => ({
-    sign: { date: new Date(Date.now() - 15 * MINUTE) },
-  }), 'Appendix A, Task 4'),
-  rejection('future-date', 'a signature dated 15 minutes ahead is answered 401 AuthenticationFailedException (replay)', 'MUST', () => ({
-    sign: { date: new Date(Date.now() + 15 * MINUTE) },
-  }), 'Appendix A, Task 4'),
-  rejection('replay-window-past', 'a signature dated 6 minutes ago (outside the 5-minute window) is answered 401', 'SHOULD', () => ({
-    sign: { date: new Date(Date.now() - 6 * MINUTE) },
-  }), 'Appendix A, Task 4'),
-  rejection('replay-window-future', 'a signature dated 6 minutes ahead (outside the 5-minute window) is answered 401', 'SHOULD', () => ({
-    sign: { date: new Date(Date.now() + 6 * MINUTE) },
-  }), 'Appendix A, Task 4'),
+  rejection(
+    'stale-date',
+    'a signature dated 15 minutes ago is answered 401 AuthenticationFailedException (replay)',
+    'MUST',
+    () => ({
+      sign: { date: new Date(Date.now() - 15 * MINUTE) },
+    }),
+    'Appendix A, Task 4',
+  ),
+  rejection(
+    'future-date',
+    'a signature dated 15 minutes ahead is answered 401 AuthenticationFailedException (replay)',
+    'MUST',
+    () => ({
+      sign: { date: new Date(Date.now() + 15 * MINUTE) },
+    }),
+    'Appendix A, Task 4',
+  ),
+  rejection(
+    'replay-window-past',
+    'a signature dated 6 minutes ago (outside the 5-minute window) is answered 401',
+    'SHOULD',
+    () => ({
+      sign: { date: new Date(Date.now() - 6 * MINUTE) },
+    }),
+    'Appendix A, Task 4',
+  ),
+  rejection(
+    'replay-window-future',
+    'a signature dated 6 minutes ahead (outside the 5-minute window) is answered 401',
+    'SHOULD',
+    () => ({
+      sign: { date: new Date(Date.now() + 6 * MINUTE) },
+    }),
+    'Appendix A, Task 4',
+  ),
 ];

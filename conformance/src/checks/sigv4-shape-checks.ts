@@ -176,7 +176,10 @@ export const sigv4ShapeChecks: CheckDefinition[] = [
     ['Credential twice (same value)', { components: repeated('Credential') }],
     ['SignedHeaders twice (same value)', { components: repeated('SignedHeaders') }],
     ['Signature twice (same value)', { components: repeated('Signature') }],
-    ['a wrong Credential, then the right one', { components: repeated('Credential', 'CONFORMANCEUNKNOWNKEY234/20000101/us-east-1/kms-xks-proxy/aws4_request') }],
+    [
+      'a wrong Credential, then the right one',
+      { components: repeated('Credential', 'CONFORMANCEUNKNOWNKEY234/20000101/us-east-1/kms-xks-proxy/aws4_request') },
+    ],
     ['a zero Signature, then the right one', { components: repeated('Signature', '0'.repeat(64)) }],
   ]),
   {
@@ -187,17 +190,26 @@ export const sigv4ShapeChecks: CheckDefinition[] = [
     level: 'MUST',
     async run({ client }) {
       await baseline(client);
-      const reorder = (sig?: string) => (c: AuthComponents): AuthComponents => {
-        const get = (n: string) => c.find(([x]) => x === n)![1];
-        return [['Signature', sig ?? get('Signature')], ['Credential', get('Credential')], ['SignedHeaders', get('SignedHeaders')]];
-      };
+      const reorder =
+        (sig?: string) =>
+        (c: AuthComponents): AuthComponents => {
+          const get = (n: string) => c.find(([x]) => x === n)![1];
+          return [
+            ['Signature', sig ?? get('Signature')],
+            ['Credential', get('Credential')],
+            ['SignedHeaders', get('SignedHeaders')],
+          ];
+        };
       const wrongLabel = 'Signature, Credential, SignedHeaders with a wrong signature';
       const wrong = await send(client, malformedRequest(client, { components: reorder('f'.repeat(64)) }), wrongLabel);
       expectError(wrong, ['AuthenticationFailedException'], wrongLabel);
       await expectAlive(client, wrongLabel);
       const rightLabel = 'Signature, Credential, SignedHeaders with the right signature';
       const right = await send(client, malformedRequest(client, { components: reorder() }), rightLabel);
-      const outcome = right.status === 200 ? (expectSuccess(right, rightLabel), 'accepted') : (expectError(right, ['AuthenticationFailedException'], `${rightLabel} (200 also acceptable)`), 'refused with 401');
+      const outcome =
+        right.status === 200
+          ? (expectSuccess(right, rightLabel), 'accepted')
+          : (expectError(right, ['AuthenticationFailedException'], `${rightLabel} (200 also acceptable)`), 'refused with 401');
       await expectAlive(client, rightLabel);
       return `reordered with the right signature: ${outcome}`;
     },

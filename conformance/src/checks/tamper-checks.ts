@@ -50,15 +50,36 @@ function tamper(id: string, title: string, spec: string, change: (s: Sample) => 
 
 /** Checks that every GCM input is authenticated. */
 export const tamperChecks: CheckDefinition[] = [
-  tamper('ciphertext', 'a flipped ciphertext bit is 400 InvalidCiphertextException', 'Decrypt; Error codes', (s) => ({ ...s.input, ciphertext: flip(s.out.ciphertext, 0) })),
-  tamper('tag', 'a flipped authentication tag bit is 400 InvalidCiphertextException', 'Decrypt; Error codes', (s) => ({ ...s.input, tag: flip(s.out.tag, -1) })),
+  tamper('ciphertext', 'a flipped ciphertext bit is 400 InvalidCiphertextException', 'Decrypt; Error codes', (s) => ({
+    ...s.input,
+    ciphertext: flip(s.out.ciphertext, 0),
+  })),
+  tamper('tag', 'a flipped authentication tag bit is 400 InvalidCiphertextException', 'Decrypt; Error codes', (s) => ({
+    ...s.input,
+    tag: flip(s.out.tag, -1),
+  })),
   tamper('iv', 'a flipped IV bit is 400 InvalidCiphertextException', 'Decrypt; Error codes', (s) => ({ ...s.input, iv: flip(s.out.iv, 0) })),
-  tamper('aad-changed', 'a different AAD is 400 InvalidCiphertextException', 'Decrypt (additionalAuthenticatedData); Error codes', (s) => ({ ...s.input, aad: flip(AAD, 5) })),
-  tamper('aad-removed', 'leaving out the AAD used at encryption is 400 InvalidCiphertextException', 'Decrypt (additionalAuthenticatedData); Error codes', (s) => {
-    const { aad: _dropped, ...rest } = s.input;
-    return rest;
-  }),
-  tamper('aad-added', 'adding an AAD that was not used at encryption is 400 InvalidCiphertextException', 'Decrypt (additionalAuthenticatedData); Error codes', (s) => ({ ...s.input, aad: AAD }), CORRUPT, false),
+  tamper('aad-changed', 'a different AAD is 400 InvalidCiphertextException', 'Decrypt (additionalAuthenticatedData); Error codes', (s) => ({
+    ...s.input,
+    aad: flip(AAD, 5),
+  })),
+  tamper(
+    'aad-removed',
+    'leaving out the AAD used at encryption is 400 InvalidCiphertextException',
+    'Decrypt (additionalAuthenticatedData); Error codes',
+    (s) => {
+      const { aad: _dropped, ...rest } = s.input;
+      return rest;
+    },
+  ),
+  tamper(
+    'aad-added',
+    'adding an AAD that was not used at encryption is 400 InvalidCiphertextException',
+    'Decrypt (additionalAuthenticatedData); Error codes',
+    (s) => ({ ...s.input, aad: AAD }),
+    CORRUPT,
+    false,
+  ),
   {
     id: 'tamper.metadata-changed',
     group: GROUP,

@@ -3,13 +3,15 @@ import type { ConformanceReport } from '../../run.ts';
 import type { CheckResult } from '../check.ts';
 
 function xml(s: string): string {
-  return s
-    // eslint-disable-next-line no-control-regex -- naming the control characters XML 1.0 allows is the point
-    .replace(/[^\x09\x0a\x0d\x20-\u{d7ff}\u{e000}-\u{fffd}\u{10000}-\u{10ffff}]/gu, '?')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return (
+    s
+      // eslint-disable-next-line no-control-regex -- naming the control characters XML 1.0 allows is the point
+      .replace(/[^\x09\x0a\x0d\x20-\u{d7ff}\u{e000}-\u{fffd}\u{10000}-\u{10ffff}]/gu, '?')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+  );
 }
 
 function seconds(ms: number): string {

@@ -18,8 +18,12 @@ export function formatTextReport(report: ConformanceReport, o: TextReportOptions
   const paint = (code: string, s: string) => (o.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const lines = [`XKS proxy conformance: ${report.endpoint}  (prefix "${report.prefix}")`];
   const pre = report.preflight;
-  if (!pre.ok) lines.push(paint('33', `note: no health call answered 200 within ${(pre.durationMs / 1000).toFixed(1)} s (last: ${pre.last ?? 'none'}); checks ran anyway`));
-  else if (pre.attempts > 1) lines.push(paint('33', `note: the proxy needed ${pre.attempts} health calls (${pre.durationMs.toFixed(0)} ms) before answering 200`));
+  if (!pre.ok)
+    lines.push(
+      paint('33', `note: no health call answered 200 within ${(pre.durationMs / 1000).toFixed(1)} s (last: ${pre.last ?? 'none'}); checks ran anyway`),
+    );
+  else if (pre.attempts > 1)
+    lines.push(paint('33', `note: the proxy needed ${pre.attempts} health calls (${pre.durationMs.toFixed(0)} ms) before answering 200`));
   const idWidth = Math.max(...report.results.map((r) => r.id.length));
   let group = '';
   for (const r of report.results) {

@@ -39,7 +39,11 @@ export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer | undefin
 }
 
 /** Decrypts; throws when the tag does not verify (unless broken). */
-export function gcmDecrypt(key: Buffer, f: { ciphertext: Buffer; iv: Buffer; tag: Buffer; aad?: Buffer; metadata?: Buffer }, broken: ReadonlySet<Breakage>): Buffer {
+export function gcmDecrypt(
+  key: Buffer,
+  f: { ciphertext: Buffer; iv: Buffer; tag: Buffer; aad?: Buffer; metadata?: Buffer },
+  broken: ReadonlySet<Breakage>,
+): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, f.iv);
   decipher.setAAD(gcmAad(f.aad, f.metadata, broken));
   decipher.setAuthTag(f.tag);

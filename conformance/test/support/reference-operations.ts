@@ -33,7 +33,19 @@ export function makeReferenceKeys(broken: ReadonlySet<Breakage>): Map<string, Re
 }
 
 const KNOWN_META = new Set(['awsPrincipalArn', 'awsSourceVpc', 'awsSourceVpce', 'kmsKeyArn', 'kmsOperation', 'kmsRequestId', 'kmsViaService']);
-const KNOWN_OPS = new Set(['CreateKey', 'DescribeKey', 'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'KmsHealthCheck', 'CreateCustomKeyStore', 'ConnectCustomKeyStore', 'UpdateCustomKeyStore']);
+const KNOWN_OPS = new Set([
+  'CreateKey',
+  'DescribeKey',
+  'Encrypt',
+  'Decrypt',
+  'ReEncrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'KmsHealthCheck',
+  'CreateCustomKeyStore',
+  'ConnectCustomKeyStore',
+  'UpdateCustomKeyStore',
+]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -42,9 +54,11 @@ export function checkRequestMetadata(body: Record<string, unknown>, isHealth: bo
   const meta = body.requestMetadata as Record<string, unknown> | undefined;
   if (broken.has('lenient-request-metadata') && (meta === undefined || (typeof meta === 'object' && meta !== null && Object.keys(meta).length === 0))) return;
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new RefError('ValidationException', 'requestMetadata is required');
-  if (typeof meta.kmsRequestId !== 'string' || typeof meta.kmsOperation !== 'string') throw new RefError('ValidationException', 'kmsRequestId and kmsOperation are required');
+  if (typeof meta.kmsRequestId !== 'string' || typeof meta.kmsOperation !== 'string')
+    throw new RefError('ValidationException', 'kmsRequestId and kmsOperation are required');
   if (!isHealth && typeof meta.awsPrincipalArn !== 'string') throw new RefError('ValidationException', 'awsPrincipalArn is required');
-  if (broken.has('reject-unknown-metadata-fields') && Object.keys(meta).some((k) => !KNOWN_META.has(k))) throw new RefError('ValidationException', 'unknown requestMetadata field');
+  if (broken.has('reject-unknown-metadata-fields') && Object.keys(meta).some((k) => !KNOWN_META.has(k)))
+    throw new RefError('ValidationException', 'unknown requestMetadata field');
   if (broken.has('reject-unknown-kms-operation') && !KNOWN_OPS.has(meta.kmsOperation)) throw new RefError('ValidationException', 'unknown kmsOperation');
   if (broken.has('uuid-request-id') && !UUID.test(meta.kmsRequestId)) throw new RefError('ValidationException', 'kmsRequestId must be a UUID');
 }
@@ -137,6 +151,12 @@ export function health(broken: ReadonlySet<Breakage>): object {
     ...(broken.has('health-empty-fleet') ? { xksProxyFleetSize: 0 } : {}),
     ekmFleetDetails: broken.has('health-empty-fleet')
       ? []
-      : [{ id: 'ekm-1', ...(broken.has('health-entry-no-model') ? {} : { model: 'in-memory AES-256-GCM' }), healthStatus: broken.has('health-bad-status') ? 'OK' : 'ACTIVE' }],
+      : [
+          {
+            id: 'ekm-1',
+            ...(broken.has('health-entry-no-model') ? {} : { model: 'in-memory AES-256-GCM' }),
+            healthStatus: broken.has('health-bad-status') ? 'OK' : 'ACTIVE',
+          },
+        ],
   };
 }

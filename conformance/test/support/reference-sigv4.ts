@@ -67,7 +67,15 @@ function parseStrictAmzDate(v: string): number {
  * is every Authorization header line received (node:http keeps only the first in
  * `headers`, which is how "first one wins" bugs happen).
  */
-export function verifySigV4(method: string, path: string, headers: IncomingHttpHeaders, authorizations: string[], body: Buffer, rules: SigV4Rules, now = Date.now()): string | undefined {
+export function verifySigV4(
+  method: string,
+  path: string,
+  headers: IncomingHttpHeaders,
+  authorizations: string[],
+  body: Buffer,
+  rules: SigV4Rules,
+  now = Date.now(),
+): string | undefined {
   const broken = rules.broken;
   if (authorizations.length === 0) return 'missing Authorization header';
   if (authorizations.length > 1 && !broken.has('first-authorization-wins')) return 'more than one Authorization header';

@@ -119,7 +119,10 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     const authorizations = rawHeaderValues(req, 'authorization');
     let authProblem: string | undefined;
     try {
-      authProblem = op === 'health' && broken.has('health-unauthenticated') ? undefined : verifySigV4(req.method ?? 'POST', signedPath, headers, authorizations, body, sigv4);
+      authProblem =
+        op === 'health' && broken.has('health-unauthenticated')
+          ? undefined
+          : verifySigV4(req.method ?? 'POST', signedPath, headers, authorizations, body, sigv4);
     } catch (e) {
       if (e instanceof VerifierBlewUp && e.kind === 'validation') throw new RefError('ValidationException', e.message);
       throw e;

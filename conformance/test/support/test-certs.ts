@@ -21,12 +21,49 @@ export interface TestCerts {
 
 /** Issues a client certificate of the test CA valid only on 1-2 January 2020 (openssl ca can back-date). */
 async function issueExpired(dir: string): Promise<void> {
-  await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'expired.key'), '-out', join(dir, 'expired.csr'), '-subj', '/CN=cks.kms.us-east-1.amazonaws.com']);
+  await run('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'expired.key'),
+    '-out',
+    join(dir, 'expired.csr'),
+    '-subj',
+    '/CN=cks.kms.us-east-1.amazonaws.com',
+  ]);
   await mkdir(join(dir, 'issued'));
   await writeFile(join(dir, 'index.txt'), '');
   await writeFile(join(dir, 'serial.txt'), '1000\n');
-  await writeFile(join(dir, 'ca.cnf'), '[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\nnew_certs_dir = issued\nserial = serial.txt\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n');
-  await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'expired.csr', '-out', 'expired.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext'], { cwd: dir });
+  await writeFile(
+    join(dir, 'ca.cnf'),
+    '[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\nnew_certs_dir = issued\nserial = serial.txt\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n',
+  );
+  await run(
+    'openssl',
+    [
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-cert',
+      'ca.pem',
+      '-keyfile',
+      'ca.key',
+      '-in',
+      'expired.csr',
+      '-out',
+      'expired.pem',
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-notext',
+    ],
+    { cwd: dir },
+  );
 }
 
 async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
@@ -35,14 +72,44 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
   const extFile = join(dir, `${name}.ext`);
   await writeFile(extFile, ext);
   await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', join(dir, `${name}.pem`), '-days', '1', '-extfile', extFile]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    join(dir, 'ca.pem'),
+    '-CAkey',
+    join(dir, 'ca.key'),
+    '-CAcreateserial',
+    '-out',
+    join(dir, `${name}.pem`),
+    '-days',
+    '1',
+    '-extfile',
+    extFile,
+  ]);
 }
 
 /** Makes the certificates and deletes the directory they were made in. */
 export async function makeTestCerts(): Promise<TestCerts> {
   const dir = await mkdtemp(join(tmpdir(), 'xks-conformance-certs-'));
   try {
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=conformance test CA']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'ca.key'),
+      '-out',
+      join(dir, 'ca.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=conformance test CA',
+    ]);
     await issue(dir, 'server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
     await issue(dir, 'client', '/CN=cks.kms.us-east-1.amazonaws.com', 'extendedKeyUsage=clientAuth\n');
     await issueExpired(dir);

@@ -33,4 +33,6 @@ const app = new App({ outdir: path.join(root, 'cdk.out'), context: { ...cdkJson.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 const { stack } = buildExampleApp(app);
 app.synth();
-console.log(`synthesized ${stack.stackName} (${stack.region}) to ${path.relative(process.cwd(), path.join(root, 'cdk.out')) || 'cdk.out'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `synthesized ${stack.stackName} (${stack.region}) to ${path.relative(process.cwd(), path.join(root, 'cdk.out')) || 'cdk.out'} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);

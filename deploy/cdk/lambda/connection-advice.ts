@@ -21,63 +21,99 @@ export interface ConnectionAdvice {
 const DOCTOR = 'Run `xks-proxy doctor --config xks-proxy.yaml --endpoint https://<private DNS name>` from inside the VPC.';
 
 const ADVICE = new Map<string, ConnectionAdvice>([
-  ['XKS_PROXY_INVALID_TLS_CONFIGURATION', {
-    quoted: ['KMS connected to the endpoint but refused the TLS session.', 'a private CA cannot be used.'],
-    anchor: 'xks_proxy_invalid_tls_configuration',
-    transient: false,
-  }],
-  ['INVALID_CREDENTIALS', {
-    quoted: ['The proxy answered `401 AuthenticationFailedException`: SigV4 verification failed.', 'the proxy log does, in the `reason` of the `xks request` line'],
-    anchor: 'invalid_credentials',
-    transient: false,
-  }],
-  ['XKS_PROXY_INVALID_CONFIGURATION', {
-    quoted: ['Usually a wrong `XksProxyUriPath`', 'give KMS exactly `/<prefix>/kms/xks/v1` for the configured prefix'],
-    anchor: 'xks_proxy_invalid_configuration',
-    transient: false,
-  }],
-  ['XKS_PROXY_NOT_REACHABLE', {
-    quoted: ['KMS cannot get an answer — or the proxy told KMS that every key manager is `UNAVAILABLE`, which KMS treats the same way.'],
-    anchor: 'xks_proxy_not_reachable',
-    transient: false,
-  }],
-  ['XKS_PROXY_TIMED_OUT', {
-    quoted: ['KMS gives each call 250 ms, network and TLS handshake included.'],
-    anchor: 'xks_proxy_timed_out',
-    transient: false,
-  }],
-  ['XKS_PROXY_INVALID_RESPONSE', {
-    quoted: ['KMS got an answer it cannot interpret.', 'Fix: route the XKS path to xks-proxy unchanged.'],
-    anchor: 'xks_proxy_invalid_response',
-    transient: false,
-  }],
-  ['XKS_PROXY_ACCESS_DENIED', {
-    quoted: ["The proxy's secondary authorization denied KMS (`403 AccessDeniedException`); the proxy log names the denying statement."],
-    anchor: 'xks_proxy_access_denied',
-    transient: false,
-  }],
-  ['XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND', {
-    quoted: ['AWS-side settings of the VPC endpoint service (allowed principal, private DNS name verification, acceptance).'],
-    anchor: 'xks_vpc_endpoint_service_not_found-xks_vpc_endpoint_service_invalid_configuration',
-    transient: false,
-  }],
+  [
+    'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+    {
+      quoted: ['KMS connected to the endpoint but refused the TLS session.', 'a private CA cannot be used.'],
+      anchor: 'xks_proxy_invalid_tls_configuration',
+      transient: false,
+    },
+  ],
+  [
+    'INVALID_CREDENTIALS',
+    {
+      quoted: [
+        'The proxy answered `401 AuthenticationFailedException`: SigV4 verification failed.',
+        'the proxy log does, in the `reason` of the `xks request` line',
+      ],
+      anchor: 'invalid_credentials',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_PROXY_INVALID_CONFIGURATION',
+    {
+      quoted: ['Usually a wrong `XksProxyUriPath`', 'give KMS exactly `/<prefix>/kms/xks/v1` for the configured prefix'],
+      anchor: 'xks_proxy_invalid_configuration',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_PROXY_NOT_REACHABLE',
+    {
+      quoted: ['KMS cannot get an answer — or the proxy told KMS that every key manager is `UNAVAILABLE`, which KMS treats the same way.'],
+      anchor: 'xks_proxy_not_reachable',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_PROXY_TIMED_OUT',
+    {
+      quoted: ['KMS gives each call 250 ms, network and TLS handshake included.'],
+      anchor: 'xks_proxy_timed_out',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_PROXY_INVALID_RESPONSE',
+    {
+      quoted: ['KMS got an answer it cannot interpret.', 'Fix: route the XKS path to xks-proxy unchanged.'],
+      anchor: 'xks_proxy_invalid_response',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_PROXY_ACCESS_DENIED',
+    {
+      quoted: ["The proxy's secondary authorization denied KMS (`403 AccessDeniedException`); the proxy log names the denying statement."],
+      anchor: 'xks_proxy_access_denied',
+      transient: false,
+    },
+  ],
+  [
+    'XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND',
+    {
+      quoted: ['AWS-side settings of the VPC endpoint service (allowed principal, private DNS name verification, acceptance).'],
+      anchor: 'xks_vpc_endpoint_service_not_found-xks_vpc_endpoint_service_invalid_configuration',
+      transient: false,
+    },
+  ],
   // Also what KMS reports while the private DNS name's TXT record is still being verified,
   // which takes minutes after the record is created in the same deployment.
-  ['XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION', {
-    quoted: ['AWS-side settings of the VPC endpoint service (allowed principal, private DNS name verification, acceptance).'],
-    anchor: 'xks_vpc_endpoint_service_not_found-xks_vpc_endpoint_service_invalid_configuration',
-    transient: true,
-  }],
-  ['NETWORK_ERRORS', {
-    quoted: ['Reported by KMS for its own side; retry.'],
-    anchor: 'network_errors-internal_error',
-    transient: true,
-  }],
-  ['INTERNAL_ERROR', {
-    quoted: ['Reported by KMS for its own side; retry.'],
-    anchor: 'network_errors-internal_error',
-    transient: true,
-  }],
+  [
+    'XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION',
+    {
+      quoted: ['AWS-side settings of the VPC endpoint service (allowed principal, private DNS name verification, acceptance).'],
+      anchor: 'xks_vpc_endpoint_service_not_found-xks_vpc_endpoint_service_invalid_configuration',
+      transient: true,
+    },
+  ],
+  [
+    'NETWORK_ERRORS',
+    {
+      quoted: ['Reported by KMS for its own side; retry.'],
+      anchor: 'network_errors-internal_error',
+      transient: true,
+    },
+  ],
+  [
+    'INTERNAL_ERROR',
+    {
+      quoted: ['Reported by KMS for its own side; retry.'],
+      anchor: 'network_errors-internal_error',
+      transient: true,
+    },
+  ],
 ]);
 
 /** The advice for a code, or undefined for codes that only CloudHSM key stores report. */

@@ -41,7 +41,8 @@ export function readKeyProps(raw: Record<string, unknown>): XksKeyProps {
     return value;
   };
   const aliasName = get('AliasName');
-  if (!aliasName.startsWith('alias/') || aliasName.startsWith('alias/aws/')) throw new Error(`property AliasName must start with alias/ (and not alias/aws/): ${aliasName}`);
+  if (!aliasName.startsWith('alias/') || aliasName.startsWith('alias/aws/'))
+    throw new Error(`property AliasName must start with alias/ (and not alias/aws/): ${aliasName}`);
   const window = Number(raw['PendingWindowInDays'] ?? '30');
   if (!Number.isInteger(window) || window < 7 || window > 30) throw new Error('property PendingWindowInDays must be an integer from 7 to 30');
   return {
@@ -65,10 +66,12 @@ async function describeKey(deps: HandlerDeps, keyId: string): Promise<KeyMetadat
 }
 
 function isOurs(key: KeyMetadata, props: XksKeyProps): boolean {
-  return key.Origin === 'EXTERNAL_KEY_STORE'
-    && key.CustomKeyStoreId === props.customKeyStoreId
-    && key.XksKeyConfiguration?.Id === props.xksKeyId
-    && key.KeyState !== 'PendingDeletion';
+  return (
+    key.Origin === 'EXTERNAL_KEY_STORE' &&
+    key.CustomKeyStoreId === props.customKeyStoreId &&
+    key.XksKeyConfiguration?.Id === props.xksKeyId &&
+    key.KeyState !== 'PendingDeletion'
+  );
 }
 
 function result(key: { KeyId?: string; Arn?: string }, props: XksKeyProps): OnEventResult {
@@ -99,7 +102,12 @@ async function deleteAliasIfItNames(deps: HandlerDeps, aliasName: string, keyId:
   }
 }
 
-async function createKey(event: CloudFormationCustomResourceEvent, props: XksKeyProps, deps: HandlerDeps, replacing: string | undefined): Promise<OnEventResult> {
+async function createKey(
+  event: CloudFormationCustomResourceEvent,
+  props: XksKeyProps,
+  deps: HandlerDeps,
+  replacing: string | undefined,
+): Promise<OnEventResult> {
   const named = await describeKey(deps, props.aliasName);
   if (named !== undefined && isOurs(named, props)) {
     deps.log(`${props.aliasName} already names ${named.KeyId} for external key ${props.xksKeyId}: a retried event, adopting it`);
@@ -107,19 +115,23 @@ async function createKey(event: CloudFormationCustomResourceEvent, props: XksKey
     return result(named, props);
   }
   if (named !== undefined && named.KeyId !== replacing) {
-    throw new Error(`alias ${props.aliasName} already names key ${named.KeyId}, which is not a key in ${props.customKeyStoreId} for external key ${props.xksKeyId}; choose another alias`);
+    throw new Error(
+      `alias ${props.aliasName} already names key ${named.KeyId}, which is not a key in ${props.customKeyStoreId} for external key ${props.xksKeyId}; choose another alias`,
+    );
   }
-  const out = (await deps.kms.send(new CreateKeyCommand({
-    Origin: 'EXTERNAL_KEY_STORE',
-    CustomKeyStoreId: props.customKeyStoreId,
-    XksKeyId: props.xksKeyId,
-    KeySpec: 'SYMMETRIC_DEFAULT',
-    KeyUsage: 'ENCRYPT_DECRYPT',
-    Description: props.description,
-    Policy: props.policy,
-    // Lets a person find the stack that made the key, e.g. after a failed alias step.
-    Tags: [{ TagKey: 'xks-cdk:resource', TagValue: `${event.StackId}/${event.LogicalResourceId}`.slice(-256) }],
-  }))) as CreateKeyCommandOutput;
+  const out = (await deps.kms.send(
+    new CreateKeyCommand({
+      Origin: 'EXTERNAL_KEY_STORE',
+      CustomKeyStoreId: props.customKeyStoreId,
+      XksKeyId: props.xksKeyId,
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      Description: props.description,
+      Policy: props.policy,
+      // Lets a person find the stack that made the key, e.g. after a failed alias step.
+      Tags: [{ TagKey: 'xks-cdk:resource', TagValue: `${event.StackId}/${event.LogicalResourceId}`.slice(-256) }],
+    }),
+  )) as CreateKeyCommandOutput;
   const key = out.KeyMetadata!;
   deps.log(`CreateKey ${key.KeyId} in ${props.customKeyStoreId} for external key ${props.xksKeyId}`);
   try {
@@ -142,7 +154,8 @@ async function updateKey(event: CloudFormationCustomResourceEvent & { RequestTyp
     return createKey(event, props, deps, keyId);
   }
   const key = await describeKey(deps, keyId);
-  if (key === undefined || key.KeyState === 'PendingDeletion') throw new Error(`KMS key ${keyId} no longer exists or is pending deletion; cancel the deletion in KMS or replace the resource`);
+  if (key === undefined || key.KeyState === 'PendingDeletion')
+    throw new Error(`KMS key ${keyId} no longer exists or is pending deletion; cancel the deletion in KMS or replace the resource`);
   if (old.description !== props.description) {
     await deps.kms.send(new UpdateKeyDescriptionCommand({ KeyId: keyId, Description: props.description }));
     deps.log(`UpdateKeyDescription ${keyId}`);

@@ -72,9 +72,9 @@ export function readKeyStoreProps(raw: Record<string, unknown>): KeyStoreProps {
 
 async function describe(deps: HandlerDeps, query: { id?: string; name?: string }): Promise<CustomKeyStoresListEntry | undefined> {
   try {
-    const out = (await deps.kms.send(new DescribeCustomKeyStoresCommand(
-      query.id !== undefined ? { CustomKeyStoreId: query.id } : { CustomKeyStoreName: query.name },
-    ))) as DescribeCustomKeyStoresCommandOutput;
+    const out = (await deps.kms.send(
+      new DescribeCustomKeyStoresCommand(query.id !== undefined ? { CustomKeyStoreId: query.id } : { CustomKeyStoreName: query.name }),
+    )) as DescribeCustomKeyStoresCommandOutput;
     return out.CustomKeyStores?.[0];
   } catch (e) {
     if (errorName(e) === 'CustomKeyStoreNotFoundException') return undefined;
@@ -85,9 +85,7 @@ async function describe(deps: HandlerDeps, query: { id?: string; name?: string }
 /** Settings that can only change while the key store is DISCONNECTED (UpdateCustomKeyStore). */
 function connectionDiffers(store: CustomKeyStoresListEntry, props: KeyStoreProps): boolean {
   const xks = store.XksProxyConfiguration;
-  return xks?.Connectivity !== 'VPC_ENDPOINT_SERVICE'
-    || xks.UriEndpoint !== props.uriEndpoint
-    || xks.VpcEndpointServiceName !== props.vpcEndpointServiceName;
+  return xks?.Connectivity !== 'VPC_ENDPOINT_SERVICE' || xks.UriEndpoint !== props.uriEndpoint || xks.VpcEndpointServiceName !== props.vpcEndpointServiceName;
 }
 
 /** Settings UpdateCustomKeyStore accepts in any connection state. */
@@ -124,9 +122,15 @@ async function update(deps: HandlerDeps, store: CustomKeyStoresListEntry, props:
     XksProxyAuthenticationCredential: await deps.readCredential(props.credentialSecretArn),
   };
   const changed = ['XksProxyAuthenticationCredential'];
-  if (store.CustomKeyStoreName !== props.name) { input.NewCustomKeyStoreName = props.name; changed.push('NewCustomKeyStoreName'); }
+  if (store.CustomKeyStoreName !== props.name) {
+    input.NewCustomKeyStoreName = props.name;
+    changed.push('NewCustomKeyStoreName');
+  }
   const xks = store.XksProxyConfiguration;
-  if (xks?.UriPath !== props.uriPath) { input.XksProxyUriPath = props.uriPath; changed.push('XksProxyUriPath'); }
+  if (xks?.UriPath !== props.uriPath) {
+    input.XksProxyUriPath = props.uriPath;
+    changed.push('XksProxyUriPath');
+  }
   if (connectionDiffers(store, props)) {
     input.XksProxyConnectivity = 'VPC_ENDPOINT_SERVICE';
     input.XksProxyUriEndpoint = props.uriEndpoint;
@@ -145,15 +149,17 @@ async function onCreate(props: KeyStoreProps, deps: HandlerDeps): Promise<OnEven
   let store = await describe(deps, { name: props.name });
   if (store === undefined) {
     try {
-      const out = (await deps.kms.send(new CreateCustomKeyStoreCommand({
-        CustomKeyStoreName: props.name,
-        CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
-        XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
-        XksProxyUriEndpoint: props.uriEndpoint,
-        XksProxyUriPath: props.uriPath,
-        XksProxyVpcEndpointServiceName: props.vpcEndpointServiceName,
-        XksProxyAuthenticationCredential: await deps.readCredential(props.credentialSecretArn),
-      }))) as CreateCustomKeyStoreCommandOutput;
+      const out = (await deps.kms.send(
+        new CreateCustomKeyStoreCommand({
+          CustomKeyStoreName: props.name,
+          CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+          XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
+          XksProxyUriEndpoint: props.uriEndpoint,
+          XksProxyUriPath: props.uriPath,
+          XksProxyVpcEndpointServiceName: props.vpcEndpointServiceName,
+          XksProxyAuthenticationCredential: await deps.readCredential(props.credentialSecretArn),
+        }),
+      )) as CreateCustomKeyStoreCommandOutput;
       deps.log(`CreateCustomKeyStore ${props.name}: ${out.CustomKeyStoreId}`);
       store = await describe(deps, { id: out.CustomKeyStoreId! });
       if (store === undefined) throw new Error(`CreateCustomKeyStore returned ${out.CustomKeyStoreId}, which DescribeCustomKeyStores does not know`);
@@ -176,7 +182,8 @@ async function onCreate(props: KeyStoreProps, deps: HandlerDeps): Promise<OnEven
 
 async function onUpdate(id: string, props: KeyStoreProps, deps: HandlerDeps): Promise<OnEventResult> {
   const store = await describe(deps, { id });
-  if (store === undefined) throw new Error(`external key store ${id} no longer exists; remove the resource from the stack and add it again to create a new one`);
+  if (store === undefined)
+    throw new Error(`external key store ${id} no longer exists; remove the resource from the stack and add it again to create a new one`);
   if (connectionDiffers(store, props) || store.ConnectionState === 'FAILED') {
     // The endpoint and the endpoint service can change only while DISCONNECTED, and a FAILED
     // key store must be disconnected before it can connect again. isComplete updates and
@@ -221,7 +228,10 @@ async function deleteWhenDisconnected(id: string, event: PollEvent, deps: Handle
   if (store === undefined) return { IsComplete: true };
   if (store.ConnectionState !== 'DISCONNECTED') {
     const waited = elapsedSeconds(event, deps);
-    if (waited > timeoutSeconds) throw new Error(`external key store ${id} still ${store.ConnectionState} after ${waited} s (limit ${timeoutSeconds} s); disconnect it in the KMS console and delete the stack again`);
+    if (waited > timeoutSeconds)
+      throw new Error(
+        `external key store ${id} still ${store.ConnectionState} after ${waited} s (limit ${timeoutSeconds} s); disconnect it in the KMS console and delete the stack again`,
+      );
     if (store.ConnectionState !== 'DISCONNECTING') await disconnect(deps, id);
     return { IsComplete: false };
   }
@@ -235,7 +245,9 @@ async function deleteWhenDisconnected(id: string, event: PollEvent, deps: Handle
     // Keys scheduled for deletion still belong to the key store until their waiting period
     // ends. Failing here would block every stack deletion for 7-30 days: leave the key store
     // DISCONNECTED (no requests reach the proxy, it costs nothing) and say so.
-    deps.log(`DeleteCustomKeyStore ${id}: it still has KMS keys (pending deletion counts); left DISCONNECTED. Delete it with "aws kms delete-custom-key-store --custom-key-store-id ${id}" once those keys are deleted.`);
+    deps.log(
+      `DeleteCustomKeyStore ${id}: it still has KMS keys (pending deletion counts); left DISCONNECTED. Delete it with "aws kms delete-custom-key-store --custom-key-store-id ${id}" once those keys are deleted.`,
+    );
   }
   return { IsComplete: true };
 }
@@ -263,7 +275,10 @@ export async function isComplete(event: PollEvent, deps: HandlerDeps): Promise<I
       await disconnect(deps, id);
       return { IsComplete: false };
     case 'DISCONNECTED':
-      if (overdue) throw new Error(`external key store ${id} is still DISCONNECTED after ${waited} s (limit ${props.connectTimeoutSeconds} s): ConnectCustomKeyStore did not start; see DescribeCustomKeyStores`);
+      if (overdue)
+        throw new Error(
+          `external key store ${id} is still DISCONNECTED after ${waited} s (limit ${props.connectTimeoutSeconds} s): ConnectCustomKeyStore did not start; see DescribeCustomKeyStores`,
+        );
       if (event.RequestType === 'Update' || connectionDiffers(store, props) || detailsDiffer(store, props)) await update(deps, store, props);
       await connect(deps, id);
       return { IsComplete: false };
@@ -285,7 +300,9 @@ export async function isComplete(event: PollEvent, deps: HandlerDeps): Promise<I
     default:
       // CONNECTING (KMS creates its interface endpoint, then calls GetHealthStatus) or DISCONNECTING.
       if (overdue) {
-        throw new Error(`external key store ${id} still ${state} after ${waited} s (limit ${props.connectTimeoutSeconds} s). KMS has not reached the proxy through the endpoint service yet: check that the endpoint service's private DNS name is verified and that the NLB has healthy targets, then deploy again.`);
+        throw new Error(
+          `external key store ${id} still ${state} after ${waited} s (limit ${props.connectTimeoutSeconds} s). KMS has not reached the proxy through the endpoint service yet: check that the endpoint service's private DNS name is verified and that the NLB has healthy targets, then deploy again.`,
+        );
       }
       return { IsComplete: false };
   }

@@ -28,9 +28,7 @@ export interface HandlerDeps {
 
 /** The AWS SDK error name of a thrown value, or undefined. */
 export function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof (e as { name: unknown }).name === 'string'
-    ? (e as { name: string }).name
-    : undefined;
+  return typeof e === 'object' && e !== null && 'name' in e && typeof (e as { name: unknown }).name === 'string' ? (e as { name: string }).name : undefined;
 }
 
 /**

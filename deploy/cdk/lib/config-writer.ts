@@ -12,7 +12,7 @@ export const CONFIG_WRITER_SCRIPT = [
   'fs.chownSync(dir,u,u);fs.chownSync(data,u,u);',
   'for(const [v,f] of Object.entries(JSON.parse(map))){',
   "const t=p.join(dir,f);if(!t.startsWith(dir+'/'))throw new Error('bad path '+f);",
-  'const s=process.env[v];if(s===undefined||s===\'\')throw new Error(f+\': its secret is empty\');',
-  'fs.mkdirSync(p.dirname(t),{recursive:true});fs.writeFileSync(t,s.endsWith(\'\\n\')?s:s+\'\\n\',{mode:0o400});fs.chownSync(t,u,u);',
+  "const s=process.env[v];if(s===undefined||s==='')throw new Error(f+': its secret is empty');",
+  "fs.mkdirSync(p.dirname(t),{recursive:true});fs.writeFileSync(t,s.endsWith('\\n')?s:s+'\\n',{mode:0o400});fs.chownSync(t,u,u);",
   "fs.chownSync(p.dirname(t),u,u);console.log('wrote '+t);}",
 ].join('');

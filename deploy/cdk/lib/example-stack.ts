@@ -65,7 +65,11 @@ export function exampleSettings(app: App): ExampleSettings {
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
   const ids = get('externalKeyIds');
-  const list = (value: string) => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (value: string) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   const region = get('region') ?? EXAMPLE_DEFAULTS.region;
   const zones = get('availabilityZones');
   const settings: ExampleSettings = {
@@ -142,9 +146,10 @@ export class XksExampleStack extends Stack {
       ...(settings.metricsCidr !== undefined ? { metricsPeer: ec2.Peer.ipv4(settings.metricsCidr), metricsPort: 9464 } : {}),
     });
 
-    const zone = settings.hostedZoneId !== undefined && settings.hostedZoneName !== undefined
-      ? route53.PublicHostedZone.fromPublicHostedZoneAttributes(this, 'Zone', { hostedZoneId: settings.hostedZoneId, zoneName: settings.hostedZoneName })
-      : undefined;
+    const zone =
+      settings.hostedZoneId !== undefined && settings.hostedZoneName !== undefined
+        ? route53.PublicHostedZone.fromPublicHostedZoneAttributes(this, 'Zone', { hostedZoneId: settings.hostedZoneId, zoneName: settings.hostedZoneName })
+        : undefined;
     this.endpointService = new XksVpcEndpointService(this, 'EndpointService', {
       loadBalancer: this.fleet.loadBalancer,
       privateDnsName: settings.domain,
@@ -161,17 +166,19 @@ export class XksExampleStack extends Stack {
     // KMS's GetHealthStatus must find running proxies: connect after the service is stable.
     this.keyStore.node.addDependency(this.fleet.service);
 
-    this.keys = settings.externalKeyIds.map((externalKeyId, i) => new XksKey(this, `Key${i + 1}`, {
-      keyStore: this.keyStore,
-      externalKeyId,
-      alias: `xks/${externalKeyId}`,
-    }));
+    this.keys = settings.externalKeyIds.map(
+      (externalKeyId, i) =>
+        new XksKey(this, `Key${i + 1}`, {
+          keyStore: this.keyStore,
+          externalKeyId,
+          alias: `xks/${externalKeyId}`,
+        }),
+    );
 
     new CfnOutput(this, 'CustomKeyStoreId', { value: this.keyStore.customKeyStoreId });
     new CfnOutput(this, 'XksProxyUriEndpoint', { value: this.endpointService.uriEndpoint });
     new CfnOutput(this, 'XksProxyUriPath', { value: this.keyStore.uriPath });
     this.keys.forEach((key, i) => new CfnOutput(this, `Key${i + 1}Arn`, { value: key.keyArn }));
-
   }
 }
 

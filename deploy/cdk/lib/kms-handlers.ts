@@ -62,41 +62,63 @@ export class XksKmsHandlers extends Construct {
     const role = (name: string, what: string): iam.Role => {
       const r = new iam.Role(this, name, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
       // Its own log group only (instead of the AWSLambdaBasicExecutionRole managed policy).
-      r.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:*`] }));
+      r.addToPolicy(
+        new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:*`] }),
+      );
       return r;
     };
     this.keyStoreRole = role('KeyStoreRole', 'xks-proxy CDK: manages the KMS external key store');
     // The custom key store APIs have no resource-level permissions: Resource must be "*".
-    this.keyStoreRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['kms:CreateCustomKeyStore', 'kms:DescribeCustomKeyStores', 'kms:ConnectCustomKeyStore', 'kms:DisconnectCustomKeyStore', 'kms:UpdateCustomKeyStore', 'kms:DeleteCustomKeyStore'],
-      resources: ['*'],
-    }));
+    this.keyStoreRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'kms:CreateCustomKeyStore',
+          'kms:DescribeCustomKeyStores',
+          'kms:ConnectCustomKeyStore',
+          'kms:DisconnectCustomKeyStore',
+          'kms:UpdateCustomKeyStore',
+          'kms:DeleteCustomKeyStore',
+        ],
+        resources: ['*'],
+      }),
+    );
     this.keyRole = role('KeyRole', 'xks-proxy CDK: manages KMS keys in the external key store');
     // CreateKey has no resource to scope to; the condition keeps it to external-key-store keys.
-    this.keyRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['kms:CreateKey'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'kms:KeyOrigin': 'EXTERNAL_KEY_STORE' } },
-    }));
+    this.keyRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:CreateKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:KeyOrigin': 'EXTERNAL_KEY_STORE' } },
+      }),
+    );
 
-    const fn = (name: string, handler: string, r: iam.Role, timeout: Duration): lambda.Function => new lambda.Function(this, name, {
-      runtime: lambda.Runtime.NODEJS_24_X,
-      code,
-      handler: `index.${handler}`,
-      role: r,
-      timeout,
-      memorySize: 256,
-      logGroup,
-      description: `xks-proxy CDK custom resource: ${handler}`,
-    });
+    const fn = (name: string, handler: string, r: iam.Role, timeout: Duration): lambda.Function =>
+      new lambda.Function(this, name, {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        code,
+        handler: `index.${handler}`,
+        role: r,
+        timeout,
+        memorySize: 256,
+        logGroup,
+        description: `xks-proxy CDK custom resource: ${handler}`,
+      });
     const keyStoreOnEvent = fn('KeyStoreOnEvent', 'keyStoreOnEvent', this.keyStoreRole, Duration.minutes(2));
     const keyStoreIsComplete = fn('KeyStoreIsComplete', 'keyStoreIsComplete', this.keyStoreRole, Duration.minutes(2));
     const keyOnEvent = fn('KeyOnEvent', 'keyOnEvent', this.keyRole, Duration.minutes(2));
 
     const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     const frameworkRole = (name: string) => {
-      const r = new iam.Role(this, name, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'xks-proxy CDK: custom resource provider framework' });
-      r.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [frameworkLogs.logGroupArn, `${frameworkLogs.logGroupArn}:*`] }));
+      const r = new iam.Role(this, name, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: 'xks-proxy CDK: custom resource provider framework',
+      });
+      r.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [frameworkLogs.logGroupArn, `${frameworkLogs.logGroupArn}:*`],
+        }),
+      );
       return r;
     };
     this.keyStoreProvider = new cr.Provider(this, 'KeyStoreProvider', {
@@ -128,24 +150,54 @@ export class XksKmsHandlers extends Construct {
     const stack = Stack.of(this);
     const ref = (c: Construct) => `<${stack.getLogicalId(c.node.defaultChild as CfnElement)}.Arn>`;
     const ack = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
-    ack(this.keyStoreRole, 'AwsSolutions-IAM5[Resource::*]', 'CreateCustomKeyStore, DescribeCustomKeyStores, Connect/Disconnect/Update/DeleteCustomKeyStore support no resource-level permissions: Resource must be "*".');
-    ack(this.keyRole, 'AwsSolutions-IAM5[Resource::*]', 'kms:CreateKey has no resource to scope to; the statement is limited to kms:KeyOrigin EXTERNAL_KEY_STORE.');
+    ack(
+      this.keyStoreRole,
+      'AwsSolutions-IAM5[Resource::*]',
+      'CreateCustomKeyStore, DescribeCustomKeyStores, Connect/Disconnect/Update/DeleteCustomKeyStore support no resource-level permissions: Resource must be "*".',
+    );
+    ack(
+      this.keyRole,
+      'AwsSolutions-IAM5[Resource::*]',
+      'kms:CreateKey has no resource to scope to; the statement is limited to kms:KeyOrigin EXTERNAL_KEY_STORE.',
+    );
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    ack(this.keyRole, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${region}:${account}:key/*]`, 'Key ids exist only after CreateKey, so the statement covers the keys of this account and Region; the key policy (kms:* for the account) is what lets IAM decide.');
+    ack(
+      this.keyRole,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${region}:${account}:key/*]`,
+      'Key ids exist only after CreateKey, so the statement covers the keys of this account and Region; the key policy (kms:* for the account) is what lets IAM decide.',
+    );
     for (const g of logGroups) {
       const id = `AwsSolutions-IAM5[Resource::${ref(g)}:*]`;
-      ack(this, id, 'Log streams of this construct\'s own log group; their names are made by Lambda at run time.');
+      ack(this, id, "Log streams of this construct's own log group; their names are made by Lambda at run time.");
     }
     for (const h of handlers) {
-      ack(this, `AwsSolutions-IAM5[Resource::${ref(h)}:*]`, 'The CDK provider framework invokes the handler and its versions (ARN:*); it is this construct\'s own function.');
+      ack(
+        this,
+        `AwsSolutions-IAM5[Resource::${ref(h)}:*]`,
+        "The CDK provider framework invokes the handler and its versions (ARN:*); it is this construct's own function.",
+      );
     }
     for (const name of ['framework-isComplete', 'framework-onTimeout']) {
       const fn = this.keyStoreProvider.node.tryFindChild(name);
-      if (fn !== undefined) ack(this, `AwsSolutions-IAM5[Resource::${ref(fn)}:*]`, 'The provider framework\'s waiter state machine invokes its own framework functions and their versions.');
+      if (fn !== undefined)
+        ack(
+          this,
+          `AwsSolutions-IAM5[Resource::${ref(fn)}:*]`,
+          "The provider framework's waiter state machine invokes its own framework functions and their versions.",
+        );
     }
     const waiter = this.keyStoreProvider.node.tryFindChild('waiter-state-machine');
-    if (waiter !== undefined) ack(waiter, 'AwsSolutions-IAM5[Resource::*]', 'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, ...) supports no resource-level permissions.');
-    ack(this, 'AwsSolutions-SF2', 'The provider framework\'s waiter state machine has no X-Ray option; it only polls isComplete, and logs ALL events to CloudWatch Logs.');
+    if (waiter !== undefined)
+      ack(
+        waiter,
+        'AwsSolutions-IAM5[Resource::*]',
+        'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups, ...) supports no resource-level permissions.',
+      );
+    ack(
+      this,
+      'AwsSolutions-SF2',
+      "The provider framework's waiter state machine has no X-Ray option; it only polls isComplete, and logs ALL events to CloudWatch Logs.",
+    );
   }
 }

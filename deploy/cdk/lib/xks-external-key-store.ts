@@ -98,19 +98,25 @@ export class XksKey extends Construct {
     const days = props.pendingWindow?.toDays() ?? 30;
     if (!Number.isInteger(days) || days < 7 || days > 30) throw new Error('XksKey: pendingWindow must be a whole number of days from 7 to 30');
     const s = Stack.of(this);
-    const policy = props.policy ?? new iam.PolicyDocument({
-      statements: [new iam.PolicyStatement({
-        sid: 'Enable IAM policies',
-        principals: [new iam.AccountRootPrincipal()],
-        actions: ['kms:*'],
-        resources: ['*'],
-      })],
-    });
+    const policy =
+      props.policy ??
+      new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'Enable IAM policies',
+            principals: [new iam.AccountRootPrincipal()],
+            actions: ['kms:*'],
+            resources: ['*'],
+          }),
+        ],
+      });
     // This alias and the keys of this account; the key ids are not known before CreateKey.
-    handlers.keyRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
-      resources: [s.formatArn({ service: 'kms', resource: this.aliasName })],
-    }));
+    handlers.keyRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+        resources: [s.formatArn({ service: 'kms', resource: this.aliasName })],
+      }),
+    );
     addKeyStatementOnce(handlers, s.formatArn({ service: 'kms', resource: 'key', resourceName: '*' }));
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: handlers.keyProvider.serviceToken,
@@ -134,8 +140,19 @@ const keyStatementAdded = new WeakSet<XksKmsHandlers>();
 function addKeyStatementOnce(handlers: XksKmsHandlers, keyArns: string): void {
   if (keyStatementAdded.has(handlers)) return;
   keyStatementAdded.add(handlers);
-  handlers.keyRole.addToPolicy(new iam.PolicyStatement({
-    actions: ['kms:DescribeKey', 'kms:PutKeyPolicy', 'kms:UpdateKeyDescription', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
-    resources: [keyArns],
-  }));
+  handlers.keyRole.addToPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'kms:DescribeKey',
+        'kms:PutKeyPolicy',
+        'kms:UpdateKeyDescription',
+        'kms:ScheduleKeyDeletion',
+        'kms:TagResource',
+        'kms:CreateAlias',
+        'kms:UpdateAlias',
+        'kms:DeleteAlias',
+      ],
+      resources: [keyArns],
+    }),
+  );
 }

@@ -100,12 +100,16 @@ export class XksProxyFleet extends Construct {
     const stopTimeout = props.stopTimeout ?? Duration.seconds(drain.toSeconds() + 10);
     const cpu = props.cpu ?? 1024;
     if (desiredCount < 2) throw new Error('XksProxyFleet: desiredCount must be at least 2 (KMS needs the fleet to survive one task being replaced)');
-    if (stopTimeout.toSeconds() <= drain.toSeconds()) throw new Error(`XksProxyFleet: stopTimeout (${stopTimeout.toSeconds()} s) must be longer than the drain (${drain.toSeconds()} s), or SIGKILL cuts requests in flight`);
+    if (stopTimeout.toSeconds() <= drain.toSeconds())
+      throw new Error(
+        `XksProxyFleet: stopTimeout (${stopTimeout.toSeconds()} s) must be longer than the drain (${drain.toSeconds()} s), or SIGKILL cuts requests in flight`,
+      );
     if (stopTimeout.toSeconds() > 120) throw new Error('XksProxyFleet: Fargate allows a stopTimeout of at most 120 s');
     if (props.configFiles['xks-proxy.yaml'] === undefined) throw new Error('XksProxyFleet: configFiles must include xks-proxy.yaml');
     if (props.image !== undefined && props.imageUri !== undefined) throw new Error('XksProxyFleet: give image or imageUri, not both');
     for (const file of Object.keys(props.configFiles)) {
-      if (path.posix.isAbsolute(file) || path.posix.normalize(file).startsWith('..')) throw new Error(`XksProxyFleet: config file ${file} must be a relative path inside ${CONFIG_DIR}`);
+      if (path.posix.isAbsolute(file) || path.posix.normalize(file).startsWith('..'))
+        throw new Error(`XksProxyFleet: config file ${file} must be a relative path inside ${CONFIG_DIR}`);
     }
 
     if (props.vpc !== undefined) {
@@ -122,10 +126,12 @@ export class XksProxyFleet extends Construct {
         ],
       });
       vpc.addFlowLog('FlowLog', {
-        destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogGroup', {
-          retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.DESTROY,
-        })),
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(
+          new logs.LogGroup(this, 'FlowLogGroup', {
+            retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
+        ),
         trafficType: ec2.FlowLogTrafficType.REJECT,
       });
       this.vpc = vpc;
@@ -151,17 +157,18 @@ export class XksProxyFleet extends Construct {
       volumes: [{ name: 'config' }, { name: 'data' }],
     });
 
-    const image = props.image
-      ?? (props.imageUri !== undefined
+    const image =
+      props.image ??
+      (props.imageUri !== undefined
         ? ecs.ContainerImage.fromRegistry(props.imageUri)
         : ecs.ContainerImage.fromAsset(REPO_ROOT, {
-          file: 'Dockerfile',
-          // The task runs on X86_64 Fargate, whatever machine runs `cdk deploy`.
-          platform: Platform.LINUX_AMD64,
-          // Only what the Dockerfile copies: keeps the staged build context small.
-          ignoreMode: IgnoreMode.DOCKER,
-          exclude: ['*', '!Dockerfile', '!package.json', '!package-lock.json', '!.npmrc', '!tsconfig.json', '!bin', '!src', '!config'],
-        }));
+            file: 'Dockerfile',
+            // The task runs on X86_64 Fargate, whatever machine runs `cdk deploy`.
+            platform: Platform.LINUX_AMD64,
+            // Only what the Dockerfile copies: keeps the staged build context small.
+            ignoreMode: IgnoreMode.DOCKER,
+            exclude: ['*', '!Dockerfile', '!package.json', '!package-lock.json', '!.npmrc', '!tsconfig.json', '!bin', '!src', '!config'],
+          }));
 
     // The init container writes each config file from its secret (delivered by ECS as an
     // environment variable, never stored in the task definition) into the task-local
@@ -265,22 +272,33 @@ export class XksProxyFleet extends Construct {
       // to the other tasks at once, and 10 s is ample for calls KMS gives 250 ms; the proxy's
       // own drain then closes the connections KMS kept alive.
       deregistrationDelay: Duration.seconds(10),
-      healthCheck: props.healthCheck === 'tcp'
-        ? { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 }
-        : { protocol: elbv2.Protocol.HTTPS, path: '/ping', interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      healthCheck:
+        props.healthCheck === 'tcp'
+          ? { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 }
+          : { protocol: elbv2.Protocol.HTTPS, path: '/ping', interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
     });
     this.targetGroup.addTarget(this.service.loadBalancerTarget({ containerName: 'xks-proxy', containerPort }));
     this.acknowledgeNagFindings();
     this.loadBalancer.addListener('Tcp443', { port: 443, protocol: elbv2.Protocol.TCP, defaultTargetGroups: [this.targetGroup] });
-
   }
 
   /** cdk-nag AwsSolutions findings that come with this design, each with its reason. */
   private acknowledgeNagFindings(): void {
     const ack = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
-    ack(this.loadBalancer, 'AwsSolutions-ELB2', 'NLB access logs exist for TLS listeners only; this listener is TCP pass-through (TLS ends in the proxy, which logs every request and every refusal with its reason).');
-    ack(this.loadBalancerSecurityGroup, 'AwsSolutions-EC23', 'The only ingress rule is TCP 443 from the VPC CIDR (a token cdk-nag cannot resolve), not 0.0.0.0/0; KMS arrives through PrivateLink.');
-    ack(this.taskDefinition, 'AwsSolutions-IAM5[Resource::*]', 'The ECS execution role needs ecr:GetAuthorizationToken, which supports no resource-level permissions.');
+    ack(
+      this.loadBalancer,
+      'AwsSolutions-ELB2',
+      'NLB access logs exist for TLS listeners only; this listener is TCP pass-through (TLS ends in the proxy, which logs every request and every refusal with its reason).',
+    );
+    ack(
+      this.loadBalancerSecurityGroup,
+      'AwsSolutions-EC23',
+      'The only ingress rule is TCP 443 from the VPC CIDR (a token cdk-nag cannot resolve), not 0.0.0.0/0; KMS arrives through PrivateLink.',
+    );
+    ack(
+      this.taskDefinition,
+      'AwsSolutions-IAM5[Resource::*]',
+      'The ECS execution role needs ecr:GetAuthorizationToken, which supports no resource-level permissions.',
+    );
   }
 }
-

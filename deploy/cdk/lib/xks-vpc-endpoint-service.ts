@@ -55,7 +55,11 @@ export class XksVpcEndpointService extends Construct {
         domainName: props.privateDnsName,
         publicHostedZone: props.publicHostedZone,
       });
-      Validations.of(domainName).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'aws-cdk-lib VpcEndpointServiceDomainName calls the EC2 endpoint-service APIs with Resource "*" (not configurable); the Describe calls support no resource-level permissions.' });
+      Validations.of(domainName).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'aws-cdk-lib VpcEndpointServiceDomainName calls the EC2 endpoint-service APIs with Resource "*" (not configurable); the Describe calls support no resource-level permissions.',
+      });
     } else {
       const serviceId = this.endpointService.vpcEndpointServiceId;
       const setName = new cr.AwsCustomResource(this, 'PrivateDnsName', {
@@ -76,10 +80,12 @@ export class XksVpcEndpointService extends Construct {
           action: 'modifyVpcEndpointServiceConfiguration',
           parameters: { ServiceId: serviceId, RemovePrivateDnsName: true },
         },
-        policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({
-          actions: ['ec2:ModifyVpcEndpointServiceConfiguration'],
-          resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'vpc-endpoint-service', resourceName: serviceId })],
-        })]),
+        policy: cr.AwsCustomResourcePolicy.fromStatements([
+          new iam.PolicyStatement({
+            actions: ['ec2:ModifyVpcEndpointServiceConfiguration'],
+            resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'vpc-endpoint-service', resourceName: serviceId })],
+          }),
+        ]),
         installLatestAwsSdk: false,
       });
       const verification = new cr.AwsCustomResource(this, 'VerificationRecord', {
@@ -90,14 +96,19 @@ export class XksVpcEndpointService extends Construct {
           physicalResourceId: cr.PhysicalResourceId.of(`${props.privateDnsName}-verification`),
           outputPaths: ['ServiceConfigurations.0.PrivateDnsNameConfiguration.Name', 'ServiceConfigurations.0.PrivateDnsNameConfiguration.Value'],
         },
-        policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({
-          actions: ['ec2:DescribeVpcEndpointServiceConfigurations'],
-          resources: ['*'],
-        })]),
+        policy: cr.AwsCustomResourcePolicy.fromStatements([
+          new iam.PolicyStatement({
+            actions: ['ec2:DescribeVpcEndpointServiceConfigurations'],
+            resources: ['*'],
+          }),
+        ]),
         installLatestAwsSdk: false,
       });
       verification.node.addDependency(setName);
-      Validations.of(verification).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:DescribeVpcEndpointServiceConfigurations supports no resource-level permissions.' });
+      Validations.of(verification).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ec2:DescribeVpcEndpointServiceConfigurations supports no resource-level permissions.',
+      });
       new CfnOutput(this, 'VerificationTxtRecordName', {
         description: `Domain verification name: create a TXT record of this name in the public DNS zone of ${props.privateDnsName}'s domain, then aws ec2 start-vpc-endpoint-service-private-dns-verification`,
         value: verification.getResponseField('ServiceConfigurations.0.PrivateDnsNameConfiguration.Name'),
@@ -110,9 +121,11 @@ export class XksVpcEndpointService extends Construct {
     // The Lambda function CDK shares between AwsCustomResources in a stack.
     const singleton = Stack.of(this).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
     if (singleton !== undefined) {
-      Validations.of(singleton).acknowledge({ id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'The AwsCustomResource Lambda that aws-cdk-lib provides uses the AWS managed basic execution role (logs only); it has no role option.' });
+      Validations.of(singleton).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The AwsCustomResource Lambda that aws-cdk-lib provides uses the AWS managed basic execution role (logs only); it has no role option.',
+      });
     }
     new CfnOutput(this, 'EndpointServiceName', { description: 'XksProxyVpcEndpointServiceName', value: this.serviceName });
   }
 }
-

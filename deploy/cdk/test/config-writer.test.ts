@@ -22,9 +22,12 @@ function run(files: Record<string, string>, env: Record<string, string>) {
   });
 }
 
-describe('config writer (the fleet\'s init container)', () => {
+describe("config writer (the fleet's init container)", () => {
   it('writes each secret to its file under the config directory, mode 0400, with a final newline', () => {
-    const r = run({ XKS_FILE_0: 'xks-proxy.yaml', XKS_FILE_1: 'tls/server.key' }, { XKS_FILE_0: 'server:\n  port: 8443', XKS_FILE_1: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n' });
+    const r = run(
+      { XKS_FILE_0: 'xks-proxy.yaml', XKS_FILE_1: 'tls/server.key' },
+      { XKS_FILE_0: 'server:\n  port: 8443', XKS_FILE_1: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'etc', 'xks-proxy.yaml'), 'utf8')).toBe('server:\n  port: 8443\n');
     expect(readFileSync(path.join(dir, 'etc', 'tls', 'server.key'), 'utf8')).toBe('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n');

@@ -30,7 +30,13 @@ function synthExample(context: Record<string, string>) {
   const { stack } = buildExampleApp(app);
   // Throws when cdk-nag reports a finding nobody acknowledged.
   const assembly = app.synth();
-  return { app, stack, outdir, assembly, template: Template.fromJSON(JSON.parse(readFileSync(path.join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as Record<string, unknown>) };
+  return {
+    app,
+    stack,
+    outdir,
+    assembly,
+    template: Template.fromJSON(JSON.parse(readFileSync(path.join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as Record<string, unknown>),
+  };
 }
 
 type Example = ReturnType<typeof synthExample>;
@@ -61,7 +67,9 @@ describe('example app: synthesis without AWS credentials', () => {
   it('writes a cloud assembly with the stack, its template and its assets, for the documented default context', () => {
     expect(defaults.stack.account).toBe(EXAMPLE_DEFAULTS.account);
     expect(defaults.stack.region).toBe(EXAMPLE_DEFAULTS.region);
-    const manifest = JSON.parse(readFileSync(path.join(defaults.outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> };
+    const manifest = JSON.parse(readFileSync(path.join(defaults.outdir, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { type: string; environment?: string }>;
+    };
     expect(manifest.artifacts['XksProxy']).toMatchObject({ type: 'aws:cloudformation:stack', environment: 'aws://123456789012/us-east-1' });
     // No lookups were needed: nothing left for a credentialed `cdk synth` to fill in.
     expect(JSON.stringify(defaults.assembly.manifest.missing ?? [])).toBe('[]');
@@ -72,15 +80,23 @@ describe('example app: synthesis without AWS credentials', () => {
   it('cdk-nag AwsSolutions: no finding is left unacknowledged, in both contexts', () => {
     for (const { app } of [defaults, custom]) {
       const report = new AwsSolutionsChecks(app).validateScope(app);
-      const open = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.resourceLogicalId ?? ''} ${JSON.stringify(r.locations ?? '')}`));
+      const open = report.violations.flatMap((v) =>
+        v.violatingResources.map((r) => `${v.ruleName} ${r.resourceLogicalId ?? ''} ${JSON.stringify(r.locations ?? '')}`),
+      );
       expect(open).toEqual([]);
     }
   });
 
   it('every acknowledged cdk-nag finding carries a reason', () => {
-    const acks = [defaults, custom].flatMap(({ stack }) => stack.node.findAll().flatMap((c) => c.node.metadata
-      .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).filter(([rule]) => rule.includes('AwsSolutions-')))));
+    const acks = [defaults, custom].flatMap(({ stack }) =>
+      stack.node
+        .findAll()
+        .flatMap((c) =>
+          c.node.metadata
+            .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+            .flatMap((m) => Object.entries(m.data as Record<string, string>).filter(([rule]) => rule.includes('AwsSolutions-'))),
+        ),
+    );
     expect(acks.length).toBeGreaterThan(10);
     for (const [rule, reason] of acks) expect(reason.length, rule).toBeGreaterThan(40);
   });
@@ -106,7 +122,9 @@ describe('example app: XksProxyFleet', () => {
       DeploymentConfiguration: Match.objectLike({ MinimumHealthyPercent: 100, DeploymentCircuitBreaker: { Enable: true, Rollback: true } }),
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
     });
-    const [service] = Object.values(t.findResources('AWS::ECS::Service')) as Array<{ Properties: { NetworkConfiguration: { AwsvpcConfiguration: { Subnets: unknown[] } } } }>;
+    const [service] = Object.values(t.findResources('AWS::ECS::Service')) as Array<{
+      Properties: { NetworkConfiguration: { AwsvpcConfiguration: { Subnets: unknown[] } } };
+    }>;
     expect(service!.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets).toHaveLength(2);
     const subnets = t.findResources('AWS::EC2::Subnet', { Properties: { MapPublicIpOnLaunch: false } });
     const zones = new Set(Object.values(subnets).map((s) => (s as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
@@ -137,7 +155,7 @@ describe('example app: XksProxyFleet', () => {
     expect(JSON.stringify(t.toJSON())).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY|secretAccessKey":"[A-Za-z0-9+/=]{43}/);
   });
 
-  it('stops with a timeout longer than the proxy\'s drain, and logs to CloudWatch with retention', () => {
+  it("stops with a timeout longer than the proxy's drain, and logs to CloudWatch with retention", () => {
     const t = defaults.template;
     const defs = Object.values(t.findResources('AWS::ECS::TaskDefinition')) as Array<{ Properties: { ContainerDefinitions: Array<Record<string, unknown>> } }>;
     const proxy = defs[0]!.Properties.ContainerDefinitions[1]!;
@@ -146,15 +164,22 @@ describe('example app: XksProxyFleet', () => {
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('internal NLB: TCP 443 to the proxy\'s TLS port 8443, target health check GET /ping over HTTPS', () => {
+  it("internal NLB: TCP 443 to the proxy's TLS port 8443, target health check GET /ping over HTTPS", () => {
     const t = defaults.template;
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internal' });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'TCP' });
-    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8443, Protocol: 'TCP', TargetType: 'ip', HealthCheckProtocol: 'HTTPS', HealthCheckPath: '/ping' });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 8443,
+      Protocol: 'TCP',
+      TargetType: 'ip',
+      HealthCheckProtocol: 'HTTPS',
+      HealthCheckPath: '/ping',
+    });
   });
 
   it('security groups: the proxy port only from the NLB, metrics closed by default and open only to the given peer', () => {
-    const ingress = (tpl: Template) => Object.values(tpl.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
+    const ingress = (tpl: Template) =>
+      Object.values(tpl.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
     const d = ingress(defaults.template);
     expect(d.filter((r) => r['FromPort'] === 8443)).toHaveLength(1);
     expect(d.find((r) => r['FromPort'] === 8443)?.['SourceSecurityGroupId']).toBeDefined();
@@ -166,14 +191,22 @@ describe('example app: XksProxyFleet', () => {
 
   it('uses the given image URI instead of building the Dockerfile', () => {
     expect(JSON.stringify(custom.template.toJSON())).toContain('210987654321.dkr.ecr.eu-west-1.amazonaws.com/xks-proxy:1.0.0');
-    const dockerAssets = (JSON.parse(readFileSync(path.join(defaults.outdir, 'XksProxy.assets.json'), 'utf8')) as { dockerImages?: Record<string, unknown> }).dockerImages ?? {};
+    const dockerAssets =
+      (JSON.parse(readFileSync(path.join(defaults.outdir, 'XksProxy.assets.json'), 'utf8')) as { dockerImages?: Record<string, unknown> }).dockerImages ?? {};
     expect(Object.keys(dockerAssets)).toHaveLength(1);
-    const customDocker = (JSON.parse(readFileSync(path.join(custom.outdir, 'XksProxy.assets.json'), 'utf8')) as { dockerImages?: Record<string, unknown> }).dockerImages ?? {};
+    const customDocker =
+      (JSON.parse(readFileSync(path.join(custom.outdir, 'XksProxy.assets.json'), 'utf8')) as { dockerImages?: Record<string, unknown> }).dockerImages ?? {};
     expect(Object.keys(customDocker)).toHaveLength(0);
   });
 
   it('stages only what the Dockerfile copies as the image build context', () => {
-    const docker = Object.values((JSON.parse(readFileSync(path.join(defaults.outdir, 'XksProxy.assets.json'), 'utf8')) as { dockerImages: Record<string, { source: { directory: string } }> }).dockerImages)[0]!;
+    const docker = Object.values(
+      (
+        JSON.parse(readFileSync(path.join(defaults.outdir, 'XksProxy.assets.json'), 'utf8')) as {
+          dockerImages: Record<string, { source: { directory: string } }>;
+        }
+      ).dockerImages,
+    )[0]!;
     const staged = readdirSync(path.join(defaults.outdir, docker.source.directory)).sort();
     expect(staged).toEqual(['.dockerignore', '.npmrc', 'Dockerfile', 'bin', 'config', 'package-lock.json', 'package.json', 'src', 'tsconfig.json']);
     expect(existsSync(path.join(defaults.outdir, docker.source.directory, 'node_modules'))).toBe(false);
@@ -181,8 +214,11 @@ describe('example app: XksProxyFleet', () => {
 });
 
 describe('example app: XksVpcEndpointService', () => {
-  it('no acceptance, only cks.kms.<region>.amazonaws.com allowed, on the fleet\'s NLB', () => {
-    defaults.template.hasResourceProperties('AWS::EC2::VPCEndpointService', { AcceptanceRequired: false, NetworkLoadBalancerArns: [Match.objectLike({ Ref: Match.anyValue() })] });
+  it("no acceptance, only cks.kms.<region>.amazonaws.com allowed, on the fleet's NLB", () => {
+    defaults.template.hasResourceProperties('AWS::EC2::VPCEndpointService', {
+      AcceptanceRequired: false,
+      NetworkLoadBalancerArns: [Match.objectLike({ Ref: Match.anyValue() })],
+    });
     defaults.template.hasResourceProperties('AWS::EC2::VPCEndpointServicePermissions', { AllowedPrincipals: ['cks.kms.us-east-1.amazonaws.com'] });
     custom.template.hasResourceProperties('AWS::EC2::VPCEndpointServicePermissions', { AllowedPrincipals: ['cks.kms.eu-west-1.amazonaws.com'] });
   });
@@ -223,22 +259,31 @@ describe('example app: XksExternalKeyStore and XksKey', () => {
     expect(store!.DependsOn.some((d) => d.startsWith('FleetService'))).toBe(true);
     // Rotation by switching secrets: KMS gets the new one, the proxies accept both meanwhile.
     expect(JSON.stringify(custom.template.findResources('Custom::XksExternalKeyStore'))).toContain('xks-proxy/kms-credential-2027');
-    const customDefs = Object.values(custom.template.findResources('AWS::ECS::TaskDefinition')) as Array<{ Properties: { ContainerDefinitions: Array<{ Secrets?: Array<{ Name: string; ValueFrom: unknown }> }> } }>;
+    const customDefs = Object.values(custom.template.findResources('AWS::ECS::TaskDefinition')) as Array<{
+      Properties: { ContainerDefinitions: Array<{ Secrets?: Array<{ Name: string; ValueFrom: unknown }> }> };
+    }>;
     const proxySecrets = customDefs[0]!.Properties.ContainerDefinitions[1]!.Secrets!;
     expect(JSON.stringify(proxySecrets.find((x) => x.Name === 'XKS_CREDENTIAL_SECRET'))).toContain('xks-proxy/kms-credential-2027');
-    expect(JSON.stringify(proxySecrets.find((x) => x.Name === 'XKS_PREVIOUS_CREDENTIAL_SECRET'))).toMatch(/xks-proxy\/kms-credential-\?\?|xks-proxy\/kms-credential:/);
+    expect(JSON.stringify(proxySecrets.find((x) => x.Name === 'XKS_PREVIOUS_CREDENTIAL_SECRET'))).toMatch(
+      /xks-proxy\/kms-credential-\?\?|xks-proxy\/kms-credential:/,
+    );
   });
 
   it('the key store handler may read only its credential secret, and manage custom key stores', () => {
     const policies = JSON.stringify(defaults.template.findResources('AWS::IAM::Policy'));
-    expect(policies).toMatch(/"kms:CreateCustomKeyStore","kms:DescribeCustomKeyStores","kms:ConnectCustomKeyStore","kms:DisconnectCustomKeyStore","kms:UpdateCustomKeyStore","kms:DeleteCustomKeyStore"\]/);
+    expect(policies).toMatch(
+      /"kms:CreateCustomKeyStore","kms:DescribeCustomKeyStores","kms:ConnectCustomKeyStore","kms:DisconnectCustomKeyStore","kms:UpdateCustomKeyStore","kms:DeleteCustomKeyStore"\]/,
+    );
     expect(policies).toMatch(/"Condition":\{"StringEquals":\{"kms:KeyOrigin":"EXTERNAL_KEY_STORE"\}\}/);
     type Statement = { Action: string | string[]; Resource: unknown };
     const statements = Object.entries(defaults.template.findResources('AWS::IAM::Policy'))
       .filter(([logicalId]) => logicalId.startsWith('XksKmsHandlersKeyStoreRole'))
       .map(([, p]) => p)
       .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
-    const secretStatements = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue')).map((s) => JSON.stringify(s.Resource)).join('\n');
+    const secretStatements = statements
+      .filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource))
+      .join('\n');
     expect(secretStatements).toContain('xks-proxy/kms-credential');
     expect(secretStatements.split('\n')).toHaveLength(1);
     expect(secretStatements).not.toContain('xks-proxy/keystore');
@@ -281,17 +326,26 @@ describe('XksProxyFleet in a VPC you bring', () => {
   it('uses its private subnets; the mTLS variant health-checks over TCP; key manager egress is opened only where asked', () => {
     const s = stack();
     const vpc = importedVpc(s, ['us-east-1a', 'us-east-1b', 'us-east-1c']);
-    new XksProxyFleet(s, 'Fleet', fleetProps(s, {
-      vpc,
-      healthCheck: 'tcp',
-      desiredCount: 3,
-      keyManagerEgress: [{ peer: ec2.Peer.ipv4('10.9.0.10/32'), port: ec2.Port.tcp(5696), description: 'KMIP server' }],
-    }));
+    new XksProxyFleet(
+      s,
+      'Fleet',
+      fleetProps(s, {
+        vpc,
+        healthCheck: 'tcp',
+        desiredCount: 3,
+        keyManagerEgress: [{ peer: ec2.Peer.ipv4('10.9.0.10/32'), port: ec2.Port.tcp(5696), description: 'KMIP server' }],
+      }),
+    );
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::EC2::VPC', 0);
     t.hasResourceProperties('AWS::ECS::Service', {
       DesiredCount: 3,
-      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED', Subnets: ['subnet-00000000000000000', 'subnet-00000000000000001', 'subnet-00000000000000002'] }) },
+      NetworkConfiguration: {
+        AwsvpcConfiguration: Match.objectLike({
+          AssignPublicIp: 'DISABLED',
+          Subnets: ['subnet-00000000000000000', 'subnet-00000000000000001', 'subnet-00000000000000002'],
+        }),
+      },
     });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckProtocol: 'TCP' });
     const egress = JSON.stringify(t.findResources('AWS::EC2::SecurityGroup'));
@@ -304,22 +358,39 @@ describe('XksProxyFleet in a VPC you bring', () => {
 describe('refuses unsafe settings at synth time', () => {
   it.each<[string, (s: Stack) => void, RegExp]>([
     ['one task', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { desiredCount: 1 })), /desiredCount must be at least 2/],
-    ['a stop timeout not longer than the drain', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { drainTimeout: Duration.seconds(30), stopTimeout: Duration.seconds(30) })), /stopTimeout \(30 s\) must be longer than the drain \(30 s\)/],
+    [
+      'a stop timeout not longer than the drain',
+      (s) => new XksProxyFleet(s, 'F', fleetProps(s, { drainTimeout: Duration.seconds(30), stopTimeout: Duration.seconds(30) })),
+      /stopTimeout \(30 s\) must be longer than the drain \(30 s\)/,
+    ],
     ['a stop timeout Fargate does not allow', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { drainTimeout: Duration.seconds(115) })), /at most 120 s/],
     ['no xks-proxy.yaml', (s) => new XksProxyFleet(s, 'F', { imageUri: 'x', configFiles: {} }), /must include xks-proxy.yaml/],
-    ['a config file outside the config directory', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { configFiles: { ...fleetProps(s).configFiles, '../etc/passwd': ecs.Secret.fromSecretsManager(secretsmanager.Secret.fromSecretNameV2(s, 'P', 'p')) } })), /must be a relative path inside/],
+    [
+      'a config file outside the config directory',
+      (s) =>
+        new XksProxyFleet(
+          s,
+          'F',
+          fleetProps(s, {
+            configFiles: { ...fleetProps(s).configFiles, '../etc/passwd': ecs.Secret.fromSecretsManager(secretsmanager.Secret.fromSecretNameV2(s, 'P', 'p')) },
+          }),
+        ),
+      /must be a relative path inside/,
+    ],
     ['one Availability Zone', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { vpc: importedVpc(s, ['us-east-1a']) })), /span 1 Availability Zone/],
     ['a new VPC over one zone', (s) => new XksProxyFleet(s, 'F', fleetProps(s, { maxAzs: 1 })), /maxAzs must be at least 2/],
   ])('%s', (_name, build, message) => {
     expect(() => build(stack())).toThrow(message);
   });
 
-  it('XksKey: a deletion window outside 7-30 days and an alias KMS would refuse; XksExternalKeyStore: a connect timeout past the provider\'s', () => {
+  it("XksKey: a deletion window outside 7-30 days and an alias KMS would refuse; XksExternalKeyStore: a connect timeout past the provider's", () => {
     const s = stack();
     const fleet = new XksProxyFleet(s, 'F', fleetProps(s));
     const es = new XksVpcEndpointService(s, 'E', { loadBalancer: fleet.loadBalancer, privateDnsName: 'xks.example.com' });
     const credential = secretsmanager.Secret.fromSecretNameV2(s, 'C', 'c');
-    expect(() => new XksExternalKeyStore(s, 'Slow', { name: 'n', endpointService: es, credentialSecret: credential, connectTimeout: Duration.minutes(50) })).toThrow(/at most 40 minutes/);
+    expect(
+      () => new XksExternalKeyStore(s, 'Slow', { name: 'n', endpointService: es, credentialSecret: credential, connectTimeout: Duration.minutes(50) }),
+    ).toThrow(/at most 40 minutes/);
     const ks = new XksExternalKeyStore(s, 'KS', { name: 'n', endpointService: es, credentialSecret: credential });
     expect(ks.uriPath).toBe('/kms/xks/v1');
     expect(() => new XksKey(s, 'K1', { keyStore: ks, externalKeyId: 'k', alias: 'a', pendingWindow: Duration.days(3) })).toThrow(/7 to 30/);

@@ -3,7 +3,10 @@ import { onKeyEvent } from '../lambda/key-handler';
 import { createEvent, deleteEvent, updateEvent } from './support/events';
 import { kmsError, StandInKms, standInDeps } from './support/stand-in-kms';
 
-const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' }] });
+const POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' }],
+});
 
 let kms: StandInKms;
 let deps: ReturnType<typeof standInDeps>;
@@ -20,7 +23,14 @@ beforeEach(() => {
     pollsLeft: 0,
     outcome: 'CONNECTED',
   });
-  props = { CustomKeyStoreId: storeId, XksKeyId: 'demo-key-1', AliasName: 'alias/xks/demo-key-1', Description: 'demo', Policy: POLICY, PendingWindowInDays: '7' };
+  props = {
+    CustomKeyStoreId: storeId,
+    XksKeyId: 'demo-key-1',
+    AliasName: 'alias/xks/demo-key-1',
+    Description: 'demo',
+    Policy: POLICY,
+    PendingWindowInDays: '7',
+  };
 });
 
 describe('XKS KMS key custom resource, stand-in KMS (KMS cannot be reached from here)', () => {
@@ -33,7 +43,7 @@ describe('XKS KMS key custom resource, stand-in KMS (KMS cannot be reached from 
     expect(r.Data).toEqual({ KeyId: r.PhysicalResourceId, KeyArn: key.meta.Arn, AliasName: 'alias/xks/demo-key-1' });
   });
 
-  it('create fails with KMS\'s exception while the key store is not CONNECTED', async () => {
+  it("create fails with KMS's exception while the key store is not CONNECTED", async () => {
     kms.store(storeId).entry.ConnectionState = 'DISCONNECTED';
     await expect(onKeyEvent(createEvent('Key1', props), deps)).rejects.toThrow('CustomKeyStoreInvalidStateException');
     expect(kms.keys.size).toBe(0);
@@ -54,7 +64,7 @@ describe('XKS KMS key custom resource, stand-in KMS (KMS cannot be reached from 
     expect(kms.count('CreateKey')).toBe(0);
   });
 
-  it('create whose alias step fails schedules the new key\'s deletion, so no key is left without a way to find it', async () => {
+  it("create whose alias step fails schedules the new key's deletion, so no key is left without a way to find it", async () => {
     kms.failNext('CreateAlias', kmsError('LimitExceededException'));
     await expect(onKeyEvent(createEvent('Key1', props), deps)).rejects.toThrow('LimitExceededException');
     const [key] = [...kms.keys.values()];

@@ -106,7 +106,9 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     for (let i = 0; i < 100; i++) kms.connectOutcomes.push({ failed: 'XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION' });
     const failure = await runKeyStoreEvent(createEvent(LOGICAL, { ...PROPS, ConnectTimeoutSeconds: '600' }), deps).catch((e: Error) => e);
     expect(kms.count('ConnectCustomKeyStore')).toBeGreaterThan(2);
-    expect((failure as Error).message).toMatch(/XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION: AWS-side settings of the VPC endpoint service .* Still failing after \d+ s of retries\./);
+    expect((failure as Error).message).toMatch(
+      /XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION: AWS-side settings of the VPC endpoint service .* Still failing after \d+ s of retries\./,
+    );
   });
 
   it('timeout: a key store that stays CONNECTING fails the deployment after the connect timeout, with what to check', async () => {
@@ -115,7 +117,7 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     expect((failure as Error).message).toMatch(/still CONNECTING after 3[0-2]\d s \(limit 300 s\).*private DNS name is verified.*healthy targets/);
   });
 
-  it('update (credential rotation): UpdateCustomKeyStore with the secret\'s new value while CONNECTED, no disconnect', async () => {
+  it("update (credential rotation): UpdateCustomKeyStore with the secret's new value while CONNECTED, no disconnect", async () => {
     const id = await connectedStore();
     secrets.set(SECRET_ARN, CRED_2);
     const r = await runKeyStoreEvent(updateEvent(LOGICAL, id, { ...PROPS, CredentialVersion: '2' }, PROPS), deps);
@@ -126,7 +128,7 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     expect(kms.count('UpdateCustomKeyStore')).toBe(1);
   });
 
-  it('update (rotation by switching to another credential secret): KMS gets the new secret\'s pair', async () => {
+  it("update (rotation by switching to another credential secret): KMS gets the new secret's pair", async () => {
     const id = await connectedStore();
     const nextArn = `${SECRET_ARN}-2`;
     secrets.set(nextArn, CRED_2);
@@ -138,10 +140,17 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
 
   it('update of the endpoint service: disconnect, wait for DISCONNECTED, update, reconnect, wait for CONNECTED', async () => {
     const id = await connectedStore();
-    const next = { ...PROPS, XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0fedcba9876543210', XksProxyUriEndpoint: 'https://xks2.example.com' };
+    const next = {
+      ...PROPS,
+      XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0fedcba9876543210',
+      XksProxyUriEndpoint: 'https://xks2.example.com',
+    };
     await runKeyStoreEvent(updateEvent(LOGICAL, id, next, PROPS), deps);
     expect(kms.calls.filter((c) => c !== 'DescribeCustomKeyStores')).toEqual(['DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'ConnectCustomKeyStore']);
-    expect(kms.store(id).entry.XksProxyConfiguration).toMatchObject({ UriEndpoint: 'https://xks2.example.com', VpcEndpointServiceName: next.XksProxyVpcEndpointServiceName });
+    expect(kms.store(id).entry.XksProxyConfiguration).toMatchObject({
+      UriEndpoint: 'https://xks2.example.com',
+      VpcEndpointServiceName: next.XksProxyVpcEndpointServiceName,
+    });
     expect(kms.store(id).entry.ConnectionState).toBe('CONNECTED');
   });
 
@@ -156,10 +165,12 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     expect(kms.store(id).entry.ConnectionState).toBe('CONNECTED');
   });
 
-  it('update: a rejected credential (KMS checks it with GetHealthStatus) fails the deployment with KMS\'s exception', async () => {
+  it("update: a rejected credential (KMS checks it with GetHealthStatus) fails the deployment with KMS's exception", async () => {
     const id = await connectedStore();
     kms.failNext('UpdateCustomKeyStore', kmsError('XksProxyIncorrectAuthenticationCredentialException'));
-    await expect(runKeyStoreEvent(updateEvent(LOGICAL, id, { ...PROPS, CredentialVersion: '2' }, PROPS), deps)).rejects.toThrow(/XksProxyIncorrectAuthenticationCredentialException/);
+    await expect(runKeyStoreEvent(updateEvent(LOGICAL, id, { ...PROPS, CredentialVersion: '2' }, PROPS), deps)).rejects.toThrow(
+      /XksProxyIncorrectAuthenticationCredentialException/,
+    );
   });
 
   it('delete: disconnects, waits for DISCONNECTED, deletes', async () => {
@@ -205,7 +216,9 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
 
   it('create refuses to adopt a key store of the same name with other settings', async () => {
     await runKeyStoreEvent(createEvent(LOGICAL, PROPS), deps);
-    await expect(onEvent(createEvent('Other', { ...PROPS, XksProxyUriPath: '/other/kms/xks/v1' }), deps)).rejects.toThrow(/already exists .* with other settings/);
+    await expect(onEvent(createEvent('Other', { ...PROPS, XksProxyUriPath: '/other/kms/xks/v1' }), deps)).rejects.toThrow(
+      /already exists .* with other settings/,
+    );
   });
 
   it('retried Delete after the key store is gone, and Delete of a Create that never made one: complete without touching KMS', async () => {
@@ -223,7 +236,10 @@ describe('external key store custom resource, stand-in KMS (KMS cannot be reache
     const started = await onEvent(createEvent(LOGICAL, PROPS), deps);
     const pollEvent = { ...createEvent(LOGICAL, PROPS), ...started };
     let done = false;
-    while (!done) { deps.clock.ms += 20_000; done = (await isComplete(pollEvent, deps)).IsComplete; }
+    while (!done) {
+      deps.clock.ms += 20_000;
+      done = (await isComplete(pollEvent, deps)).IsComplete;
+    }
     expect((await isComplete(pollEvent, deps)).IsComplete).toBe(true);
     expect(kms.count('ConnectCustomKeyStore')).toBe(1);
   });
@@ -233,7 +249,14 @@ describe('credential secret parsing', () => {
   it('reads accessKeyId and secretAccessKey, and names the bad field without its value', () => {
     expect(parseCredentialSecret(JSON.stringify({ accessKeyId: CRED_1.AccessKeyId, secretAccessKey: CRED_1.RawSecretAccessKey }), SECRET_ARN)).toEqual(CRED_1);
     const bad = 'not-base64-!!'.repeat(4);
-    const e = (() => { try { parseCredentialSecret(JSON.stringify({ accessKeyId: CRED_1.AccessKeyId, secretAccessKey: bad }), SECRET_ARN); } catch (x) { return x as Error; } return undefined; })();
+    const e = (() => {
+      try {
+        parseCredentialSecret(JSON.stringify({ accessKeyId: CRED_1.AccessKeyId, secretAccessKey: bad }), SECRET_ARN);
+      } catch (x) {
+        return x as Error;
+      }
+      return undefined;
+    })();
     expect(e?.message).toContain('field secretAccessKey');
     expect(e?.message).not.toContain(bad);
     expect(() => parseCredentialSecret('{', SECRET_ARN)).toThrow(/is not JSON/);
@@ -245,7 +268,14 @@ describe('connection advice', () => {
   const troubleshooting = readFileSync(path.resolve(__dirname, '..', '..', '..', 'docs', 'troubleshooting.md'), 'utf8').replace(/\s+/g, ' ');
   const headings = readFileSync(path.resolve(__dirname, '..', '..', '..', 'docs', 'troubleshooting.md'), 'utf8');
   // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
-  const anchors = new Set([...headings.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
+  const anchors = new Set(
+    [...headings.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
 
   it.each(adviceCodes())('%s: the message quotes docs/troubleshooting.md word for word and links a heading that exists', (code) => {
     const advice = adviceFor(code)!;
@@ -254,7 +284,9 @@ describe('connection advice', () => {
   });
 
   it('covers every XKS connection error code KMS defines', () => {
-    const xksCodes = Object.values(ConnectionErrorCodeType).filter((c) => c.startsWith('XKS_') || ['INVALID_CREDENTIALS', 'NETWORK_ERRORS', 'INTERNAL_ERROR'].includes(c));
+    const xksCodes = Object.values(ConnectionErrorCodeType).filter(
+      (c) => c.startsWith('XKS_') || ['INVALID_CREDENTIALS', 'NETWORK_ERRORS', 'INTERNAL_ERROR'].includes(c),
+    );
     for (const code of xksCodes) expect(adviceFor(code), code).toBeDefined();
   });
 });

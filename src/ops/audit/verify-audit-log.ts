@@ -89,7 +89,11 @@ export async function verifyAuditLog(files: readonly string[], opts: VerifyOptio
         if (prevHash === undefined) {
           if (record.prev !== GENESIS_HASH) continuesEarlierFile = true;
         } else if (record.prev !== prevHash && prevAt !== undefined) {
-          problem(prevAt.file, prevAt.line, `this line does not hash to the prev the next line recorded: it was edited or inserted, or lines after it were removed${keyHint}`);
+          problem(
+            prevAt.file,
+            prevAt.line,
+            `this line does not hash to the prev the next line recorded: it was edited or inserted, or lines after it were removed${keyHint}`,
+          );
         }
         if (prevSeq !== undefined && record.seq !== prevSeq + 1) {
           problem(file, lineNo, `seq ${record.seq} follows seq ${prevSeq}: records are missing or out of order`);
@@ -104,7 +108,11 @@ export async function verifyAuditLog(files: readonly string[], opts: VerifyOptio
   }
   const headHash = prevHash ?? GENESIS_HASH;
   if (opts.expectedHead !== undefined && opts.expectedHead !== headHash) {
-    problem(prevAt?.file ?? files.at(-1) ?? '', prevAt?.line ?? 0, `the chain ends at head ${headHash}, not at the expected ${opts.expectedHead}: lines were removed from the end, or the last line was edited`);
+    problem(
+      prevAt?.file ?? files.at(-1) ?? '',
+      prevAt?.line ?? 0,
+      `the chain ends at head ${headHash}, not at the expected ${opts.expectedHead}: lines were removed from the end, or the last line was edited`,
+    );
   }
   return {
     ok: problems.length === 0,

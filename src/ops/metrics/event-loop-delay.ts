@@ -25,7 +25,8 @@ export class EventLoopDelayMonitor {
   read(): EventLoopDelay {
     const h = this.#histogram;
     const ns = (v: number) => (Number.isFinite(v) ? v / 1e9 : 0);
-    const result = h.count === 0 ? { p50: 0, p99: 0, max: 0, mean: 0 } : { p50: ns(h.percentile(50)), p99: ns(h.percentile(99)), max: ns(h.max), mean: ns(h.mean) };
+    const result =
+      h.count === 0 ? { p50: 0, p99: 0, max: 0, mean: 0 } : { p50: ns(h.percentile(50)), p99: ns(h.percentile(99)), max: ns(h.max), mean: ns(h.mean) };
     h.reset();
     return result;
   }

@@ -120,19 +120,28 @@ export class ProxyMetrics {
       'External key managers per key store in each health state (deep health), like XksExternalKeyManagerStates.',
       ['prefix', 'state'],
     );
-    const ekmUp = r.gauge('xks_external_key_manager_up', 'One external key manager instance: 1 when ACTIVE or DEGRADED, 0 when UNAVAILABLE.', ['prefix', 'ekm_id']);
+    const ekmUp = r.gauge('xks_external_key_manager_up', 'One external key manager instance: 1 when ACTIVE or DEGRADED, 0 when UNAVAILABLE.', [
+      'prefix',
+      'ekm_id',
+    ]);
     // Seconds, the Prometheus base unit (promtool's lint insists); divide by 86400 for the
     // days KMS reports in CloudWatch.
     const certExpiry = r.gauge(
       'xks_proxy_certificate_time_to_expire_seconds',
       'Time until the TLS server certificate expires, like XksProxyCertificateDaysToExpire (divide by 86400 for days).',
     );
-    const credAge = r.gauge('xks_proxy_credential_age_seconds', 'Time since each SigV4 credential was created (its createdAt), like XksProxyCredentialAge (divide by 86400 for days).', [
-      'prefix',
-      'access_key_id',
-    ]);
+    const credAge = r.gauge(
+      'xks_proxy_credential_age_seconds',
+      'Time since each SigV4 credential was created (its createdAt), like XksProxyCredentialAge (divide by 86400 for days).',
+      ['prefix', 'access_key_id'],
+    );
     const credentials = r.gauge('xks_proxy_credentials', 'SigV4 credentials accepted per key store.', ['prefix']);
-    const gcPause = r.histogram('xks_proxy_gc_pause_seconds', 'Garbage-collection pauses of this process by collector (minor: young generation).', ['kind'], GC_PAUSE_BUCKETS);
+    const gcPause = r.histogram(
+      'xks_proxy_gc_pause_seconds',
+      'Garbage-collection pauses of this process by collector (minor: young generation).',
+      ['kind'],
+      GC_PAUSE_BUCKETS,
+    );
     this.#gcPauses = new GcPauseMonitor((kind, seconds) => gcPause.observe({ kind }, seconds));
     const loop = r.gauge('xks_proxy_event_loop_delay_seconds', 'Event-loop delay since the previous scrape (perf_hooks monitorEventLoopDelay).', ['stat']);
     const pool = r.gauge('xks_proxy_hsm_sessions', 'PKCS#11 session pool use per token.', ['prefix', 'token', 'state']);
@@ -172,7 +181,9 @@ export class ProxyMetrics {
       const results = await Promise.all(
         sources.tenants.all().map(async (t) => ({
           prefix: t.prefix,
-          fleet: await t.keyStore.readiness({ deadline: Date.now() + SCRAPE_HEALTH_BUDGET_MS, signal: AbortSignal.timeout(SCRAPE_HEALTH_BUDGET_MS) }).catch(() => []),
+          fleet: await t.keyStore
+            .readiness({ deadline: Date.now() + SCRAPE_HEALTH_BUDGET_MS, signal: AbortSignal.timeout(SCRAPE_HEALTH_BUDGET_MS) })
+            .catch(() => []),
         })),
       );
       ekm.clear();

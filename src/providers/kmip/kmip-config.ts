@@ -55,7 +55,12 @@ export const kmipProviderConfigSchema = z
     /** How long a key's attributes (state, usage) are reused; 0 reads them on every call. */
     attributeCacheMs: z.number().int().min(0).max(60_000).default(1_000),
     /** Largest response accepted from a server, in bytes. */
-    maxResponseBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -4,13 +4,7 @@
  * request itself) and closed after `idleTimeoutMs`. Callers wait for a free connection no
  * longer than their deadline.
  */
-import {
-  KmipConnection,
-  KmipConnectionError,
-  KmipTimeoutError,
-  type KmipEndpoint,
-  type KmipTlsMaterial,
-} from './kmip-connection.ts';
+import { KmipConnection, KmipConnectionError, KmipTimeoutError, type KmipEndpoint, type KmipTlsMaterial } from './kmip-connection.ts';
 
 /** Pool limits. */
 export interface KmipPoolOptions {

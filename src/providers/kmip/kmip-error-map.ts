@@ -35,15 +35,27 @@ export const RESULT_REASON_MAP: ReadonlyMap<number, ReasonMapping> = new Map<num
   [KMIP2_REASON.ObjectNotFound, { errorName: 'KeyNotFoundException', message: 'The KMIP server has no such key.' }],
   [KMIP2_REASON.ObjectDestroyed, { errorName: 'KeyNotFoundException', message: 'The key was destroyed in the KMIP server.' }],
   [ResultReason.ObjectArchived, { errorName: 'InvalidStateException', message: 'The key is archived in the KMIP server.' }],
-  [ResultReason.IllegalOperation, { errorName: 'InvalidStateException', message: 'The KMIP server does not allow this operation on the key in its current state.' }],
+  [
+    ResultReason.IllegalOperation,
+    { errorName: 'InvalidStateException', message: 'The KMIP server does not allow this operation on the key in its current state.' },
+  ],
   [KMIP2_REASON.WrongKeyLifecycleState, { errorName: 'InvalidStateException', message: 'The key is not in the Active state in the KMIP server.' }],
-  [KMIP2_REASON.IncompatibleCryptographicUsageMask, { errorName: 'InvalidKeyUsageException', message: 'The key usage mask in the KMIP server does not allow this operation.' }],
+  [
+    KMIP2_REASON.IncompatibleCryptographicUsageMask,
+    { errorName: 'InvalidKeyUsageException', message: 'The key usage mask in the KMIP server does not allow this operation.' },
+  ],
   [ResultReason.PermissionDenied, { errorName: 'AccessDeniedException', message: 'The KMIP server denied the proxy access to this key.' }],
   [KMIP2_REASON.NotAuthorised, { errorName: 'AccessDeniedException', message: 'The KMIP server denied the proxy access to this key.' }],
   [ResultReason.AuthenticationNotSuccessful, { errorName: 'InternalException', message: 'The KMIP server rejected the proxy client certificate.' }],
   [ResultReason.OperationNotSupported, { errorName: 'UnsupportedOperationException', message: 'The KMIP server does not support this operation.' }],
-  [ResultReason.FeatureNotSupported, { errorName: 'UnsupportedOperationException', message: 'The KMIP server does not support AES-GCM with these parameters.' }],
-  [KMIP2_REASON.UnsupportedCryptographicParameters, { errorName: 'UnsupportedOperationException', message: 'The KMIP server does not support AES-GCM with these parameters.' }],
+  [
+    ResultReason.FeatureNotSupported,
+    { errorName: 'UnsupportedOperationException', message: 'The KMIP server does not support AES-GCM with these parameters.' },
+  ],
+  [
+    KMIP2_REASON.UnsupportedCryptographicParameters,
+    { errorName: 'UnsupportedOperationException', message: 'The KMIP server does not support AES-GCM with these parameters.' },
+  ],
   [ResultReason.ResponseTooLarge, { errorName: 'UnsupportedOperationException', message: 'The KMIP server cannot answer a request this large.' }],
   [KMIP2_REASON.ServerLimitExceeded, { errorName: 'ThrottlingException', message: 'The KMIP server is over its limits; retry later.' }],
   [ResultReason.CryptographicFailure, { errorName: 'InternalException', message: 'The KMIP server reported a cryptographic failure.' }],
@@ -70,7 +82,8 @@ export const DECRYPT_INTEGRITY_REASONS: ReadonlySet<number> = new Set<number>([
 /** The XKS error for a failed KMIP operation. */
 export function xksErrorForResult(e: KmipResultError, keyName: string): XksError {
   const reasonName = e.reason === undefined ? 'none' : constantName({ ...ResultReason, ...KMIP2_REASON }, e.reason);
-  const logDetail = `KMIP ${constantName(Operation, e.operation)} ${constantName(ResultStatus, e.status)}, reason ${reasonName}` +
+  const logDetail =
+    `KMIP ${constantName(Operation, e.operation)} ${constantName(ResultStatus, e.status)}, reason ${reasonName}` +
     (e.serverMessage === undefined ? '' : `: ${e.serverMessage}`);
   if (e.status !== ResultStatus.OperationFailed) {
     // Pending (asynchronous) and Undone are not requested by this client.
@@ -88,6 +101,14 @@ export function xksErrorForResult(e: KmipResultError, keyName: string): XksError
 export function xksErrorForUnavailable(e: KmipUnavailableError): XksError {
   // Per-server reasons (socket errors, host names) are for the operator's log only.
   return e.timedOut
-    ? new XksError('DependencyTimeoutException', 'No KMIP server answered within the request budget; the proxy log lists each server.', { logDetail: e.message, cause: e, dependencyFailure: true })
-    : new XksError('InternalException', 'No KMIP server could complete the call; the proxy log lists each server and why.', { logDetail: e.message, cause: e, dependencyFailure: true });
+    ? new XksError('DependencyTimeoutException', 'No KMIP server answered within the request budget; the proxy log lists each server.', {
+        logDetail: e.message,
+        cause: e,
+        dependencyFailure: true,
+      })
+    : new XksError('InternalException', 'No KMIP server could complete the call; the proxy log lists each server and why.', {
+        logDetail: e.message,
+        cause: e,
+        dependencyFailure: true,
+      });
 }

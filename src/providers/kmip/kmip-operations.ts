@@ -37,10 +37,7 @@ function attribute(name: string, value: TtlvItem): TtlvItem {
 }
 
 function nameValue(name: string): TtlvItem {
-  return struct(Tag.AttributeValue, [
-    textString(Tag.NameValue, name),
-    enumeration(Tag.NameType, NameType.UninterpretedTextString),
-  ]);
+  return struct(Tag.AttributeValue, [textString(Tag.NameValue, name), enumeration(Tag.NameType, NameType.UninterpretedTextString)]);
 }
 
 function uidPayload(uid: string): TtlvItem[] {
@@ -135,13 +132,7 @@ function aadItems(aad: Uint8Array): TtlvItem[] {
 export function encryptRequest(uid: string, plaintext: Uint8Array, iv: Uint8Array, aad: Uint8Array): KmipRequest {
   return {
     operation: Operation.Encrypt,
-    payload: [
-      ...uidPayload(uid),
-      gcmParameters(),
-      byteString(Tag.Data, plaintext),
-      byteString(Tag.IvCounterNonce, iv),
-      ...aadItems(aad),
-    ],
+    payload: [...uidPayload(uid), gcmParameters(), byteString(Tag.Data, plaintext), byteString(Tag.IvCounterNonce, iv), ...aadItems(aad)],
   };
 }
 
@@ -219,10 +210,7 @@ export interface KmipServerInfo {
 export function queryRequest(): KmipRequest {
   return {
     operation: Operation.Query,
-    payload: [
-      enumeration(Tag.QueryFunction, QueryFunction.QueryOperations),
-      enumeration(Tag.QueryFunction, QueryFunction.QueryServerInformation),
-    ],
+    payload: [enumeration(Tag.QueryFunction, QueryFunction.QueryOperations), enumeration(Tag.QueryFunction, QueryFunction.QueryServerInformation)],
   };
 }
 

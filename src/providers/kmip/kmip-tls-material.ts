@@ -18,16 +18,8 @@ async function readPem(configDir: string, path: string, field: string): Promise<
  * Loads the client certificate, key and CA of the KMIP provider's mutual TLS; relative
  * paths resolve against the config file's directory. Errors name the file, never its content.
  */
-export async function loadKmipTlsMaterial(
-  tls: KmipProviderConfig['tls'],
-  configDir: string,
-  env: NodeJS.ProcessEnv,
-): Promise<KmipTlsMaterial> {
-  const [ca, cert, key] = await Promise.all([
-    readPem(configDir, tls.ca, 'ca'),
-    readPem(configDir, tls.cert, 'cert'),
-    readPem(configDir, tls.key, 'key'),
-  ]);
+export async function loadKmipTlsMaterial(tls: KmipProviderConfig['tls'], configDir: string, env: NodeJS.ProcessEnv): Promise<KmipTlsMaterial> {
+  const [ca, cert, key] = await Promise.all([readPem(configDir, tls.ca, 'ca'), readPem(configDir, tls.cert, 'cert'), readPem(configDir, tls.key, 'key')]);
   const passphrase = tls.keyPassphrase === undefined ? undefined : resolveSecretRef(tls.keyPassphrase, 'kmip tls.keyPassphrase', env);
   return { ca, cert, key, passphrase, minVersion: tls.minVersion };
 }

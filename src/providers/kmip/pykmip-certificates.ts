@@ -48,7 +48,23 @@ async function issue(dir: string, name: string, subject: string, extensions: str
   const ext = join(dir, `${name}.ext`);
   await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
   await writeFile(ext, extensions);
-  await openssl(['x509', '-req', '-in', csr, '-CA', ca.caCert, '-CAkey', ca.caKey, '-CAcreateserial', '-out', join(dir, `${name}.pem`), '-days', String(days), '-extfile', ext]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.caCert,
+    '-CAkey',
+    ca.caKey,
+    '-CAcreateserial',
+    '-out',
+    join(dir, `${name}.pem`),
+    '-days',
+    String(days),
+    '-extfile',
+    ext,
+  ]);
 }
 
 /**
@@ -60,8 +76,21 @@ export async function createKmipPki(dir: string, options: { clientCn?: string; d
   const files = kmipPkiPaths(dir);
   const days = options.days ?? 825;
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', files.caKey, '-out', files.caCert, '-days', String(days), '-subj', '/CN=xks-proxy KMIP test CA',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    files.caKey,
+    '-out',
+    files.caCert,
+    '-days',
+    String(days),
+    '-subj',
+    '/CN=xks-proxy KMIP test CA',
   ]);
   await issue(dir, 'server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n', files, days);
   await issue(dir, 'client', `/CN=${options.clientCn ?? 'xks-proxy'}`, 'extendedKeyUsage=clientAuth\n', files, days);

@@ -50,7 +50,8 @@ export async function checkPkcs11Config(
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // NSS softoken refuses C_Initialize without its parameters (measured): say which field is missing.
-      const hint = libraryParameters === undefined && pkcs11ErrorCode(e) === CKR.ARGUMENTS_BAD ? '; this library may need libraryParameters (NSS softoken does)' : '';
+      const hint =
+        libraryParameters === undefined && pkcs11ErrorCode(e) === CKR.ARGUMENTS_BAD ? '; this library may need libraryParameters (NSS softoken does)' : '';
       const message = code === 'ENOENT' ? `PKCS#11 library ${abs} does not exist` : `cannot load PKCS#11 library ${abs}: ${errorText(e)}${hint}`;
       problems.push({ level: 'fail', field, message });
     }

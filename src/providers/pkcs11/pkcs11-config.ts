@@ -3,10 +3,7 @@ import { configMapSchema } from '../../config-values/config-map.ts';
 import { isSecretRef } from '../../config-values/secret-ref.ts';
 
 /** `env:NAME` or `file:PATH`: a PIN never sits in the config file itself. */
-const pinRefSchema = z
-  .string()
-  .min(1)
-  .refine(isSecretRef, 'must be a secret reference (env:NAME or file:PATH); inline PINs are refused');
+const pinRefSchema = z.string().min(1).refine(isSecretRef, 'must be a secret reference (env:NAME or file:PATH); inline PINs are refused');
 
 /**
  * A string handed to C_Initialize in CK_C_INITIALIZE_ARGS.pReserved. NSS softoken needs it
@@ -100,7 +97,11 @@ export const pkcs11ProviderConfigSchema = z
     }
     c.tokens.forEach((t, i) => {
       if (c.login === 'user' && t.pin === undefined && c.pin === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'no PIN: set pin here or on the provider (or login: none for a token without login)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokens', i, 'pin'],
+          message: 'no PIN: set pin here or on the provider (or login: none for a token without login)',
+        });
       }
       if (c.login === 'none' && t.pin !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['tokens', i, 'pin'], message: 'login is none: remove the PIN, or set login: user' });
@@ -119,7 +120,10 @@ export type Pkcs11ProviderConfig = z.infer<typeof pkcs11ProviderConfigSchema>;
 export type Pkcs11TokenConfig = Pkcs11ProviderConfig['tokens'][number];
 
 /** The C_Initialize library parameters of a token's module: its own, else the provider's. */
-export function pkcs11LibraryParameters(c: Pick<Pkcs11ProviderConfig, 'libraryParameters'>, t: Pick<Pkcs11TokenConfig, 'libraryParameters'>): string | undefined {
+export function pkcs11LibraryParameters(
+  c: Pick<Pkcs11ProviderConfig, 'libraryParameters'>,
+  t: Pick<Pkcs11TokenConfig, 'libraryParameters'>,
+): string | undefined {
   return t.libraryParameters ?? c.libraryParameters;
 }
 

@@ -56,14 +56,7 @@ const RECOVERABLE = new Set<number>([
   CKR.CRYPTOKI_NOT_INITIALIZED,
 ]);
 
-const PIN_REFUSED = new Set<number>([
-  CKR.PIN_INCORRECT,
-  CKR.PIN_INVALID,
-  CKR.PIN_LEN_RANGE,
-  CKR.PIN_EXPIRED,
-  CKR.PIN_LOCKED,
-  CKR.USER_PIN_NOT_INITIALIZED,
-]);
+const PIN_REFUSED = new Set<number>([CKR.PIN_INCORRECT, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE, CKR.PIN_EXPIRED, CKR.PIN_LOCKED, CKR.USER_PIN_NOT_INITIALIZED]);
 
 /** Decides how to handle an error thrown by a PKCS#11 call during `op` (see Pkcs11Failure). */
 export function classifyPkcs11Failure(e: unknown, op: Pkcs11Operation): Pkcs11Failure {
@@ -80,7 +73,10 @@ export function classifyPkcs11Failure(e: unknown, op: Pkcs11Operation): Pkcs11Fa
   if (code === CKR.KEY_FUNCTION_NOT_PERMITTED) {
     return {
       action: 'answer',
-      error: new XksError('InvalidKeyUsageException', `The HSM key does not allow ${op === 'decrypt' ? 'decryption' : 'encryption'} (CKA_${op === 'decrypt' ? 'DECRYPT' : 'ENCRYPT'} is false).`),
+      error: new XksError(
+        'InvalidKeyUsageException',
+        `The HSM key does not allow ${op === 'decrypt' ? 'decryption' : 'encryption'} (CKA_${op === 'decrypt' ? 'DECRYPT' : 'ENCRYPT'} is false).`,
+      ),
       discardSession: false,
     };
   }

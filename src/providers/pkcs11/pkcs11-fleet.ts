@@ -95,12 +95,15 @@ export class Pkcs11Fleet {
     const running = token.execute(attemptCtx, work);
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        running.catch(() => undefined);
-        const reason = `${work.op} did not finish within ${deadline === ctx.deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
-        token.markDown(reason);
-        reject(new Pkcs11TokenUnavailableError(token.name, reason));
-      }, Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => {
+          running.catch(() => undefined);
+          const reason = `${work.op} did not finish within ${deadline === ctx.deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
+          token.markDown(reason);
+          reject(new Pkcs11TokenUnavailableError(token.name, reason));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
     });
     try {
       return await Promise.race([running, overrun]);

@@ -51,13 +51,7 @@ export async function pkcs11GcmEncrypt(
 }
 
 /** AES-GCM decrypt inside the token on `session`, on the libuv thread pool; the token checks the tag. */
-export async function pkcs11GcmDecrypt(
-  api: Pkcs11Api,
-  session: Pkcs11Handle,
-  key: Pkcs11Handle,
-  input: GcmInput,
-  aad: Uint8Array,
-): Promise<Uint8Array> {
+export async function pkcs11GcmDecrypt(api: Pkcs11Api, session: Pkcs11Handle, key: Pkcs11Handle, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
   api.C_DecryptInit(session, gcm(Buffer.from(input.iv), aad), key);
   const data = Buffer.concat([input.ciphertext, input.tag]);
   // Room for the whole input: some tokens want the output buffer as large as the input.

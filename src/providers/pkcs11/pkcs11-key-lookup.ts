@@ -49,7 +49,15 @@ export function findObjects(api: Pkcs11Api, session: Pkcs11Handle, template: Pkc
  * found"; a token used without login (NSS database, public keys) is never logged in.
  */
 export function lookupAesKey(api: Pkcs11Api, session: Pkcs11Handle, label: string, loginRequired = true): Pkcs11KeyEntry {
-  const handles = findObjects(api, session, [{ type: CKA.CLASS, value: CKO_SECRET_KEY }, { type: CKA.LABEL, value: label }], 2);
+  const handles = findObjects(
+    api,
+    session,
+    [
+      { type: CKA.CLASS, value: CKO_SECRET_KEY },
+      { type: CKA.LABEL, value: label },
+    ],
+    2,
+  );
   if (handles.length === 0) {
     if (loginRequired && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
     if (findObjects(api, session, [{ type: CKA.LABEL, value: label }], 1).length > 0) {
@@ -61,12 +69,7 @@ export function lookupAesKey(api: Pkcs11Api, session: Pkcs11Handle, label: strin
     throw new XksError('InvalidStateException', `Several HSM keys are labelled "${label}"; labels of XKS keys must be unique.`);
   }
   const handle = handles[0] as Pkcs11Handle;
-  const attrs = api.C_GetAttributeValue(session, handle, [
-    { type: CKA.KEY_TYPE },
-    { type: CKA.VALUE_LEN },
-    { type: CKA.ENCRYPT },
-    { type: CKA.DECRYPT },
-  ]);
+  const attrs = api.C_GetAttributeValue(session, handle, [{ type: CKA.KEY_TYPE }, { type: CKA.VALUE_LEN }, { type: CKA.ENCRYPT }, { type: CKA.DECRYPT }]);
   const keyType = readCkUlong(attr(attrs, CKA.KEY_TYPE));
   const bytes = readCkUlong(attr(attrs, CKA.VALUE_LEN));
   if (keyType !== CKK_AES || bytes !== 32) {

@@ -385,7 +385,8 @@ export class Pkcs11Token {
     // lists no slots (measured): after a lost session, ask the known slot whether the
     // library is still initialized before looking for the token again.
     const finalized =
-      code === CKR.CRYPTOKI_NOT_INITIALIZED || (code !== undefined && SESSIONS_LOST.has(code) && this.slot !== undefined && isFinalized(module.api, this.slot.slot));
+      code === CKR.CRYPTOKI_NOT_INITIALIZED ||
+      (code !== undefined && SESSIONS_LOST.has(code) && this.slot !== undefined && isFinalized(module.api, this.slot.slot));
     if (finalized) module.reinitialize(this.moduleGeneration);
     if (module.generation !== this.moduleGeneration) {
       // The library was initialized again: every session and handle from before is gone.
@@ -442,7 +443,10 @@ export class Pkcs11Token {
   /** Enters the storage-lost state (see Pkcs11StorageLostError); logged once per outage. */
   private storageLostNow(detail: string): void {
     if (!this.storageLost) {
-      this.opts.logger.error({ token: this.name, reason: detail }, 'PKCS#11 token storage lost: answering as an outage, not "key not found", until the token is back');
+      this.opts.logger.error(
+        { token: this.name, reason: detail },
+        'PKCS#11 token storage lost: answering as an outage, not "key not found", until the token is back',
+      );
       this.storageLost = true;
       // restartAt is left as the last restart set it: a loss right after a recovery waits
       // tokenRetrySeconds, so the library is restarted at most once per that interval.

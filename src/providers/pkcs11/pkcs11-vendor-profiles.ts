@@ -35,9 +35,7 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
     name: 'SoftHSMv2',
     docs: 'SoftHSMv2',
     match: (l) => has(l.manufacturer, 'softhsm') || has(l.file, 'libsofthsm2'),
-    warnings: () => [
-      'SoftHSMv2 is a software token (keys are files in its token directory, not in hardware): use it for tests and demos only',
-    ],
+    warnings: () => ['SoftHSMv2 is a software token (keys are files in its token directory, not in hardware): use it for tests and demos only'],
   },
   {
     id: 'nss',
@@ -58,7 +56,7 @@ export const PKCS11_VENDOR_PROFILES: readonly Pkcs11VendorProfile[] = [
     match: (l) => has(l.manufacturer, 'cloudhsm') || has(l.description, 'cloudhsm') || has(l.file, 'cloudhsm'),
     warnings: (c) => [
       ...(c.ivSource !== 'token-generated'
-        ? ['AWS CloudHSM ignores the caller\'s AES-GCM IV on encrypt and writes its own into the IV buffer: set ivSource: token-generated']
+        ? ["AWS CloudHSM ignores the caller's AES-GCM IV on encrypt and writes its own into the IV buffer: set ivSource: token-generated"]
         : []),
       ...(c.login === 'none' ? ['AWS CloudHSM needs a crypto user login: set login: user and a PIN of the form <CU name>:<password>'] : []),
       ...(c.readWriteSessions ? [] : ['AWS CloudHSM Client SDK 5 lists read-only sessions as not supported: set readWriteSessions: true']),

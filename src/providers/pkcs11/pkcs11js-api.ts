@@ -42,11 +42,9 @@ export function loadPkcs11js(modulePath: string): Pkcs11Api {
     C_FindObjectsInit: (session, template) => p.C_FindObjectsInit(session, template),
     C_FindObjects: (session, max) => p.C_FindObjects(session, max),
     C_FindObjectsFinal: (session) => p.C_FindObjectsFinal(session),
-    C_GetAttributeValue: (session, object, template) =>
-      p.C_GetAttributeValue(session, object, template),
+    C_GetAttributeValue: (session, object, template) => p.C_GetAttributeValue(session, object, template),
     C_GenerateRandom: (session, buffer) => p.C_GenerateRandom(session, buffer),
-    C_GenerateKey: (session, mechanism, template) =>
-      p.C_GenerateKey(session, toNativeMechanism(mechanism), template),
+    C_GenerateKey: (session, mechanism, template) => p.C_GenerateKey(session, toNativeMechanism(mechanism), template),
     C_EncryptInit: (session, mechanism, key) => p.C_EncryptInit(session, toNativeMechanism(mechanism), key),
     C_EncryptAsync: (session, input, output) => p.C_EncryptAsync(session, input, output),
     C_DecryptInit: (session, mechanism, key) => p.C_DecryptInit(session, toNativeMechanism(mechanism), key),

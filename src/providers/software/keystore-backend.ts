@@ -4,21 +4,11 @@ import type { PgConnection } from './pg/pg-connection.ts';
 import { zeroContents, type KeystoreContents, type SoftwareKey } from './software-keystore-contents.ts';
 import { SoftwareKeystoreFile } from './software-keystore-file.ts';
 import type { KeystoreSecret, ScryptParams } from './software-keystore-kek.ts';
-import {
-  addKey,
-  changeKeystore,
-  initKeystore,
-  readKeySummaries,
-  rotateKey,
-  setKeyEnabled,
-  type KeySummary,
-  type NewKeyOptions,
-} from './software-keystore.ts';
+import { addKey, changeKeystore, initKeystore, readKeySummaries, rotateKey, setKeyEnabled, type KeySummary, type NewKeyOptions } from './software-keystore.ts';
 
 /** Where a software keystore lives: a file, or a PostgreSQL schema. */
 export type KeystoreLocation =
-  | { kind: 'file'; path: string; secret: KeystoreSecret }
-  | { kind: 'postgres'; connection: PgConnection; schema: string; secret: KeystoreSecret };
+  { kind: 'file'; path: string; secret: KeystoreSecret } | { kind: 'postgres'; connection: PgConnection; schema: string; secret: KeystoreSecret };
 
 /**
  * What the `keys` CLI does to a keystore, the same on either store, so every command
@@ -52,7 +42,11 @@ export async function openKeystoreBackend(location: KeystoreLocation): Promise<K
 
 /** A copy of a key with its own material buffers (the source may be zeroed independently). */
 export function copyKey(key: SoftwareKey): SoftwareKey {
-  return { ...key, usages: [...key.usages], versions: key.versions.map((v) => ({ version: v.version, createdAt: v.createdAt, material: new KeyMaterial(v.material.expose()) })) };
+  return {
+    ...key,
+    usages: [...key.usages],
+    versions: key.versions.map((v) => ({ version: v.version, createdAt: v.createdAt, material: new KeyMaterial(v.material.expose()) })),
+  };
 }
 
 class FileBackend implements KeystoreBackend {

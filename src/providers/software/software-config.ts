@@ -21,7 +21,9 @@ export const softwareProviderConfigSchema = z
     maxScryptN: z
       .number()
       .int()
-      .refine((n) => isPowerOfTwo(n) && n >= 2 ** 10 && n <= CEILING_SCRYPT_N, { message: 'maxScryptN must be a power of two from 1024 (2^10) to 1048576 (2^20)' })
+      .refine((n) => isPowerOfTwo(n) && n >= 2 ** 10 && n <= CEILING_SCRYPT_N, {
+        message: 'maxScryptN must be a power of two from 1024 (2^10) to 1048576 (2^20)',
+      })
       .optional(),
   })
   .strict()

@@ -44,8 +44,7 @@ export interface ParsedKeystoreFile {
 
 /** Splits and checks the file's structure; throws a `corrupt` error naming the file otherwise. */
 export function parseKeystoreFile(file: string, data: Buffer): ParsedKeystoreFile {
-  const corrupt = (why: string) =>
-    new KeystoreFileError('corrupt', file, `keystore file ${file} is corrupt or truncated (${why}); it was left unchanged`);
+  const corrupt = (why: string) => new KeystoreFileError('corrupt', file, `keystore file ${file} is corrupt or truncated (${why}); it was left unchanged`);
   if (data.length === 0) throw corrupt('the file is empty');
   const text = data.toString('utf8');
   const lines = text.split('\n');

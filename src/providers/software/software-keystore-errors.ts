@@ -1,16 +1,6 @@
 /** Why a keystore file could not be used. */
 export type KeystoreFileErrorKind =
-  | 'missing'
-  | 'exists'
-  | 'unreadable'
-  | 'wrong-secret'
-  | 'corrupt'
-  | 'locked'
-  | 'write-failed'
-  | 'invalid'
-  | 'key-exists'
-  | 'key-not-found'
-  | 'invalid-key-id';
+  'missing' | 'exists' | 'unreadable' | 'wrong-secret' | 'corrupt' | 'locked' | 'write-failed' | 'invalid' | 'key-exists' | 'key-not-found' | 'invalid-key-id';
 
 /**
  * A keystore problem the operator must act on. The message always names the file and

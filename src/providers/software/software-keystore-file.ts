@@ -190,7 +190,11 @@ export class SoftwareKeystoreFile {
           throw new KeystoreFileError('unreadable', this.path, `keystore file ${this.path} is not a regular file (${fileKind(st)}); refusing to read it`);
         }
         if (st.size > BigInt(MAX_KEYSTORE_FILE_BYTES)) {
-          throw new KeystoreFileError('unreadable', this.path, `keystore file ${this.path} is ${st.size} bytes, more than the ${MAX_KEYSTORE_FILE_BYTES} a keystore can be; refusing to read it`);
+          throw new KeystoreFileError(
+            'unreadable',
+            this.path,
+            `keystore file ${this.path} is ${st.size} bytes, more than the ${MAX_KEYSTORE_FILE_BYTES} a keystore can be; refusing to read it`,
+          );
         }
         return { data: await fh.readFile(), stamp: toStamp(st) };
       } finally {
@@ -208,7 +212,11 @@ export class SoftwareKeystoreFile {
     const needed = secretKindOf(kek);
     const supplied = suppliedSecretKind(this.#secret);
     if (needed !== supplied) {
-      throw new KeystoreFileError('wrong-secret', this.path, `keystore file ${this.path} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`);
+      throw new KeystoreFileError(
+        'wrong-secret',
+        this.path,
+        `keystore file ${this.path} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`,
+      );
     }
     let keys: FileKeys;
     try {

@@ -19,9 +19,7 @@ export interface ScryptParams {
 export const DEFAULT_SCRYPT_PARAMS: ScryptParams = { N: 2 ** 16, r: 8, p: 1 };
 
 /** How the keystore's KEK is obtained; stored (and authenticated) in the file header. */
-export type KekHeader =
-  | { type: 'scrypt'; salt: string; N: number; r: number; p: number }
-  | { type: 'raw'; salt: string };
+export type KekHeader = { type: 'scrypt'; salt: string; N: number; r: number; p: number } | { type: 'raw'; salt: string };
 
 /** Keys derived from the KEK: one encrypts the file, one proves the secret is right. */
 export interface FileKeys {
@@ -80,7 +78,9 @@ export function checkScryptParams(params: ScryptParams, maxN: number = DEFAULT_M
   const log2 = (n: number) => Math.round(Math.log2(n));
   if (!isPowerOfTwo(N) || N < MIN_SCRYPT_N) throw new Error(`scrypt N must be a power of two of at least 2^10 (got ${N})`);
   if (N > maxN) {
-    throw new Error(`scrypt N = 2^${log2(N)} is above the accepted maximum 2^${log2(maxN)} (raise the provider's maxScryptN if this keystore really was made with that cost)`);
+    throw new Error(
+      `scrypt N = 2^${log2(N)} is above the accepted maximum 2^${log2(maxN)} (raise the provider's maxScryptN if this keystore really was made with that cost)`,
+    );
   }
   if (!Number.isInteger(r) || r < 1 || r > MAX_SCRYPT_R) throw new Error(`scrypt r must be 1..${MAX_SCRYPT_R} (got ${r})`);
   if (!Number.isInteger(p) || p < 1 || p > MAX_SCRYPT_P) throw new Error(`scrypt p must be 1..${MAX_SCRYPT_P} (got ${p})`);

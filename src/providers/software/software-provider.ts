@@ -204,7 +204,10 @@ class SoftwareKeyProvider implements KeyProvider {
     const state = this.#keySet.state();
     if (this.#closed) throw new XksError('InternalException', 'The software keystore is closed: the proxy is shutting down.');
     if (state.state !== 'fresh') throw unavailable(new Error(state.problem));
-    throw new XksError('KeyNotFoundException', `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`);
+    throw new XksError(
+      'KeyNotFoundException',
+      `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`,
+    );
   }
 }
 
@@ -217,9 +220,13 @@ function waitBudget(ctx: CallContext): number {
 /** An internal error whose detail (naming the file, never secrets) stays in the log. */
 function unavailable(e: unknown): XksError {
   const detail = e instanceof Error ? e.message : String(e);
-  return new XksError('InternalException', 'The software keystore has no usable keys for this call; the proxy log says why (wrong passphrase, corrupt, missing or unreadable file).', {
-    logDetail: detail,
-    cause: e,
-    dependencyFailure: true,
-  });
+  return new XksError(
+    'InternalException',
+    'The software keystore has no usable keys for this call; the proxy log says why (wrong passphrase, corrupt, missing or unreadable file).',
+    {
+      logDetail: detail,
+      cause: e,
+      dependencyFailure: true,
+    },
+  );
 }

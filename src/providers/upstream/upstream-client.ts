@@ -97,7 +97,12 @@ export class UpstreamClient {
   async post(path: string, body: unknown, ctx: AttemptContext): Promise<UpstreamReply> {
     const remaining = ctx.deadline - Date.now();
     if (remaining <= 0 || ctx.signal.aborted) {
-      throw new UpstreamFault('timeout', 'DependencyTimeoutException', 'No time was left in the request budget to call the upstream XKS proxy.', 'no time left before the call');
+      throw new UpstreamFault(
+        'timeout',
+        'DependencyTimeoutException',
+        'No time was left in the request budget to call the upstream XKS proxy.',
+        'no time left before the call',
+      );
     }
     const text = JSON.stringify(body);
     const headers: Record<string, string> = { host: this.host, 'content-type': 'application/json' };
@@ -160,7 +165,12 @@ function transportFault(e: unknown, aborted: boolean): UpstreamFault {
   const code = (e as { code?: unknown }).code;
   const message = e instanceof Error ? e.message : String(e);
   if (aborted || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
-    return new UpstreamFault('timeout', 'DependencyTimeoutException', 'The upstream XKS proxy did not answer within the request budget.', `timeout (${typeof code === 'string' ? code : 'deadline'})`);
+    return new UpstreamFault(
+      'timeout',
+      'DependencyTimeoutException',
+      'The upstream XKS proxy did not answer within the request budget.',
+      `timeout (${typeof code === 'string' ? code : 'deadline'})`,
+    );
   }
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return new UpstreamFault('malformed', 'InternalException', 'The upstream XKS proxy returned an oversized answer.', 'response larger than maxResponseBytes');

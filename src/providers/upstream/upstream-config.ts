@@ -17,7 +17,14 @@ const endpointSchema = z
       .url()
       .refine((u) => {
         const url = new URL(u);
-        return (url.protocol === 'https:' || url.protocol === 'http:') && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+        return (
+          (url.protocol === 'https:' || url.protocol === 'http:') &&
+          (url.pathname === '/' || url.pathname === '') &&
+          url.search === '' &&
+          url.hash === '' &&
+          url.username === '' &&
+          url.password === ''
+        );
       }, 'must be http(s)://host[:port] without path, query or user info; put the upstream path prefix in uriPrefix'),
     /** Id in health (`ekmFleetDetails[].id`) and logs; default `host:port`. */
     id: z.string().min(1).max(64).optional(),
@@ -77,7 +84,10 @@ export const upstreamProviderConfigSchema = z
       .max(116)
       .regex(/^([a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*)?$/, 'must be segments of a-zA-Z0-9_- separated by single slashes, without leading or trailing slash'),
     /** Region in the SigV4 credential scope the upstream expects. */
-    region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'must be an AWS region name such as us-east-1')
+      .default('us-east-1'),
     /** The SigV4 credential the upstream issued to this proxy. */
     credential: credentialSchema,
     tls: tlsSchema.optional(),
@@ -96,7 +106,12 @@ export const upstreamProviderConfigSchema = z
     /** An endpoint that failed is tried after the others for this long. */
     downBackoffMs: z.number().int().min(0).max(600_000).default(5_000),
     /** Largest response body accepted from an upstream, in bytes. */
-    maxResponseBytes: z.number().int().min(16 * 1024).max(16 * 1024 * 1024).default(64 * 1024),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(16 * 1024)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
     /** ekmVendor reported to KMS; default: what the first answering upstream reports. */
     ekmVendor: z.string().min(1).max(128).optional(),
   })

@@ -21,12 +21,7 @@ export interface FleetHealth {
  * endpoint id so two nodes' entries stay apart), or one UNAVAILABLE entry for an upstream
  * that did not answer usably. The result is cut to the spec's 10 entries by the caller.
  */
-export async function checkFleetHealth(
-  fleet: UpstreamFleet,
-  path: string,
-  requestMetadata: RequestMetadata,
-  ctx: CallContext,
-): Promise<FleetHealth> {
+export async function checkFleetHealth(fleet: UpstreamFleet, path: string, requestMetadata: RequestMetadata, ctx: CallContext): Promise<FleetHealth> {
   const answers = await Promise.all(
     fleet.endpoints.map(async (endpoint) => {
       try {

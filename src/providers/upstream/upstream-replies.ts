@@ -44,10 +44,20 @@ export function upstreamError(reply: UpstreamReply, what: string): XksError {
     case 'AuthenticationFailedException':
       // The upstream rejected OUR credential. Passed on as is, KMS would tell the customer
       // that the credential KMS holds is wrong, which it is not: this is our config.
-      throw new UpstreamFault('misconfigured', 'InternalException', 'The upstream XKS proxy rejected this proxy\'s credential; the operator must fix the upstream credential.', detail);
+      throw new UpstreamFault(
+        'misconfigured',
+        'InternalException',
+        "The upstream XKS proxy rejected this proxy's credential; the operator must fix the upstream credential.",
+        detail,
+      );
     case 'InvalidUriPathException':
       // Same reasoning: KMS's URI path was fine (we routed it); the upstream uriPrefix is not.
-      throw new UpstreamFault('misconfigured', 'InternalException', 'The upstream XKS proxy does not serve the configured upstream URI prefix; the operator must fix uriPrefix.', detail);
+      throw new UpstreamFault(
+        'misconfigured',
+        'InternalException',
+        'The upstream XKS proxy does not serve the configured upstream URI prefix; the operator must fix uriPrefix.',
+        detail,
+      );
     default:
       throw malformedAnswer(`${what} error`, `unexpected errorName ${errorName}`);
   }
@@ -63,7 +73,7 @@ export function metadataReply(reply: UpstreamReply): KeyMetadataResponse {
     throw malformedAnswer('GetKeyMetadata response', 'keyUsage is not a list of at most 10 strings');
   }
   // Other usages (WRAP, SIGN ...) are allowed by the spec but mean nothing to KMS for XKS keys.
-  const keyUsage = (usages).filter((u): u is KeyUsage => u === 'ENCRYPT' || u === 'DECRYPT');
+  const keyUsage = usages.filter((u): u is KeyUsage => u === 'ENCRYPT' || u === 'DECRYPT');
   return { keySpec: 'AES_256', keyUsage, keyStatus: body.keyStatus };
 }
 
@@ -122,7 +132,13 @@ export function healthReply(reply: UpstreamReply): UpstreamHealth {
   if (!Array.isArray(details) || details.length === 0) throw malformedAnswer(what, 'ekmFleetDetails is not a non-empty list');
   const fleet = details.map((entry): EkmHealth => {
     const e = asObject(entry);
-    if (e === undefined || typeof e.id !== 'string' || typeof e.model !== 'string' || typeof e.healthStatus !== 'string' || !HEALTH_STATUSES.has(e.healthStatus)) {
+    if (
+      e === undefined ||
+      typeof e.id !== 'string' ||
+      typeof e.model !== 'string' ||
+      typeof e.healthStatus !== 'string' ||
+      !HEALTH_STATUSES.has(e.healthStatus)
+    ) {
       throw malformedAnswer(what, 'an ekmFleetDetails entry lacks id, model or a valid healthStatus');
     }
     return { id: e.id, model: e.model, healthStatus: e.healthStatus as EkmHealthStatus };

@@ -38,7 +38,10 @@ function atTime<T>(time: Date, fn: () => T): T {
 
 /** Signs with aws4.sign(..., { doNotModifyHeaders: true }) and lower-cases the headers. */
 export function signWithAws4(input: Aws4SignInput): SignedRequest {
-  const amzDate = input.time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = input.time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const host = input.host ?? 'xks.example.com';
   const headers: Record<string, string> = { host, ...input.headers };
   if (!input.unsignedDate) headers['X-Amz-Date'] = amzDate;

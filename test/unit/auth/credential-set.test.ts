@@ -55,7 +55,12 @@ describe('CredentialSet', () => {
 
   it('keeps the old credentials when a replacement is invalid', () => {
     const set = new CredentialSet([{ accessKeyId: 'K1', secret: SECRET_A }]);
-    expect(() => set.replace([{ accessKeyId: 'K2', secret: SECRET_A }, { accessKeyId: 'K2', secret: SECRET_B }])).toThrow(/K2 is listed twice/);
+    expect(() =>
+      set.replace([
+        { accessKeyId: 'K2', secret: SECRET_A },
+        { accessKeyId: 'K2', secret: SECRET_B },
+      ]),
+    ).toThrow(/K2 is listed twice/);
     expect(set.accessKeyIds()).toEqual(['K1']);
   });
 

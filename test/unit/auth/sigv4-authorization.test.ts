@@ -46,7 +46,10 @@ describe('parseAuthorization', () => {
     ['commas missing', `AWS4-HMAC-SHA256 ${CRED} SignedHeaders=host;x-amz-date Signature=${SIG}`],
     ['a short credential scope', `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/aws4_request, SignedHeaders=host;x-amz-date, Signature=${SIG}`],
     ['a wrong terminator', `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/kms-xks-proxy/aws5_request, SignedHeaders=host;x-amz-date, Signature=${SIG}`],
-    ['a non-numeric scope date', `AWS4-HMAC-SHA256 Credential=AKID/2015-08-30/us-east-1/kms-xks-proxy/aws4_request, SignedHeaders=host;x-amz-date, Signature=${SIG}`],
+    [
+      'a non-numeric scope date',
+      `AWS4-HMAC-SHA256 Credential=AKID/2015-08-30/us-east-1/kms-xks-proxy/aws4_request, SignedHeaders=host;x-amz-date, Signature=${SIG}`,
+    ],
     ['an empty access key id', `AWS4-HMAC-SHA256 Credential=/20150830/us-east-1/kms-xks-proxy/aws4_request, SignedHeaders=host;x-amz-date, Signature=${SIG}`],
     ['upper-case signed header names', `AWS4-HMAC-SHA256 ${CRED}, SignedHeaders=Host;X-Amz-Date, Signature=${SIG}`],
     ['an empty signed header name', `AWS4-HMAC-SHA256 ${CRED}, SignedHeaders=host;;x-amz-date, Signature=${SIG}`],

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildCanonicalRequest,
-  canonicalHeaderValue,
-  canonicalQueryString,
-  canonicalUri,
-  sha256Hex,
-  uriEncode,
-} from '../../../src/auth/sigv4-canonical.ts';
+import { buildCanonicalRequest, canonicalHeaderValue, canonicalQueryString, canonicalUri, sha256Hex, uriEncode } from '../../../src/auth/sigv4-canonical.ts';
 import { loadAwsTestSuite, signedHeadersOf } from '../../support/sigv4-vectors/aws-test-suite.ts';
 
 const suite = loadAwsTestSuite();

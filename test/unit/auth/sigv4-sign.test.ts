@@ -32,7 +32,14 @@ describe('signRequest equals aws4 for the same input', () => {
     expect(signRequest({ ...base, method: 'POST', url, body: BODY })['x-amz-content-sha256']).toBeUndefined();
     const ours = signRequest({ ...base, method: 'POST', url, body: BODY, signPayloadHash: true });
     expect(ours['x-amz-content-sha256']).toBe(sha256Hex(BODY));
-    const theirs = signWithAws4({ time: T, accessKeyId: AKID, secret: SECRET, path: '/kms/xks/v1/keys/k/encrypt', body: BODY, headers: { 'X-Amz-Content-Sha256': sha256Hex(BODY) } });
+    const theirs = signWithAws4({
+      time: T,
+      accessKeyId: AKID,
+      secret: SECRET,
+      path: '/kms/xks/v1/keys/k/encrypt',
+      body: BODY,
+      headers: { 'X-Amz-Content-Sha256': sha256Hex(BODY) },
+    });
     expect(ours.authorization).toBe(theirs.headers['authorization']);
   });
 });
@@ -40,7 +47,14 @@ describe('signRequest equals aws4 for the same input', () => {
 describe('signRequest', () => {
   it('reproduces the published AWS suite for requests a URL can carry unchanged', () => {
     const suite = loadAwsTestSuite();
-    const names = ['get-vanilla', 'post-vanilla', 'get-vanilla-query-order-key-case', 'post-header-key-sort', 'get-header-value-trim', 'post-x-www-form-urlencoded'];
+    const names = [
+      'get-vanilla',
+      'post-vanilla',
+      'get-vanilla-query-order-key-case',
+      'post-header-key-sort',
+      'get-header-value-trim',
+      'post-x-www-form-urlencoded',
+    ];
     for (const name of names) {
       const v = suite.cases.find((c) => c.name === name)!;
       const { host, 'x-amz-date': _date, ...headers } = v.request.headers;

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildStringToSign,
-  credentialScope,
-  deriveSigningKey,
-  signatureHex,
-} from '../../../src/auth/sigv4-signature.ts';
+import { buildStringToSign, credentialScope, deriveSigningKey, signatureHex } from '../../../src/auth/sigv4-signature.ts';
 import { loadAwsTestSuite } from '../../support/sigv4-vectors/aws-test-suite.ts';
 
 const suite = loadAwsTestSuite();
@@ -26,7 +21,7 @@ describe('signing key', () => {
     expect(deriveSigningKey(secret, '20150830', 'us-east-1', 'kms').toString('hex')).not.toBe(base);
   });
 
-  it('leaves the caller\'s secret bytes intact', () => {
+  it("leaves the caller's secret bytes intact", () => {
     const copy = Buffer.from(secret);
     deriveSigningKey(copy, date, suite.region, suite.service);
     expect(copy.equals(secret)).toBe(true);

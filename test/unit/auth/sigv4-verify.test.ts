@@ -14,8 +14,7 @@ const T = new Date('2024-05-17T10:20:30Z');
 const credentials = new CredentialSet([{ accessKeyId: AKID, secret: SECRET }]);
 const opts = { region: 'us-east-1', service: 'kms-xks-proxy', now: T, credentials };
 
-const signed = (over: Partial<Parameters<typeof signWithAws4>[0]> = {}): SignedRequest =>
-  signWithAws4({ time: T, accessKeyId: AKID, secret: SECRET, ...over });
+const signed = (over: Partial<Parameters<typeof signWithAws4>[0]> = {}): SignedRequest => signWithAws4({ time: T, accessKeyId: AKID, secret: SECRET, ...over });
 const at = (ms: number) => new Date(T.getTime() + ms);
 const withHeaders = (req: SignedRequest, headers: Record<string, string | undefined>): SignedRequest => ({
   ...req,

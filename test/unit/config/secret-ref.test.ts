@@ -6,8 +6,11 @@ describe('resolveSecretRef env:NAME', () => {
     expect(resolveSecretRef('env:XKS_PIN', 'pin', { XKS_PIN: '1234' })).toBe('1234');
   });
 
-  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('treats env:%s as unset, not as an inherited member of the environment object', (name) => {
-    expect(() => resolveSecretRef(`env:${name}`, 'pin', {})).toThrow(`pin: environment variable ${name} is not set`);
-    expect(() => resolveSecretRef(`env:${name}`, 'pin', process.env)).toThrow('is not set');
-  });
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'treats env:%s as unset, not as an inherited member of the environment object',
+    (name) => {
+      expect(() => resolveSecretRef(`env:${name}`, 'pin', {})).toThrow(`pin: environment variable ${name} is not set`);
+      expect(() => resolveSecretRef(`env:${name}`, 'pin', process.env)).toThrow('is not set');
+    },
+  );
 });

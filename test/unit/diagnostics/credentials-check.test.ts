@@ -49,7 +49,10 @@ describe('credential checks', () => {
   });
 
   it('warns when only one credential is configured', () => {
-    const [rotation] = byId(checkCredentials(loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S' }]), { env: { S: GOOD_SECRET } }), 'credentials.rotation');
+    const [rotation] = byId(
+      checkCredentials(loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S' }]), { env: { S: GOOD_SECRET } }),
+      'credentials.rotation',
+    );
     expect(rotation?.level).toBe('warn');
     expect(rotation?.fix).toMatch(/second credential/);
   });
@@ -71,7 +74,8 @@ describe('credential checks', () => {
 
   it('warns when a credential is older than the configured age and not before', () => {
     const config = loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S', createdAt: '2025-01-01' }]);
-    const at = (iso: string, maxAgeDays?: number) => byId(checkCredentials(config, { env: { S: GOOD_SECRET }, now: new Date(iso), maxAgeDays }), 'credentials.age')[0]!;
+    const at = (iso: string, maxAgeDays?: number) =>
+      byId(checkCredentials(config, { env: { S: GOOD_SECRET }, now: new Date(iso), maxAgeDays }), 'credentials.age')[0]!;
     expect(at('2025-03-01T00:00:00Z').level).toBe('ok');
     expect(at('2025-06-01T00:00:00Z').level).toBe('warn');
     expect(at('2025-06-01T00:00:00Z').message).toContain('151 days');
@@ -79,6 +83,8 @@ describe('credential checks', () => {
   });
 
   it('never sees a createdAt that is not a date: the config refuses it, naming the field', () => {
-    expect(() => loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S', createdAt: 'last tuesday' }])).toThrow(/keyStores\.0\.credentials\.0\.createdAt: must be an ISO date/);
+    expect(() => loaded([{ accessKeyId: GOOD_ID, secretAccessKey: 'env:S', createdAt: 'last tuesday' }])).toThrow(
+      /keyStores\.0\.credentials\.0\.createdAt: must be an ISO date/,
+    );
   });
 });

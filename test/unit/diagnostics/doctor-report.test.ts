@@ -7,7 +7,11 @@ const base = { group: 'tls' as const, subject: 'listener 127.0.0.1:8443' };
 
 describe('doctor report', () => {
   it('exits 0 with warnings and skips only, 1 as soon as one check fails', () => {
-    const fine = buildReport('c.yaml', [ok({ ...base, id: 'tls.handshake', message: 'fine' }), warn({ ...base, id: 'tls.expiry', message: 'soon', fix: 'renew' }), skip({ ...base, id: 'tls.hostname', message: 'no name' })]);
+    const fine = buildReport('c.yaml', [
+      ok({ ...base, id: 'tls.handshake', message: 'fine' }),
+      warn({ ...base, id: 'tls.expiry', message: 'soon', fix: 'renew' }),
+      skip({ ...base, id: 'tls.hostname', message: 'no name' }),
+    ]);
     expect(exitCodeOf(fine)).toBe(0);
     expect(fine.summary).toEqual({ ok: 1, warn: 1, fail: 0, skip: 1 });
     const broken = buildReport('c.yaml', [...fine.checks, fail({ ...base, id: 'tls.chain', message: 'incomplete', fix: 'serve the chain' })]);

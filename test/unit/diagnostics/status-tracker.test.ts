@@ -4,7 +4,11 @@ import { StatusTracker } from '../../../src/server/status-tracker.ts';
 import { isLoopbackAddress } from '../../../src/diagnostics/status-routes.ts';
 
 const configured = new Set(['tenant-a']);
-const tracker = () => new StatusTracker((p) => configured.has(p), () => 1_000);
+const tracker = () =>
+  new StatusTracker(
+    (p) => configured.has(p),
+    () => 1_000,
+  );
 
 function event(fields: Partial<RequestEvent>): RequestEvent {
   return { method: 'POST', status: 200, latencyMs: 1, outcome: 'ok', at: 2_000, ...fields };

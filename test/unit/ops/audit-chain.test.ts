@@ -52,7 +52,14 @@ describe('audit log hash chain', () => {
     const text = await lines(file);
     expect(text).toHaveLength(3);
     const records = text.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records[0]).toMatchObject({ seq: 1, prev: GENESIS_HASH, kmsRequestId: 'req-1', principal: 'arn:aws:iam::111122223333:role/app', outcome: 'ok', keyId: 'foo' });
+    expect(records[0]).toMatchObject({
+      seq: 1,
+      prev: GENESIS_HASH,
+      kmsRequestId: 'req-1',
+      principal: 'arn:aws:iam::111122223333:role/app',
+      outcome: 'ok',
+      keyId: 'foo',
+    });
     expect(records[1]!.prev).toBe(hashAuditLine(text[0]!));
     expect(records[2]!.prev).toBe(hashAuditLine(text[1]!));
     expect((await stat(file)).mode & 0o777).toBe(0o600);

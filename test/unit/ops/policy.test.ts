@@ -10,7 +10,11 @@ import { XksError } from '../../../src/xks/errors.ts';
 
 const APP_ROLE = 'arn:aws:iam::111122223333:role/app/payments';
 
-function input(md: Partial<AuthorizationInput['requestMetadata']> = {}, keyId = 'foo', operation: AuthorizationInput['operation'] = 'encrypt'): AuthorizationInput {
+function input(
+  md: Partial<AuthorizationInput['requestMetadata']> = {},
+  keyId = 'foo',
+  operation: AuthorizationInput['operation'] = 'encrypt',
+): AuthorizationInput {
   return { keyId, operation, requestMetadata: { kmsRequestId: 'r1', kmsOperation: 'Encrypt', awsPrincipalArn: APP_ROLE, ...md } };
 }
 
@@ -63,14 +67,23 @@ describe('compilePolicy', () => {
   });
 
   it('applies defaultEffect allow to a deny-list policy', () => {
-    const denyList = compilePolicy(policySchema.parse({ defaultEffect: 'allow', rules: [{ name: 'no-s3', effect: 'deny', kmsViaService: 's3.*.amazonaws.com' }] }));
+    const denyList = compilePolicy(
+      policySchema.parse({ defaultEffect: 'allow', rules: [{ name: 'no-s3', effect: 'deny', kmsViaService: 's3.*.amazonaws.com' }] }),
+    );
     expect(denyList(input({ kmsViaService: 's3.us-east-1.amazonaws.com' }))).toMatchObject({ effect: 'deny', rule: 'no-s3' });
     expect(denyList(input({ kmsViaService: 'ebs.us-east-1.amazonaws.com' }))).toMatchObject({ effect: 'allow' });
     expect(denyList(input())).toMatchObject({ effect: 'allow' });
   });
 
   it('rejects duplicate rule names and unknown condition fields', () => {
-    expect(policySchema.safeParse({ rules: [{ name: 'a', effect: 'allow' }, { name: 'a', effect: 'deny' }] }).success).toBe(false);
+    expect(
+      policySchema.safeParse({
+        rules: [
+          { name: 'a', effect: 'allow' },
+          { name: 'a', effect: 'deny' },
+        ],
+      }).success,
+    ).toBe(false);
     expect(policySchema.safeParse({ rules: [{ name: 'a', effect: 'allow', principal: 'x' }] }).success).toBe(false);
   });
 });

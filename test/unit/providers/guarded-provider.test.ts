@@ -85,7 +85,7 @@ describe('GuardedProvider', () => {
     expect((error as Error).message).not.toContain('deadbeef');
   });
 
-  it('forwards the provider\'s pool counters (metrics read them through the seam), and reports none for a provider without', () => {
+  it("forwards the provider's pool counters (metrics read them through the seam), and reports none for a provider without", () => {
     const pool = { size: 4, idle: 3, busy: 1, waiting: 0, opened: 4, discarded: 0 };
     const withPools = new GuardedProvider(scriptedProvider({ stats: () => ({ pools: new Map([['token-a', pool]]) }) }), silent);
     expect([...withPools.stats().pools]).toEqual([['token-a', pool]]);

@@ -9,7 +9,10 @@ const parseError = (code: string, reason: string) => Object.assign(new Error('Pa
 
 describe('clientErrorAnswer (Node parser refusals)', () => {
   it('maps oversized headers to 431, timeouts to 408, other parse errors to 400, all ValidationException', () => {
-    expect(clientErrorAnswer(parseError('HPE_HEADER_OVERFLOW', 'Header overflow'), LIMITS)).toMatchObject({ status: 431, error: { errorName: 'ValidationException' } });
+    expect(clientErrorAnswer(parseError('HPE_HEADER_OVERFLOW', 'Header overflow'), LIMITS)).toMatchObject({
+      status: 431,
+      error: { errorName: 'ValidationException' },
+    });
     expect(clientErrorAnswer(Object.assign(new Error('t'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), LIMITS)).toMatchObject({ status: 408 });
     const chunk = clientErrorAnswer(parseError('HPE_INVALID_CHUNK_SIZE', 'Invalid character in chunk size'), LIMITS);
     expect(chunk).toMatchObject({ status: 400, error: { errorName: 'ValidationException' } });

@@ -75,7 +75,10 @@ describe('HealthCache', () => {
   it('names the configured instances, not "health-check", when the first check has not finished', async () => {
     const cache = new HealthCache(() => new Promise<EkmHealth[]>(() => undefined), {
       freshMs: 30_000,
-      fleet: () => [{ id: 'hsm-a', model: 'PKCS#11 token (libvendor.so)' }, { id: 'hsm-b', model: 'PKCS#11 token (libvendor.so)' }],
+      fleet: () => [
+        { id: 'hsm-a', model: 'PKCS#11 token (libvendor.so)' },
+        { id: 'hsm-b', model: 'PKCS#11 token (libvendor.so)' },
+      ],
     });
     expect(await cache.get(ctx(20))).toEqual([
       { id: 'hsm-a', model: 'PKCS#11 token (libvendor.so)', healthStatus: 'UNAVAILABLE', detail: 'the deep health check has not finished yet' },

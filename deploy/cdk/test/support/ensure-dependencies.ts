@@ -21,9 +21,13 @@ export function dependenciesAreCurrent(dir = PACKAGE_DIR): boolean {
   const wanted = read(path.join(dir, 'package-lock.json'))?.packages ?? {};
   const installed = read(path.join(dir, 'node_modules', '.package-lock.json'))?.packages;
   if (installed === undefined) return false;
-  return Object.entries(wanted).every(([name, pkg]) => name === '' || installed[name]?.version === pkg.version
-    // Optional platform packages (esbuild's other binaries) are not installed here.
-    || (installed[name] === undefined && (pkg as { optional?: boolean }).optional === true));
+  return Object.entries(wanted).every(
+    ([name, pkg]) =>
+      name === '' ||
+      installed[name]?.version === pkg.version ||
+      // Optional platform packages (esbuild's other binaries) are not installed here.
+      (installed[name] === undefined && (pkg as { optional?: boolean }).optional === true),
+  );
 }
 
 export default function setup(): void {

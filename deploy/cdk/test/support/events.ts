@@ -13,18 +13,36 @@ const base = {
 type Props = Record<string, string>;
 
 export function createEvent(logicalId: string, props: Props, requestId = 'req-create'): CloudFormationCustomResourceEvent {
-  return { ...base, RequestType: 'Create', RequestId: requestId, LogicalResourceId: logicalId, ResourceProperties: { ServiceToken: base.ServiceToken, ...props } };
+  return {
+    ...base,
+    RequestType: 'Create',
+    RequestId: requestId,
+    LogicalResourceId: logicalId,
+    ResourceProperties: { ServiceToken: base.ServiceToken, ...props },
+  };
 }
 
 export function updateEvent(logicalId: string, physicalId: string, props: Props, oldProps: Props, requestId = 'req-update'): CloudFormationCustomResourceEvent {
   return {
-    ...base, RequestType: 'Update', RequestId: requestId, LogicalResourceId: logicalId, PhysicalResourceId: physicalId,
-    ResourceProperties: { ServiceToken: base.ServiceToken, ...props }, OldResourceProperties: { ServiceToken: base.ServiceToken, ...oldProps },
+    ...base,
+    RequestType: 'Update',
+    RequestId: requestId,
+    LogicalResourceId: logicalId,
+    PhysicalResourceId: physicalId,
+    ResourceProperties: { ServiceToken: base.ServiceToken, ...props },
+    OldResourceProperties: { ServiceToken: base.ServiceToken, ...oldProps },
   };
 }
 
 export function deleteEvent(logicalId: string, physicalId: string, props: Props, requestId = 'req-delete'): CloudFormationCustomResourceEvent {
-  return { ...base, RequestType: 'Delete', RequestId: requestId, LogicalResourceId: logicalId, PhysicalResourceId: physicalId, ResourceProperties: { ServiceToken: base.ServiceToken, ...props } };
+  return {
+    ...base,
+    RequestType: 'Delete',
+    RequestId: requestId,
+    LogicalResourceId: logicalId,
+    PhysicalResourceId: physicalId,
+    ResourceProperties: { ServiceToken: base.ServiceToken, ...props },
+  };
 }
 
 /**

@@ -94,8 +94,14 @@ export class StandInKms implements CommandSender {
     if (command instanceof CreateAliasCommand) return this.createAlias(command.input.AliasName!, command.input.TargetKeyId!);
     if (command instanceof UpdateAliasCommand) return this.updateAlias(command.input.AliasName!, command.input.TargetKeyId!);
     if (command instanceof DeleteAliasCommand) return this.deleteAlias(command.input.AliasName!);
-    if (command instanceof PutKeyPolicyCommand) { this.key(command.input.KeyId!).policy = command.input.Policy!; return {}; }
-    if (command instanceof UpdateKeyDescriptionCommand) { this.key(command.input.KeyId!).meta.Description = command.input.Description!; return {}; }
+    if (command instanceof PutKeyPolicyCommand) {
+      this.key(command.input.KeyId!).policy = command.input.Policy!;
+      return {};
+    }
+    if (command instanceof UpdateKeyDescriptionCommand) {
+      this.key(command.input.KeyId!).meta.Description = command.input.Description!;
+      return {};
+    }
     if (command instanceof ScheduleKeyDeletionCommand) return this.scheduleDeletion(command.input.KeyId!, command.input.PendingWindowInDays ?? 30);
     throw new Error(`stand-in KMS: ${name} is not implemented`);
   }
@@ -113,10 +119,19 @@ export class StandInKms implements CommandSender {
   private advance(s: Store): void {
     const state = s.entry.ConnectionState;
     if (state !== 'CONNECTING' && state !== 'DISCONNECTING') return;
-    if (s.pollsLeft > 0) { s.pollsLeft--; return; }
-    if (state === 'DISCONNECTING') { s.entry.ConnectionState = 'DISCONNECTED'; return; }
+    if (s.pollsLeft > 0) {
+      s.pollsLeft--;
+      return;
+    }
+    if (state === 'DISCONNECTING') {
+      s.entry.ConnectionState = 'DISCONNECTED';
+      return;
+    }
     if (s.outcome === 'never') return;
-    if (s.outcome === 'CONNECTED') { s.entry.ConnectionState = 'CONNECTED'; return; }
+    if (s.outcome === 'CONNECTED') {
+      s.entry.ConnectionState = 'CONNECTED';
+      return;
+    }
     s.entry.ConnectionState = 'FAILED';
     s.entry.ConnectionErrorCode = s.outcome.failed as CustomKeyStoresListEntry['ConnectionErrorCode'];
   }
@@ -124,7 +139,12 @@ export class StandInKms implements CommandSender {
   private createStore(input: CreateCustomKeyStoreCommand['input']): unknown {
     const all = [...this.stores.values()];
     if (all.some((s) => s.entry.CustomKeyStoreName === input.CustomKeyStoreName)) throw kmsError('CustomKeyStoreNameInUseException');
-    if (all.some((s) => s.entry.XksProxyConfiguration?.UriEndpoint === input.XksProxyUriEndpoint && s.entry.XksProxyConfiguration?.UriPath === input.XksProxyUriPath)) throw kmsError('XksProxyUriInUseException');
+    if (
+      all.some(
+        (s) => s.entry.XksProxyConfiguration?.UriEndpoint === input.XksProxyUriEndpoint && s.entry.XksProxyConfiguration?.UriPath === input.XksProxyUriPath,
+      )
+    )
+      throw kmsError('XksProxyUriInUseException');
     if (input.CustomKeyStoreType !== 'EXTERNAL_KEY_STORE' || input.XksProxyAuthenticationCredential === undefined) throw kmsError('ValidationException');
     const id = `cks-${hexId(17)}`;
     this.stores.set(id, {
@@ -173,7 +193,8 @@ export class StandInKms implements CommandSender {
   private updateStore(input: UpdateCustomKeyStoreCommand['input']): unknown {
     const s = this.stores.get(input.CustomKeyStoreId!);
     if (s === undefined) throw kmsError('CustomKeyStoreNotFoundException');
-    const needsDisconnected = input.XksProxyUriEndpoint !== undefined || input.XksProxyVpcEndpointServiceName !== undefined || input.XksProxyConnectivity !== undefined;
+    const needsDisconnected =
+      input.XksProxyUriEndpoint !== undefined || input.XksProxyVpcEndpointServiceName !== undefined || input.XksProxyConnectivity !== undefined;
     if (needsDisconnected && s.entry.ConnectionState !== 'DISCONNECTED') throw kmsError('CustomKeyStoreInvalidStateException', 'disconnect first');
     const xks = s.entry.XksProxyConfiguration!;
     if (input.NewCustomKeyStoreName !== undefined) s.entry.CustomKeyStoreName = input.NewCustomKeyStoreName;

@@ -32,7 +32,11 @@ export async function checkPgStore(provider: SoftwareProviderConfig, opts: { con
   }
   const host = new URL(String(conn.client.connectionString)).hostname;
   if (pgConfig.tls === undefined && !LOOPBACK.test(host)) {
-    out.push({ level: 'warn', field: 'store.postgres.tls', message: `no TLS to ${host}: the sealed keys and the admin's statements cross the network in clear; set tls (with ca: for RDS/Aurora the region's CA bundle)` });
+    out.push({
+      level: 'warn',
+      field: 'store.postgres.tls',
+      message: `no TLS to ${host}: the sealed keys and the admin's statements cross the network in clear; set tls (with ca: for RDS/Aurora the region's CA bundle)`,
+    });
   }
   const client = new pg.Client(conn.client);
   client.on('error', () => undefined);
@@ -45,11 +49,22 @@ export async function checkPgStore(provider: SoftwareProviderConfig, opts: { con
   try {
     const version = await schemaVersion(client, pgConfig.schema);
     if (version !== SCHEMA_VERSION) {
-      const what = version === 0 ? 'has no keystore schema yet' : version < SCHEMA_VERSION ? `is at schema version ${version}` : `is at schema version ${version}, newer than this proxy`;
-      out.push({ level: 'fail', field: 'store.postgres.schema', message: `${conn.where} ${what}; this proxy needs ${SCHEMA_VERSION}: ${version > SCHEMA_VERSION ? 'upgrade xks-proxy' : 'run "xks-proxy keys init --config <this file>"'}` });
+      const what =
+        version === 0
+          ? 'has no keystore schema yet'
+          : version < SCHEMA_VERSION
+            ? `is at schema version ${version}`
+            : `is at schema version ${version}, newer than this proxy`;
+      out.push({
+        level: 'fail',
+        field: 'store.postgres.schema',
+        message: `${conn.where} ${what}; this proxy needs ${SCHEMA_VERSION}: ${version > SCHEMA_VERSION ? 'upgrade xks-proxy' : 'run "xks-proxy keys init --config <this file>"'}`,
+      });
       return out;
     }
-    const ssl = await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()').catch(() => ({ rows: [] as { ssl: boolean }[] }));
+    const ssl = await client
+      .query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')
+      .catch(() => ({ rows: [] as { ssl: boolean }[] }));
     out.push({ level: 'ok', field: 'store.postgres', message: `${conn.where} answers${ssl.rows[0]?.ssl ? ' over TLS' : ''}; schema version ${version}` });
   } finally {
     await client.end().catch(() => undefined);
@@ -58,7 +73,11 @@ export async function checkPgStore(provider: SoftwareProviderConfig, opts: { con
   try {
     const keys = await store.listKeys();
     const fleet = (await listFleet(store.pool, pgConfig.schema, pgConfig.liveSeconds)).filter((m) => m.live);
-    out.push({ level: 'ok', field: 'store.postgres', message: `the configured secret opens the keystore: ${keys.length} key(s); ${fleet.length} live prox${fleet.length === 1 ? 'y' : 'ies'} share it` });
+    out.push({
+      level: 'ok',
+      field: 'store.postgres',
+      message: `the configured secret opens the keystore: ${keys.length} key(s); ${fleet.length} live prox${fleet.length === 1 ? 'y' : 'ies'} share it`,
+    });
   } catch (e) {
     out.push({ level: 'fail', field: provider.passphrase !== undefined ? 'passphrase' : 'kek', message: (e as Error).message });
   } finally {

@@ -34,7 +34,8 @@ export function pgConnection(config: PgStoreConfig, configDir: string, env: Node
   } catch {
     throw new Error(`${field}.url: not a URL (expected postgres://user:password@host:port/database)`);
   }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`${field}.url: must start with postgres:// (got ${parsed.protocol}//)`);
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw new Error(`${field}.url: must start with postgres:// (got ${parsed.protocol}//)`);
   const read = (file: string, what: string) => {
     try {
       return readFileSync(resolve(configDir, file), 'utf8');

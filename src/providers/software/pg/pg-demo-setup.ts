@@ -18,7 +18,11 @@ export interface PgDemo {
  * keystore schema and the demo keys (the same four as `npm start`) when missing.
  * Idempotent: a second start reuses the data.
  */
-export async function startPgDemo(dir: string, secret: KeystoreSecret, opts: { throwaway?: boolean; port?: number; storeOverrides?: Partial<PgStoreConfig> } = {}): Promise<PgDemo> {
+export async function startPgDemo(
+  dir: string,
+  secret: KeystoreSecret,
+  opts: { throwaway?: boolean; port?: number; storeOverrides?: Partial<PgStoreConfig> } = {},
+): Promise<PgDemo> {
   const cluster = await startLocalPgCluster(join(dir), { throwaway: opts.throwaway, port: opts.port });
   try {
     const store = pgStoreConfigSchema.parse({ url: cluster.url, ...opts.storeOverrides });

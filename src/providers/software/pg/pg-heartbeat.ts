@@ -90,7 +90,9 @@ export class PgHeartbeat {
          ON CONFLICT (proxy_id) DO UPDATE SET last_seen = now(), keys_loaded = $6, versions_loaded = $7, keys_digest = $8`,
         [id.proxyId, id.host, id.pid, id.version, id.startedAt, stats.keys, stats.versions, stats.digest],
       );
-      const r = await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#s}.proxies WHERE last_seen > now() - make_interval(secs => $1)`, [this.#liveSeconds]);
+      const r = await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#s}.proxies WHERE last_seen > now() - make_interval(secs => $1)`, [
+        this.#liveSeconds,
+      ]);
       this.#live = Number(r.rows[0]!.n);
     } catch (e) {
       // The change listener logs the outage once; a beat failing with it is expected.

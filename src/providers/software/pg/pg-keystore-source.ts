@@ -86,7 +86,9 @@ export class PgKeystoreSource implements KeystoreSource {
     const backstopDue = Date.now() - this.#lastFullLoad >= this.#config.reloadIntervalSeconds * 1000;
     if (!this.#listener.connected) {
       const since = this.#listener.downSince;
-      throw new Error(`database ${this.location} unreachable${since !== undefined ? ` since ${new Date(since).toISOString()}` : ''}; changes are not seen until it returns`);
+      throw new Error(
+        `database ${this.location} unreachable${since !== undefined ? ` since ${new Date(since).toISOString()}` : ''}; changes are not seen until it returns`,
+      );
     }
     if (!this.#dirty && !backstopDue) return undefined;
     const wasDirty = this.#dirty;

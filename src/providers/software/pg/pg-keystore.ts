@@ -149,7 +149,8 @@ export class PgKeystore {
       let versionRows: VersionRow[];
       try {
         keyRows = (await client.query<KeyRow>(`SELECT key_id, usages, enabled, created_at FROM ${this.#s}.keys`)).rows;
-        versionRows = (await client.query<VersionRow>(`SELECT key_id, version, iv, sealed, created_at FROM ${this.#s}.key_versions ORDER BY key_id, version`)).rows;
+        versionRows = (await client.query<VersionRow>(`SELECT key_id, version, iv, sealed, created_at FROM ${this.#s}.key_versions ORDER BY key_id, version`))
+          .rows;
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -180,7 +181,9 @@ export class PgKeystore {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       keyRows = (await client.query<KeyRow>(`SELECT key_id, usages, enabled, created_at FROM ${this.#s}.keys WHERE key_id = $1`, [keyId])).rows;
       versionRows = (
-        await client.query<VersionRow>(`SELECT key_id, version, iv, sealed, created_at FROM ${this.#s}.key_versions WHERE key_id = $1 ORDER BY version`, [keyId])
+        await client.query<VersionRow>(`SELECT key_id, version, iv, sealed, created_at FROM ${this.#s}.key_versions WHERE key_id = $1 ORDER BY version`, [
+          keyId,
+        ])
       ).rows;
       await client.query('COMMIT');
     } catch (e) {
@@ -221,14 +224,19 @@ export class PgKeystore {
   /** Creates a key with version 1; refuses an existing key id. */
   async createKey(keyId: string, options: NewKeyOptions): Promise<KeySummary> {
     if (!KEY_ID_PATTERN.test(keyId)) {
-      throw new KeystoreFileError('invalid-key-id', this.where, `invalid key id "${keyId.slice(0, 140)}": use 1-128 characters of A-Za-z0-9._- (spec externalKeyId)`);
+      throw new KeystoreFileError(
+        'invalid-key-id',
+        this.where,
+        `invalid key id "${keyId.slice(0, 140)}": use 1-128 characters of A-Za-z0-9._- (spec externalKeyId)`,
+      );
     }
     const storeKey = await this.#ensureStoreKey();
     return this.#transaction(`create key ${keyId}`, async (client) => {
-      const inserted = await client.query(
-        `INSERT INTO ${this.#s}.keys (key_id, usages, enabled) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING`,
-        [keyId, normalizeUsages(options.usages), options.enabled],
-      );
+      const inserted = await client.query(`INSERT INTO ${this.#s}.keys (key_id, usages, enabled) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING`, [
+        keyId,
+        normalizeUsages(options.usages),
+        options.enabled,
+      ]);
       if (inserted.rowCount === 0) throw new KeystoreFileError('key-exists', this.where, `key ${keyId} already exists in ${this.where}`);
       await this.#insertVersion(client, storeKey, keyId, 1);
       return this.#summary(client, keyId);
@@ -313,7 +321,11 @@ export class PgKeystore {
   async #summary(client: pg.PoolClient, keyId: string): Promise<KeySummary> {
     const k = (await client.query<KeyRow>(`SELECT key_id, usages, enabled, created_at FROM ${this.#s}.keys WHERE key_id = $1`, [keyId])).rows[0];
     if (!k) throw new KeystoreFileError('key-not-found', this.where, `key ${keyId} does not exist in ${this.where}`);
-    const vs = (await client.query<{ version: number; created_at: Date }>(`SELECT version, created_at FROM ${this.#s}.key_versions WHERE key_id = $1 ORDER BY version`, [keyId])).rows;
+    const vs = (
+      await client.query<{ version: number; created_at: Date }>(`SELECT version, created_at FROM ${this.#s}.key_versions WHERE key_id = $1 ORDER BY version`, [
+        keyId,
+      ])
+    ).rows;
     return {
       keyId,
       usages: normalizeUsages(k.usages as KeyUsage[]),
@@ -329,17 +341,21 @@ export class PgKeystore {
     if (found.rowCount === 0) throw new KeystoreFileError('key-not-found', this.where, `key ${keyId} does not exist in ${this.where}`);
   }
 
-  async #insertVersion(client: pg.PoolClient, storeKey: KeyMaterial, keyId: string, version: number, material?: KeyMaterial, createdAt?: string): Promise<void> {
+  async #insertVersion(
+    client: pg.PoolClient,
+    storeKey: KeyMaterial,
+    keyId: string,
+    version: number,
+    material?: KeyMaterial,
+    createdAt?: string,
+  ): Promise<void> {
     const fresh = material ?? generateKeyMaterial();
     try {
       const sealed = sealKeyVersion(storeKey, keyId, version, fresh);
-      await client.query(`INSERT INTO ${this.#s}.key_versions (key_id, version, iv, sealed, created_at) VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()))`, [
-        keyId,
-        version,
-        sealed.iv,
-        sealed.sealed,
-        createdAt ?? null,
-      ]);
+      await client.query(
+        `INSERT INTO ${this.#s}.key_versions (key_id, version, iv, sealed, created_at) VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()))`,
+        [keyId, version, sealed.iv, sealed.sealed, createdAt ?? null],
+      );
     } finally {
       if (!material) fresh.zero();
     }
@@ -358,13 +374,24 @@ export class PgKeystore {
         const rows = byKey.get(k.key_id) ?? [];
         // A key row without version 1 is one whose create transaction we cannot see whole; skip it.
         if (rows.length === 0) continue;
-        const key: SoftwareKey = { keyId: k.key_id, usages: normalizeUsages(k.usages as KeyUsage[]), enabled: k.enabled, createdAt: k.created_at.toISOString(), versions: [] };
+        const key: SoftwareKey = {
+          keyId: k.key_id,
+          usages: normalizeUsages(k.usages as KeyUsage[]),
+          enabled: k.enabled,
+          createdAt: k.created_at.toISOString(),
+          versions: [],
+        };
         out.push(key);
         rows.forEach((row, i) => {
-          if (row.version !== i + 1) throw new KeystoreFileError('corrupt', this.where, `key ${k.key_id} in ${this.where} has a gap in its versions (version ${i + 1} missing)`);
+          if (row.version !== i + 1)
+            throw new KeystoreFileError('corrupt', this.where, `key ${k.key_id} in ${this.where} has a gap in its versions (version ${i + 1} missing)`);
           const material = openKeyVersion(storeKey, k.key_id, row.version, { iv: row.iv, sealed: row.sealed });
           if (material === null) {
-            throw new KeystoreFileError('corrupt', this.where, `version ${row.version} of key ${k.key_id} in ${this.where} failed authentication: the row was modified or sealed under another KEK`);
+            throw new KeystoreFileError(
+              'corrupt',
+              this.where,
+              `version ${row.version} of key ${k.key_id} in ${this.where} failed authentication: the row was modified or sealed under another KEK`,
+            );
           }
           key.versions.push({ version: row.version, createdAt: row.created_at.toISOString(), material });
         });
@@ -395,8 +422,18 @@ export class PgKeystore {
     try {
       version = await schemaVersion(client, this.schema);
       if (version === 0) throw new KeystoreFileError('missing', this.where, `${this.where} has no keystore yet (create it with "xks-proxy keys init")`);
-      if (version < SCHEMA_VERSION) throw new KeystoreFileError('invalid', this.where, `${this.where} is at schema version ${version}, this xks-proxy needs ${SCHEMA_VERSION}: run "xks-proxy keys init" to migrate`);
-      if (version > SCHEMA_VERSION) throw new KeystoreFileError('invalid', this.where, `${this.where} is at schema version ${version}, newer than this xks-proxy knows (${SCHEMA_VERSION}): upgrade xks-proxy`);
+      if (version < SCHEMA_VERSION)
+        throw new KeystoreFileError(
+          'invalid',
+          this.where,
+          `${this.where} is at schema version ${version}, this xks-proxy needs ${SCHEMA_VERSION}: run "xks-proxy keys init" to migrate`,
+        );
+      if (version > SCHEMA_VERSION)
+        throw new KeystoreFileError(
+          'invalid',
+          this.where,
+          `${this.where} is at schema version ${version}, newer than this xks-proxy knows (${SCHEMA_VERSION}): upgrade xks-proxy`,
+        );
       rows = (await client.query<(typeof rows)[number]>(`SELECT kek, kcv, canary_iv, canary_sealed, created_at FROM ${this.#s}.keystore`)).rows;
     } catch (e) {
       throw e instanceof KeystoreFileError ? e : this.#dbError(e, 'cannot read the keystore');
@@ -404,9 +441,11 @@ export class PgKeystore {
     const row = rows[0];
     if (!row) throw new KeystoreFileError('missing', this.where, `${this.where} has no keystore yet (create it with "xks-proxy keys init")`);
     const keys = await this.#fileKeys(row.kek);
-    if (!checkValuesMatch(row.kcv, keys.checkValue)) throw new KeystoreFileError('wrong-secret', this.where, `wrong ${secretKindOf(row.kek)} for the keystore in ${this.where}`);
+    if (!checkValuesMatch(row.kcv, keys.checkValue))
+      throw new KeystoreFileError('wrong-secret', this.where, `wrong ${secretKindOf(row.kek)} for the keystore in ${this.where}`);
     const canary = openCanary(keys.fileKey, { iv: row.canary_iv, sealed: row.canary_sealed });
-    if (canary === null) throw new KeystoreFileError('corrupt', this.where, `the health canary in ${this.where} failed authentication: the keystore row was modified`);
+    if (canary === null)
+      throw new KeystoreFileError('corrupt', this.where, `the health canary in ${this.where} failed authentication: the keystore row was modified`);
     return { canary, createdAt: row.created_at.toISOString(), storeKey: keys.fileKey };
   }
 
@@ -416,7 +455,11 @@ export class PgKeystore {
     const needed = secretKindOf(kek);
     const supplied = suppliedSecretKind(this.#secret);
     if (needed !== supplied) {
-      throw new KeystoreFileError('wrong-secret', this.where, `the keystore in ${this.where} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`);
+      throw new KeystoreFileError(
+        'wrong-secret',
+        this.where,
+        `the keystore in ${this.where} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`,
+      );
     }
     const keys = await this.#deriveKeys(kek);
     this.#storeKey?.keys.fileKey.zero();

@@ -99,7 +99,9 @@ async function prepareDir(dir: string): Promise<void> {
 
 async function pgIds(): Promise<{ uid: number; gid: number }> {
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('id', ['postgres'], (err, stdout) => (err ? reject(new Error('user "postgres" not found: install the Debian package "postgresql"')) : resolve(stdout))),
+    execFile('id', ['postgres'], (err, stdout) =>
+      err ? reject(new Error('user "postgres" not found: install the Debian package "postgresql"')) : resolve(stdout),
+    ),
   );
   const uid = /uid=(\d+)/.exec(out)?.[1];
   const gid = /gid=(\d+)/.exec(out)?.[1];
@@ -116,7 +118,18 @@ export async function startLocalPgCluster(dir: string, opts: LocalPgOptions = {}
   await prepareDir(dir);
   const dataDir = join(dir, 'pg');
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-    await run(join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', LOCAL_PG_USER, '-E', 'UTF8', '--no-instructions', ...(opts.throwaway ? ['--no-sync'] : [])]);
+    await run(join(bin, 'initdb'), [
+      '-D',
+      dataDir,
+      '-A',
+      'trust',
+      '-U',
+      LOCAL_PG_USER,
+      '-E',
+      'UTF8',
+      '--no-instructions',
+      ...(opts.throwaway ? ['--no-sync'] : []),
+    ]);
   }
   const port = opts.port ?? (await freePort());
   const tlsOpts: string[] = [];
@@ -134,7 +147,13 @@ export async function startLocalPgCluster(dir: string, opts: LocalPgOptions = {}
     }
     tlsOpts.push('-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`);
   }
-  const serverOpts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...tlsOpts, ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : [])].join(' ');
+  const serverOpts = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    ...tlsOpts,
+    ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+  ].join(' ');
   const url = `postgres://${LOCAL_PG_USER}@127.0.0.1:${port}/${LOCAL_PG_DATABASE}`;
   const start = async () => {
     await run(join(bin, 'pg_ctl'), ['-D', dataDir, '-o', serverOpts, '-l', join(dir, 'pg.log'), '-w', '-t', '60', 'start']);

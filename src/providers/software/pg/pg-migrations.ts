@@ -101,7 +101,8 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<nu
     );
     const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((r) => r.version));
     const newer = [...done].filter((v) => v > SCHEMA_VERSION);
-    if (newer.length > 0) throw new Error(`database schema ${schema} is at version ${Math.max(...newer)}, newer than this xks-proxy knows (${SCHEMA_VERSION}): upgrade xks-proxy`);
+    if (newer.length > 0)
+      throw new Error(`database schema ${schema} is at version ${Math.max(...newer)}, newer than this xks-proxy knows (${SCHEMA_VERSION}): upgrade xks-proxy`);
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;

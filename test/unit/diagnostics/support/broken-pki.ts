@@ -41,17 +41,74 @@ function openssl(args: string[], cwd: string): void {
 function issue(dir: string, name: string, cn: string, ext: string, days: number): void {
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(['req', ...EC, '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'intermediate.crt', '-CAkey', 'intermediate.key', '-CAcreateserial', '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'intermediate.crt',
+      '-CAkey',
+      'intermediate.key',
+      '-CAcreateserial',
+      '-days',
+      String(days),
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ],
+    dir,
+  );
 }
 
 /** Creates the certificates; call cleanup() when done. */
 export function createBrokenPki(): BrokenPki {
   const dir = mkdtempSync(join(tmpdir(), 'xks-doctor-pki-'));
   const caExt = 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n';
-  openssl(['req', '-x509', ...EC, '-days', '120', '-subj', '/CN=Doctor Test Root/O=xks-proxy tests', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', 'root.key', '-out', 'root.crt'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-days',
+      '120',
+      '-subj',
+      '/CN=Doctor Test Root/O=xks-proxy tests',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      'root.key',
+      '-out',
+      'root.crt',
+    ],
+    dir,
+  );
   writeFileSync(join(dir, 'intermediate.ext'), caExt);
   openssl(['req', ...EC, '-subj', '/CN=Doctor Test Intermediate/O=xks-proxy tests', '-keyout', 'intermediate.key', '-out', 'intermediate.csr'], dir);
-  openssl(['x509', '-req', '-in', 'intermediate.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '120', '-extfile', 'intermediate.ext', '-out', 'intermediate.crt'], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'intermediate.csr',
+      '-CA',
+      'root.crt',
+      '-CAkey',
+      'root.key',
+      '-CAcreateserial',
+      '-days',
+      '120',
+      '-extfile',
+      'intermediate.ext',
+      '-out',
+      'intermediate.crt',
+    ],
+    dir,
+  );
 
   const serverExt = (san: string) => `basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n${san}`;
   issue(dir, 'leaf', 'xks.doctor.test', serverExt('subjectAltName=DNS:xks.doctor.test,DNS:*.wild.doctor.test,DNS:localhost,IP:127.0.0.1\n'), 90);
@@ -70,8 +127,43 @@ export function createBrokenPki(): BrokenPki {
     join(dir, 'ca.cnf'),
     '[ca]\ndefault_ca = doctor\n[doctor]\ndatabase = index.txt\nserial = serial\nnew_certs_dir = .\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\nunique_subject = no\n[any]\ncommonName = supplied\n',
   );
-  openssl(['req', '-new', ...EC, '-subj', '/CN=expired.doctor.test', '-addext', 'subjectAltName=DNS:expired.doctor.test,DNS:localhost', '-keyout', 'expired.key', '-out', 'expired.csr'], dir);
-  openssl(['ca', '-batch', '-config', 'ca.cnf', '-selfsign', '-keyfile', 'expired.key', '-in', 'expired.csr', '-startdate', '20200101000000Z', '-enddate', '20200201000000Z', '-notext', '-out', 'expired.crt'], dir);
+  openssl(
+    [
+      'req',
+      '-new',
+      ...EC,
+      '-subj',
+      '/CN=expired.doctor.test',
+      '-addext',
+      'subjectAltName=DNS:expired.doctor.test,DNS:localhost',
+      '-keyout',
+      'expired.key',
+      '-out',
+      'expired.csr',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-selfsign',
+      '-keyfile',
+      'expired.key',
+      '-in',
+      'expired.csr',
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200201000000Z',
+      '-notext',
+      '-out',
+      'expired.crt',
+    ],
+    dir,
+  );
 
   const p = (f: string) => join(dir, f);
   return {

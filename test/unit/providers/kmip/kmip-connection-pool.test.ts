@@ -94,7 +94,10 @@ describe('KmipConnection', () => {
   });
 
   it('closes a connection on which the server sends bytes nobody asked for', async () => {
-    const { port } = await scriptedServer(() => {}, (socket) => socket.write(RESPONSE));
+    const { port } = await scriptedServer(
+      () => {},
+      (socket) => socket.write(RESPONSE),
+    );
     const connection = await KmipConnection.open(endpoint(port), material, soon(), undefined, 1 << 20);
     await new Promise<void>((resolve) => connection.onClose(resolve));
     expect(connection.alive).toBe(false);

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Operation, ResultReason, Tag } from '../../../../src/providers/kmip/kmip-constants.ts';
-import {
-  decodeResponseMessage,
-  encodeRequestMessage,
-  KMIP_1_4,
-  KmipResultError,
-  successPayload,
-} from '../../../../src/providers/kmip/kmip-message.ts';
+import { decodeResponseMessage, encodeRequestMessage, KMIP_1_4, KmipResultError, successPayload } from '../../../../src/providers/kmip/kmip-message.ts';
 import {
   decryptRequest,
   encryptRequest,
@@ -18,23 +12,17 @@ import {
 } from '../../../../src/providers/kmip/kmip-operations.ts';
 import { decodeTtlv } from '../../../../src/providers/kmip/ttlv-decode.ts';
 import { encodeTtlv } from '../../../../src/providers/kmip/ttlv-encode.ts';
-import {
-  byteString,
-  childOf,
-  enumeration,
-  integer,
-  KmipProtocolError,
-  struct,
-  textString,
-  type TtlvItem,
-} from '../../../../src/providers/kmip/ttlv-item.ts';
+import { byteString, childOf, enumeration, integer, KmipProtocolError, struct, textString, type TtlvItem } from '../../../../src/providers/kmip/ttlv-item.ts';
 
 const ID = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
 
 function response(items: TtlvItem[]): Buffer {
   return encodeTtlv(
     struct(Tag.ResponseMessage, [
-      struct(Tag.ResponseHeader, [struct(Tag.ProtocolVersion, [integer(Tag.ProtocolVersionMajor, 1), integer(Tag.ProtocolVersionMinor, 4)]), integer(Tag.BatchCount, 1)]),
+      struct(Tag.ResponseHeader, [
+        struct(Tag.ProtocolVersion, [integer(Tag.ProtocolVersionMajor, 1), integer(Tag.ProtocolVersionMinor, 4)]),
+        integer(Tag.BatchCount, 1),
+      ]),
       struct(Tag.BatchItem, items),
     ]),
   );
@@ -48,7 +36,9 @@ describe('KMIP request messages', () => {
   it('sends protocol version 1.4, one batch item and our batch item id', () => {
     const message = decodeTtlv(encodeRequestMessage(KMIP_1_4, locateRequest('foo'), ID));
     const header = childOf(message, Tag.RequestHeader)!;
-    expect(childOf(header, Tag.ProtocolVersion)).toEqual(struct(Tag.ProtocolVersion, [integer(Tag.ProtocolVersionMajor, 1), integer(Tag.ProtocolVersionMinor, 4)]));
+    expect(childOf(header, Tag.ProtocolVersion)).toEqual(
+      struct(Tag.ProtocolVersion, [integer(Tag.ProtocolVersionMajor, 1), integer(Tag.ProtocolVersionMinor, 4)]),
+    );
     expect(childOf(header, Tag.BatchCount)).toEqual(integer(Tag.BatchCount, 1));
     const item = childOf(message, Tag.BatchItem)!;
     expect(tagsOf(item)).toEqual([Tag.Operation, Tag.UniqueBatchItemId, Tag.RequestPayload]);
@@ -154,9 +144,7 @@ describe('KMIP response messages', () => {
   });
 
   it('refuses an attribute value of the wrong type', () => {
-    const payload = struct(Tag.ResponsePayload, [
-      struct(Tag.Attribute, [textString(Tag.AttributeName, 'State'), textString(Tag.AttributeValue, 'Active')]),
-    ]);
+    const payload = struct(Tag.ResponsePayload, [struct(Tag.Attribute, [textString(Tag.AttributeName, 'State'), textString(Tag.AttributeValue, 'Active')])]);
     expect(() => parseGetAttributes(payload)).toThrow(KmipProtocolError);
   });
 });

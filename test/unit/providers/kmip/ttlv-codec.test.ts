@@ -55,8 +55,7 @@ const SPEC_EXAMPLES: Array<{ name: string; item: TtlvItem; bytes: string }> = [
   {
     name: 'a Structure of an Enumeration 254 and an Integer 255',
     item: struct(0x420020, [enumeration(0x420004, 254), integer(0x420005, 255)]),
-    bytes:
-      '42 00 20 | 01 | 00 00 00 20 | 42 00 04 | 05 | 00 00 00 04 | 00 00 00 FE 00 00 00 00 | 42 00 05 | 02 | 00 00 00 04 | 00 00 00 FF 00 00 00 00',
+    bytes: '42 00 20 | 01 | 00 00 00 20 | 42 00 04 | 05 | 00 00 00 04 | 00 00 00 FE 00 00 00 00 | 42 00 05 | 02 | 00 00 00 04 | 00 00 00 FF 00 00 00 00',
   },
 ];
 
@@ -92,10 +91,7 @@ describe('TTLV codec: KMIP spec 9.1.2 examples', () => {
 describe('TTLV codec: KMIP 1.0 test case 3.1.1 (Create)', () => {
   it('encodes the Create request byte for byte', () => {
     const request = struct(0x420078, [
-      struct(0x420077, [
-        struct(0x420069, [integer(0x42006a, 1), integer(0x42006b, 0)]),
-        integer(0x42000d, 1),
-      ]),
+      struct(0x420077, [struct(0x420069, [integer(0x42006a, 1), integer(0x42006b, 0)]), integer(0x42000d, 1)]),
       struct(0x42000f, [
         enumeration(0x42005c, 1),
         struct(0x420079, [
@@ -116,11 +112,7 @@ describe('TTLV codec: KMIP 1.0 test case 3.1.1 (Create)', () => {
     const decoded = decodeTtlv(bytes);
     expect(decoded).toEqual(
       struct(0x42007b, [
-        struct(0x42007a, [
-          struct(0x420069, [integer(0x42006a, 1), integer(0x42006b, 0)]),
-          dateTime(0x420092, 0x4afbe7c2n),
-          integer(0x42000d, 1),
-        ]),
+        struct(0x42007a, [struct(0x420069, [integer(0x42006a, 1), integer(0x42006b, 0)]), dateTime(0x420092, 0x4afbe7c2n), integer(0x42000d, 1)]),
         struct(0x42000f, [
           enumeration(0x42005c, 1),
           enumeration(0x42007f, 0),

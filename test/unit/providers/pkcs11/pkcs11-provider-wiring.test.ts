@@ -114,7 +114,7 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     expect(f.calls.get('C_FindObjectsInit')).toBe(finds + 1);
   });
 
-  it('maps other HSMs\' tag failure code (CKR_ENCRYPTED_DATA_INVALID) to InvalidCiphertextException', async () => {
+  it("maps other HSMs' tag failure code (CKR_ENCRYPTED_DATA_INVALID) to InvalidCiphertextException", async () => {
     const p = await start([fake()]);
     const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.from('a'), budget());
     expect(await errorNameOf(p.decrypt(KEY, out, Buffer.from('b'), budget()))).toBe('InvalidCiphertextException');

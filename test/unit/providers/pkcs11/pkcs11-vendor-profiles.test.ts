@@ -8,7 +8,12 @@ describe('PKCS#11 vendor matcher', () => {
   // others are recognised by the library file names their vendors document.
   it.each([
     { manufacturerID: 'SoftHSM', libraryDescription: 'Implementation of PKCS11', modulePath: '/usr/lib/softhsm/libsofthsm2.so', vendor: 'softhsm' },
-    { manufacturerID: 'Mozilla Foundation', libraryDescription: 'NSS Internal Crypto Services', modulePath: '/usr/lib/x86_64-linux-gnu/libsoftokn3.so', vendor: 'nss' },
+    {
+      manufacturerID: 'Mozilla Foundation',
+      libraryDescription: 'NSS Internal Crypto Services',
+      modulePath: '/usr/lib/x86_64-linux-gnu/libsoftokn3.so',
+      vendor: 'nss',
+    },
     { manufacturerID: 'Mozilla Foundation', libraryDescription: '', modulePath: '/opt/x/renamed.so', vendor: 'nss' },
     { manufacturerID: 'Unknown', libraryDescription: '', modulePath: '/opt/cloudhsm/lib/libcloudhsm_pkcs11.so', vendor: 'cloudhsm' },
     { manufacturerID: 'SafeNet', libraryDescription: 'Chrystoki', modulePath: '/opt/x/lib.so', vendor: 'luna' },

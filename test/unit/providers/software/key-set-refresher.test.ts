@@ -26,7 +26,13 @@ class HandSettledSource implements KeystoreSource {
 }
 
 function contents(keyId: string): KeystoreContents {
-  const key = { keyId, usages: ['ENCRYPT' as const], enabled: true, createdAt: 'now', versions: [{ version: 1, createdAt: 'now', material: generateKeyMaterial() }] };
+  const key = {
+    keyId,
+    usages: ['ENCRYPT' as const],
+    enabled: true,
+    createdAt: 'now',
+    versions: [{ version: 1, createdAt: 'now', material: generateKeyMaterial() }],
+  };
   return { createdAt: 'now', canary: generateKeyMaterial(), keys: new Map([[keyId, key]]) };
 }
 

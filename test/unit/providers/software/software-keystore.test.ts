@@ -2,14 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureDemoKeystore } from '../../../../src/providers/software/software-demo-setup.ts';
 import { SoftwareKeystoreFile } from '../../../../src/providers/software/software-keystore-file.ts';
-import {
-  addKey,
-  changeKeystore,
-  initKeystore,
-  readKeySummaries,
-  rotateKey,
-  setKeyEnabled,
-} from '../../../../src/providers/software/software-keystore.ts';
+import { addKey, changeKeystore, initKeystore, readKeySummaries, rotateKey, setKeyEnabled } from '../../../../src/providers/software/software-keystore.ts';
 import { makeTempDir, rawKekSecret } from '../../../support/software-keystore-fixture.ts';
 
 let cleanup: () => Promise<void>;

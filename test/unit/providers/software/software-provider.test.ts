@@ -156,7 +156,10 @@ describe('software provider sees CLI changes without restart', () => {
     const old = await fast.encrypt({ keyId: 'foo', version: 1 }, Buffer.from('old'), aad, ctx());
     await changeKeystore(path, secret, (f, c) => rotateKey(f, c, 'foo'));
     // Calls never wait for the file: the background check serves the calls after it.
-    const info = await until(() => fast.describe('foo', ctx()), (i) => i.currentVersion === 2);
+    const info = await until(
+      () => fast.describe('foo', ctx()),
+      (i) => i.currentVersion === 2,
+    );
     expect(info.currentVersion).toBe(2);
     const fresh = await fast.encrypt({ keyId: 'foo', version: info.currentVersion }, Buffer.from('new'), aad, ctx());
     expect(Buffer.from(await fast.decrypt({ keyId: 'foo', version: 1 }, old, aad, ctx())).toString()).toBe('old');

@@ -28,17 +28,17 @@ describe('upstream provider config', () => {
     });
   });
 
-  it.each([
-    'https://xks.vendor.example/some/path',
-    'https://xks.vendor.example/?q=1',
-    'https://user:pw@xks.vendor.example',
-    'ftp://xks.vendor.example',
-  ])('rejects the endpoint URL %s', (url) => {
-    expect(issues({ ...base, endpoints: [{ url }] })[0]).toMatch(/^endpoints\.0\.url: /);
-  });
+  it.each(['https://xks.vendor.example/some/path', 'https://xks.vendor.example/?q=1', 'https://user:pw@xks.vendor.example', 'ftp://xks.vendor.example'])(
+    'rejects the endpoint URL %s',
+    (url) => {
+      expect(issues({ ...base, endpoints: [{ url }] })[0]).toMatch(/^endpoints\.0\.url: /);
+    },
+  );
 
   it('rejects two endpoints with the same id', () => {
-    expect(issues({ ...base, endpoints: [{ url: 'https://a.example' }, { url: 'https://a.example:443' }] })).toEqual(['endpoints.1: duplicate endpoint id "a.example:443"']);
+    expect(issues({ ...base, endpoints: [{ url: 'https://a.example' }, { url: 'https://a.example:443' }] })).toEqual([
+      'endpoints.1: duplicate endpoint id "a.example:443"',
+    ]);
   });
 
   it('rejects more than ten endpoints (ekmFleetDetails holds ten)', () => {

@@ -82,11 +82,14 @@ describe('UpstreamFleet', () => {
     await expect(run(fleet([endpoint('a', timedOut), endpoint('b', refused)]))).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
   });
 
-  it('answers the last fault\'s error when no endpoint timed out', async () => {
+  it("answers the last fault's error when no endpoint timed out", async () => {
     const upstream500: Script = async () => {
       throw new UpstreamFault('upstream-error', 'InternalException', 'upstream broke', 'HTTP 500');
     };
-    await expect(run(fleet([endpoint('a', refused), endpoint('b', upstream500)]))).rejects.toMatchObject({ errorName: 'InternalException', message: 'upstream broke' });
+    await expect(run(fleet([endpoint('a', refused), endpoint('b', upstream500)]))).rejects.toMatchObject({
+      errorName: 'InternalException',
+      message: 'upstream broke',
+    });
   });
 
   it('answers DependencyTimeoutException without calling anyone when no time is left', async () => {

@@ -60,7 +60,7 @@ describe('upstream error answers', () => {
     expect([f.kind, f.xksError.errorName]).toEqual(['upstream-error', errorName]);
   });
 
-  it.each(['AuthenticationFailedException', 'InvalidUriPathException'])('turns the upstream %s into InternalException: our config, not KMS\'s', (errorName) => {
+  it.each(['AuthenticationFailedException', 'InvalidUriPathException'])("turns the upstream %s into InternalException: our config, not KMS's", (errorName) => {
     const f = fault(() => upstreamError({ status: errorName === 'AuthenticationFailedException' ? 401 : 404, json: { errorName } }, 'x'));
     expect([f.kind, f.xksError.errorName, f.xksError.status]).toEqual(['misconfigured', 'InternalException', 500]);
   });
@@ -138,7 +138,14 @@ describe('Encrypt answers', () => {
 });
 
 describe('Decrypt answers', () => {
-  const req: DecryptRequest = { requestMetadata: md, ciphertext: Buffer.alloc(5), iv: Buffer.alloc(12), tag: Buffer.alloc(16), aad: undefined, ciphertextMetadata: undefined };
+  const req: DecryptRequest = {
+    requestMetadata: md,
+    ciphertext: Buffer.alloc(5),
+    iv: Buffer.alloc(12),
+    tag: Buffer.alloc(16),
+    aad: undefined,
+    ciphertextMetadata: undefined,
+  };
 
   it('returns a plaintext as long as the ciphertext', () => {
     expect(decryptReply({ status: 200, json: { plaintext: Buffer.from('hello').toString('base64') } }, req)).toEqual({ plaintext: 'aGVsbG8=' });
