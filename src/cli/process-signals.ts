@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RunningProxy } from '../composition/start-proxy.ts';
 import { flushAllLogDestinationsSync } from '../observability/batched-destination.ts';
@@ -18,13 +19,17 @@ export function flushAndExit(logger: Logger, code: number): void {
   };
   const stuck = stuckIoCount();
   if (stuck > 0) {
-    logger.error(
-      { stuckReads: stuck, exitCode: code },
-      'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever',
-    );
-    // SIGKILL skips the 'exit' event that writes pending log lines, and an asynchronous
-    // flush may not finish first on a busy machine: write them now.
+    // SIGKILL skips the 'exit' event that writes pending log lines, and the log stream may
+    // have a write in flight that SIGKILL cuts off: the reason also goes to stderr
+    // synchronously, and pending lines are written now as far as the stream allows.
+    const message = 'file reads are stuck in the kernel (a hung file system?); ending the process with SIGKILL, a normal exit would wait for them for ever';
+    logger.error({ stuckReads: stuck, exitCode: code }, message);
     flushAllLogDestinationsSync();
+    try {
+      writeSync(2, `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, stuckReads: stuck, exitCode: code, msg: message })}\n`);
+    } catch {
+      // stderr closed: nothing more can be said
+    }
     process.kill(process.pid, 'SIGKILL');
   }
   setTimeout(exit, FLUSH_TIMEOUT_MS).unref();
