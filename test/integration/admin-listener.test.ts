@@ -16,7 +16,7 @@ import { ensureDemoKeystore } from '../../src/providers/software/software-demo-s
 import { runCli, startServing, type ServingProcess } from '../support/cli-process.ts';
 import { makeTempDir } from '../support/software-keystore-fixture.ts';
 import { createTestPki, type TestPki } from '../support/tls-certs.ts';
-import { DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { DEMO_CREDENTIAL, DEMO_PREFIX, healthOnNewConnection } from '../support/xks-client.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -172,20 +172,7 @@ describe('admin listener under serve --workers 2', () => {
     await cleanup?.();
   });
 
-  /** One signed health call on a new connection (the cluster hands connections out in turn). */
-  function health(): Promise<number> {
-    const path = xksPath(DEMO_PREFIX, 'health');
-    const text = JSON.stringify({ requestMetadata: requestMetadata('KmsHealthCheck') });
-    const url = new URL(proxy.url);
-    return new Promise((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path, headers: signXks(path, text), agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(text);
-    });
-  }
+  const health = (): Promise<number> => healthOnNewConnection(proxy.url);
 
   it('`xks-proxy status` shows the requests of both workers, the same on every call', async () => {
     const SENT = 8;

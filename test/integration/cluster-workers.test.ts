@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDemoKeystore } from '../../src/providers/software/software-demo-setup.ts';
 import { startServing, type ServingProcess } from '../support/cli-process.ts';
 import { makeTempDir } from '../support/software-keystore-fixture.ts';
-import { DEMO_CREDENTIAL, DEMO_PREFIX, requestMetadata, signXks, xksPath } from '../support/xks-client.ts';
+import { DEMO_CREDENTIAL, DEMO_PREFIX, healthOnNewConnection } from '../support/xks-client.ts';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -70,20 +70,7 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-/** One signed health call on a new connection (the cluster hands connections out in turn). */
-function health(): Promise<number> {
-  const path = xksPath(DEMO_PREFIX, 'health');
-  const text = JSON.stringify({ requestMetadata: requestMetadata('KmsHealthCheck') });
-  const url = new URL(proxy.url);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path, headers: signXks(path, text), agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+const health = (): Promise<number> => healthOnNewConnection(proxy.url);
 
 describe('serve --workers 2', () => {
   it('admits the configured burst across both workers together, not once per worker', async () => {

@@ -2,6 +2,7 @@
  * Test client for the XKS API: bodies shaped like KMS's, signed with aws4 (an independent
  * SigV4 implementation, not our own signer).
  */
+import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
 import aws4 from 'aws4';
 
@@ -103,4 +104,22 @@ export function expectedCdiv(aad: string | Uint8Array, enc: EncryptResponseJson)
     .update(Buffer.from(enc.ciphertext, 'base64'))
     .update(Buffer.from(enc.authenticationTag, 'base64'))
     .digest('base64');
+}
+
+/**
+ * One signed GetHealthStatus on a new TCP connection (no keep-alive), resolving with the
+ * status: a `serve --workers N` cluster hands connections to its workers in turn.
+ */
+export function healthOnNewConnection(baseUrl: string, prefix = DEMO_PREFIX): Promise<number> {
+  const path = xksPath(prefix, 'health');
+  const text = JSON.stringify({ requestMetadata: requestMetadata('KmsHealthCheck') });
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path, headers: signXks(path, text), agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }

@@ -5,7 +5,7 @@ import type { CallContext } from '../../xks/key-provider-port.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
-import { CKA, CKR } from './pkcs11-constants.ts';
+import { CKA, CKR, CKS_USER_STATES } from './pkcs11-constants.ts';
 import { hasPkcs11Code } from './pkcs11-error-code.ts';
 import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from './pkcs11-failure.ts';
 import { findObjects, lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
@@ -213,7 +213,7 @@ export class Pkcs11Token {
     if (cached !== undefined) return cached;
     let entry: Pkcs11KeyEntry;
     try {
-      entry = lookupAesKey(this.api(), session, label, this.login.required);
+      entry = this.lookupServedKey(session, label);
     } catch (e) {
       if (isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label)) {
         const lost = this.storageLossSign(session, label);
@@ -226,6 +226,22 @@ export class Pkcs11Token {
     this.rememberLabel(label);
     if (this.opts.keyCacheMs > 0) this.keys.set(label, { entry, expires: Date.now() + this.opts.keyCacheMs });
     return entry;
+  }
+
+  /**
+   * Looks a key up; a key this token served before that is not found is looked up once
+   * more. Another process logging the token out between the search and lookupAesKey's
+   * session-state check (and another request logging in again) makes a served key look
+   * missing for one search: without the second look that read as a deleted key, or, with
+   * the canary search also logged out, as lost storage and a library restart.
+   */
+  private lookupServedKey(session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
+    try {
+      return lookupAesKey(this.api(), session, label, this.login.required);
+    } catch (e) {
+      if (!(isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label))) throw e;
+      return lookupAesKey(this.api(), session, label, this.login.required);
+    }
   }
 
   private rememberLabel(label: string): void {
@@ -242,6 +258,8 @@ export class Pkcs11Token {
    */
   private storageLossSign(session: Pkcs11Handle, label: string): string | undefined {
     const api = this.api();
+    // Logged out meanwhile: a private canary is invisible too, which is not lost storage.
+    if (this.login.required && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
     try {
       api.C_GetTokenInfo((this.slot as Pkcs11Slot).slot);
     } catch (e) {
