@@ -6,14 +6,12 @@ import { inspect } from 'node:util';
 import { AES_256_KEY_BYTES, KeyMaterial } from './key-material.ts';
 import { openKeystoreFile, parseKeystoreFile, sealKeystoreFile } from './software-keystore-codec.ts';
 import { zeroContents, type KeystoreContents } from './software-keystore-contents.ts';
+import { DerivedKeyCache } from './derived-key-cache.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
 import {
   checkScryptParams,
   DEFAULT_MAX_SCRYPT_N,
-  deriveFileKeys,
   newKekHeader,
-  secretKindOf,
-  suppliedSecretKind,
   type FileKeys,
   type KekHeader,
   type KeystoreSecret,
@@ -76,12 +74,13 @@ export class SoftwareKeystoreFile {
   readonly path: string;
   readonly #secret: KeystoreSecret;
   readonly #maxScryptN: number;
-  #cached: { kekId: string; keys: FileKeys } | undefined;
+  readonly #derived: DerivedKeyCache;
 
   constructor(path: string, secret: KeystoreSecret, options: KeystoreFileOptions = {}) {
     this.path = path;
     this.#secret = secret;
     this.#maxScryptN = options.maxScryptN ?? DEFAULT_MAX_SCRYPT_N;
+    this.#derived = new DerivedKeyCache(secret, this.#maxScryptN);
   }
 
   /** The file's current stamp, or undefined when it does not exist. */
@@ -154,8 +153,7 @@ export class SoftwareKeystoreFile {
 
   /** Zeroes the cached file key. */
   close(): void {
-    this.#cached?.keys.fileKey.zero();
-    this.#cached = undefined;
+    this.#derived.clear();
   }
 
   toJSON(): { path: string } {
@@ -206,27 +204,8 @@ export class SoftwareKeystoreFile {
     }
   }
 
-  async #fileKeys(kek: KekHeader): Promise<FileKeys> {
-    const kekId = JSON.stringify(kek);
-    if (this.#cached?.kekId === kekId) return this.#cached.keys;
-    const needed = secretKindOf(kek);
-    const supplied = suppliedSecretKind(this.#secret);
-    if (needed !== supplied) {
-      throw new KeystoreFileError(
-        'wrong-secret',
-        this.path,
-        `keystore file ${this.path} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`,
-      );
-    }
-    let keys: FileKeys;
-    try {
-      keys = await deriveFileKeys(this.#secret, kek, this.#maxScryptN);
-    } catch (e) {
-      throw new KeystoreFileError('invalid', this.path, `cannot open keystore file ${this.path}: ${(e as Error).message}`);
-    }
-    this.close();
-    this.#cached = { kekId, keys };
-    return keys;
+  #fileKeys(kek: KekHeader): Promise<FileKeys> {
+    return this.#derived.keysFor(kek, { where: this.path, name: `keystore file ${this.path}` });
   }
 
   #ioError(e: unknown): KeystoreFileError {

@@ -3,15 +3,14 @@ import pg from 'pg';
 import type { KeyUsage } from '../../../xks/key-provider-port.ts';
 import type { KeyMaterial } from '../key-material.ts';
 import { KEY_ID_PATTERN, normalizeUsages, zeroContents, type KeystoreContents, type SoftwareKey } from '../software-keystore-contents.ts';
+import { DerivedKeyCache } from '../derived-key-cache.ts';
 import { KeystoreFileError } from '../software-keystore-errors.ts';
 import { generateKeyMaterial } from '../software-keystore-file.ts';
 import {
   checkScryptParams,
   checkValuesMatch,
-  deriveFileKeys,
   newKekHeader,
   secretKindOf,
-  suppliedSecretKind,
   type FileKeys,
   type KekHeader,
   type KeystoreSecret,
@@ -59,13 +58,14 @@ export class PgKeystore {
   readonly #s: string;
   readonly #pool: pg.Pool;
   readonly #secret: KeystoreSecret;
-  #storeKey: { kekId: string; keys: FileKeys } | undefined;
+  readonly #derived: DerivedKeyCache;
 
   constructor(connection: PgConnection, schema: string, secret: KeystoreSecret, poolSize = 4) {
     this.where = connection.where;
     this.schema = schema;
     this.#s = pg.escapeIdentifier(schema);
     this.#secret = secret;
+    this.#derived = new DerivedKeyCache(secret);
     this.#pool = new pg.Pool({ ...connection.client, max: poolSize, idleTimeoutMillis: 30_000 });
     // An idle connection dropped by the server (restart, failover) must not crash the process.
     this.#pool.on('error', () => undefined);
@@ -99,7 +99,7 @@ export class PgKeystore {
           } catch (e) {
             throw new KeystoreFileError('invalid', this.where, `cannot create the keystore in ${this.where}: ${(e as Error).message}`);
           }
-          const keys = await this.#deriveKeys(kek);
+          const keys = await this.#fileKeys(kek);
           const canary = generateKeyMaterial();
           try {
             const sealed = sealCanary(keys.fileKey, canary);
@@ -118,6 +118,9 @@ export class PgKeystore {
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
+        // The keys derived for a row that was not written (another process may have written
+        // its own meanwhile) must not serve: the next use opens the row that is there.
+        this.#derived.clear();
         throw e instanceof KeystoreFileError ? e : this.#dbError(e, 'cannot create the keystore row');
       }
       await this.#openKeystoreRow(client);
@@ -304,8 +307,7 @@ export class PgKeystore {
 
   /** Closes the pool and zeroes the store key. */
   async close(): Promise<void> {
-    this.#storeKey?.keys.fileKey.zero();
-    this.#storeKey = undefined;
+    this.#derived.clear();
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -404,7 +406,8 @@ export class PgKeystore {
   }
 
   async #ensureStoreKey(): Promise<KeyMaterial> {
-    if (this.#storeKey) return this.#storeKey.keys.fileKey;
+    const current = this.#derived.current;
+    if (current !== undefined) return current.fileKey;
     const client = await this.#connect();
     try {
       const { canary, storeKey } = await this.#openKeystoreRow(client);
@@ -449,30 +452,8 @@ export class PgKeystore {
     return { canary, createdAt: row.created_at.toISOString(), storeKey: keys.fileKey };
   }
 
-  async #fileKeys(kek: KekHeader): Promise<FileKeys> {
-    const kekId = JSON.stringify(kek);
-    if (this.#storeKey?.kekId === kekId) return this.#storeKey.keys;
-    const needed = secretKindOf(kek);
-    const supplied = suppliedSecretKind(this.#secret);
-    if (needed !== supplied) {
-      throw new KeystoreFileError(
-        'wrong-secret',
-        this.where,
-        `the keystore in ${this.where} is protected by a ${needed === 'kek' ? 'raw KEK' : 'passphrase'}, but a ${supplied === 'kek' ? 'KEK' : 'passphrase'} was given`,
-      );
-    }
-    const keys = await this.#deriveKeys(kek);
-    this.#storeKey?.keys.fileKey.zero();
-    this.#storeKey = { kekId, keys };
-    return keys;
-  }
-
-  async #deriveKeys(kek: KekHeader): Promise<FileKeys> {
-    try {
-      return await deriveFileKeys(this.#secret, kek);
-    } catch (e) {
-      throw new KeystoreFileError('invalid', this.where, `cannot open the keystore in ${this.where}: ${(e as Error).message}`);
-    }
+  #fileKeys(kek: KekHeader): Promise<FileKeys> {
+    return this.#derived.keysFor(kek, { where: this.where, name: `the keystore in ${this.where}` });
   }
 
   async #connect(): Promise<pg.PoolClient> {
