@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pkcs11KeyProvider } from '../../src/providers/pkcs11/pkcs11-provider.ts';
 import { budget, errorNameOf, startProvider } from '../support/pkcs11-provider-harness.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts';
+import { INHERITED_NAMES } from '../support/xks-fuzz.ts';
 
 /**
  * Issue 15 item 1: an external key id that names a member every JavaScript object has
@@ -9,18 +10,7 @@ import { createSoftHsmFixture, type SoftHsmFixture } from '../support/softhsm.ts
  * the inherited function handed to pkcs11js as CKA_LABEL: the process aborted with
  * `free(): invalid pointer`. KMS lets a user create a key with such an XksKeyId.
  */
-const INHERITED = [
-  'constructor',
-  '__proto__',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
-  'isPrototypeOf',
-  'propertyIsEnumerable',
-  'toLocaleString',
-  '__defineGetter__',
-  '__lookupSetter__',
-];
+const INHERITED = INHERITED_NAMES;
 
 let fx: SoftHsmFixture;
 let provider: Pkcs11KeyProvider;
