@@ -60,10 +60,28 @@ unique_subject = no
 commonName = supplied
 `;
 
+/** The validity window of a certificate that expired long ago: 1-2 January 2020. */
+const EXPIRED_WINDOW = { start: '20200101000000Z', end: '20200102000000Z' };
+
+/**
+ * Signs `csrFile` with the CA in `dir` (ca.pem, ca.key) into `outFile`, valid only on
+ * 1-2 January 2020. `openssl req`/`x509` cannot back-date a certificate; `openssl ca` can,
+ * given a database, a serial file and a config of its own, which this writes into `dir`.
+ */
+export async function issueExpiredCert(dir: string, csrFile: string, outFile: string): Promise<void> {
+  await mkdir(join(dir, 'issued'));
+  await writeFile(join(dir, 'index.txt'), '');
+  await writeFile(join(dir, 'serial.txt'), '01\n');
+  await writeFile(join(dir, 'ca.cnf'), CA_CONFIG);
+  const window = ['-startdate', EXPIRED_WINDOW.start, '-enddate', EXPIRED_WINDOW.end];
+  await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', csrFile, '-out', outFile, ...window, '-notext'], {
+    cwd: dir,
+  });
+}
+
 /**
  * Makes a client certificate with the CN KMS uses that expired in 2020, issued by a
- * throwaway CA (openssl req cannot back-date; openssl ca can). Resolves undefined when
- * openssl is not installed.
+ * throwaway CA. Resolves undefined when openssl is not installed.
  */
 export async function makeExpiredClientCert(region: string): Promise<PemPair | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'xks-conformance-'));
@@ -72,33 +90,7 @@ export async function makeExpiredClientCert(region: string): Promise<PemPair | u
   try {
     await run('openssl', ['req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=conformance throwaway CA']);
     await run('openssl', ['req', '-new', ...ec, '-keyout', at('key.pem'), '-out', at('req.csr'), '-subj', `/CN=cks.kms.${region}.amazonaws.com`]);
-    await mkdir(at('issued'));
-    await writeFile(at('index.txt'), '');
-    await writeFile(at('serial.txt'), '01\n');
-    await writeFile(at('ca.cnf'), CA_CONFIG);
-    await run(
-      'openssl',
-      [
-        'ca',
-        '-batch',
-        '-config',
-        'ca.cnf',
-        '-cert',
-        'ca.pem',
-        '-keyfile',
-        'ca.key',
-        '-in',
-        'req.csr',
-        '-out',
-        'cert.pem',
-        '-startdate',
-        '20200101000000Z',
-        '-enddate',
-        '20200102000000Z',
-        '-notext',
-      ],
-      { cwd: dir },
-    );
+    await issueExpiredCert(dir, 'req.csr', 'cert.pem');
     return { cert: await readFile(at('cert.pem'), 'utf8'), key: await readFile(at('key.pem'), 'utf8') };
   } catch (e) {
     if ((e as { code?: string }).code === 'ENOENT') return undefined;

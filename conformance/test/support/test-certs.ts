@@ -1,9 +1,10 @@
 /** A throwaway CA, server certificate (127.0.0.1) and client certificate, made with openssl in a temp dir. */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { issueExpiredCert } from '../../src/untrusted-client-cert.ts';
 
 const run = promisify(execFile);
 
@@ -19,8 +20,9 @@ export interface TestCerts {
   expiredClientKey: string;
 }
 
-/** Issues a client certificate of the test CA valid only on 1-2 January 2020 (openssl ca can back-date). */
+/** Issues a client certificate of the test CA valid only on 1-2 January 2020. */
 async function issueExpired(dir: string): Promise<void> {
+  const subject = '/CN=cks.kms.us-east-1.amazonaws.com';
   await run('openssl', [
     'req',
     '-new',
@@ -32,38 +34,9 @@ async function issueExpired(dir: string): Promise<void> {
     '-out',
     join(dir, 'expired.csr'),
     '-subj',
-    '/CN=cks.kms.us-east-1.amazonaws.com',
+    subject,
   ]);
-  await mkdir(join(dir, 'issued'));
-  await writeFile(join(dir, 'index.txt'), '');
-  await writeFile(join(dir, 'serial.txt'), '1000\n');
-  await writeFile(
-    join(dir, 'ca.cnf'),
-    '[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\nnew_certs_dir = issued\nserial = serial.txt\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n',
-  );
-  await run(
-    'openssl',
-    [
-      'ca',
-      '-batch',
-      '-config',
-      'ca.cnf',
-      '-cert',
-      'ca.pem',
-      '-keyfile',
-      'ca.key',
-      '-in',
-      'expired.csr',
-      '-out',
-      'expired.pem',
-      '-startdate',
-      '20200101000000Z',
-      '-enddate',
-      '20200102000000Z',
-      '-notext',
-    ],
-    { cwd: dir },
-  );
+  await issueExpiredCert(dir, 'expired.csr', 'expired.pem');
 }
 
 async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
