@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { isLoopbackAddress, tokenMatches } from '../diagnostics/status-routes.ts';
+import { listenPlainHttp } from '../ops/plain-http-listener.ts';
 
 /** What the admin listener answers; the single process and the cluster primary supply these. */
 export interface AdminViews {
@@ -58,23 +58,7 @@ export async function startAdminServer(views: AdminViews, opts: { host: string; 
     }
     send(404, { error: 'not found; the admin listener answers GET /ping, /ready and /status' });
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port, host: opts.host }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
-  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  opts.logger.info({ url, paths: ['/ping', '/ready', '/status'] }, 'admin listening');
-  return {
-    url,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const listener = await listenPlainHttp(server, opts);
+  opts.logger.info({ url: listener.url, paths: ['/ping', '/ready', '/status'] }, 'admin listening');
+  return listener;
 }

@@ -39,6 +39,22 @@ export interface TlsProbeOffer {
 const NOTHING_TRUSTED: string[] = [];
 
 /**
+ * The options both probes connect with: they look at what the server does, so nothing is
+ * verified by the socket (see NOTHING_TRUSTED), HTTP/1.1 is offered, and SNI is sent only
+ * for a name.
+ */
+function inspectingConnection(target: TlsProbeTarget): tls.ConnectionOptions {
+  return {
+    host: target.host,
+    port: target.port,
+    rejectUnauthorized: false,
+    ca: NOTHING_TRUSTED,
+    ALPNProtocols: ['http/1.1'],
+    ...(target.servername !== undefined && !isIpAddress(target.servername) ? { servername: target.servername } : {}),
+  };
+}
+
+/**
  * Connects, completes the handshake and returns the protocol, cipher and the chain as
  * sent. Certificate problems do not stop it (they are what the doctor reports); a refused
  * connection or handshake rejects with the socket error.
@@ -47,12 +63,7 @@ export function probeTls(target: TlsProbeTarget, offer: TlsProbeOffer = {}): Pro
   const timeoutMs = target.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
     const options: tls.ConnectionOptions = {
-      host: target.host,
-      port: target.port,
-      rejectUnauthorized: false,
-      ca: NOTHING_TRUSTED,
-      ALPNProtocols: ['http/1.1'],
-      ...(target.servername !== undefined && !isIpAddress(target.servername) ? { servername: target.servername } : {}),
+      ...inspectingConnection(target),
       ...(target.clientCert !== undefined ? { cert: target.clientCert, key: target.clientKey } : {}),
       ...(offer.minVersion !== undefined ? { minVersion: offer.minVersion } : {}),
       ...(offer.maxVersion !== undefined ? { maxVersion: offer.maxVersion } : {}),
@@ -137,21 +148,11 @@ export function probeClientCertRequirement(target: TlsProbeTarget): Promise<{ ve
       socket.destroy();
       resolve({ verdict, detail });
     };
-    const socket = tls.connect(
-      {
-        host: target.host,
-        port: target.port,
-        rejectUnauthorized: false,
-        ca: NOTHING_TRUSTED,
-        ALPNProtocols: ['http/1.1'],
-        ...(target.servername !== undefined && !isIpAddress(target.servername) ? { servername: target.servername } : {}),
-      },
-      () => {
-        secured = true;
-        // The server reads the client's (empty) Certificate message only now; a request makes it answer or alert.
-        socket.write(`GET /ping HTTP/1.1\r\nHost: ${target.servername ?? target.host}\r\nConnection: close\r\n\r\n`);
-      },
-    );
+    const socket = tls.connect(inspectingConnection(target), () => {
+      secured = true;
+      // The server reads the client's (empty) Certificate message only now; a request makes it answer or alert.
+      socket.write(`GET /ping HTTP/1.1\r\nHost: ${target.servername ?? target.host}\r\nConnection: close\r\n\r\n`);
+    });
     socket.on('data', () => finish('not-required', 'the server answered without a client certificate'));
     socket.on('error', (e) => {
       const code = (e as NodeJS.ErrnoException).code;

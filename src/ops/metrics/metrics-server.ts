@@ -1,6 +1,6 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { listenPlainHttp } from '../plain-http-listener.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
 
 /** A running metrics listener. */
@@ -32,24 +32,8 @@ export async function startMetricsServer(
       },
     );
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port, host: opts.host, exclusive: opts.exclusive ?? false }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  const url = `http://${host}:${a.port}${opts.path}`;
+  const listener = await listenPlainHttp(server, opts);
+  const url = `${listener.url}${opts.path}`;
   opts.logger.info({ url }, 'metrics listening');
-  return {
-    url,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url, close: () => listener.close() };
 }

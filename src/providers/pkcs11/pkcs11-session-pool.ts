@@ -1,4 +1,5 @@
 import { XksError } from '../../xks/errors.ts';
+import type { PoolStats } from '../../xks/key-provider-port.ts';
 import type { Pkcs11Handle } from './pkcs11-api.ts';
 
 /** A session lent to one operation; give it back with `release` exactly once. */
@@ -15,16 +16,6 @@ export interface Pkcs11Lease {
  * number to a new session, and closing a stale number could close someone else's session.
  */
 export type Pkcs11ReleaseOutcome = 'keep' | 'close' | 'forget';
-
-/** Counters for tests, readiness and benchmarks. */
-export interface Pkcs11PoolStats {
-  size: number;
-  idle: number;
-  busy: number;
-  waiting: number;
-  opened: number;
-  discarded: number;
-}
 
 /** How the pool opens and closes sessions (C_OpenSession / C_CloseSession on one slot). */
 export interface Pkcs11SessionPoolOptions {
@@ -119,7 +110,7 @@ export class Pkcs11SessionPool {
   }
 
   /** Counters for tests and diagnostics. */
-  stats(): Pkcs11PoolStats {
+  stats(): PoolStats {
     return {
       size: this.opts.size,
       idle: this.idle.length,

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext } from '../../xks/key-provider-port.ts';
+import type { CallContext, PoolStats } from '../../xks/key-provider-port.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
@@ -11,7 +11,7 @@ import { classifyPkcs11Failure, describePkcs11Error, type Pkcs11Operation } from
 import { findObjects, lookupAesKey, type Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import { Pkcs11Login, type Pkcs11PinSource } from './pkcs11-login.ts';
 import { acquirePkcs11Module, type Pkcs11Module } from './pkcs11-module-registry.ts';
-import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11PoolStats, type Pkcs11ReleaseOutcome } from './pkcs11-session-pool.ts';
+import { Pkcs11SessionPool, type Pkcs11Lease, type Pkcs11ReleaseOutcome } from './pkcs11-session-pool.ts';
 import { findTokenSlot, type Pkcs11Slot, type Pkcs11TokenSelector } from './pkcs11-slot.ts';
 
 /** Where a new GCM IV comes from (config `ivSource`). */
@@ -163,7 +163,7 @@ export class Pkcs11Token {
   }
 
   /** Pool counters (tests, diagnostics). */
-  poolStats(): Pkcs11PoolStats | undefined {
+  poolStats(): PoolStats | undefined {
     return this.pool?.stats();
   }
 
