@@ -5,6 +5,7 @@
  * construction, ciphertextMetadata, CDIV, limits) live in the key-store layer
  * (src/xks/local-key-store.ts), not here.
  */
+import { XksError } from './errors.ts';
 
 /** A usage the XKS API reports for a key (spec GetKeyMetadata keyUsage). */
 export type KeyUsage = 'ENCRYPT' | 'DECRYPT';
@@ -93,9 +94,32 @@ export interface CallContext {
 }
 
 /**
+ * The one answer to a KeyRef naming a version the key does not have; every provider raises
+ * this rather than an error of its own. The key itself exists (describe found it), so:
+ * - decrypt: the version came from the request's ciphertextMetadata, which was altered or
+ *   not made with this key: the spec's Decrypt error for a ciphertext that cannot be
+ *   decrypted, InvalidCiphertextException (never KeyNotFoundException, which would tell
+ *   KMS the key is gone).
+ * - encrypt: the key store only asks for the version describe just reported, so a missing
+ *   one means the key manager changed under the proxy (a store restored from an older
+ *   copy): not the caller's fault, InternalException.
+ */
+export function keyVersionNotFound(key: KeyRef, operation: 'encrypt' | 'decrypt'): XksError {
+  if (operation === 'decrypt') {
+    return new XksError(
+      'InvalidCiphertextException',
+      `The ciphertextMetadata names version ${key.version} of key ${key.keyId}, which does not exist: the ciphertext was altered or not made with this key.`,
+    );
+  }
+  return new XksError('InternalException', `The key manager has no version ${key.version} of key ${key.keyId}, which it reported a moment ago.`);
+}
+
+/**
  * A key manager. Errors: throw XksError with the spec's name (KeyNotFoundException,
  * InvalidCiphertextException, InvalidKeyUsageException, InvalidStateException,
  * DependencyTimeoutException, InternalException); anything else becomes InternalException.
+ * A KeyRef whose version the key does not have gets `keyVersionNotFound` (the same error
+ * from every provider, checked by the contract suite).
  */
 export interface KeyProvider {
   /** Short provider kind for logs and health, e.g. "software", "pkcs11". */
@@ -110,9 +134,12 @@ export interface KeyProvider {
   init(): Promise<void>;
   /** Looks up a key; throws KeyNotFoundException when there is none. */
   describe(keyId: string, ctx: CallContext): Promise<KeyInfo>;
-  /** AES-256-GCM encrypt with a fresh 12-byte IV and the given (already built) AAD. */
+  /** AES-256-GCM encrypt with a fresh 12-byte IV and the given (already built) AAD; a version the key does not have: `keyVersionNotFound`. */
   encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput>;
-  /** AES-256-GCM decrypt; a tag/AAD/IV mismatch throws InvalidCiphertextException. */
+  /**
+   * AES-256-GCM decrypt; a tag/AAD/IV mismatch throws InvalidCiphertextException, and so
+   * does a version the key does not have (`keyVersionNotFound`).
+   */
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array>;
   /**
    * The instances health reports, from the config (file name, token name, server id), with

@@ -1,8 +1,10 @@
 /**
  * ONE suite of key store behaviour, run unchanged against every provider (software
- * keystore, PKCS#11 on SoftHSM2, KMIP on PyKMIP). Each provider is set up exactly as its
- * demo sets it up (keys foo, encrypt_only_key, decrypt_only_key, impotent_key and a
- * health canary), and the key store is built from config as the proxy builds it.
+ * keystore on a file and on PostgreSQL, PKCS#11 on SoftHSM2 and NSS, KMIP on PyKMIP) and
+ * against the upstream key store (forwarding to another proxy of ours). Each is set up
+ * exactly as its demo sets it up (keys foo, encrypt_only_key, decrypt_only_key,
+ * impotent_key and a health canary), and the key store is built from config as the proxy
+ * builds it.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { prepareDemo, type DemoProvider } from '../../src/cli/demo-command.ts';
 import type { CallContext, KeyProvider } from '../../src/xks/key-provider-port.ts';
 import { localKeyStore } from '../../src/server/build-tenants.ts';
 import { createProvider } from '../../src/providers/registry.ts';
+import { decodeCiphertextMetadata, encodeCiphertextMetadata } from '../../src/xks/ciphertext-metadata.ts';
 import { isXksError } from '../../src/xks/errors.ts';
 import type { KeyStore } from '../../src/xks/key-store.ts';
 import type { DecryptRequest, EncryptRequest, RequestMetadata } from '../../src/xks/requests.ts';
@@ -33,32 +36,59 @@ async function errorName(p: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
-/** Registers the contract for one provider, set up as `npm run demo[:<provider>]` sets it up. */
-export function keyStoreContract(provider: DemoProvider): void {
-  describe(`key store contract: ${provider}`, () => {
+/** What the contract runs against: a key store and the provider that holds its keys. */
+export interface ContractSubject {
+  keyStore: KeyStore;
+  /**
+   * The provider holding the keys the key store serves, initialised, for what only it can
+   * do: make a ciphertext the way the AWS sample proxy did, and answer the seam's own rules.
+   * For the upstream key store it is the provider of the proxy it forwards to.
+   */
+  provider: KeyProvider;
+  /** Stops what the subject started (the key store is closed by the suite). */
+  stop(): Promise<void>;
+}
+
+/** Sets up one subject in a private temp dir. */
+export type OpenContractSubject = (dataDir: string) => Promise<ContractSubject>;
+
+/** A provider's demo, served by LocalKeyStore as `npm run demo[:<provider>]` serves it. */
+function openDemoKeyStore(provider: DemoProvider): OpenContractSubject {
+  return async (dataDir) => {
+    const demo = await prepareDemo(provider, dataDir, { throwaway: true });
+    const ks = demo.loaded.config.keyStores[0]!;
+    // Ciphertexts without our metadata are read as the AWS sample proxy made them.
+    ks.foreignCiphertextAad = 'aws-sample-sha256';
+    const opts = { logger: pino({ level: 'silent' }), configDir: demo.loaded.configDir, env: process.env };
+    if (ks.provider.type === 'upstream') throw new Error('a demo serves a KeyProvider');
+    // The raw provider is the one inside the key store (its guard runs init).
+    const raw = createProvider(ks.provider, opts);
+    const keyStore = localKeyStore(ks, demo.loaded.config, raw, opts);
+    await keyStore.readiness(ctx(30_000));
+    return { keyStore, provider: raw, stop: demo.stop };
+  };
+}
+
+/** Registers the contract for one provider's demo, or for a key store `open` sets up. */
+export function keyStoreContract(name: DemoProvider): void;
+export function keyStoreContract(name: string, open: OpenContractSubject): void;
+export function keyStoreContract(name: string, open: OpenContractSubject = openDemoKeyStore(name as DemoProvider)): void {
+  describe(`key store contract: ${name}`, () => {
     let dataDir: string;
-    let stopDemo: () => Promise<void> = async () => undefined;
+    let subject: ContractSubject | undefined;
     let keyStore: KeyStore;
     let raw: KeyProvider;
 
     beforeAll(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), `xks-contract-${provider}-`));
-      const demo = await prepareDemo(provider, dataDir, { throwaway: true });
-      stopDemo = demo.stop;
-      const ks = demo.loaded.config.keyStores[0]!;
-      // Ciphertexts without our metadata are read as the AWS sample proxy made them.
-      ks.foreignCiphertextAad = 'aws-sample-sha256';
-      const opts = { logger: pino({ level: 'silent' }), configDir: demo.loaded.configDir, env: process.env };
-      // The raw provider too: a test below makes a ciphertext the way the AWS sample proxy did.
-      if (ks.provider.type === 'upstream') throw new Error('the contract suite runs against KeyProviders');
-      raw = createProvider(ks.provider, opts);
-      keyStore = localKeyStore(ks, demo.loaded.config, raw, opts);
-      await keyStore.readiness(ctx(30_000));
+      dataDir = await mkdtemp(join(tmpdir(), `xks-contract-${name}-`));
+      subject = await open(dataDir);
+      keyStore = subject.keyStore;
+      raw = subject.provider;
     }, 120_000);
 
     afterAll(async () => {
-      await keyStore?.close();
-      await stopDemo();
+      await subject?.keyStore.close();
+      await subject?.stop();
       await rm(dataDir, { recursive: true, force: true });
     });
 
@@ -157,6 +187,31 @@ export function keyStoreContract(provider: DemoProvider): void {
     it('does not let one key decrypt what another key encrypted', async () => {
       const enc = await keyStore.encrypt('foo', encryptReq(bytes(8)), ctx());
       expect(await errorName(keyStore.decrypt('decrypt_only_key', decryptReq(enc), ctx()))).toBe('InvalidCiphertextException');
+    });
+
+    describe('a ciphertext naming a key version that does not exist (the rule of keyVersionNotFound in the port)', () => {
+      const aad = Buffer.from('aad-for-versions');
+
+      it('is InvalidCiphertextException from the key store, never KeyNotFoundException (the key exists)', async () => {
+        const enc = await keyStore.encrypt('foo', encryptReq(bytes(12), aad), ctx());
+        const issued = decodeCiphertextMetadata(Buffer.from(enc.ciphertextMetadata!, 'base64'))!.keyVersion;
+        // Just past the current one (the software keystore then checks its store once), far past, the largest.
+        for (const version of [issued + 1, issued + 1000, 0xffffffff]) {
+          const forged = { ...enc, ciphertextMetadata: encodeCiphertextMetadata(version).toString('base64') };
+          expect([version, await errorName(keyStore.decrypt('foo', decryptReq(forged, aad), ctx()))]).toEqual([version, 'InvalidCiphertextException']);
+        }
+      });
+
+      it('is InvalidCiphertextException from the provider itself for decrypt, InternalException for encrypt', async () => {
+        const { currentVersion } = await raw.describe('foo', ctx());
+        const out = await raw.encrypt({ keyId: 'foo', version: currentVersion }, bytes(12), aad, ctx());
+        // The same GCM input decrypts under the version that exists: only the version is wrong below.
+        expect(Buffer.from(await raw.decrypt({ keyId: 'foo', version: currentVersion }, out, aad, ctx())).equals(bytes(12))).toBe(true);
+        for (const version of [currentVersion + 1, currentVersion + 1000]) {
+          expect([version, await errorName(raw.decrypt({ keyId: 'foo', version }, out, aad, ctx()))]).toEqual([version, 'InvalidCiphertextException']);
+          expect([version, await errorName(raw.encrypt({ keyId: 'foo', version }, bytes(12), aad, ctx()))]).toEqual([version, 'InternalException']);
+        }
+      });
     });
 
     describe('ciphertexts migrated from the AWS sample proxy (foreignCiphertextAad: aws-sample-sha256)', () => {

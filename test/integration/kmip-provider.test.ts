@@ -159,13 +159,16 @@ describe('KMIP provider on PyKMIP: key states and lookup', () => {
     }
   });
 
-  it('reports a missing key, a destroyed key and a wrong version as KeyNotFoundException', async () => {
+  it('reports a missing key and a destroyed key as KeyNotFoundException, a version the key does not have as the port says', async () => {
     const uid = await createKmipKey(kmip, limit(), 'doomed_key', ['ENCRYPT', 'DECRYPT']);
     await revokeKmipKey(kmip, limit(), uid);
     await destroyKmipKey(kmip, limit(), uid);
     expect((await errorOf(provider.describe('no_such_key', ctx()))).errorName).toBe('KeyNotFoundException');
     expect((await errorOf(provider.describe('doomed_key', ctx()))).errorName).toBe('KeyNotFoundException');
-    expect((await errorOf(provider.encrypt({ keyId: 'foo', version: 3 }, Buffer.from('x'), Buffer.from('a'), ctx()))).errorName).toBe('KeyNotFoundException');
+    // keyVersionNotFound: the key exists, only the version does not (KMIP keys have version 0 only).
+    expect((await errorOf(provider.encrypt({ keyId: 'foo', version: 3 }, Buffer.from('x'), Buffer.from('a'), ctx()))).errorName).toBe('InternalException');
+    const input = { iv: Buffer.alloc(12), ciphertext: Buffer.from('x'), tag: Buffer.alloc(16) };
+    expect((await errorOf(provider.decrypt({ keyId: 'foo', version: 3 }, input, Buffer.from('a'), ctx()))).errorName).toBe('InvalidCiphertextException');
   });
 
   it('refuses a key that is not AES-256 with a message that says why', async () => {

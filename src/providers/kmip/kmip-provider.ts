@@ -6,7 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, KeyUsage } from '../../xks/key-provider-port.ts';
+import {
+  keyVersionNotFound,
+  type CallContext,
+  type EkmHealth,
+  type EkmIdentity,
+  type GcmInput,
+  type GcmOutput,
+  type KeyInfo,
+  type KeyProvider,
+  type KeyRef,
+  type KeyUsage,
+} from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { isServerFailure, KmipCluster, KmipUnavailableError, type KmipServer } from './kmip-cluster.ts';
 import type { KmipProviderConfig } from './kmip-config.ts';
@@ -115,7 +126,7 @@ export class KmipProvider implements KeyProvider {
   }
 
   async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    this.checkVersion(key);
+    this.checkVersion(key, 'encrypt');
     const name = this.nameOf(key.keyId);
     // A fresh IV from the OS RNG for every encryption; the server must use it as given.
     const iv = new Uint8Array(randomBytes(IV_LENGTH));
@@ -137,7 +148,7 @@ export class KmipProvider implements KeyProvider {
   }
 
   async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    this.checkVersion(key);
+    this.checkVersion(key, 'decrypt');
     if (input.tag.length !== GCM_TAG_LENGTH) {
       throw new XksError('InvalidCiphertextException', 'The authentication tag must be 16 bytes.');
     }
@@ -167,11 +178,9 @@ export class KmipProvider implements KeyProvider {
     return `${this.config.keyNamePrefix}${keyId}`;
   }
 
-  private checkVersion(key: KeyRef): void {
+  private checkVersion(key: KeyRef, operation: 'encrypt' | 'decrypt'): void {
     // KMIP keys have no versions here: currentVersion is always 0 (see describe()).
-    if (key.version !== 0) {
-      throw new XksError('KeyNotFoundException', `Key ${key.keyId} has no version ${key.version} in the KMIP server.`);
-    }
+    if (key.version !== 0) throw keyVersionNotFound(key, operation);
   }
 
   private requireCluster(): KmipCluster {

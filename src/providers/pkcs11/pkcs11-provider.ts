@@ -1,7 +1,18 @@
 import { isAbsolute, resolve } from 'node:path';
 import { configMap } from '../../config-values/config-map.ts';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef, PoolStats, ProviderStats } from '../../xks/key-provider-port.ts';
+import {
+  keyVersionNotFound,
+  type CallContext,
+  type EkmHealth,
+  type GcmInput,
+  type GcmOutput,
+  type KeyInfo,
+  type KeyProvider,
+  type KeyRef,
+  type PoolStats,
+  type ProviderStats,
+} from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
 import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
@@ -106,7 +117,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
     },
 
     async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-      if (key.version !== KEY_VERSION) throw new XksError('InternalException', `HSM keys have only version ${KEY_VERSION}.`);
+      if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'encrypt');
       const label = labelFor(key.keyId);
       return fleet.run(ctx, {
         op: 'encrypt',
@@ -122,9 +133,7 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
     },
 
     async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-      if (key.version !== KEY_VERSION) {
-        throw new XksError('InvalidCiphertextException', `The ciphertext names key version ${key.version}; HSM keys have only version ${KEY_VERSION}.`);
-      }
+      if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'decrypt');
       const label = labelFor(key.keyId);
       return fleet.run(ctx, {
         op: 'decrypt',

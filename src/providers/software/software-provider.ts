@@ -2,7 +2,17 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
-import type { CallContext, EkmHealth, EkmIdentity, GcmInput, GcmOutput, KeyInfo, KeyProvider, KeyRef } from '../../xks/key-provider-port.ts';
+import {
+  keyVersionNotFound,
+  type CallContext,
+  type EkmHealth,
+  type EkmIdentity,
+  type GcmInput,
+  type GcmOutput,
+  type KeyInfo,
+  type KeyProvider,
+  type KeyRef,
+} from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import { randomIv } from '../random-iv.ts';
 import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
@@ -80,7 +90,7 @@ class SoftwareKeyProvider implements KeyProvider {
   async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
     const key = await this.#key(ref.keyId, ctx);
     const version = key.versions[ref.version - 1];
-    if (!version) throw new XksError('KeyNotFoundException', `key ${ref.keyId} has no version ${ref.version}`);
+    if (!version) throw keyVersionNotFound(ref, 'encrypt');
     // Spec: a fresh random 12-byte IV for every encryption. The material is used in this
     // same tick, so a concurrent reload cannot zero it underneath us.
     const iv = randomIv();
@@ -98,11 +108,9 @@ class SoftwareKeyProvider implements KeyProvider {
       key = await this.#key(ref.keyId, ctx);
       version = key.versions[ref.version - 1];
     }
-    if (!version) {
-      // The version comes from ciphertextMetadata; one we never issued means a foreign or
-      // altered ciphertext, not a missing key.
-      throw new XksError('InvalidCiphertextException', `ciphertext refers to version ${ref.version} of key ${ref.keyId}, which does not exist`);
-    }
+    // The version comes from ciphertextMetadata; one we never issued means a foreign or
+    // altered ciphertext, not a missing key.
+    if (!version) throw keyVersionNotFound(ref, 'decrypt');
     if (input.iv.length !== 12 && input.iv.length !== 16) {
       throw new XksError('InvalidCiphertextException', 'IV must be 12 or 16 bytes');
     }
