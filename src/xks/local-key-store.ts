@@ -1,10 +1,21 @@
 import type { Logger } from 'pino';
-import { NO_PROVIDER_STATS, type CallContext, type EkmHealth, type KeyInfo, type KeyProvider, type KeyUsage, type ProviderStats } from './key-provider-port.ts';
+import {
+  NO_PROVIDER_STATS,
+  type CallContext,
+  type EkmHealth,
+  type GcmOutput,
+  type KeyInfo,
+  type KeyProvider,
+  type KeyRef,
+  type KeyUsage,
+  type ProviderStats,
+} from './key-provider-port.ts';
 import { computeCdiv } from './cdiv.ts';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
 import { isXksError, XksError } from './errors.ts';
 import { buildGcmAad, type AadConstruction } from './gcm-aad.ts';
 import { HealthCache } from './health-cache.ts';
+import { healthResponse } from './health-response.ts';
 import type { DecryptResponse, EncryptResponse, HealthResponse, KeyMetadataResponse, KeyStore } from './key-store.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest } from './requests.ts';
 
@@ -42,14 +53,8 @@ export class LocalKeyStore implements KeyStore {
 
   async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
     const fleet = await this.health$.get(ctx);
-    return {
-      xksProxyFleetSize: typeof this.options.fleetSize === 'number' ? this.options.fleetSize : this.options.fleetSize(),
-      xksProxyVendor: 'xks-proxy open source project',
-      xksProxyModel: this.options.proxyModel,
-      ekmVendor: this.options.ekmVendor,
-      // The spec allows 1-10 entries; a provider reporting more is cut to the first ten.
-      ekmFleetDetails: fleet.slice(0, 10).map(({ id, model, healthStatus }) => ({ id, model, healthStatus })),
-    };
+    const { fleetSize, proxyModel, ekmVendor } = this.options;
+    return healthResponse(fleet, { fleetSize: typeof fleetSize === 'number' ? fleetSize : fleetSize(), proxyModel, ekmVendor });
   }
 
   readiness(ctx: CallContext) {
@@ -132,8 +137,7 @@ export class LocalKeyStore implements KeyStore {
       // Spec Appendix C: compute the CDIV from the encrypt output first, then prove that
       // output decrypts to the same plaintext before returning it.
       response.ciphertextDataIntegrityValue = computeCdiv({ aad: req.aad, ciphertextMetadata: metadata, iv: out.iv, ciphertext: out.ciphertext, tag: out.tag });
-      const check = await this.provider.decrypt(key, out, gcmAad, ctx);
-      if (!Buffer.from(check).equals(req.plaintext)) {
+      if (!Buffer.from(await this.verifyDecrypt(key, out, gcmAad, ctx)).equals(req.plaintext)) {
         throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
       }
     }
@@ -146,18 +150,24 @@ export class LocalKeyStore implements KeyStore {
     const version = origin?.keyVersion ?? info.currentVersion;
     const construction = origin?.construction ?? this.options.foreignCiphertextAad;
     const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
-    let plaintext: Uint8Array;
-    try {
-      plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
-    } catch (e) {
-      // describe() just found the key, so "not found" here means the version named by the
-      // ciphertextMetadata does not exist: the metadata was altered or is not ours.
-      if (isXksError(e) && e.errorName === 'KeyNotFoundException') {
-        throw new XksError('InvalidCiphertextException', `The ciphertextMetadata names a version of key ${keyId} that does not exist.`);
-      }
-      throw e;
-    }
+    // A version the key does not have is the provider's InvalidCiphertextException
+    // (keyVersionNotFound in the port): every provider says it the same way.
+    const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
     return { plaintext: toBase64(plaintext) };
+  }
+
+  /**
+   * The verification decrypt of an Encrypt with CDIV. Its own output failing to decrypt is
+   * the key manager's fault, not the caller's: InvalidCiphertextException is a Decrypt error
+   * (spec error table) and must not reach an Encrypt caller.
+   */
+  private async verifyDecrypt(key: KeyRef, out: GcmOutput, gcmAad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    try {
+      return await this.provider.decrypt(key, out, gcmAad, ctx);
+    } catch (e) {
+      if (!isXksError(e) || e.errorName !== 'InvalidCiphertextException') throw e;
+      throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt.', { logDetail: e.message, cause: e });
+    }
   }
 
   stats(): ProviderStats {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
 import { HealthCache } from '../../xks/health-cache.ts';
+import { healthResponse } from '../../xks/health-response.ts';
 import type { DecryptResponse, EncryptResponse, HealthResponse, KeyMetadataResponse, KeyStore } from '../../xks/key-store.ts';
 import type { DecryptRequest, EncryptRequest, HealthRequest, KeyMetadataRequest, RequestMetadata } from '../../xks/requests.ts';
 import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
@@ -64,14 +65,11 @@ export class UpstreamKeyStore implements KeyStore {
     const pending = this.health$.get(ctx);
     this.healthMetadata = undefined;
     const fleet = await pending;
-    return {
-      xksProxyFleetSize: this.options.fleetSize,
-      xksProxyVendor: 'xks-proxy open source project',
-      xksProxyModel: this.options.proxyModel,
+    return healthResponse(fleet, {
+      fleetSize: this.options.fleetSize,
+      proxyModel: this.options.proxyModel,
       ekmVendor: this.options.ekmVendor ?? this.lastEkmVendor ?? DEFAULT_EKM_VENDOR,
-      // The spec allows 1-10 entries; several upstreams may report more together.
-      ekmFleetDetails: fleet.slice(0, 10).map(({ id, model, healthStatus }) => ({ id, model, healthStatus })),
-    };
+    });
   }
 
   readiness(ctx: CallContext): Promise<EkmHealth[]> {
