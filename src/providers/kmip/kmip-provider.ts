@@ -84,9 +84,12 @@ export async function openKmipCluster(config: KmipProviderConfig, deps: Provider
   );
 }
 
-/** Registry factory of the KMIP provider. */
-export function createKmipProvider(config: KmipProviderConfig, deps: ProviderDeps): KeyProvider {
-  return new KmipProvider(config, deps);
+/**
+ * Builds the KMIP provider from config. No I/O here: `init` loads the TLS material (the
+ * guard retries it) and connections open on first use.
+ */
+export function createKmipProvider(config: KmipProviderConfig, deps: ProviderDeps): KmipKeyProvider {
+  return new KmipKeyProvider(config, deps);
 }
 
 function limitOf(ctx: CallContext): KmipDeadline {
@@ -94,44 +97,45 @@ function limitOf(ctx: CallContext): KmipDeadline {
 }
 
 /** KeyProvider over KMIP. */
-export class KmipProvider implements KeyProvider {
+export class KmipKeyProvider implements KeyProvider {
   readonly kind = 'kmip';
-  private cluster: KmipCluster | undefined;
-  private readonly cache: KmipKeyCache;
-  private readonly logger: Logger;
+  readonly #config: KmipProviderConfig;
+  readonly #deps: ProviderDeps;
+  #cluster: KmipCluster | undefined;
+  readonly #cache: KmipKeyCache;
+  readonly #logger: Logger;
   /** Vendor identification per server id from the last Query that answered (health model). */
-  private readonly models = new Map<string, string>();
+  readonly #models = new Map<string, string>();
 
-  constructor(
-    private readonly config: KmipProviderConfig,
-    private readonly deps: ProviderDeps,
-  ) {
-    this.cache = new KmipKeyCache(config.attributeCacheMs);
-    this.logger = deps.logger; // build-tenants binds prefix and provider
+  constructor(config: KmipProviderConfig, deps: ProviderDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#cache = new KmipKeyCache(config.attributeCacheMs);
+    this.#logger = deps.logger; // build-tenants binds prefix and provider
   }
 
   /** The configured servers by id (health), whether or not the TLS material loaded or a server answered. */
   fleetIdentity(): EkmIdentity[] {
-    return kmipEndpoints(this.config).map((e) => ({ id: e.id, model: this.models.get(e.id) ?? 'KMIP server' }));
+    return kmipEndpoints(this.#config).map((e) => ({ id: e.id, model: this.#models.get(e.id) ?? 'KMIP server' }));
   }
 
   /** Loads the TLS material; connections open on first use, so a server that is down does not block start-up. */
   async init(): Promise<void> {
-    if (this.cluster === undefined) this.cluster = await openKmipCluster(this.config, { ...this.deps, logger: this.logger });
+    if (this.#cluster === undefined) this.#cluster = await openKmipCluster(this.#config, { ...this.#deps, logger: this.#logger });
   }
 
   async describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    const name = this.nameOf(keyId);
-    return this.run(ctx, name, async (server, limit) => keyInfoFromAttributes(keyId, (await this.attributesOn(server, name, limit)).attributes));
+    const name = this.#nameOf(keyId);
+    return this.#run(ctx, name, async (server, limit) => keyInfoFromAttributes(keyId, (await this.#attributesOn(server, name, limit)).attributes));
   }
 
   async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    this.checkVersion(key, 'encrypt');
-    const name = this.nameOf(key.keyId);
+    this.#checkVersion(key, 'encrypt');
+    const name = this.#nameOf(key.keyId);
     // A fresh IV from the OS RNG for every encryption; the server must use it as given.
     const iv = new Uint8Array(randomBytes(IV_LENGTH));
-    return this.run(ctx, name, (server, limit) =>
-      this.withKey(server, name, key.keyId, 'ENCRYPT', limit, async (uid) => {
+    return this.#run(ctx, name, (server, limit) =>
+      this.#withKey(server, name, key.keyId, 'ENCRYPT', limit, async (uid) => {
         const out = parseEncrypt(await server.call(encryptRequest(uid, plaintext, iv, aad), limit));
         if (out.iv !== undefined && !Buffer.from(out.iv).equals(iv)) {
           throw new XksError('InternalException', 'The KMIP server did not use the IV the proxy sent.');
@@ -148,13 +152,13 @@ export class KmipProvider implements KeyProvider {
   }
 
   async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    this.checkVersion(key, 'decrypt');
+    this.#checkVersion(key, 'decrypt');
     if (input.tag.length !== GCM_TAG_LENGTH) {
       throw new XksError('InvalidCiphertextException', 'The authentication tag must be 16 bytes.');
     }
-    const name = this.nameOf(key.keyId);
-    return this.run(ctx, name, (server, limit) =>
-      this.withKey(server, name, key.keyId, 'DECRYPT', limit, async (uid) => {
+    const name = this.#nameOf(key.keyId);
+    return this.#run(ctx, name, (server, limit) =>
+      this.#withKey(server, name, key.keyId, 'DECRYPT', limit, async (uid) => {
         const plaintext = parseDecrypt(await server.call(decryptRequest(uid, input.ciphertext, input.iv, aad, input.tag), limit));
         if (plaintext.length !== input.ciphertext.length) {
           throw new XksError('InternalException', 'The KMIP server returned a plaintext of the wrong length.');
@@ -165,33 +169,33 @@ export class KmipProvider implements KeyProvider {
   }
 
   async health(ctx: CallContext): Promise<EkmHealth[]> {
-    return Promise.all(this.requireCluster().servers.map((server) => this.healthOf(server, ctx)));
+    return Promise.all(this.#requireCluster().servers.map((server) => this.#healthOf(server, ctx)));
   }
 
   async close(): Promise<void> {
-    this.cluster?.close();
-    this.cluster = undefined;
-    this.cache.clear();
+    this.#cluster?.close();
+    this.#cluster = undefined;
+    this.#cache.clear();
   }
 
-  private nameOf(keyId: string): string {
-    return `${this.config.keyNamePrefix}${keyId}`;
+  #nameOf(keyId: string): string {
+    return `${this.#config.keyNamePrefix}${keyId}`;
   }
 
-  private checkVersion(key: KeyRef, operation: 'encrypt' | 'decrypt'): void {
+  #checkVersion(key: KeyRef, operation: 'encrypt' | 'decrypt'): void {
     // KMIP keys have no versions here: currentVersion is always 0 (see describe()).
     if (key.version !== 0) throw keyVersionNotFound(key, operation);
   }
 
-  private requireCluster(): KmipCluster {
-    if (this.cluster === undefined) throw new XksError('InternalException', 'The KMIP provider is not initialised.');
-    return this.cluster;
+  #requireCluster(): KmipCluster {
+    if (this.#cluster === undefined) throw new XksError('InternalException', 'The KMIP provider is not initialised.');
+    return this.#cluster;
   }
 
   /** Runs work with failover and turns KMIP failures into the spec's errors. */
-  private async run<T>(ctx: CallContext, name: string, work: (server: KmipServer, limit: KmipDeadline) => Promise<T>): Promise<T> {
+  async #run<T>(ctx: CallContext, name: string, work: (server: KmipServer, limit: KmipDeadline) => Promise<T>): Promise<T> {
     try {
-      return await this.requireCluster().run(limitOf(ctx), work);
+      return await this.#requireCluster().run(limitOf(ctx), work);
     } catch (e) {
       if (isXksError(e)) throw e;
       if (e instanceof KmipResultError) throw xksErrorForResult(e, name);
@@ -201,8 +205,8 @@ export class KmipProvider implements KeyProvider {
   }
 
   /** The unique id of `name` on `server`: cached, else one Locate. */
-  private async resolve(server: KmipServer, name: string, limit: KmipDeadline): Promise<string> {
-    const cached = this.cache.uid(server.id, name);
+  async #resolve(server: KmipServer, name: string, limit: KmipDeadline): Promise<string> {
+    const cached = this.#cache.uid(server.id, name);
     if (cached !== undefined) return cached;
     const uids = parseLocate(await server.call(locateRequest(name), limit));
     if (uids.length === 0) throw new XksError('KeyNotFoundException', `No key named "${name}" in the KMIP server.`);
@@ -211,23 +215,23 @@ export class KmipProvider implements KeyProvider {
       throw new XksError('InvalidStateException', `${uids.length} KMIP keys are named "${name}"; a key name must be unique.`);
     }
     const uid = uids[0] as string;
-    this.cache.rememberUid(server.id, name, uid);
+    this.#cache.rememberUid(server.id, name, uid);
     return uid;
   }
 
   /** The key's attributes: cached briefly, else Get Attributes (re-locating once if the cached id went away). */
-  private async attributesOn(server: KmipServer, name: string, limit: KmipDeadline): Promise<{ uid: string; attributes: KmipKeyAttributes }> {
+  async #attributesOn(server: KmipServer, name: string, limit: KmipDeadline): Promise<{ uid: string; attributes: KmipKeyAttributes }> {
     for (let attempt = 0; ; attempt++) {
-      const uid = await this.resolve(server, name, limit);
-      const cached = this.cache.attributesOf(server.id, uid);
+      const uid = await this.#resolve(server, name, limit);
+      const cached = this.#cache.attributesOf(server.id, uid);
       if (cached !== undefined) return { uid, attributes: cached };
       try {
         const attributes = parseGetAttributes(await server.call(getAttributesRequest(uid, KEY_ATTRIBUTE_NAMES), limit));
-        this.cache.rememberAttributes(server.id, uid, attributes);
+        this.#cache.rememberAttributes(server.id, uid, attributes);
         return { uid, attributes };
       } catch (e) {
         const gone = e instanceof KmipResultError && e.reason !== undefined && NOT_FOUND_REASONS.has(e.reason);
-        this.cache.forget(server.id, name);
+        this.#cache.forget(server.id, name);
         if (!gone || attempt > 0) throw e;
       }
     }
@@ -240,21 +244,14 @@ export class KmipProvider implements KeyProvider {
    * name now points at a different object (deleted and re-created), the operation runs
    * once more with the new id.
    */
-  private async withKey<T>(
-    server: KmipServer,
-    name: string,
-    keyId: string,
-    usage: KeyUsage,
-    limit: KmipDeadline,
-    operation: (uid: string) => Promise<T>,
-  ): Promise<T> {
-    const uid = await this.resolve(server, name, limit);
+  async #withKey<T>(server: KmipServer, name: string, keyId: string, usage: KeyUsage, limit: KmipDeadline, operation: (uid: string) => Promise<T>): Promise<T> {
+    const uid = await this.#resolve(server, name, limit);
     try {
       return await operation(uid);
     } catch (e) {
       if (!(e instanceof KmipResultError) || e.reason === undefined || !REFINE_REASONS.has(e.reason)) throw e;
-      this.cache.forget(server.id, name);
-      const fresh = await this.attributesOn(server, name, limit);
+      this.#cache.forget(server.id, name);
+      const fresh = await this.#attributesOn(server, name, limit);
       const info = keyInfoFromAttributes(keyId, fresh.attributes);
       if (!info.enabled) {
         throw new XksError('InvalidStateException', `Key ${keyId} is not Active in the KMIP server.`, { cause: e });
@@ -272,13 +269,13 @@ export class KmipProvider implements KeyProvider {
    * decrypt with the health-check key (can it do crypto now). UNAVAILABLE when the
    * server cannot be reached, DEGRADED when it answers but the crypto check fails.
    */
-  private async healthOf(server: KmipServer, ctx: CallContext): Promise<EkmHealth> {
+  async #healthOf(server: KmipServer, ctx: CallContext): Promise<EkmHealth> {
     const limit = limitOf(ctx);
-    let model = this.models.get(server.id) ?? 'KMIP server';
+    let model = this.#models.get(server.id) ?? 'KMIP server';
     try {
       const info = parseQuery(await server.call(queryRequest(), limit));
       model = (info.vendorIdentification ?? model).slice(0, 64);
-      this.models.set(server.id, model);
+      this.#models.set(server.id, model);
       if (!info.operations.includes(Operation.Encrypt) || !info.operations.includes(Operation.Decrypt)) {
         return { id: server.id, model, healthStatus: 'DEGRADED', detail: 'the server does not list Encrypt and Decrypt in Query' };
       }
@@ -286,28 +283,28 @@ export class KmipProvider implements KeyProvider {
       return { id: server.id, model, healthStatus: 'UNAVAILABLE', detail: `Query failed: ${(e as Error).message}` };
     }
     try {
-      await this.canary(server, limit);
+      await this.#canary(server, limit);
       return { id: server.id, model, healthStatus: 'ACTIVE' };
     } catch (e) {
       const status = isServerFailure(e) ? 'UNAVAILABLE' : 'DEGRADED';
-      const message = e instanceof KmipResultError ? xksErrorForResult(e, this.config.healthCheckKeyName).message : (e as Error).message;
-      return { id: server.id, model, healthStatus: status, detail: `health-check key "${this.config.healthCheckKeyName}": ${message}` };
+      const message = e instanceof KmipResultError ? xksErrorForResult(e, this.#config.healthCheckKeyName).message : (e as Error).message;
+      return { id: server.id, model, healthStatus: status, detail: `health-check key "${this.#config.healthCheckKeyName}": ${message}` };
     }
   }
 
   /** Encrypts and decrypts random bytes with the health-check key on one server. */
-  private async canary(server: KmipServer, limit: KmipDeadline): Promise<void> {
-    const keyId = this.config.healthCheckKeyName;
-    const name = this.nameOf(keyId);
+  async #canary(server: KmipServer, limit: KmipDeadline): Promise<void> {
+    const keyId = this.#config.healthCheckKeyName;
+    const name = this.#nameOf(keyId);
     const probe = new Uint8Array(randomBytes(32));
     const aad = new TextEncoder().encode('xks-proxy health check');
     const iv = new Uint8Array(randomBytes(IV_LENGTH));
-    const sealed = await this.withKey(server, name, keyId, 'ENCRYPT', limit, async (uid) =>
+    const sealed = await this.#withKey(server, name, keyId, 'ENCRYPT', limit, async (uid) =>
       parseEncrypt(await server.call(encryptRequest(uid, probe, iv, aad), limit)),
     );
     if (sealed.tag === undefined) throw new Error('no GCM tag returned');
     const tag = sealed.tag;
-    const opened = await this.withKey(server, name, keyId, 'DECRYPT', limit, async (uid) =>
+    const opened = await this.#withKey(server, name, keyId, 'DECRYPT', limit, async (uid) =>
       parseDecrypt(await server.call(decryptRequest(uid, sealed.ciphertext, iv, aad, tag), limit)),
     );
     if (!Buffer.from(opened).equals(probe)) throw new Error('decrypt did not return the encrypted bytes');

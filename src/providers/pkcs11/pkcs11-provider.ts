@@ -1,10 +1,9 @@
-import { isAbsolute, resolve } from 'node:path';
-import { configMap } from '../../config-values/config-map.ts';
 import { XksError } from '../../xks/errors.ts';
 import {
   keyVersionNotFound,
   type CallContext,
   type EkmHealth,
+  type EkmIdentity,
   type GcmInput,
   type GcmOutput,
   type KeyInfo,
@@ -15,26 +14,17 @@ import {
 } from '../../xks/key-provider-port.ts';
 import type { ProviderDeps } from '../provider-deps.ts';
 import type { Pkcs11Loader } from './pkcs11-api.ts';
-import { pkcs11LibraryParameters, pkcs11TokenName, type Pkcs11ProviderConfig } from './pkcs11-config.ts';
+import type { Pkcs11ProviderConfig } from './pkcs11-config.ts';
 import { Pkcs11Fleet } from './pkcs11-fleet.ts';
-import { CKF_RW_SESSION, CKF_SERIAL_SESSION } from './pkcs11-constants.ts';
 import { pkcs11GcmDecrypt, pkcs11GcmEncrypt } from './pkcs11-gcm.ts';
+import { Pkcs11KeyLabels } from './pkcs11-key-labels.ts';
 import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import { Pkcs11Token } from './pkcs11-token.ts';
+import { pkcs11TokenOptions } from './pkcs11-token-options.ts';
 import { loadPkcs11js } from './pkcs11js-api.ts';
-
-/** The PKCS#11 provider: a KeyProvider whose stats are always there (tests read them). */
-export interface Pkcs11KeyProvider extends KeyProvider {
-  /** Session pool counters per token name (a token that never connected has none yet). */
-  stats(): ProviderStats;
-}
 
 /** Keys in an HSM have no versions here: every ciphertext is made by version 0. */
 const KEY_VERSION = 0;
-
-function resolvePath(configDir: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(configDir, path);
-}
 
 /**
  * Refuses an operation the key's CKA_ENCRYPT / CKA_DECRYPT forbid before the token is asked.
@@ -54,120 +44,98 @@ function keyInfo(keyId: string, entry: Pkcs11KeyEntry): KeyInfo {
   return { keyId, usages: entry.usages, enabled: true, currentVersion: KEY_VERSION };
 }
 
-/** Builds the PKCS#11 provider; `loader` is the seam unit tests use to pass a fake library. */
+/**
+ * Builds the PKCS#11 provider from config: one Pkcs11Token per configured token, the fleet
+ * that spreads calls over them, and the key-label map. No I/O here: `init` loads the
+ * libraries and logs in (the guard retries it). `loader` is the seam unit tests use to
+ * pass a fake library.
+ */
 export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: ProviderDeps, loader: Pkcs11Loader = loadPkcs11js): Pkcs11KeyProvider {
-  const logger = deps.logger; // build-tenants binds prefix and provider
-  const tokens = config.tokens.map(
-    (t, i) =>
-      new Pkcs11Token({
-        name: pkcs11TokenName(t),
-        modulePath: resolvePath(deps.configDir, t.module ?? config.module),
-        selector: { label: t.label, serial: t.serial },
-        pin:
-          config.login === 'none'
-            ? undefined
-            : {
-                tokenName: pkcs11TokenName(t),
-                pinRef: (t.pin ?? config.pin) as string,
-                field: t.pin !== undefined ? `tokens.${i}.pin` : 'pin',
-                configDir: deps.configDir,
-                env: deps.env,
-              },
-        libraryParameters: pkcs11LibraryParameters(config, t),
-        sessionFlags: CKF_SERIAL_SESSION | (config.readWriteSessions ? CKF_RW_SESSION : 0),
-        poolSize: config.sessionsPerToken,
-        keyCacheMs: config.keyCacheSeconds * 1000,
-        retryMs: config.tokenRetrySeconds * 1000,
-        ivSource: config.ivSource,
-        canaryLabel: config.healthKeyLabel,
-        loader,
-        logger,
-      }),
-  );
-  const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, logger, config.attemptTimeoutMs);
-  // A Map, not the parsed object: key ids come from requests, and `constructor` or
-  // `toString` would find an inherited function there and hand it to pkcs11js (issue 15).
-  const keyLabels = configMap(config.keyLabels);
+  const tokens = pkcs11TokenOptions(config, deps, loader).map((options) => new Pkcs11Token(options));
+  const fleet = new Pkcs11Fleet(tokens, config.healthKeyLabel, deps.logger, config.attemptTimeoutMs);
+  return new Pkcs11KeyProvider(fleet, new Pkcs11KeyLabels(config));
+}
 
-  /** The CKA_LABEL an externalKeyId maps to (config keyLabels, else the id itself). */
-  function labelFor(keyId: string): string {
-    const mapped = keyLabels.get(keyId);
-    if (mapped !== undefined) return mapped;
-    if (config.unmappedKeys === 'mapped-only') throw new XksError('KeyNotFoundException', `Key ${keyId} is not mapped to an HSM key.`);
-    // The canary is for health checks only (spec: use a dedicated key so logs show no phantom customer operations).
-    if (keyId === config.healthKeyLabel) throw new XksError('KeyNotFoundException', `Key ${keyId} is reserved for health checks.`);
-    return keyId;
+/**
+ * AES-256-GCM in one or more PKCS#11 tokens (HSMs): keys are found by CKA_LABEL and never
+ * leave the token; the fleet picks a serving token and a pooled session for each call.
+ */
+export class Pkcs11KeyProvider implements KeyProvider {
+  readonly kind = 'pkcs11';
+  readonly #fleet: Pkcs11Fleet;
+  readonly #labels: Pkcs11KeyLabels;
+
+  constructor(fleet: Pkcs11Fleet, labels: Pkcs11KeyLabels) {
+    this.#fleet = fleet;
+    this.#labels = labels;
   }
 
-  return {
-    kind: 'pkcs11',
+  async init(): Promise<void> {
+    this.#fleet.init();
+  }
 
-    async init() {
-      fleet.init();
-    },
+  async describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
+    const label = this.#labels.labelFor(keyId);
+    // GetKeyMetadata runs before every encrypt and decrypt: answer from the cache when possible.
+    for (const token of this.#fleet.tokens) {
+      const cached = token.isUp ? token.cachedKey(label) : undefined;
+      if (cached !== undefined) return keyInfo(keyId, cached);
+    }
+    return this.#fleet.run(ctx, { op: 'describe', label, run: async (session, token) => keyInfo(keyId, token.key(session, label)) });
+  }
 
-    async describe(keyId, ctx): Promise<KeyInfo> {
-      const label = labelFor(keyId);
-      // GetKeyMetadata runs before every encrypt and decrypt: answer from the cache when possible.
-      for (const token of fleet.tokens) {
-        const cached = token.isUp ? token.cachedKey(label) : undefined;
-        if (cached !== undefined) return keyInfo(keyId, cached);
-      }
-      return fleet.run(ctx, { op: 'describe', label, run: async (session, token) => keyInfo(keyId, token.key(session, label)) });
-    },
+  async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+    if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'encrypt');
+    const label = this.#labels.labelFor(key.keyId);
+    return this.#fleet.run(ctx, {
+      op: 'encrypt',
+      label,
+      run: async (session, token) => {
+        const entry = token.key(session, label);
+        requireUsage(entry, 'ENCRYPT');
+        const out = await pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
+        token.checkGeneratedIv(out.iv);
+        return out;
+      },
+    });
+  }
 
-    async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-      if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'encrypt');
-      const label = labelFor(key.keyId);
-      return fleet.run(ctx, {
-        op: 'encrypt',
-        label,
-        run: async (session, token) => {
-          const entry = token.key(session, label);
-          requireUsage(entry, 'ENCRYPT');
-          const out = await pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
-          token.checkGeneratedIv(out.iv);
-          return out;
-        },
-      });
-    },
+  async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'decrypt');
+    const label = this.#labels.labelFor(key.keyId);
+    return this.#fleet.run(ctx, {
+      op: 'decrypt',
+      label,
+      run: async (session, token) => {
+        const entry = token.key(session, label);
+        requireUsage(entry, 'DECRYPT');
+        return pkcs11GcmDecrypt(token.api(), session, entry.handle, input, aad);
+      },
+    });
+  }
 
-    async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-      if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'decrypt');
-      const label = labelFor(key.keyId);
-      return fleet.run(ctx, {
-        op: 'decrypt',
-        label,
-        run: async (session, token) => {
-          const entry = token.key(session, label);
-          requireUsage(entry, 'DECRYPT');
-          return pkcs11GcmDecrypt(token.api(), session, entry.handle, input, aad);
-        },
-      });
-    },
+  health(ctx: CallContext): Promise<EkmHealth[]> {
+    return this.#fleet.health(ctx);
+  }
 
-    health(ctx): Promise<EkmHealth[]> {
-      return fleet.health(ctx);
-    },
+  /** Token names come from the config (name, label or serial): known even if no token was ever reached. */
+  fleetIdentity(): EkmIdentity[] {
+    return this.#fleet.tokens.map((t) => ({ id: t.name, model: t.model }));
+  }
 
-    fleetIdentity() {
-      // Token names come from the config (name, label or serial): known even if no token was ever reached.
-      return tokens.map((t) => ({ id: t.name, model: t.model }));
-    },
+  async close(): Promise<void> {
+    await this.#fleet.close();
+  }
 
-    async close() {
-      await fleet.close();
-    },
-
-    stats() {
-      return {
-        pools: new Map(
-          tokens.flatMap((t): Array<[string, PoolStats]> => {
-            const pool = t.poolStats();
-            return pool === undefined ? [] : [[t.name, pool]];
-          }),
-        ),
-      };
-    },
-  };
+  /** Session pool counters per token name (a token that never connected has none yet); always there, tests read them. */
+  stats(): ProviderStats {
+    return {
+      pools: new Map(
+        this.#fleet.tokens.flatMap((t): Array<[string, PoolStats]> => {
+          const pool = t.poolStats();
+          return pool === undefined ? [] : [[t.name, pool]];
+        }),
+      ),
+    };
+  }
 }

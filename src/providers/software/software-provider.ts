@@ -38,8 +38,11 @@ export interface SoftwareProviderOptions {
   pg?: PgSourceOptions;
 }
 
-/** Builds the software keystore provider for one key store. */
-export function createSoftwareProvider(config: SoftwareProviderConfig, deps: ProviderDeps, options: SoftwareProviderOptions = {}): KeyProvider {
+/**
+ * Builds the software keystore provider for one key store (a file, or PostgreSQL). No I/O
+ * here: `init` reads the secret and loads the keys (the guard retries it).
+ */
+export function createSoftwareProvider(config: SoftwareProviderConfig, deps: ProviderDeps, options: SoftwareProviderOptions = {}): SoftwareKeyProvider {
   return new SoftwareKeyProvider(config, deps, { reloadCheckMs: options.reloadCheckMs ?? 1000, slowReadMs: options.slowReadMs ?? 2000, pg: options.pg ?? {} });
 }
 
@@ -52,7 +55,7 @@ export function createSoftwareProvider(config: SoftwareProviderConfig, deps: Pro
  * and health says DEGRADED with the reason; with no good keys at all, calls fail and
  * health says UNAVAILABLE.
  */
-class SoftwareKeyProvider implements KeyProvider {
+export class SoftwareKeyProvider implements KeyProvider {
   readonly kind = 'software';
   readonly callsStayInProcess = true;
   readonly #config: SoftwareProviderConfig;
