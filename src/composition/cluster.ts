@@ -61,112 +61,156 @@ function isListeningMessage(m: unknown): m is ListeningMessage {
  * every worker and exits 0 (1 if a worker had to be killed or failed to start).
  */
 export async function runClusterPrimary(loaded: LoadedConfig, options: ClusterServeOptions): Promise<void> {
-  const logger = createLogger(loaded.config.logging);
-  const listening = new Map<number, string>();
-  const unexpectedExits: number[] = [];
-  let announced = false;
-  let stopping = false;
-  let failed = false;
+  const primary = new ClusterPrimary(loaded, options, createLogger(loaded.config.logging));
+  cluster.on('exit', (worker, exitCode, signal) => primary.onWorkerExit(worker, exitCode, signal));
+  process.once('SIGTERM', () => primary.stopAll('SIGTERM', 0));
+  process.once('SIGINT', () => primary.stopAll('SIGINT', 0));
+  // Reload is per worker (each holds its own credentials and key stores): pass it on.
+  process.on('SIGHUP', () => primary.forwardReload());
+  if (!(await primary.startAdmin())) return;
+  primary.startWorkers();
+}
 
-  const exit = (code: number): void => {
-    logger.flush(() => process.exit(code));
-  };
+/** The primary's view of its workers, and what it does when one starts, dies or must stop. */
+class ClusterPrimary {
+  readonly #loaded: LoadedConfig;
+  readonly #options: ClusterServeOptions;
+  readonly #logger: Logger;
+  /** URL each worker (by cluster worker id) reported once its listener was up. */
+  readonly #listening = new Map<number, string>();
+  /**
+   * Each worker has a stable slot 0..N-1 (a replacement takes over the slot of the worker it
+   * replaces), for per-worker resources such as audit files and metrics ports (ops/worker-slot.ts).
+   */
+  readonly #slots = new Map<number, number>();
+  /** When workers died unexpectedly, oldest first, within RESTART_WINDOW_MS. */
+  readonly #unexpectedExits: number[] = [];
+  /** All workers listened once and the primary said so. */
+  #announced = false;
+  #stopping = false;
+  /** A worker had to be killed or stopped with an error: the primary exits 1. */
+  #failed = false;
 
-  const stopAll = (reason: string, code: number): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down');
+  constructor(loaded: LoadedConfig, options: ClusterServeOptions, logger: Logger) {
+    this.#loaded = loaded;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /** Starts the admin listener, when configured; false (and the process exiting 1) if it cannot. */
+  async startAdmin(): Promise<boolean> {
+    // The admin listener is the primary's: /status and /ready ask every worker and combine.
+    const admin = this.#loaded.config.admin;
+    if (admin === undefined) return true;
+    try {
+      const token = admin.token === undefined ? undefined : resolveSecretRef(admin.token, 'admin.token', process.env, this.#loaded.configDir);
+      const bySlot = (w: Worker): number | undefined => this.#slots.get(w.id);
+      await startAdminServer(clusterAdminViews(bySlot), { host: admin.host, port: admin.port, token, logger: this.#logger });
+      return true;
+    } catch (e) {
+      this.#logger.error({ err: (e as Error).message, host: admin.host, port: admin.port }, 'the admin listener could not start');
+      this.#exit(1);
+      return false;
+    }
+  }
+
+  startWorkers(): void {
+    this.#logger.info({ workers: this.#options.workers, pid: process.pid }, 'starting workers');
+    for (let slot = 0; slot < this.#options.workers; slot++) this.#fork(slot);
+  }
+
+  /** A worker exited: expected while stopping; otherwise replaced, unless it never started or they keep dying. */
+  onWorkerExit(worker: Worker, exitCode: number, signal: string): void {
+    this.#listening.delete(worker.id);
+    const slot = this.#slots.get(worker.id) ?? 0;
+    this.#slots.delete(worker.id);
+    if (this.#stopping) return;
+    if (!this.#announced) {
+      // A worker that cannot start (port taken, key manager config wrong) will not start on
+      // a retry either: fail like the single-process serve does, and say so.
+      this.#logger.error({ workerPid: worker.process.pid, exitCode, signal }, 'a worker failed to start; stopping');
+      return this.stopAll('worker failed to start', 1);
+    }
+    if (this.#crashLoop(Date.now())) {
+      this.#logger.error({ restarts: this.#unexpectedExits.length, windowMs: RESTART_WINDOW_MS }, 'workers keep dying; stopping');
+      return this.stopAll('crash loop', 1);
+    }
+    this.#logger.error({ workerPid: worker.process.pid, slot, exitCode, signal }, 'worker died unexpectedly; starting a replacement');
+    this.#fork(slot);
+  }
+
+  /** SIGHUP: every live worker reloads its own config. */
+  forwardReload(): void {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    this.#logger.info({ workers: workers.length }, 'SIGHUP: forwarding to every worker');
+    for (const w of workers) w.process.kill('SIGHUP');
+  }
+
+  /**
+   * Sends every worker SIGTERM, kills those still running after their drain window and
+   * STOP_GRACE_MS, and exits with `code` (1 if a worker failed to stop cleanly). Once only.
+   */
+  stopAll(reason: string, code: number): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#logger.info({ reason, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down');
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    if (alive.length === 0) return exit(code);
+    if (alive.length === 0) return this.#exit(code);
     let left = alive.length;
-    const killTimer = setTimeout(() => {
-      for (const w of alive) {
-        if (!w.isDead()) {
-          logger.error({ workerPid: w.process.pid }, 'worker did not stop in time; killing it');
-          failed = true;
-          w.process.kill('SIGKILL');
-        }
-      }
-    }, loaded.config.shutdown.drainTimeoutMs + STOP_GRACE_MS);
+    const killTimer = setTimeout(() => this.#killStragglers(alive), this.#loaded.config.shutdown.drainTimeoutMs + STOP_GRACE_MS);
     for (const w of alive) {
       w.once('exit', (exitCode, signal) => {
         // A worker still starting has no handler yet and dies of the SIGTERM itself: also fine.
         if (exitCode !== 0 && signal !== 'SIGTERM') {
-          failed = true;
-          logger.warn({ workerPid: w.process.pid, exitCode, signal }, 'worker stopped with an error');
+          this.#failed = true;
+          this.#logger.warn({ workerPid: w.process.pid, exitCode, signal }, 'worker stopped with an error');
         }
         if (--left === 0) {
           clearTimeout(killTimer);
-          exit(failed ? 1 : code);
+          this.#exit(this.#failed ? 1 : code);
         }
       });
       w.process.kill('SIGTERM');
     }
-  };
+  }
 
-  // Each worker has a stable slot 0..N-1 (a replacement takes over the slot of the worker it
-  // replaces), for per-worker resources such as audit files and metrics ports (ops/worker-slot.ts).
-  const slots = new Map<number, number>();
-  const fork = (slot: number): void => {
-    const worker = cluster.fork({ XKS_PROXY_WORKER_SLOT: String(slot), XKS_PROXY_WORKERS: String(options.workers) });
-    slots.set(worker.id, slot);
-    worker.on('message', (m: unknown) => {
-      if (!isListeningMessage(m)) return;
-      listening.set(worker.id, m.url);
-      if (!announced && listening.size === options.workers) {
-        announced = true;
-        logger.info({ url: m.url, workers: options.workers, config: loaded.file, pid: process.pid }, LISTENING_MSG);
-      } else if (announced) {
-        logger.info({ workerPid: m.pid }, 'replacement worker listening');
+  #killStragglers(workers: readonly Worker[]): void {
+    for (const w of workers) {
+      if (!w.isDead()) {
+        this.#logger.error({ workerPid: w.process.pid }, 'worker did not stop in time; killing it');
+        this.#failed = true;
+        w.process.kill('SIGKILL');
       }
-    });
-  };
-
-  cluster.on('exit', (worker, exitCode, signal) => {
-    listening.delete(worker.id);
-    const slot = slots.get(worker.id) ?? 0;
-    slots.delete(worker.id);
-    if (stopping) return;
-    if (!announced) {
-      // A worker that cannot start (port taken, key manager config wrong) will not start on
-      // a retry either: fail like the single-process serve does, and say so.
-      logger.error({ workerPid: worker.process.pid, exitCode, signal }, 'a worker failed to start; stopping');
-      return stopAll('worker failed to start', 1);
-    }
-    const now = Date.now();
-    unexpectedExits.push(now);
-    while (unexpectedExits.length > 0 && unexpectedExits[0]! < now - RESTART_WINDOW_MS) unexpectedExits.shift();
-    if (unexpectedExits.length > MAX_RESTARTS) {
-      logger.error({ restarts: unexpectedExits.length, windowMs: RESTART_WINDOW_MS }, 'workers keep dying; stopping');
-      return stopAll('crash loop', 1);
-    }
-    logger.error({ workerPid: worker.process.pid, slot, exitCode, signal }, 'worker died unexpectedly; starting a replacement');
-    fork(slot);
-  });
-
-  process.once('SIGTERM', () => stopAll('SIGTERM', 0));
-  process.once('SIGINT', () => stopAll('SIGINT', 0));
-  // Reload is per worker (each holds its own credentials and key stores): pass it on.
-  process.on('SIGHUP', () => {
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
-    logger.info({ workers: workers.length }, 'SIGHUP: forwarding to every worker');
-    for (const w of workers) w.process.kill('SIGHUP');
-  });
-
-  // The admin listener is the primary's: /status and /ready ask every worker and combine.
-  const admin = loaded.config.admin;
-  if (admin !== undefined) {
-    try {
-      const token = admin.token === undefined ? undefined : resolveSecretRef(admin.token, 'admin.token', process.env, loaded.configDir);
-      const bySlot = (w: Worker): number | undefined => slots.get(w.id);
-      await startAdminServer(clusterAdminViews(bySlot), { host: admin.host, port: admin.port, token, logger });
-    } catch (e) {
-      logger.error({ err: (e as Error).message, host: admin.host, port: admin.port }, 'the admin listener could not start');
-      return exit(1);
     }
   }
-  logger.info({ workers: options.workers, pid: process.pid }, 'starting workers');
-  for (let slot = 0; slot < options.workers; slot++) fork(slot);
+
+  /** Counts an unexpected exit at `now`: true when more than MAX_RESTARTS fell within the window. */
+  #crashLoop(now: number): boolean {
+    const exits = this.#unexpectedExits;
+    exits.push(now);
+    while (exits.length > 0 && exits[0]! < now - RESTART_WINDOW_MS) exits.shift();
+    return exits.length > MAX_RESTARTS;
+  }
+
+  #fork(slot: number): void {
+    const { workers } = this.#options;
+    const worker = cluster.fork({ XKS_PROXY_WORKER_SLOT: String(slot), XKS_PROXY_WORKERS: String(workers) });
+    this.#slots.set(worker.id, slot);
+    worker.on('message', (m: unknown) => {
+      if (!isListeningMessage(m)) return;
+      this.#listening.set(worker.id, m.url);
+      if (!this.#announced && this.#listening.size === workers) {
+        this.#announced = true;
+        this.#logger.info({ url: m.url, workers, config: this.#loaded.file, pid: process.pid }, LISTENING_MSG);
+      } else if (this.#announced) {
+        this.#logger.info({ workerPid: m.pid }, 'replacement worker listening');
+      }
+    });
+  }
+
+  #exit(code: number): void {
+    this.#logger.flush(() => process.exit(code));
+  }
 }
 
 /** How a worker serves: `serveUntilSignal` of the serve command (passed in to avoid an import cycle). */

@@ -1,7 +1,8 @@
 /**
  * `xks-proxy serve --workers 2` as a real process: one "listening" line for the whole
  * cluster, both workers serving signed requests on the shared port, keystore changes
- * reaching every worker, SIGHUP not killing workers, and SIGTERM stopping them all with 0.
+ * reaching every worker, SIGHUP not killing workers, a dead worker replaced in its slot, and
+ * SIGTERM stopping them all with 0.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -154,6 +155,34 @@ describe('serve --workers 2', () => {
     expect(health.status).toBe(200);
     expect(proxy.output()).not.toContain('worker died unexpectedly');
     for (const pid of before) expect(() => process.kill(pid, 0)).not.toThrow();
+  });
+
+  it('replaces a worker that dies with one in the same slot, and keeps serving', async () => {
+    const workerLine = (pid: number) =>
+      proxy
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"xks-proxy worker listening"'))
+        .map((l) => JSON.parse(l) as { pid: number; worker: number })
+        .find((l) => l.pid === pid);
+    const victim = [...servingPids()][0]!;
+    const slot = workerLine(victim)!.worker;
+    process.kill(victim, 'SIGKILL');
+    expect(await waitFor(async () => proxy.output().includes('"msg":"replacement worker listening"'), 30_000)).toBe(true);
+    const died = proxy
+      .output()
+      .split('\n')
+      .find((l) => l.includes('worker died unexpectedly; starting a replacement'));
+    expect(JSON.parse(died!)).toMatchObject({ workerPid: victim, slot, signal: 'SIGKILL' });
+    const replacement = JSON.parse(
+      proxy
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"replacement worker listening"'))!,
+    ) as { workerPid: number };
+    expect(workerLine(replacement.workerPid)?.worker).toBe(slot);
+    const health = await post('health', { requestMetadata: { kmsRequestId: 'h2', kmsOperation: 'KmsHealthCheck' } });
+    expect(health.status).toBe(200);
   });
 
   it('stops every worker and exits 0 on SIGTERM', async () => {
