@@ -154,120 +154,134 @@ export function keysCommand(): Command {
   const keys = new Command('keys').description(
     'manage keys in a software keystore, a file or a PostgreSQL store (create, list, rotate, disable, enable, import, export); running proxies pick up changes within a second',
   );
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('init'))
-      .description(
-        'file: create an empty keystore file (mode 0600) with its health-check key, refusing to overwrite one; PostgreSQL: create or migrate the schema (numbered migrations) and the keystore, idempotent',
-      )
-      .action(
-        cliAction(async (opts: LocateOptions) => {
-          out(`${await withBackend(opts, (b) => b.init())}\n`);
-        }),
-      ),
-  );
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('create'))
-      .description('create an AES-256 key (version 1) with the given usage')
-      .argument('<keyId>', 'external key id: 1-128 characters of A-Za-z0-9._-')
-      .addOption(new Option('--usage <usage>', 'what the key may do: encrypt,decrypt | encrypt | decrypt | none').default('encrypt,decrypt'))
-      .option('--disabled', 'create the key disabled (requests get InvalidStateException until enabled)')
-      .action(
-        cliAction(async (keyId: string, opts: LocateOptions & { usage: string; disabled?: boolean }) => {
-          const usages = parseUsage(opts.usage);
-          await withBackend(opts, async (b) => {
-            const key = await b.createKey(keyId, { usages, enabled: !opts.disabled });
-            out(`created key ${key.keyId} (${describeKey(key)}) in ${b.where}\n`);
-          });
-        }),
-      ),
-  );
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('list'))
-      .description('list the keys with usage, state and current version (never key material)')
-      .option('--json', 'print JSON instead of a table')
-      .action(
-        cliAction(async (opts: LocateOptions & { json?: boolean }) => {
-          const list = await withBackend(opts, (b) => b.listKeys());
-          out(opts.json ? JSON.stringify(list, null, 2) + '\n' : formatKeyTable(list));
-        }),
-      ),
-  );
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('rotate'))
-      .description('add a new version to a key: new encryptions use it, older versions still decrypt')
-      .argument('<keyId>', 'key to rotate')
-      .action(
-        cliAction(async (keyId: string, opts: LocateOptions) => {
-          const key = await withBackend(opts, (b) => b.rotateKey(keyId));
-          out(`rotated key ${key.keyId}: version ${key.currentVersion} now encrypts; versions 1-${key.currentVersion} decrypt\n`);
-        }),
-      ),
-  );
-
-  for (const [name, enabled] of [
-    ['disable', false],
-    ['enable', true],
-  ] as const) {
-    keys.addCommand(
-      withKeystoreOptions(new Command(name))
-        .description(enabled ? 'enable a key again' : 'disable a key: the proxy answers InvalidStateException for it until it is enabled (material is kept)')
-        .argument('<keyId>', `key to ${name}`)
-        .action(
-          cliAction(async (keyId: string, opts: LocateOptions) => {
-            const key = await withBackend(opts, (b) => b.setKeyEnabled(keyId, enabled));
-            out(`${enabled ? 'enabled' : 'disabled'} key ${key.keyId} (${describeKey(key)})\n`);
-          }),
-        ),
-    );
+  for (const sub of [
+    initCommand(),
+    createCommand(),
+    listCommand(),
+    rotateCommand(),
+    enabledCommand('disable', false),
+    enabledCommand('enable', true),
+    importCommand(),
+    exportCommand(),
+  ]) {
+    keys.addCommand(sub);
   }
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('import'))
-      .description('copy every key (all versions, same material) from a keystore file into this keystore; ids that exist already are skipped')
-      .requiredOption('--from <file>', 'keystore file to import from (e.g. the old single-proxy keystore, or a `keys export` backup)')
-      .option('--from-passphrase <ref>', 'passphrase of --from, as a secret reference env:NAME or file:PATH')
-      .option('--from-kek <ref>', 'raw KEK of --from, as a secret reference env:NAME or file:PATH')
-      .action(
-        cliAction(async (opts: LocateOptions & { from: string; fromPassphrase?: string; fromKek?: string }) => {
-          const secret = secretFromFlags(opts.fromPassphrase, opts.fromKek, ['--from-passphrase', '--from-kek'], process.env);
-          const source = await readKeystoreFile(resolve(opts.from), secret);
-          try {
-            await withBackend(opts, async (b) => {
-              const r = await b.importKeys([...source.keys.values()]);
-              out(`imported ${r.imported.length} key(s) into ${b.where}${r.imported.length > 0 ? `: ${r.imported.join(', ')}` : ''}\n`);
-              if (r.skipped.length > 0) out(`skipped ${r.skipped.length} key(s) that already exist: ${r.skipped.join(', ')}\n`);
-            });
-          } finally {
-            zeroContents(source);
-          }
-        }),
-      ),
-  );
-
-  keys.addCommand(
-    withKeystoreOptions(new Command('export'))
-      .description('write every key into a NEW keystore file sealed under its own passphrase or KEK: an encrypted backup, restorable with `keys import`')
-      .requiredOption('--out <file>', 'keystore file to create (refuses to overwrite)')
-      .option('--out-passphrase <ref>', 'passphrase for the backup, as a secret reference env:NAME or file:PATH')
-      .option('--out-kek <ref>', 'raw KEK for the backup, as a secret reference env:NAME or file:PATH')
-      .action(
-        cliAction(async (opts: LocateOptions & { out: string; outPassphrase?: string; outKek?: string }) => {
-          const secret = secretFromFlags(opts.outPassphrase, opts.outKek, ['--out-passphrase', '--out-kek'], process.env);
-          await withBackend(opts, async (b) => {
-            const contents = await b.readContents();
-            try {
-              const n = await exportToFile(contents, resolve(opts.out), secret);
-              out(`exported ${n} key(s) from ${b.where} to ${resolve(opts.out)} (encrypted; restore with keys import --from)\n`);
-            } finally {
-              zeroContents(contents);
-            }
-          });
-        }),
-      ),
-  );
   return keys;
+}
+
+/** `keys init`: a new keystore file, or the PostgreSQL schema and keystore. */
+function initCommand(): Command {
+  return withKeystoreOptions(new Command('init'))
+    .description(
+      'file: create an empty keystore file (mode 0600) with its health-check key, refusing to overwrite one; PostgreSQL: create or migrate the schema (numbered migrations) and the keystore, idempotent',
+    )
+    .action(
+      cliAction(async (opts: LocateOptions) => {
+        out(`${await withBackend(opts, (b) => b.init())}\n`);
+      }),
+    );
+}
+
+/** `keys create KEY_ID`: a new AES-256 key. */
+function createCommand(): Command {
+  return withKeystoreOptions(new Command('create'))
+    .description('create an AES-256 key (version 1) with the given usage')
+    .argument('<keyId>', 'external key id: 1-128 characters of A-Za-z0-9._-')
+    .addOption(new Option('--usage <usage>', 'what the key may do: encrypt,decrypt | encrypt | decrypt | none').default('encrypt,decrypt'))
+    .option('--disabled', 'create the key disabled (requests get InvalidStateException until enabled)')
+    .action(
+      cliAction(async (keyId: string, opts: LocateOptions & { usage: string; disabled?: boolean }) => {
+        const usages = parseUsage(opts.usage);
+        await withBackend(opts, async (b) => {
+          const key = await b.createKey(keyId, { usages, enabled: !opts.disabled });
+          out(`created key ${key.keyId} (${describeKey(key)}) in ${b.where}\n`);
+        });
+      }),
+    );
+}
+
+/** `keys list`: the keys as a table or JSON. */
+function listCommand(): Command {
+  return withKeystoreOptions(new Command('list'))
+    .description('list the keys with usage, state and current version (never key material)')
+    .option('--json', 'print JSON instead of a table')
+    .action(
+      cliAction(async (opts: LocateOptions & { json?: boolean }) => {
+        const list = await withBackend(opts, (b) => b.listKeys());
+        out(opts.json ? JSON.stringify(list, null, 2) + '\n' : formatKeyTable(list));
+      }),
+    );
+}
+
+/** `keys rotate KEY_ID`: a new version that encrypts from now on. */
+function rotateCommand(): Command {
+  return withKeystoreOptions(new Command('rotate'))
+    .description('add a new version to a key: new encryptions use it, older versions still decrypt')
+    .argument('<keyId>', 'key to rotate')
+    .action(
+      cliAction(async (keyId: string, opts: LocateOptions) => {
+        const key = await withBackend(opts, (b) => b.rotateKey(keyId));
+        out(`rotated key ${key.keyId}: version ${key.currentVersion} now encrypts; versions 1-${key.currentVersion} decrypt\n`);
+      }),
+    );
+}
+
+/** `keys disable KEY_ID` / `keys enable KEY_ID`. */
+function enabledCommand(name: 'disable' | 'enable', enabled: boolean): Command {
+  return withKeystoreOptions(new Command(name))
+    .description(enabled ? 'enable a key again' : 'disable a key: the proxy answers InvalidStateException for it until it is enabled (material is kept)')
+    .argument('<keyId>', `key to ${name}`)
+    .action(
+      cliAction(async (keyId: string, opts: LocateOptions) => {
+        const key = await withBackend(opts, (b) => b.setKeyEnabled(keyId, enabled));
+        out(`${enabled ? 'enabled' : 'disabled'} key ${key.keyId} (${describeKey(key)})\n`);
+      }),
+    );
+}
+
+/** `keys import --from FILE`: every key of another keystore file, ids already present skipped. */
+function importCommand(): Command {
+  return withKeystoreOptions(new Command('import'))
+    .description('copy every key (all versions, same material) from a keystore file into this keystore; ids that exist already are skipped')
+    .requiredOption('--from <file>', 'keystore file to import from (e.g. the old single-proxy keystore, or a `keys export` backup)')
+    .option('--from-passphrase <ref>', 'passphrase of --from, as a secret reference env:NAME or file:PATH')
+    .option('--from-kek <ref>', 'raw KEK of --from, as a secret reference env:NAME or file:PATH')
+    .action(
+      cliAction(async (opts: LocateOptions & { from: string; fromPassphrase?: string; fromKek?: string }) => {
+        const secret = secretFromFlags(opts.fromPassphrase, opts.fromKek, ['--from-passphrase', '--from-kek'], process.env);
+        const source = await readKeystoreFile(resolve(opts.from), secret);
+        try {
+          await withBackend(opts, async (b) => {
+            const r = await b.importKeys([...source.keys.values()]);
+            out(`imported ${r.imported.length} key(s) into ${b.where}${r.imported.length > 0 ? `: ${r.imported.join(', ')}` : ''}\n`);
+            if (r.skipped.length > 0) out(`skipped ${r.skipped.length} key(s) that already exist: ${r.skipped.join(', ')}\n`);
+          });
+        } finally {
+          zeroContents(source);
+        }
+      }),
+    );
+}
+
+/** `keys export --out FILE`: an encrypted backup in a new keystore file. */
+function exportCommand(): Command {
+  return withKeystoreOptions(new Command('export'))
+    .description('write every key into a NEW keystore file sealed under its own passphrase or KEK: an encrypted backup, restorable with `keys import`')
+    .requiredOption('--out <file>', 'keystore file to create (refuses to overwrite)')
+    .option('--out-passphrase <ref>', 'passphrase for the backup, as a secret reference env:NAME or file:PATH')
+    .option('--out-kek <ref>', 'raw KEK for the backup, as a secret reference env:NAME or file:PATH')
+    .action(
+      cliAction(async (opts: LocateOptions & { out: string; outPassphrase?: string; outKek?: string }) => {
+        const secret = secretFromFlags(opts.outPassphrase, opts.outKek, ['--out-passphrase', '--out-kek'], process.env);
+        await withBackend(opts, async (b) => {
+          const contents = await b.readContents();
+          try {
+            const n = await exportToFile(contents, resolve(opts.out), secret);
+            out(`exported ${n} key(s) from ${b.where} to ${resolve(opts.out)} (encrypted; restore with keys import --from)\n`);
+          } finally {
+            zeroContents(contents);
+          }
+        });
+      }),
+    );
 }
