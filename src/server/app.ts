@@ -4,22 +4,27 @@ import { verifySigV4 } from '../auth/sigv4-verify.ts';
 import { requestLineWriter } from '../observability/request-log-line.ts';
 import type { CallContext } from '../xks/key-provider-port.ts';
 import { isXksError, XksError } from '../xks/errors.ts';
-import { parseJsonObject } from '../xks/request-body.ts';
+import type { KeyStore } from '../xks/key-store.ts';
+import { parseJsonObject, type JsonObject } from '../xks/request-body.ts';
 import {
   checkExternalKeyId,
   parseDecryptRequest,
   parseEncryptRequest,
   parseHealthRequest,
   parseKeyMetadataRequest,
+  type DecryptRequest,
+  type EncryptRequest,
+  type HealthRequest,
+  type KeyMetadataRequest,
   type RequestMetadata,
 } from '../xks/requests.ts';
+import type { RequestEvent, XksOperation } from '../xks/request-event.ts';
+import type { AuthorizationInput, Tenant, TenantDirectory } from '../xks/tenants.ts';
+import { rawQuery, rawRequestPath, requestConnection, sigV4Headers } from './node-request.ts';
 import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
-import { parseXksPath } from './xks-path.ts';
-import type { RequestEvent, RequestLog } from '../xks/request-event.ts';
-import type { Tenant, TenantDirectory } from '../xks/tenants.ts';
 import { readinessReport } from './readiness.ts';
-import { STREAM_CONNECTION } from './http2-guard.ts';
 import { noteRefusedMetadata } from './refusal-metadata.ts';
+import { parseXksPath } from './xks-path.ts';
 
 /**
  * Log level of the line for a refused request (4xx): `warn` by default, so an operator
@@ -82,7 +87,7 @@ export function createApp(deps: AppDeps): Hono {
   app.all('*', async (c) => {
     const started = performance.now();
     const at = Date.now();
-    const log: RequestLog = {};
+    const log = new RequestRecord();
     const read = new BodyHolder();
     let status = 500;
     try {
@@ -110,16 +115,13 @@ export function createApp(deps: AppDeps): Hono {
       }
       return c.json(error.toBody(), error.status as 400);
     } finally {
-      const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
-      // The log object becomes the event in place (same field order). Built as
-      // { ...log, method, ... }, every event got a hidden class of its own (Node 20), and
-      // ~460 KB of them outlived each young-generation GC instead of ~10 KB
-      // (--trace-gc-nvp new_space_survived): ~2 ms pauses that set the p99 at 1,800 req/s.
-      // See docs/performance.md.
-      const event = log as RequestEvent;
+      // The log record becomes the event in place: no second object, no spread (an object
+      // built as { ...log, more } gets a hidden class of its own on Node 20, and those
+      // outlived young-generation GCs: docs/performance.md).
+      const event = log;
       event.method = c.req.method;
       event.status = status;
-      event.latencyMs = latencyMs;
+      event.latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
       event.outcome = status === 200 ? 'ok' : status === CLIENT_ABORT_STATUS ? 'aborted' : 'error';
       // Written before `at` is set: the line has pino's `time` already. A client abort is
       // not a refusal: info.
@@ -139,6 +141,30 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
+/**
+ * One request's log line fields, then its event (src/xks/request-event.ts). Every field
+ * exists from the start, in the order the line shows them, so every record has one hidden
+ * class; fields still undefined are left out of the line by JSON.stringify, as before.
+ */
+class RequestRecord implements RequestEvent {
+  prefix: string | undefined = undefined;
+  operation: XksOperation | undefined = undefined;
+  keyId: string | undefined = undefined;
+  accessKeyId: string | undefined = undefined;
+  kmsRequestId: string | undefined = undefined;
+  kmsOperation: string | undefined = undefined;
+  awsPrincipalArn: string | undefined = undefined;
+  kmsKeyArn: string | undefined = undefined;
+  errorName: string | undefined = undefined;
+  reason: string | undefined = undefined;
+  method = '';
+  status = 0;
+  latencyMs = 0;
+  outcome: RequestEvent['outcome'] = 'error';
+  /** Set after the line is written (the line has pino's `time`). */
+  at = undefined as unknown as number;
+}
+
 /** The request body once read, so a refusal's log line can name the KMS request. */
 class BodyHolder {
   body: Buffer | undefined = undefined;
@@ -153,7 +179,33 @@ async function bodyIfSmall(request: Request, limit: number): Promise<Buffer | un
   }
 }
 
-async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog, read: BodyHolder): Promise<Response> {
+/** One XKS operation: how its body is read and which key store call answers it. */
+interface Operation<R extends { requestMetadata: RequestMetadata }> {
+  /** Under /keys/<externalKeyId>/: the key id is checked and the access policy consulted. */
+  keyed: boolean;
+  /** Parses and validates the body (field-named ValidationException on bad input). */
+  parse(json: JsonObject): R;
+  /** The key store's answer; `keyId` is '' for health. */
+  call(store: KeyStore, keyId: string, req: R, ctx: CallContext): Promise<object>;
+}
+
+/** The request type of each operation. */
+interface OperationRequests {
+  health: HealthRequest;
+  metadata: KeyMetadataRequest;
+  encrypt: EncryptRequest;
+  decrypt: DecryptRequest;
+}
+
+/** The four XKS operations (spec "API operations"), by the name parseXksPath gives them. */
+const OPERATIONS: { readonly [K in XksOperation]: Operation<OperationRequests[K]> } = {
+  health: { keyed: false, parse: parseHealthRequest, call: (store, _keyId, req, ctx) => store.health(req, ctx) },
+  metadata: { keyed: true, parse: parseKeyMetadataRequest, call: (store, keyId, req, ctx) => store.getKeyMetadata(keyId, req, ctx) },
+  encrypt: { keyed: true, parse: parseEncryptRequest, call: (store, keyId, req, ctx) => store.encrypt(keyId, req, ctx) },
+  decrypt: { keyed: true, parse: parseDecryptRequest, call: (store, keyId, req, ctx) => store.decrypt(keyId, req, ctx) },
+};
+
+async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestRecord, read: BodyHolder): Promise<Response> {
   const rawPath = rawRequestPath(c);
   const target = parseXksPath(rawPath);
   if (target.kind === 'foreign') {
@@ -179,10 +231,11 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   }
   log.operation = target.operation;
   if (target.keyId !== undefined) log.keyId = truncate(target.keyId);
-  if (c.req.method !== 'POST') {
+  const method = c.req.method;
+  if (method !== 'POST') {
     // Spec "API operations": a GET on any XKS URI MUST get 405 Method Not Allowed.
     c.header('Allow', 'POST');
-    const error = new XksError('UnsupportedOperationException', `Method ${c.req.method} is not allowed on XKS API URIs; use POST.`);
+    const error = new XksError('UnsupportedOperationException', `Method ${method} is not allowed on XKS API URIs; use POST.`);
     log.errorName = error.errorName;
     log.reason = error.message;
     return c.json(error.toBody(), 405);
@@ -196,45 +249,35 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   read.body = body;
   authenticate(c, tenant, rawPath, body, now(), log);
   const json = parseJsonObject(body.toString('utf8'));
-  const ctx = new RequestBudget(deps.requestTimeoutMs);
+  return c.json(await answer(OPERATIONS[target.operation], target, tenant, json, log, deps.requestTimeoutMs));
+}
 
-  switch (target.operation) {
-    case 'health': {
-      const req = parseHealthRequest(json);
-      noteMetadata(log, req.requestMetadata);
-      return c.json(await tenant.keyStore.health(req, ctx));
-    }
-    case 'metadata': {
-      const keyId = checkExternalKeyId(target.keyId!);
-      const req = parseKeyMetadataRequest(json);
-      noteMetadata(log, req.requestMetadata);
-      await tenant.authorize?.({ operation: 'metadata', keyId, requestMetadata: req.requestMetadata });
-      return c.json(await tenant.keyStore.getKeyMetadata(keyId, req, ctx));
-    }
-    case 'encrypt': {
-      const keyId = checkExternalKeyId(target.keyId!);
-      const req = parseEncryptRequest(json);
-      noteMetadata(log, req.requestMetadata);
-      await tenant.authorize?.({ operation: 'encrypt', keyId, requestMetadata: req.requestMetadata });
-      return c.json(await tenant.keyStore.encrypt(keyId, req, ctx));
-    }
-    case 'decrypt': {
-      const keyId = checkExternalKeyId(target.keyId!);
-      const req = parseDecryptRequest(json);
-      noteMetadata(log, req.requestMetadata);
-      await tenant.authorize?.({ operation: 'decrypt', keyId, requestMetadata: req.requestMetadata });
-      return c.json(await tenant.keyStore.decrypt(keyId, req, ctx));
-    }
+/** Runs one operation for an authenticated request: validation, access policy, the key store. */
+async function answer<R extends { requestMetadata: RequestMetadata }>(
+  op: Operation<R>,
+  target: { operation: XksOperation; keyId: string | undefined },
+  tenant: Tenant,
+  json: JsonObject,
+  log: RequestRecord,
+  budgetMs: number,
+): Promise<object> {
+  const ctx = new RequestBudget(budgetMs);
+  const keyId = op.keyed ? checkExternalKeyId(target.keyId!) : '';
+  const req = op.parse(json);
+  noteMetadata(log, req.requestMetadata);
+  if (op.keyed && tenant.authorize !== undefined) {
+    // Awaited only when the policy answers asynchronously: each await is a turn of the
+    // microtask queue on every request.
+    const decided = tenant.authorize({ operation: target.operation as AuthorizationInput['operation'], keyId, requestMetadata: req.requestMetadata });
+    if (decided !== undefined) await decided;
   }
+  return op.call(tenant.keyStore, keyId, req, ctx);
 }
 
 /** Verifies SigV4 against the tenant's credentials; the reason goes to the log only. */
-function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer, now: Date, log: RequestLog): void {
-  const headers = requestHeaders(c);
-  // HTTP/2 carries the host in :authority, which the Fetch Headers object does not show.
-  headers.host ??= nodeAuthority(c) ?? new URL(c.req.url).host;
+function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer, now: Date, log: RequestRecord): void {
   const result = verifySigV4(
-    { method: c.req.method, path: rawPath, query: rawQuery(c), headers, body },
+    { method: 'POST', path: rawPath, query: rawQuery(c), headers: sigV4Headers(c), body },
     { region: tenant.region, service: XKS_SIGV4_SERVICE, now, credentials: tenant.credentials },
   );
   if (!result.ok) {
@@ -252,7 +295,7 @@ function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer,
  * The kmsRequestId of a request SigV4 refused, when its body has one, so the 401 line can be
  * found by it (e.g. the one `xks-proxy doctor` prints). Unverified and only logged.
  */
-function noteUnverifiedRequestId(log: RequestLog, body: Buffer): void {
+function noteUnverifiedRequestId(log: RequestRecord, body: Buffer): void {
   try {
     const id = (JSON.parse(body.toString('utf8')) as { requestMetadata?: { kmsRequestId?: unknown } } | null)?.requestMetadata?.kmsRequestId;
     if (typeof id === 'string') log.kmsRequestId = truncate(id);
@@ -261,7 +304,7 @@ function noteUnverifiedRequestId(log: RequestLog, body: Buffer): void {
   }
 }
 
-function noteMetadata(log: RequestLog, md: RequestMetadata): void {
+function noteMetadata(log: RequestRecord, md: RequestMetadata): void {
   log.kmsRequestId = truncate(md.kmsRequestId);
   log.kmsOperation = truncate(md.kmsOperation);
   if (md.awsPrincipalArn !== undefined) log.awsPrincipalArn = truncate(md.awsPrincipalArn, 2048);
@@ -317,83 +360,15 @@ async function readRequestBody(request: Request, limit: number): Promise<Buffer>
  * a time, so this only ever thins out HTTP/2 stream-reset floods.
  */
 function logAbort(c: Context, counts: WeakMap<object, number>): boolean {
-  const incoming = nodeIncoming(c) as { socket?: object; stream?: { [STREAM_CONNECTION]?: object } } | undefined;
-  const connection = incoming?.stream === undefined ? incoming?.socket : incoming.stream[STREAM_CONNECTION];
+  const connection = requestConnection(c);
   if (connection === undefined) return true;
   const n = (counts.get(connection) ?? 0) + 1;
   counts.set(connection, n);
   return n <= ABORT_LINES_PER_CONNECTION;
 }
 
-/**
- * The request headers for SigV4 as Fetch Headers would give them (lower-case names,
- * repeated headers joined with ", ", values trimmed of HTTP whitespace), read straight
- * from Node's raw header list when there is one: building a Fetch Headers object for
- * this cost about 9% of the proxy's CPU per request in bench/.
- */
-function requestHeaders(c: Context): Record<string, string | undefined> {
-  // A null prototype: header names come from the client (e.g. "__proto__").
-  const headers = Object.create(null) as Record<string, string | undefined>;
-  const raw = nodeIncoming(c)?.rawHeaders;
-  if (raw === undefined) {
-    c.req.raw.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    return headers;
-  }
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers are not headers
-    const value = trimHttpWhitespace(raw[i + 1]!);
-    const seen = headers[name];
-    headers[name] = seen === undefined ? value : `${seen}, ${value}`;
-  }
-  return headers;
-}
-
-function trimHttpWhitespace(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
-  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isHttpWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
-}
-
-/** Node's raw request, when the app runs on @hono/node-server. */
-function nodeIncoming(c: Context): { url?: string; headers?: Record<string, unknown>; rawHeaders?: string[] } | undefined {
-  return (c.env as { incoming?: { url?: string; headers?: Record<string, unknown>; rawHeaders?: string[] } } | undefined)?.incoming;
-}
-
-/** The path exactly as received (SigV4 signs it before any normalisation). */
-function rawRequestPath(c: Context): string {
-  const url = nodeIncoming(c)?.url;
-  if (typeof url === 'string' && url.startsWith('/')) {
-    const q = url.indexOf('?');
-    return q === -1 ? url : url.slice(0, q);
-  }
-  const full = c.req.url;
-  const start = full.indexOf('/', full.indexOf('//') + 2);
-  const end = full.indexOf('?', start);
-  return start === -1 ? '/' : end === -1 ? full.slice(start) : full.slice(start, end);
-}
-
-function rawQuery(c: Context): string {
-  const url = nodeIncoming(c)?.url ?? c.req.url;
-  const q = url.indexOf('?');
-  return q === -1 ? '' : url.slice(q + 1);
-}
-
-function nodeAuthority(c: Context): string | undefined {
-  const authority = nodeIncoming(c)?.headers?.[':authority'];
-  return typeof authority === 'string' ? authority : undefined;
-}
-
 /** Any thrown value as the spec error to send; unexpected ones are logged in full here. */
-function toXksError(e: unknown, logger: Logger, log: RequestLog): XksError {
+function toXksError(e: unknown, logger: Logger, log: RequestRecord): XksError {
   if (isXksError(e)) return e;
   logger.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), ...log }, 'unexpected error');
   const id = log.kmsRequestId === undefined ? '' : ` (search it for kmsRequestId ${log.kmsRequestId})`;
