@@ -317,6 +317,7 @@ function resultsJson(b: BenchContext, m: Measured): Record<string, unknown> {
     targets: Object.fromEntries(rows),
   };
   json.goals = goals(json, fixed, opts.rate);
+  json.retired_goals = retiredGoals(json);
   return json;
 }
 
@@ -411,33 +412,55 @@ function fixedRateJson(r: OpenLoopResult): Record<string, number> {
   };
 }
 
-/** The issue's targets, each with the measured value and whether it was met (null: not measured). */
-function goals(
-  j: Record<string, unknown>,
-  fixed: Record<string, OpenLoopResult>,
-  rate: number,
-): Record<string, { value: number | null; target: string; met: boolean | null }> {
+type Goal = { value: number | null; target: string; met: boolean | null };
+
+/**
+ * The targets of issue 22 (against the work ceilings), each with the measured value and
+ * whether it was met (null: not measured). The ratios are the means over the interleaved
+ * rounds; the console adds each round's spread.
+ */
+function goals(j: Record<string, unknown>, fixed: Record<string, OpenLoopResult>, rate: number): Record<string, Goal> {
   const num = (k: string) => (typeof j[k] === 'number' ? j[k] : null);
   const delta = fixed.baseline && fixed.software ? round3(fixed.software.p99Ms - fixed.baseline.p99Ms) : null;
   const errs = fixed.baseline && fixed.software ? fixed.baseline.errors + fixed.software.errors : null;
-  const soak = j.soak as { rss_growth_pct?: number } | null;
-  const growth = soak?.rss_growth_pct ?? null;
-  const check = (value: number | null, ok: (v: number) => boolean, target: string) => ({ value, target, met: value === null ? null : ok(value) });
+  const soak = j.soak as { rss_growth_pct?: number; errors?: number } | null;
+  const check = (value: number | null, ok: (v: number) => boolean, target: string): Goal => ({ value, target, met: value === null ? null : ok(value) });
   return {
-    software_rps_ratio: check(num('software_rps_ratio'), (v) => v >= 0.7, '>= 0.70 of baseline req/s'),
+    software_vs_work_ceiling: check(num('software_vs_work_ceiling'), (v) => v >= 0.85, '>= 0.85 of the software work ceiling req/s'),
+    softhsm_vs_work_ceiling: check(num('softhsm_vs_work_ceiling'), (v) => v >= 0.85, '>= 0.85 of the pkcs11 work ceiling req/s'),
     p99_delta_ms_at_rate: check(delta, (v) => v <= 2, `software p99 <= baseline p99 + 2 ms at ${rate} req/s`),
     errors_at_rate: check(errs, (v) => v === 0, `0 errors at ${rate} req/s`),
-    softhsm_ratio: check(num('softhsm_ratio'), (v) => v >= 0.7, '>= 0.70 of the direct pkcs11js loop'),
-    soak_rss_growth_pct: check(growth, (v) => v < 10, '< 10% RSS growth over the soak run'),
+    soak_rss_growth_pct: check(soak?.rss_growth_pct ?? null, (v) => v < 5, '< 5% RSS growth over the soak run'),
+    soak_errors: check(soak?.errors ?? null, (v) => v === 0, '0 errors in the soak run'),
+  };
+}
+
+/**
+ * The targets of issue 7, retired by issue 22 (against a bare echo server no XKS proxy
+ * on this stack can reach them, docs/performance.md): reported for comparison, not judged.
+ */
+function retiredGoals(j: Record<string, unknown>): Record<string, { value: number | null; target: string }> {
+  const num = (k: string) => (typeof j[k] === 'number' ? j[k] : null);
+  const soak = j.soak as { rss_growth_pct?: number } | null;
+  return {
+    software_rps_ratio: { value: num('software_rps_ratio'), target: '>= 0.70 of baseline req/s' },
+    softhsm_ratio: { value: num('softhsm_ratio'), target: '>= 0.70 of the direct pkcs11js loop' },
+    soak_rss_growth_pct: { value: soak?.rss_growth_pct ?? null, target: '< 10% RSS growth over the soak run' },
   };
 }
 
 function goalLines(j: Record<string, unknown>): string[] {
-  const g = j.goals as Record<string, { value: number | null; target: string; met: boolean | null }>;
-  return Object.entries(g).map(
-    ([name, { value, target, met }]) =>
-      `${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}${roundSpread(j, name)}  (${target})`,
-  );
+  const g = j.goals as Record<string, Goal>;
+  const retired = j.retired_goals as Record<string, { value: number | null; target: string }>;
+  return [
+    'issue 22 targets:',
+    ...Object.entries(g).map(
+      ([name, { value, target, met }]) =>
+        `  ${met === null ? 'not measured' : met ? 'MET    ' : 'NOT MET'}  ${name} = ${value ?? '-'}${roundSpread(j, name)}  (${target})`,
+    ),
+    'issue 7 targets (retired, not judged):',
+    ...Object.entries(retired).map(([name, { value, target }]) => `  retired  ${name} = ${value ?? '-'}${roundSpread(j, name)}  (was ${target})`),
+  ];
 }
 
 /** " (rounds a-b)" for a ratio measured in interleaved rounds: how much the machine moved; '' otherwise. */
