@@ -116,7 +116,11 @@ export class StatusTracker {
     }
     if (event.accessKeyId !== undefined) {
       const use = store.credentials.get(event.accessKeyId);
-      store.credentials.set(event.accessKeyId, { lastUsedAt: event.at, requests: (use?.requests ?? 0) + 1 });
+      if (use === undefined) store.credentials.set(event.accessKeyId, { lastUsedAt: event.at, requests: 1 });
+      else {
+        use.lastUsedAt = event.at;
+        use.requests++;
+      }
     }
   };
 

@@ -70,6 +70,39 @@ function checkNames(name: string, labelNames: readonly string[]): void {
   }
 }
 
+/** One series of a counter. */
+export interface CounterSeries {
+  readonly labels: Labels;
+  value: number;
+}
+
+/** One series of a histogram: counts per bucket (made cumulative when rendered), sum and count. */
+export class HistogramSeries {
+  readonly buckets: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
+    this.buckets = bounds.map(() => 0);
+  }
+
+  /** Records one observation. */
+  observe(value: number): void {
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        this.buckets[i]! += 1;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count += 1;
+  }
+}
+
 /** What counters and gauges have in common: one number per label set, one line each. */
 abstract class SingleValueFamily implements Family {
   abstract readonly type: MetricType;
@@ -93,10 +126,21 @@ export class Counter extends SingleValueFamily {
 
   /** Adds `by` (default 1) to the series of `labels`. */
   inc(labels: Labels = {}, by = 1): void {
+    this.handle(labels).value += by;
+  }
+
+  /**
+   * The series of `labels` (created at 0), for a caller that counts the same label set
+   * often: adding to its `value` skips building the series key each time.
+   */
+  handle(labels: Labels): CounterSeries {
     const key = seriesKey(this.labelNames, labels);
-    const s = this.series.get(key);
-    if (s === undefined) this.series.set(key, { labels, value: by });
-    else s.value += by;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { labels, value: 0 };
+      this.series.set(key, s);
+    }
+    return s;
   }
 
   /** Current value of one series (0 when never incremented). */
@@ -123,7 +167,7 @@ export class Gauge extends SingleValueFamily {
 /** Cumulative bucket counts, sum and count per label set. */
 export class Histogram implements Family {
   readonly type = 'histogram' as const;
-  readonly #series = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, HistogramSeries>();
   readonly buckets: readonly number[];
   constructor(
     readonly name: string,
@@ -137,17 +181,18 @@ export class Histogram implements Family {
 
   /** Records one observation. */
   observe(labels: Labels, value: number): void {
+    this.handle(labels).observe(value);
+  }
+
+  /** The series of `labels` (created empty), for a caller that observes the same label set often. */
+  handle(labels: Labels): HistogramSeries {
     const key = seriesKey(this.labelNames, labels);
     let s = this.#series.get(key);
     if (s === undefined) {
-      s = { labels, buckets: this.buckets.map(() => 0), sum: 0, count: 0 };
+      s = new HistogramSeries(labels, this.buckets);
       this.#series.set(key, s);
     }
-    // Stored per bucket, made cumulative when rendered.
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i !== -1) s.buckets[i]! += 1;
-    s.sum += value;
-    s.count += 1;
+    return s;
   }
 
   /** Number of observations of one series. */

@@ -6,7 +6,7 @@ import { credentialAgeDays } from '../credential-age.ts';
 import type { PolicyDecision } from '../policy/evaluate-policy.ts';
 import { EventLoopDelayMonitor } from './event-loop-delay.ts';
 import { GcPauseMonitor } from './gc-pauses.ts';
-import { MetricRegistry, type Collector, type Counter } from './prometheus-text.ts';
+import { MetricRegistry, type Collector, type Counter, type CounterSeries, type HistogramSeries } from './prometheus-text.ts';
 
 /** Where the metrics read the proxy's current state at scrape time. */
 export interface ProxyMetricsSources {
@@ -79,6 +79,13 @@ export class ProxyMetrics {
   readonly #eventLoop = new EventLoopDelayMonitor();
   readonly #gcPauses: GcPauseMonitor;
   readonly #sources: ProxyMetricsSources;
+  /**
+   * The request counter's and latency histogram's series per label set, so a request adds
+   * to them without building three label objects and series keys. Bounded: every label
+   * is one of a fixed few values (configured prefixes, operations, known kmsOperations),
+   * none of which can hold the separator (prefixes are a-zA-Z0-9/_-, config/schema.ts).
+   */
+  readonly #requestSeries = new Map<string, { requests: CounterSeries; latency: HistogramSeries }>();
 
   constructor(sources: ProxyMetricsSources) {
     this.#sources = sources;
@@ -105,8 +112,17 @@ export class ProxyMetrics {
     const prefix = event.prefix === undefined ? '' : this.#sources.tenants.get(event.prefix) !== undefined ? event.prefix : '(unknown)';
     const operation = event.operation ?? 'none';
     const kmsOperation = event.kmsOperation === undefined ? '' : KNOWN_KMS_OPERATIONS.has(event.kmsOperation) ? event.kmsOperation : 'other';
-    this.#requests.inc({ prefix, operation, kms_operation: kmsOperation, outcome: event.outcome });
-    this.#latency.observe({ prefix, operation, kms_operation: kmsOperation }, event.latencyMs / 1000);
+    const key = `${prefix}\u0000${operation}\u0000${kmsOperation}\u0000${event.outcome}`;
+    let series = this.#requestSeries.get(key);
+    if (series === undefined) {
+      series = {
+        requests: this.#requests.handle({ prefix, operation, kms_operation: kmsOperation, outcome: event.outcome }),
+        latency: this.#latency.handle({ prefix, operation, kms_operation: kmsOperation }),
+      };
+      this.#requestSeries.set(key, series);
+    }
+    series.requests.value += 1;
+    series.latency.observe(event.latencyMs / 1000);
     if (event.outcome === 'error') {
       this.#errors.inc({ prefix, operation, kms_operation: kmsOperation, error_name: event.errorName ?? 'InternalException' });
     }
