@@ -18,7 +18,7 @@ import {
   type KeyMetadataRequest,
   type RequestMetadata,
 } from '../xks/requests.ts';
-import type { RequestEvent, XksOperation } from '../xks/request-event.ts';
+import type { RequestEvent, RequestLog, XksOperation } from '../xks/request-event.ts';
 import type { AuthorizationInput, Tenant, TenantDirectory } from '../xks/tenants.ts';
 import { rawQuery, rawRequestPath, requestConnection, sigV4Headers } from './node-request.ts';
 import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Hono {
   app.all('*', async (c) => {
     const started = performance.now();
     const at = Date.now();
-    const log = new RequestRecord();
+    const log: RequestLog = {};
     const read = new BodyHolder();
     let status = 500;
     try {
@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps): Hono {
       // The log record becomes the event in place: no second object, no spread (an object
       // built as { ...log, more } gets a hidden class of its own on Node 20, and those
       // outlived young-generation GCs: docs/performance.md).
-      const event = log;
+      const event = log as RequestEvent;
       event.method = c.req.method;
       event.status = status;
       event.latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -139,30 +139,6 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
-}
-
-/**
- * One request's log line fields, then its event (src/xks/request-event.ts). Every field
- * exists from the start, in the order the line shows them, so every record has one hidden
- * class; fields still undefined are left out of the line by JSON.stringify, as before.
- */
-class RequestRecord implements RequestEvent {
-  prefix: string | undefined = undefined;
-  operation: XksOperation | undefined = undefined;
-  keyId: string | undefined = undefined;
-  accessKeyId: string | undefined = undefined;
-  kmsRequestId: string | undefined = undefined;
-  kmsOperation: string | undefined = undefined;
-  awsPrincipalArn: string | undefined = undefined;
-  kmsKeyArn: string | undefined = undefined;
-  errorName: string | undefined = undefined;
-  reason: string | undefined = undefined;
-  method = '';
-  status = 0;
-  latencyMs = 0;
-  outcome: RequestEvent['outcome'] = 'error';
-  /** Set after the line is written (the line has pino's `time`). */
-  at = undefined as unknown as number;
 }
 
 /** The request body once read, so a refusal's log line can name the KMS request. */
@@ -205,7 +181,7 @@ const OPERATIONS: { readonly [K in XksOperation]: Operation<OperationRequests[K]
   decrypt: { keyed: true, parse: parseDecryptRequest, call: (store, keyId, req, ctx) => store.decrypt(keyId, req, ctx) },
 };
 
-async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestRecord, read: BodyHolder): Promise<Response> {
+async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog, read: BodyHolder): Promise<Response> {
   const rawPath = rawRequestPath(c);
   const target = parseXksPath(rawPath);
   if (target.kind === 'foreign') {
@@ -258,7 +234,7 @@ async function answer<R extends { requestMetadata: RequestMetadata }>(
   target: { operation: XksOperation; keyId: string | undefined },
   tenant: Tenant,
   json: JsonObject,
-  log: RequestRecord,
+  log: RequestLog,
   budgetMs: number,
 ): Promise<object> {
   const ctx = new RequestBudget(budgetMs);
@@ -275,7 +251,7 @@ async function answer<R extends { requestMetadata: RequestMetadata }>(
 }
 
 /** Verifies SigV4 against the tenant's credentials; the reason goes to the log only. */
-function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer, now: Date, log: RequestRecord): void {
+function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer, now: Date, log: RequestLog): void {
   const result = verifySigV4(
     { method: 'POST', path: rawPath, query: rawQuery(c), headers: sigV4Headers(c), body },
     { region: tenant.region, service: XKS_SIGV4_SERVICE, now, credentials: tenant.credentials },
@@ -295,7 +271,7 @@ function authenticate(c: Context, tenant: Tenant, rawPath: string, body: Buffer,
  * The kmsRequestId of a request SigV4 refused, when its body has one, so the 401 line can be
  * found by it (e.g. the one `xks-proxy doctor` prints). Unverified and only logged.
  */
-function noteUnverifiedRequestId(log: RequestRecord, body: Buffer): void {
+function noteUnverifiedRequestId(log: RequestLog, body: Buffer): void {
   try {
     const id = (JSON.parse(body.toString('utf8')) as { requestMetadata?: { kmsRequestId?: unknown } } | null)?.requestMetadata?.kmsRequestId;
     if (typeof id === 'string') log.kmsRequestId = truncate(id);
@@ -304,7 +280,7 @@ function noteUnverifiedRequestId(log: RequestRecord, body: Buffer): void {
   }
 }
 
-function noteMetadata(log: RequestRecord, md: RequestMetadata): void {
+function noteMetadata(log: RequestLog, md: RequestMetadata): void {
   log.kmsRequestId = truncate(md.kmsRequestId);
   log.kmsOperation = truncate(md.kmsOperation);
   if (md.awsPrincipalArn !== undefined) log.awsPrincipalArn = truncate(md.awsPrincipalArn, 2048);
@@ -368,7 +344,7 @@ function logAbort(c: Context, counts: WeakMap<object, number>): boolean {
 }
 
 /** Any thrown value as the spec error to send; unexpected ones are logged in full here. */
-function toXksError(e: unknown, logger: Logger, log: RequestRecord): XksError {
+function toXksError(e: unknown, logger: Logger, log: RequestLog): XksError {
   if (isXksError(e)) return e;
   logger.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), ...log }, 'unexpected error');
   const id = log.kmsRequestId === undefined ? '' : ` (search it for kmsRequestId ${log.kmsRequestId})`;
