@@ -13,8 +13,13 @@
  * With `--compare DIR` the same is done for another checkout (its bundle is built there),
  * alternating the two trees within every round; the table gives medians over rounds.
  *
+ * `--concurrent` runs the subjects at the same time instead (each with its own load and
+ * connections): on a machine shared with other jobs the sides then see the same moments,
+ * at the price of competing with each other for the cores.
+ *
  * Run: npx tsx bench/cost-breakdown.ts [--rounds 3] [--seconds 8] [--warmup 3]
- *        [--connections 32] [--compare ../other-checkout] [--ceiling] [--top 0] [--keep]
+ *        [--connections 32] [--compare ../other-checkout] [--ceiling] [--concurrent]
+ *        [--top 0] [--keep]
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -37,6 +42,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     compare: { type: 'string' },
     ceiling: { type: 'boolean', default: false },
+    concurrent: { type: 'boolean', default: false },
     top: { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
   },
@@ -452,13 +458,23 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Alternate the order every round, so a drift in the machine's load favours no side.
     const order = round % 2 === 0 ? subjects : [...subjects].reverse();
-    for (const s of order) {
-      log(`round ${round + 1}/${rounds}: ${s.label}`);
-      const out = await measureOnce(s, round);
+    const report = (s: Subject, out: RoundOut) => {
       log(
-        `  ${Math.round(out.measured.rps)} req/s, ${out.measured.cpuUsPerReq.toFixed(1)} us CPU/req (main thread ${out.measured.mainUsPerReq.toFixed(1)}), ${out.attribution.busySamples} samples`,
+        `  ${s.label}: ${Math.round(out.measured.rps)} req/s, ${out.measured.cpuUsPerReq.toFixed(1)} us CPU/req (main thread ${out.measured.mainUsPerReq.toFixed(1)}), ${out.attribution.busySamples} samples`,
       );
       results.get(s)!.push(out);
+    };
+    if (args.concurrent) {
+      // Every subject at the same time, each with its own load: on a machine shared with
+      // other jobs, both sides of a comparison then see the same moments.
+      log(`round ${round + 1}/${rounds}: ${subjects.map((s) => s.label).join(', ')} at once`);
+      const outs = await Promise.all(order.map((s) => measureOnce(s, round)));
+      order.forEach((s, i) => report(s, outs[i]!));
+    } else {
+      for (const s of order) {
+        log(`round ${round + 1}/${rounds}: ${s.label}`);
+        report(s, await measureOnce(s, round));
+      }
     }
   }
 

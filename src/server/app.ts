@@ -228,8 +228,12 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   return c.json(await answer(OPERATIONS[target.operation], target, tenant, json, log, deps.requestTimeoutMs));
 }
 
-/** Runs one operation for an authenticated request: validation, access policy, the key store. */
-async function answer<R extends { requestMetadata: RequestMetadata }>(
+/**
+ * Runs one operation for an authenticated request: validation, access policy, the key
+ * store. Not an async function: it throws a refusal synchronously, and waits only for a
+ * policy that answers asynchronously (each await is a turn of the microtask queue).
+ */
+function answer<R extends { requestMetadata: RequestMetadata }>(
   op: Operation<R>,
   target: { operation: XksOperation; keyId: string | undefined },
   tenant: Tenant,
@@ -242,10 +246,8 @@ async function answer<R extends { requestMetadata: RequestMetadata }>(
   const req = op.parse(json);
   noteMetadata(log, req.requestMetadata);
   if (op.keyed && tenant.authorize !== undefined) {
-    // Awaited only when the policy answers asynchronously: each await is a turn of the
-    // microtask queue on every request.
     const decided = tenant.authorize({ operation: target.operation as AuthorizationInput['operation'], keyId, requestMetadata: req.requestMetadata });
-    if (decided !== undefined) await decided;
+    if (decided !== undefined) return decided.then(() => op.call(tenant.keyStore, keyId, req, ctx));
   }
   return op.call(tenant.keyStore, keyId, req, ctx);
 }
