@@ -17,8 +17,8 @@ import {
  * Lifecycle safety for any provider, in one place rather than in each provider:
  * runs `init` once (and again on the next call after it failed), refuses calls after
  * `close`, gives every call the time left of the request's budget (an overrun becomes
- * DependencyTimeoutException; a provider whose calls stay in process is only refused
- * when no time is left, it cannot hang on anything), and turns unexpected errors into
+ * DependencyTimeoutException; a provider whose calls stay in process, or that enforces
+ * the deadline itself, is only refused when no time is left), and turns unexpected errors into
  * InternalException with the detail in the log only.
  */
 export class GuardedProvider implements KeyProvider {
@@ -104,7 +104,7 @@ export class GuardedProvider implements KeyProvider {
   private async call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
     if (this.closed) throw new XksError('InternalException', 'The key provider is shut down.');
     try {
-      if (this.ready && this.inner.callsStayInProcess === true) {
+      if (this.ready && (this.inner.callsStayInProcess === true || this.inner.enforcesDeadline === true)) {
         checkTimeLeft(operation, ctx);
         return await run();
       }

@@ -130,6 +130,13 @@ export interface KeyProvider {
    * per-call deadline timer, which costs measurable throughput at thousands of calls/s.
    */
   readonly callsStayInProcess?: boolean;
+  /**
+   * True when the provider itself ends every call at its CallContext deadline (the PKCS#11
+   * fleet watches each token attempt, and a session wait, against it). The guard then skips
+   * its own deadline timer as for `callsStayInProcess`: a second timer per call for the
+   * same deadline, three per Encrypt with a CDIV.
+   */
+  readonly enforcesDeadline?: boolean;
   /** Connects, opens sessions, loads files. Called once before the first call (and again after a failed init). */
   init(): Promise<void>;
   /** Looks up a key; throws KeyNotFoundException when there is none. */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
+import { DeadlineQueue } from './pkcs11-deadline-queue.ts';
 import { checkPkcs11TokenHealth } from './pkcs11-token-health.ts';
 import { hasTimeLeft, Pkcs11TokenUnavailableError, type Pkcs11Token, type Pkcs11TokenWork } from './pkcs11-token.ts';
 
@@ -22,6 +23,8 @@ export class Pkcs11Fleet {
   private readonly probes = new Map<Pkcs11Token, Promise<unknown>>();
   /** The last "failed on every token" line: same reasons within REPEAT_LOG_MS are counted, not logged. */
   private lastFailureLog = { reasons: '', at: 0, suppressed: 0 };
+  /** Deadlines of the attempts in flight, on one timer (see DeadlineQueue). */
+  private readonly deadlines = new DeadlineQueue();
 
   constructor(
     readonly tokens: readonly Pkcs11Token[],
@@ -46,8 +49,10 @@ export class Pkcs11Fleet {
   }
 
   /** Tokens in the order to try them: serving ones by load, then failed ones by next probe time. */
-  order(): Pkcs11Token[] {
+  order(): readonly Pkcs11Token[] {
     const n = this.tokens.length;
+    // One token (the usual setup): nothing to order, and nothing to allocate per request.
+    if (n === 1) return this.tokens;
     const start = this.rotation++ % n;
     const rotated = [...this.tokens.slice(start), ...this.tokens.slice(0, start)];
     const up = rotated.filter((t) => t.isUp).sort((a, b) => a.load - b.load);
@@ -60,12 +65,13 @@ export class Pkcs11Fleet {
     this.probeFailedTokens();
     const failures: string[] = [];
     const order = this.order();
-    for (const [i, token] of order.entries()) {
+    for (let i = 0; i < order.length; i++) {
+      const token = order[i] as Pkcs11Token;
       if (failures.length > 0 && !hasTimeLeft(ctx)) break;
       try {
         // Every token but the last gets a slice of the budget, so a hung replica leaves time to fail over.
         const last = i === order.length - 1;
-        return await this.attempt(token, ctx, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.attemptTimeoutMs));
+        return await this.attempt(token, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.attemptTimeoutMs), ctx.deadline);
       } catch (e) {
         // A token whose sessions are all busy is not broken: try the next one without marking it.
         const poolBusy = isXksError(e) && e.errorName === 'DependencyTimeoutException' && i < order.length - 1;
@@ -89,27 +95,29 @@ export class Pkcs11Fleet {
    * Runs `work` on `token` until `deadline`. A native call cannot be cancelled: on overrun
    * the call keeps its session until it returns, its result is dropped, and the token is
    * marked failed so the next requests go elsewhere until a probe sees it answer.
+   * `requestDeadline` tells the log whether `deadline` is the request's or the attemptTimeoutMs slice.
+   * One promise per attempt and no timer of its own: the fleet's DeadlineQueue watches it.
    */
-  private async attempt<T>(token: Pkcs11Token, ctx: CallContext, work: Pkcs11TokenWork<T>, deadline: number): Promise<T> {
-    const attemptCtx = new AttemptContext(deadline, ctx);
-    const running = token.execute(attemptCtx, work);
-    let timer: NodeJS.Timeout | undefined;
-    const overrun = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => {
-          running.catch(() => undefined);
-          const reason = `${work.op} did not finish within ${deadline === ctx.deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
-          token.markDown(reason);
-          reject(new Pkcs11TokenUnavailableError(token.name, reason));
+  private attempt<T>(token: Pkcs11Token, work: Pkcs11TokenWork<T>, deadline: number, requestDeadline: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const running = token.execute(deadline, work);
+      const watch = this.deadlines.add(deadline, () => {
+        running.catch(() => undefined);
+        const reason = `${work.op} did not finish within ${requestDeadline === deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
+        token.markDown(reason);
+        reject(new Pkcs11TokenUnavailableError(token.name, reason));
+      });
+      running.then(
+        (value) => {
+          watch.cancel();
+          resolve(value);
         },
-        Math.max(0, deadline - Date.now()),
+        (e: Error) => {
+          watch.cancel();
+          reject(e);
+        },
       );
     });
-    try {
-      return await Promise.race([running, overrun]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -142,31 +150,16 @@ export class Pkcs11Fleet {
   }
 
   private probeFailedTokens(): void {
-    const now = Date.now();
+    let now = 0;
     for (const token of this.tokens) {
-      if (token.isUp || token.retryAt > now || this.probes.has(token)) continue;
+      if (token.isUp) continue;
+      now ||= Date.now();
+      if (token.retryAt > now || this.probes.has(token)) continue;
       const controller = new AbortController();
       const probe = checkPkcs11TokenHealth(token, this.canaryLabel, { deadline: now + PROBE_BUDGET_MS, signal: controller.signal })
         .catch(() => undefined)
         .finally(() => this.probes.delete(token));
       this.probes.set(token, probe);
     }
-  }
-}
-
-/**
- * The request's context with the attempt's (earlier) deadline. The signal is passed
- * through untouched: reading the request's signal would create its timer. A class, not an
- * object literal with a getter: on Node 20 such literals are dictionary-mode objects, and
- * per request they outlived young-generation GCs (docs/performance.md).
- */
-class AttemptContext implements CallContext {
-  constructor(
-    readonly deadline: number,
-    private readonly request: CallContext,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.request.signal;
   }
 }

@@ -31,7 +31,9 @@ export async function pkcs11GcmEncrypt(
   aad: Uint8Array,
 ): Promise<GcmOutput> {
   api.C_EncryptInit(session, gcm(iv, aad), key);
-  const out = Buffer.alloc(plaintext.byteLength + GCM_TAG_BYTES);
+  // From Node's buffer pool (no ArrayBuffer of its own per call): the token writes every
+  // byte of it, which the length check below confirms.
+  const out = Buffer.allocUnsafe(plaintext.byteLength + GCM_TAG_BYTES);
   // Always one single-part C_Encrypt: NSS softoken has no multi-part GCM (C_EncryptUpdate /
   // C_EncryptFinal -> CKR_OPERATION_NOT_INITIALIZED with the operation left active), and
   // some HSMs restrict it too. Empty plaintext goes in as a non-NULL zero-length buffer:
@@ -43,21 +45,25 @@ export async function pkcs11GcmEncrypt(
     throw new Pkcs11CallError(0, `token returned ${result.length} bytes for ${plaintext.byteLength} bytes of plaintext`);
   }
   const split = result.length - GCM_TAG_BYTES;
-  return {
-    iv: Uint8Array.from(iv),
-    ciphertext: Uint8Array.from(result.subarray(0, split)),
-    tag: Uint8Array.from(result.subarray(split)),
-  };
+  // Views, not copies: `out` and `iv` belong to this call alone. Ciphertext and tag stay
+  // adjacent, so the CDIV's verification decrypt passes them to the token without a concat.
+  return { iv, ciphertext: result.subarray(0, split), tag: result.subarray(split) };
+}
+
+/** The ciphertext and tag as one buffer: a view when they are adjacent in memory (our own encrypt output), else a copy. */
+function sealedInput(ciphertext: Uint8Array, tag: Uint8Array): Buffer {
+  if (ciphertext.buffer === tag.buffer && ciphertext.byteOffset + ciphertext.byteLength === tag.byteOffset) {
+    return Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength + tag.byteLength);
+  }
+  return Buffer.concat([ciphertext, tag]);
 }
 
 /** AES-GCM decrypt inside the token on `session`, on the libuv thread pool; the token checks the tag. */
 export async function pkcs11GcmDecrypt(api: Pkcs11Api, session: Pkcs11Handle, key: Pkcs11Handle, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
-  api.C_DecryptInit(session, gcm(Buffer.from(input.iv), aad), key);
-  const data = Buffer.concat([input.ciphertext, input.tag]);
+  // The IV is only read on decrypt: a view of the caller's bytes, no copy.
+  api.C_DecryptInit(session, gcm(view(input.iv), aad), key);
+  const data = sealedInput(input.ciphertext, input.tag);
   // Room for the whole input: some tokens want the output buffer as large as the input.
-  const out = Buffer.alloc(data.length);
-  const plaintext = await api.C_DecryptAsync(session, data, out);
-  const copy = Uint8Array.from(plaintext);
-  out.fill(0);
-  return copy;
+  // From the buffer pool, as for encrypt; the result is the part the token wrote.
+  return api.C_DecryptAsync(session, data, Buffer.allocUnsafe(data.length));
 }

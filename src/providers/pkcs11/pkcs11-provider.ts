@@ -62,6 +62,8 @@ export function createPkcs11Provider(config: Pkcs11ProviderConfig, deps: Provide
  */
 export class Pkcs11KeyProvider implements KeyProvider {
   readonly kind = 'pkcs11';
+  /** The fleet watches every token attempt and session wait against the call's deadline. */
+  readonly enforcesDeadline = true;
   readonly #fleet: Pkcs11Fleet;
   readonly #labels: Pkcs11KeyLabels;
 

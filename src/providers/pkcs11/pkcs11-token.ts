@@ -83,7 +83,12 @@ const MAX_RETRY_MS = 60_000;
  * a timer (and, 250 ms later, a DOMException) that it never needs (~8% CPU in bench/).
  */
 export function hasTimeLeft(ctx: CallContext): boolean {
-  return ctx.deadline - Date.now() > MIN_RETRY_MS;
+  return timeLeftUntil(ctx.deadline);
+}
+
+/** True when `deadline` (epoch ms) leaves time for another attempt. */
+function timeLeftUntil(deadline: number): boolean {
+  return deadline - Date.now() > MIN_RETRY_MS;
 }
 
 /** Codes that say the session no longer exists: forget its handle, never close it (it may be reused). */
@@ -303,17 +308,18 @@ export class Pkcs11Token {
    * errors that are the request's own (bad tag, key usage) are answered at once.
    * Throws Pkcs11TokenUnavailableError when the token cannot serve, so the fleet may fail over.
    */
-  async execute<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
+  async execute<T>(deadline: number, work: Pkcs11TokenWork<T>): Promise<T> {
     let lastFailure = 'no attempt was made before the deadline';
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt > 0 && !hasTimeLeft(ctx)) break;
+      if (attempt > 0 && !timeLeftUntil(deadline)) break;
       if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
       this.ensureConnected();
       const pool = this.pool as Pkcs11SessionPool;
       let lease: Pkcs11Lease | undefined;
       let outcome: Pkcs11ReleaseOutcome = 'keep';
       try {
-        lease = await pool.acquire(ctx.deadline); // the pool's wait has its own deadline timer
+        // A free session without a promise; else wait (the pool's wait watches the deadline).
+        lease = pool.tryAcquire() ?? (await pool.acquire(deadline));
         const result = await work.run(lease.session, this);
         this.markUp();
         return result;

@@ -51,6 +51,19 @@ describe('GuardedProvider', () => {
     expect(called).toBe(false);
   });
 
+  it('leaves the deadline to a provider that enforces it itself (no second timer), and still refuses a call with no time left', async () => {
+    const late: KeyInfo = { keyId: 'late', usages: [], enabled: true, currentVersion: 0 };
+    const inner = scriptedProvider({
+      enforcesDeadline: true,
+      // Answers after the budget: a guard racing its own timer would have answered DependencyTimeoutException.
+      describe: () => new Promise<KeyInfo>((resolve) => setTimeout(() => resolve(late), 60)),
+    });
+    const guarded = new GuardedProvider(inner, silent);
+    await guarded.init();
+    expect(await guarded.describe('k', ctx(10))).toBe(late);
+    await expect(guarded.describe('k', ctx(-1))).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
+  });
+
   it('initialises once for many calls, and again after a failed init', async () => {
     const inits = { count: 0 };
     let failNext = true;
