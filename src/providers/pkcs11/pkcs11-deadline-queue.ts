@@ -6,15 +6,22 @@
  * every call, although nearly every call ends long before its deadline
  * (docs/performance.md "What changed for speed").
  *
- * Entries are kept sorted by deadline (calls arrive in deadline order, so an insert is
- * nearly always a push) and removed at once when their call ends, so none outlives its
- * call (an entry kept for the whole 250 ms budget would survive young-generation GCs).
- * The timer is armed for the earliest deadline; an entry removed before it fires leaves
- * the timer armed, and when it fires it expires what is due and re-arms for the next.
+ * Entries form a doubly linked list sorted by deadline: calls arrive in deadline order, so
+ * an insert nearly always goes at the tail, and an entry is unlinked in O(1) when its call
+ * ends (none outlives its call: an entry kept for the whole 250 ms budget would survive
+ * young-generation GCs). The timer is armed for the earliest deadline; an entry removed
+ * before it fires leaves the timer armed, and when it fires it expires what is due and
+ * re-arms for the next.
  */
 
 /** One watched deadline; `cancel` it when the call ends in time. */
 export class DeadlineEntry {
+  /** Neighbours in the queue; both undefined once the entry left it. */
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  /** True while the entry is in its queue. */
+  queued = false;
+
   constructor(
     readonly deadline: number,
     /** Called once, at the deadline, unless cancelled. */
@@ -22,15 +29,17 @@ export class DeadlineEntry {
     private readonly queue: DeadlineQueue,
   ) {}
 
-  /** The call ended: forget the deadline (a no-op after it expired). */
+  /** The call ended: forget the deadline (a no-op after it expired or was cancelled). */
   cancel(): void {
-    this.queue.remove(this);
+    if (this.queued) this.queue.remove(this);
   }
 }
 
 export class DeadlineQueue {
-  /** Pending entries, earliest deadline first. */
-  private readonly entries: DeadlineEntry[] = [];
+  /** Earliest deadline first. */
+  private head: DeadlineEntry | undefined;
+  private tail: DeadlineEntry | undefined;
+  private count = 0;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (epoch ms); Infinity when none is armed. */
   private timerAt = Infinity;
@@ -38,29 +47,41 @@ export class DeadlineQueue {
   /** Calls `onExpire` at `deadline` (epoch ms) unless the returned entry is cancelled first. */
   add(deadline: number, onExpire: () => void): DeadlineEntry {
     const entry = new DeadlineEntry(deadline, onExpire, this);
-    const entries = this.entries;
-    let i = entries.length;
-    while (i > 0 && (entries[i - 1] as DeadlineEntry).deadline > deadline) i--;
-    if (i === entries.length) entries.push(entry);
-    else entries.splice(i, 0, entry);
+    // From the tail: the new deadline is nearly always the latest.
+    let after = this.tail;
+    while (after !== undefined && after.deadline > deadline) after = after.prev;
+    entry.prev = after;
+    entry.next = after === undefined ? this.head : after.next;
+    if (entry.next === undefined) this.tail = entry;
+    else entry.next.prev = entry;
+    if (after === undefined) this.head = entry;
+    else after.next = entry;
+    entry.queued = true;
+    this.count += 1;
     if (deadline < this.timerAt) this.arm(deadline);
     return entry;
   }
 
-  /** Removes `entry` if still pending; the timer stops when nothing is left to watch. */
+  /** Removes `entry` (which must be queued here); the timer stops when nothing is left to watch. */
   remove(entry: DeadlineEntry): void {
-    const entries = this.entries;
-    // Calls mostly end in the order they started: look from the front.
-    const i = entries.indexOf(entry);
-    if (i < 0) return;
-    if (i === 0) entries.shift();
-    else entries.splice(i, 1);
-    if (entries.length === 0) this.disarm();
+    this.unlink(entry);
+    if (this.count === 0) this.disarm();
   }
 
   /** Entries waiting (tests, diagnostics). */
   get size(): number {
-    return this.entries.length;
+    return this.count;
+  }
+
+  private unlink(entry: DeadlineEntry): void {
+    if (entry.prev === undefined) this.head = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === undefined) this.tail = entry.prev;
+    else entry.next.prev = entry.prev;
+    entry.prev = undefined;
+    entry.next = undefined;
+    entry.queued = false;
+    this.count -= 1;
   }
 
   private arm(at: number): void {
@@ -79,13 +100,13 @@ export class DeadlineQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = Date.now();
-    const entries = this.entries;
     // Expire everything due; an onExpire may add or cancel entries, so re-read the head each time.
-    while (entries.length > 0 && (entries[0] as DeadlineEntry).deadline <= now) {
-      (entries.shift() as DeadlineEntry).onExpire();
+    for (let due = this.head; due !== undefined && due.deadline <= now; due = this.head) {
+      this.unlink(due);
+      due.onExpire();
     }
     // An onExpire may have armed the timer for a later deadline than the head's.
-    const next = entries[0];
+    const next = this.head;
     if (next !== undefined && next.deadline < this.timerAt) this.arm(next.deadline);
   }
 }
