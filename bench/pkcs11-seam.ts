@@ -207,7 +207,7 @@ try {
   const targets: Cipher[] = [];
   if (!values['no-ceiling']) targets.push(await ceiling(false));
   if (values.sync) targets.push(await ceiling(true));
-  for (const [i, root] of (values.root).entries()) targets.push(await provider(root, `provider ${String.fromCharCode(65 + i)} (${root})`));
+  for (const [i, root] of values.root.entries()) targets.push(await provider(root, `provider ${String.fromCharCode(65 + i)} (${root})`));
   for (const t of targets) await measure(t, 1000); // warm-up
   const results = new Map<Cipher, { us: number; mainUs: number; rps: number }[]>(targets.map((t) => [t, []]));
   for (let round = 0; round < Number(values.rounds); round++) {
