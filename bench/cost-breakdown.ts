@@ -93,7 +93,6 @@ const FUNCTION_RULES: Array<[RegExp, Item]> = [
   [/^src\/server\/app\.ts:(requestHeaders|trimHttpWhitespace|isHttpWhitespace|authenticate)$/, 'SigV4'],
   [/^src\/server\/app\.ts:(rawRequestPath|rawQuery)$/, 'routing'],
   [/^src\/server\/app\.ts:(readRequestBody)$/, 'HTTP layer'],
-  [/^src\/server\/app\.ts:(RequestBudget|get signal)$/, 'seam'],
   [/^src\/xks\/local-key-store\.ts:toBase64$/, 'JSON + Base64'],
   [/^bench\/servers\/work-ceiling-server\.ts:(encrypt|decrypt|softwareCipher|pkcs11Cipher)$/, 'crypto'],
   [/^bench\/servers\/work-ceiling-server\.ts:b64$/, 'JSON + Base64'],

@@ -7,6 +7,7 @@ import { checkTlsFiles } from '../config/tls-files.ts';
 import { checkPkcs11Config } from '../providers/pkcs11/pkcs11-config-check.ts';
 import { checkPgStore } from '../providers/software/pg/pg-config-check.ts';
 import { buildTenants } from '../server/build-tenants.ts';
+import { callContextWithin } from '../xks/call-context.ts';
 import { cliAction, configOption } from './cli-action.ts';
 
 /** Spec format of a SigV4 secret: 43-64 chars of A-Za-z0-9+/= */
@@ -65,7 +66,7 @@ export async function checkConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv, 
   try {
     for (const t of tenants) {
       const subject = `keyStores[prefix="${t.prefix}"].provider`;
-      const fleet = await t.keyStore.readiness({ deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) });
+      const fleet = await t.keyStore.readiness(callContextWithin(budgetMs));
       for (const ekm of fleet) {
         const level = ekm.healthStatus === 'ACTIVE' ? 'ok' : ekm.healthStatus === 'DEGRADED' ? 'warn' : 'fail';
         lines.push({ level, subject: `${subject} ${ekm.id}`, message: ekm.detail ?? `${ekm.model}: ${ekm.healthStatus}` });

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, describeZodIssues } from '../config/load-config.ts';
 import type { KeyUsage } from '../xks/key-provider-port.ts';
+import { callContextWithin } from '../xks/call-context.ts';
 import type { KmipServer } from '../providers/kmip/kmip-cluster.ts';
 import { kmipProviderConfigSchema, type KmipProviderConfig } from '../providers/kmip/kmip-config.ts';
 import { createKmipKey, listKmipKeys, type KmipKeySummary } from '../providers/kmip/kmip-key-admin.ts';
@@ -133,7 +134,7 @@ export function kmipCommand(): Command {
       const usages = parseUsage(opts.usage);
       await withServer(opts, async (server, target) => {
         const kmipName = `${target.provider.keyNamePrefix}${keyId}`;
-        const uid = await createKmipKey(server, { deadline: Date.now() + COMMAND_TIMEOUT_MS }, kmipName, usages, { activate: opts.activate });
+        const uid = await createKmipKey(server, callContextWithin(COMMAND_TIMEOUT_MS), kmipName, usages, { activate: opts.activate });
         process.stdout.write(
           `created key ${keyId} on ${server.id}: KMIP name "${kmipName}", unique id ${uid}, usage ${showUsage(usages)}, ${opts.activate ? 'Active' : 'Pre-Active'}\n`,
         );
@@ -144,7 +145,7 @@ export function kmipCommand(): Command {
   withTargetOptions(keys.command('list').description('list the AES keys in the KMIP server').option('--json', 'print JSON')).action(
     cliAction(async (opts: TargetOptions & { json?: boolean }) => {
       await withServer(opts, async (server, target) => {
-        const list = await listKmipKeys(server, { deadline: Date.now() + COMMAND_TIMEOUT_MS });
+        const list = await listKmipKeys(server, callContextWithin(COMMAND_TIMEOUT_MS));
         process.stdout.write(opts.json ? `${JSON.stringify(list)}\n` : formatKmipKeyTable(list, target.provider.keyNamePrefix));
       });
     }),

@@ -24,6 +24,7 @@ import {
 } from '../server/build-tenants.ts';
 import { startListener, type RunningListener } from '../server/listener.ts';
 import { StatusTracker } from '../server/status-tracker.ts';
+import { callContextWithin } from '../xks/call-context.ts';
 import type { Tenant, TenantDirectory } from '../xks/tenants.ts';
 
 /** Overrides the command line may apply on top of the config file. */
@@ -246,7 +247,7 @@ const WARM_UP_BUDGET_MS = 15_000;
 async function warmUp(tenants: readonly Tenant[], logger: Logger): Promise<void> {
   await Promise.all(
     tenants.map(async (t) => {
-      const fleet = await t.keyStore.readiness({ deadline: Date.now() + WARM_UP_BUDGET_MS, signal: AbortSignal.timeout(WARM_UP_BUDGET_MS) });
+      const fleet = await t.keyStore.readiness(callContextWithin(WARM_UP_BUDGET_MS));
       for (const ekm of fleet) {
         if (ekm.healthStatus === 'UNAVAILABLE') {
           logger.error({ prefix: t.prefix, ekmId: ekm.id, detail: ekm.detail }, 'key manager unavailable at start-up; serving anyway');

@@ -1,4 +1,5 @@
-import type { CallContext, KeyUsage } from '../xks/key-provider-port.ts';
+import { callContextWithin } from '../xks/call-context.ts';
+import type { KeyUsage } from '../xks/key-provider-port.ts';
 import type { Tenant } from '../xks/tenants.ts';
 import { isXksError } from '../xks/errors.ts';
 import type { KeyMetadataResponse } from '../xks/key-store.ts';
@@ -14,21 +15,17 @@ const KMS_OPERATIONS_NEEDING: Record<KeyUsage, string> = {
 /** Requestmetadata the doctor sends: marked so its calls are recognisable in the log. */
 const DOCTOR_METADATA = { kmsRequestId: 'xks-proxy-doctor', kmsOperation: 'DescribeKey' };
 
-/** A generous budget: the first call may start the provider (HSM login, scrypt). */
-function doctorContext(budgetMs: number): CallContext {
-  return { deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) };
-}
-
 /**
  * Deep health of every key manager behind a key store: the provider's canary round trip
  * with its health-only key (spec GetHealthStatus). KMS treats a store whose key managers are
- * all UNAVAILABLE as unreachable.
+ * all UNAVAILABLE as unreachable. The budget is generous: the first call may start the
+ * provider (HSM login, scrypt).
  */
 export async function checkProviderHealth(tenant: Tenant, budgetMs = 10_000): Promise<CheckResult[]> {
   const subject = `keyStores[prefix="${tenant.prefix}"]`;
   let fleet;
   try {
-    fleet = await tenant.keyStore.readiness(doctorContext(budgetMs));
+    fleet = await tenant.keyStore.readiness(callContextWithin(budgetMs));
   } catch (e) {
     fleet = [{ id: 'provider', model: 'provider', healthStatus: 'UNAVAILABLE' as const, detail: errorText(e) }];
   }
@@ -68,7 +65,7 @@ export async function checkKeys(tenant: Tenant, inventory: KeyInventory, budgetM
     const subject = `${store} key ${keyId}`;
     let meta: KeyMetadataResponse;
     try {
-      meta = await tenant.keyStore.getKeyMetadata(keyId, { requestMetadata: DOCTOR_METADATA }, doctorContext(budgetMs));
+      meta = await tenant.keyStore.getKeyMetadata(keyId, { requestMetadata: DOCTOR_METADATA }, callContextWithin(budgetMs));
     } catch (e) {
       results.push(keyFailure(subject, keyId, e));
       continue;

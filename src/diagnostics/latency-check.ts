@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { callContextWithin } from '../xks/call-context.ts';
 import type { CallContext } from '../xks/key-provider-port.ts';
 import type { Tenant } from '../xks/tenants.ts';
 import { isXksError } from '../xks/errors.ts';
@@ -102,8 +103,7 @@ async function measure(
 ): Promise<{ steps: Record<string, LatencySummary>; error?: undefined } | { error: string; steps?: undefined }> {
   const times: Record<string, number[]> = {};
   const run = async (record: boolean) => {
-    const ctx = { deadline: Date.now() + 5000, signal: AbortSignal.timeout(5000) };
-    const steps = await make()(ctx);
+    const steps = await make()(callContextWithin(5000));
     if (!record) return;
     for (const [step, ms] of Object.entries(steps)) (times[step] ??= []).push(ms);
   };

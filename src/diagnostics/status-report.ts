@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ProxyConfig } from '../config/schema.ts';
+import { callContextWithin } from '../xks/call-context.ts';
 import type { EkmHealthStatus } from '../xks/key-provider-port.ts';
 import type { StatusTracker } from '../server/status-tracker.ts';
 import type { Tenant } from '../xks/tenants.ts';
@@ -88,7 +89,7 @@ async function keyStoreStatus(tracker: StatusTracker, tenant: Tenant, config: Pr
   let ekmFleet: KeyStoreStatus['ekmFleet'];
   try {
     // Cached deep health (shared with GetHealthStatus), so viewing status adds no canary load.
-    ekmFleet = (await tenant.keyStore.readiness({ deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) })).map((e) => ({
+    ekmFleet = (await tenant.keyStore.readiness(callContextWithin(budgetMs))).map((e) => ({
       id: e.id,
       model: e.model,
       healthStatus: e.healthStatus,

@@ -1,3 +1,4 @@
+import { callContextWithin } from '../xks/call-context.ts';
 import type { EkmHealthStatus } from '../xks/key-provider-port.ts';
 import type { Tenant } from '../xks/tenants.ts';
 
@@ -15,8 +16,7 @@ export interface ReadinessReport {
 export async function readinessReport(tenants: readonly Tenant[], budgetMs: number): Promise<ReadinessReport> {
   const keyStores = await Promise.all(
     tenants.map(async (t) => {
-      const ctx = { deadline: Date.now() + budgetMs, signal: AbortSignal.timeout(budgetMs) };
-      const fleet = await t.keyStore.readiness(ctx).catch(() => []);
+      const fleet = await t.keyStore.readiness(callContextWithin(budgetMs)).catch(() => []);
       return { prefix: t.prefix, ekm: fleet.map(({ id, healthStatus }) => ({ id, healthStatus })) };
     }),
   );

@@ -1,3 +1,4 @@
+import { callContextWithin } from './call-context.ts';
 import type { CallContext, EkmHealth, EkmIdentity } from './key-provider-port.ts';
 
 /** How long one live failure colours health when no call follows it (the spec's staleness bound). */
@@ -137,8 +138,7 @@ export class HealthCache {
     if (this.inFlight === undefined) {
       const started = this.now();
       const generation = this.generation;
-      const ctx = { deadline: Date.now() + this.checkBudgetMs, signal: AbortSignal.timeout(this.checkBudgetMs) };
-      this.inFlight = this.check(ctx)
+      this.inFlight = this.check(callContextWithin(this.checkBudgetMs))
         .then((value) => {
           this.cached = { at: started, value, invalidated: generation !== this.generation };
           this.allActive = this.liveFailure === undefined && value.every((e) => e.healthStatus === 'ACTIVE');

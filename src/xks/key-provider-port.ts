@@ -86,7 +86,9 @@ export const NO_PROVIDER_STATS: ProviderStats = { pools: new Map() };
 
 /**
  * Per-call context: the absolute deadline (epoch ms) within KMS's 250 ms budget, and a
- * signal aborted when the deadline passes. Providers that do I/O must honour both.
+ * signal aborted when the deadline passes. Providers that do I/O must honour both. Made
+ * only by src/xks/call-context.ts (its signal is created when first read, so a provider
+ * that needs only the deadline never reads it).
  */
 export interface CallContext {
   deadline: number;

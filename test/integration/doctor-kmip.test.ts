@@ -13,6 +13,7 @@ import { openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import type { PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';
 import { createPykmipEnv, type PykmipEnv } from '../support/pykmip.ts';
 import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
+import { callContextWithin } from '../../src/xks/call-context.ts';
 
 let env: PykmipEnv;
 let server: PykmipServer;
@@ -23,7 +24,7 @@ beforeAll(async () => {
   env = await createPykmipEnv();
   server = await env.startServer();
   const admin = await openKmipCluster(env.providerConfig([server]), env.deps());
-  const limit = { deadline: Date.now() + 10_000 };
+  const limit = callContextWithin(10_000);
   await createKmipKey(admin.servers[0]!, limit, 'foo', ['ENCRYPT', 'DECRYPT']);
   await createKmipKey(admin.servers[0]!, limit, 'enc-only', ['ENCRYPT']);
   await createKmipKey(admin.servers[0]!, limit, 'xks-proxy-health-canary', ['ENCRYPT', 'DECRYPT']);

@@ -11,6 +11,7 @@ import { createKmipProvider, openKmipCluster } from '../../src/providers/kmip/km
 import { findFreePort, type PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';
 import { budget, errorNameOf, memoryLogger } from '../support/pkcs11-provider-harness.ts';
 import { createPykmipEnv, type PykmipEnv } from '../support/pykmip.ts';
+import { callContextWithin } from '../../src/xks/call-context.ts';
 
 let env: PykmipEnv;
 const providers: KeyProvider[] = [];
@@ -56,7 +57,7 @@ describe('KMIP server failure logging', () => {
     // The server comes up on that port (a real PyKMIP) and answers: logged once.
     const server: PykmipServer = await env.startServer({ port });
     const admin = await openKmipCluster(env.providerConfig([server]), env.deps());
-    await createKmipKey(admin.servers[0]!, { deadline: Date.now() + 10_000 }, 'foo', ['ENCRYPT', 'DECRYPT']);
+    await createKmipKey(admin.servers[0]!, callContextWithin(10_000), 'foo', ['ENCRYPT', 'DECRYPT']);
     admin.close();
     let answered = false;
     for (let i = 0; i < 50 && !answered; i++) {

@@ -10,11 +10,12 @@ import { activateRequest, createAesKeyRequest, parseUniqueIdentifier } from '../
 import { createKmipProvider, openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import type { PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';
 import { createPykmipEnv, type PykmipEnv } from '../support/pykmip.ts';
+import { callContextWithin } from '../../src/xks/call-context.ts';
 
 function ctx(ms = 2_000): CallContext {
   return { deadline: Date.now() + ms, signal: AbortSignal.timeout(ms) };
 }
-const limit = () => ({ deadline: Date.now() + 5_000 });
+const limit = () => callContextWithin(5_000);
 const v0 = (keyId: string) => ({ keyId, version: 0 });
 
 async function errorOf(p: Promise<unknown>): Promise<{ errorName?: string; message: string }> {

@@ -9,6 +9,7 @@ import { createKmipKey } from '../../src/providers/kmip/kmip-key-admin.ts';
 import { createKmipProvider, openKmipCluster } from '../../src/providers/kmip/kmip-provider.ts';
 import { findFreePort, type PykmipServer } from '../../src/providers/kmip/pykmip-process.ts';
 import { createPykmipEnv, type PykmipEnv } from '../support/pykmip.ts';
+import { callContextWithin } from '../../src/xks/call-context.ts';
 
 /** The XKS budget the proxy gives a call (KMS waits 250 ms in all). */
 const BUDGET_MS = 240;
@@ -41,7 +42,7 @@ beforeAll(async () => {
   a = await env.startServer();
   b = await env.startServer();
   const admin = await openKmipCluster(env.providerConfig([a]), env.deps());
-  const limit = { deadline: Date.now() + 10_000 };
+  const limit = callContextWithin(10_000);
   await createKmipKey(admin.servers[0]!, limit, 'foo', ['ENCRYPT', 'DECRYPT']);
   await createKmipKey(admin.servers[0]!, limit, 'xks-proxy-health-canary', ['ENCRYPT', 'DECRYPT']);
   admin.close();

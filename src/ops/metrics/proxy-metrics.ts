@@ -1,3 +1,4 @@
+import { callContextWithin } from '../../xks/call-context.ts';
 import type { PoolStats } from '../../xks/key-provider-port.ts';
 import type { RequestEvent } from '../../xks/request-event.ts';
 import type { TenantDirectory } from '../../xks/tenants.ts';
@@ -276,9 +277,7 @@ function keyManagerCollector(m: StateMetrics, sources: ProxyMetricsSources): Col
     const results = await Promise.all(
       sources.tenants.all().map(async (t) => ({
         prefix: t.prefix,
-        fleet: await t.keyStore
-          .readiness({ deadline: Date.now() + SCRAPE_HEALTH_BUDGET_MS, signal: AbortSignal.timeout(SCRAPE_HEALTH_BUDGET_MS) })
-          .catch(() => []),
+        fleet: await t.keyStore.readiness(callContextWithin(SCRAPE_HEALTH_BUDGET_MS)).catch(() => []),
       })),
     );
     m.ekm.clear();

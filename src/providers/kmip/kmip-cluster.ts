@@ -8,8 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { narrowCallContext } from '../../xks/call-context.ts';
+import type { CallContext } from '../../xks/key-provider-port.ts';
 import { KmipConnectionError, KmipTimeoutError, type KmipEndpoint, type KmipTlsMaterial } from './kmip-connection.ts';
-import { KmipConnectionPool, type KmipDeadline, type KmipPoolOptions } from './kmip-connection-pool.ts';
+import { KmipConnectionPool, type KmipPoolOptions } from './kmip-connection-pool.ts';
 import { decodeResponseMessage, encodeRequestMessage, successPayload, type KmipProtocolVersion, type KmipRequest } from './kmip-message.ts';
 import { TtlvDecodeError } from './ttlv-decode.ts';
 import { KmipProtocolError, type TtlvItem } from './ttlv-item.ts';
@@ -81,7 +83,7 @@ export class KmipServer {
    * resending on a fresh connection when a pooled one turns out dead (safe for reads and
    * for Encrypt/Decrypt, not for Create).
    */
-  async call(request: KmipRequest, limit: KmipDeadline, mayRepeat = true): Promise<TtlvItem> {
+  async call(request: KmipRequest, limit: CallContext, mayRepeat = true): Promise<TtlvItem> {
     const batchItemId = randomBytes(8);
     const bytes = encodeRequestMessage(this.options.protocolVersion, request, batchItemId);
     let response: Buffer;
@@ -152,7 +154,7 @@ export class KmipCluster {
    * order, then servers in back-off, the longest-failed last. Each attempt but the last
    * gets at most `attemptTimeoutMs` of the budget so a hung server leaves time for the next.
    */
-  async run<T>(limit: KmipDeadline, work: (server: KmipServer, limit: KmipDeadline) => Promise<T>): Promise<T> {
+  async run<T>(limit: CallContext, work: (server: KmipServer, limit: CallContext) => Promise<T>): Promise<T> {
     const up = this.servers.filter((s) => !s.markedDown);
     const down = this.servers.filter((s) => s.markedDown).sort((a, b) => a.downUntilMs - b.downUntilMs);
     const order = [...up, ...down];
@@ -160,14 +162,14 @@ export class KmipCluster {
     let timedOut = false;
     for (const [index, server] of order.entries()) {
       const now = Date.now();
-      if (now >= limit.deadline || limit.signal?.aborted) {
+      if (now >= limit.deadline || limit.signal.aborted) {
         timedOut = true;
         break;
       }
       const last = index === order.length - 1;
       const deadline = last ? limit.deadline : Math.min(limit.deadline, now + this.options.attemptTimeoutMs);
       try {
-        const result = await work(server, { deadline, signal: limit.signal });
+        const result = await work(server, narrowCallContext(limit, deadline));
         if (server.endOutage()) this.logger.info({ kmipServer: server.id }, 'KMIP server answers again');
         return result;
       } catch (e) {

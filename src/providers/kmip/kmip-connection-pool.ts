@@ -4,6 +4,7 @@
  * request itself) and closed after `idleTimeoutMs`. Callers wait for a free connection no
  * longer than their deadline.
  */
+import type { CallContext } from '../../xks/key-provider-port.ts';
 import { KmipConnection, KmipConnectionError, KmipTimeoutError, type KmipEndpoint, type KmipTlsMaterial } from './kmip-connection.ts';
 
 /** Pool limits. */
@@ -11,12 +12,6 @@ export interface KmipPoolOptions {
   maxConnections: number;
   idleTimeoutMs: number;
   maxResponseBytes: number;
-}
-
-/** Time limit of one call: an absolute deadline and an optional abort signal. */
-export interface KmipDeadline {
-  deadline: number;
-  signal?: AbortSignal | undefined;
 }
 
 interface Idle {
@@ -53,7 +48,7 @@ export class KmipConnectionPool {
    * it sat idle), the request is sent again on another connection: only for operations
    * that are safe to repeat.
    */
-  async roundTrip(request: Uint8Array, limit: KmipDeadline, mayRepeat: boolean): Promise<Buffer> {
+  async roundTrip(request: Uint8Array, limit: CallContext, mayRepeat: boolean): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
       const { connection, reused } = await this.acquire(limit);
       try {
@@ -79,7 +74,7 @@ export class KmipConnectionPool {
     for (const waiter of this.waiters.splice(0)) waiter.wake();
   }
 
-  private async acquire(limit: KmipDeadline): Promise<{ connection: KmipConnection; reused: boolean }> {
+  private async acquire(limit: CallContext): Promise<{ connection: KmipConnection; reused: boolean }> {
     for (;;) {
       if (this.closed) throw new KmipConnectionError('the KMIP connection pool is closed', 'KMIP_POOL_CLOSED');
       // Most recently used first: the least likely to have been closed by the server.
@@ -94,7 +89,7 @@ export class KmipConnectionPool {
     }
   }
 
-  private async connect(limit: KmipDeadline): Promise<KmipConnection> {
+  private async connect(limit: CallContext): Promise<KmipConnection> {
     this.count++;
     let connection: KmipConnection;
     try {
@@ -137,7 +132,7 @@ export class KmipConnectionPool {
     this.waiters.shift()?.wake();
   }
 
-  private waitForSlot(limit: KmipDeadline): Promise<void> {
+  private waitForSlot(limit: CallContext): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         wake: () => {
@@ -153,10 +148,10 @@ export class KmipConnectionPool {
       };
       const timer = setTimeout(() => expire('deadline passed'), Math.max(0, limit.deadline - Date.now()));
       const onAbort = (): void => expire('call aborted');
-      limit.signal?.addEventListener('abort', onAbort, { once: true });
+      limit.signal.addEventListener('abort', onAbort, { once: true });
       const cleanup = (): void => {
         clearTimeout(timer);
-        limit.signal?.removeEventListener('abort', onAbort);
+        limit.signal.removeEventListener('abort', onAbort);
       };
       this.waiters.push(waiter);
     });

@@ -6,6 +6,7 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
+import { callContextWithin } from '../../xks/call-context.ts';
 import { DEMO_KEYS } from '../software/software-demo-setup.ts';
 import { kmipProviderConfigSchema, type KmipProviderConfig } from './kmip-config.ts';
 import { createKmipKey, locateKeys } from './kmip-key-admin.ts';
@@ -66,7 +67,7 @@ export async function startKmipDemo(dataDir: string, options: { port?: number } 
       const kmip = cluster.servers[0]!;
       const wanted = [...DEMO_KEYS, { keyId: providerConfig.healthCheckKeyName, usages: ['ENCRYPT', 'DECRYPT'] as const }];
       for (const key of wanted) {
-        const limit = { deadline: Date.now() + 10_000 };
+        const limit = callContextWithin(10_000);
         if ((await locateKeys(kmip, limit, key.keyId)).length > 0) continue;
         await createKmipKey(kmip, limit, key.keyId, key.usages);
         createdKeys.push(key.keyId);

@@ -3,9 +3,8 @@
  * create (and activate) AES-256 keys, list them, and move them through their life cycle.
  * The proxy itself never calls these.
  */
-import type { KeyUsage } from '../../xks/key-provider-port.ts';
+import type { CallContext, KeyUsage } from '../../xks/key-provider-port.ts';
 import type { KmipServer } from './kmip-cluster.ts';
-import type { KmipDeadline } from './kmip-connection-pool.ts';
 import { AttributeName } from './kmip-constants.ts';
 import { maskFromUsages, stateName, usagesFromMask } from './kmip-key-info.ts';
 import {
@@ -31,7 +30,7 @@ export interface KmipKeySummary {
 }
 
 /** Unique ids of the symmetric keys named `name` (all symmetric keys when `name` is undefined). */
-export async function locateKeys(server: KmipServer, limit: KmipDeadline, name?: string): Promise<string[]> {
+export async function locateKeys(server: KmipServer, limit: CallContext, name?: string): Promise<string[]> {
   return parseLocate(await server.call(locateRequest(name), limit));
 }
 
@@ -42,7 +41,7 @@ export async function locateKeys(server: KmipServer, limit: KmipDeadline, name?:
  */
 export async function createKmipKey(
   server: KmipServer,
-  limit: KmipDeadline,
+  limit: CallContext,
   name: string,
   usages: readonly KeyUsage[],
   options: { activate?: boolean } = {},
@@ -56,7 +55,7 @@ export async function createKmipKey(
 }
 
 /** Every symmetric key with its names, algorithm, length, usages and state. */
-export async function listKmipKeys(server: KmipServer, limit: KmipDeadline): Promise<KmipKeySummary[]> {
+export async function listKmipKeys(server: KmipServer, limit: CallContext): Promise<KmipKeySummary[]> {
   const out: KmipKeySummary[] = [];
   for (const uid of await locateKeys(server, limit)) {
     const names = [
@@ -80,11 +79,11 @@ export async function listKmipKeys(server: KmipServer, limit: KmipDeadline): Pro
 }
 
 /** Revokes a key: Active -> Deactivated, or -> Compromised when `compromised`. */
-export async function revokeKmipKey(server: KmipServer, limit: KmipDeadline, uid: string, compromised = false): Promise<void> {
+export async function revokeKmipKey(server: KmipServer, limit: CallContext, uid: string, compromised = false): Promise<void> {
   await server.call(revokeRequest(uid, compromised), limit, false);
 }
 
 /** Destroys a key (it must not be Active). */
-export async function destroyKmipKey(server: KmipServer, limit: KmipDeadline, uid: string): Promise<void> {
+export async function destroyKmipKey(server: KmipServer, limit: CallContext, uid: string): Promise<void> {
   await server.call(destroyRequest(uid), limit, false);
 }

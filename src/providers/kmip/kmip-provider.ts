@@ -21,7 +21,6 @@ import {
 import type { ProviderDeps } from '../provider-deps.ts';
 import { isServerFailure, KmipCluster, KmipUnavailableError, type KmipServer } from './kmip-cluster.ts';
 import type { KmipProviderConfig } from './kmip-config.ts';
-import type { KmipDeadline } from './kmip-connection-pool.ts';
 import { Operation, ResultReason } from './kmip-constants.ts';
 import { KMIP2_REASON, xksErrorForResult, xksErrorForUnavailable } from './kmip-error-map.ts';
 import { keyInfoFromAttributes } from './kmip-key-info.ts';
@@ -90,10 +89,6 @@ export async function openKmipCluster(config: KmipProviderConfig, deps: Provider
  */
 export function createKmipProvider(config: KmipProviderConfig, deps: ProviderDeps): KmipKeyProvider {
   return new KmipKeyProvider(config, deps);
-}
-
-function limitOf(ctx: CallContext): KmipDeadline {
-  return { deadline: ctx.deadline, signal: ctx.signal };
 }
 
 /** KeyProvider over KMIP. */
@@ -193,9 +188,9 @@ export class KmipKeyProvider implements KeyProvider {
   }
 
   /** Runs work with failover and turns KMIP failures into the spec's errors. */
-  async #run<T>(ctx: CallContext, name: string, work: (server: KmipServer, limit: KmipDeadline) => Promise<T>): Promise<T> {
+  async #run<T>(ctx: CallContext, name: string, work: (server: KmipServer, limit: CallContext) => Promise<T>): Promise<T> {
     try {
-      return await this.#requireCluster().run(limitOf(ctx), work);
+      return await this.#requireCluster().run(ctx, work);
     } catch (e) {
       if (isXksError(e)) throw e;
       if (e instanceof KmipResultError) throw xksErrorForResult(e, name);
@@ -205,7 +200,7 @@ export class KmipKeyProvider implements KeyProvider {
   }
 
   /** The unique id of `name` on `server`: cached, else one Locate. */
-  async #resolve(server: KmipServer, name: string, limit: KmipDeadline): Promise<string> {
+  async #resolve(server: KmipServer, name: string, limit: CallContext): Promise<string> {
     const cached = this.#cache.uid(server.id, name);
     if (cached !== undefined) return cached;
     const uids = parseLocate(await server.call(locateRequest(name), limit));
@@ -220,7 +215,7 @@ export class KmipKeyProvider implements KeyProvider {
   }
 
   /** The key's attributes: cached briefly, else Get Attributes (re-locating once if the cached id went away). */
-  async #attributesOn(server: KmipServer, name: string, limit: KmipDeadline): Promise<{ uid: string; attributes: KmipKeyAttributes }> {
+  async #attributesOn(server: KmipServer, name: string, limit: CallContext): Promise<{ uid: string; attributes: KmipKeyAttributes }> {
     for (let attempt = 0; ; attempt++) {
       const uid = await this.#resolve(server, name, limit);
       const cached = this.#cache.attributesOf(server.id, uid);
@@ -244,7 +239,7 @@ export class KmipKeyProvider implements KeyProvider {
    * name now points at a different object (deleted and re-created), the operation runs
    * once more with the new id.
    */
-  async #withKey<T>(server: KmipServer, name: string, keyId: string, usage: KeyUsage, limit: KmipDeadline, operation: (uid: string) => Promise<T>): Promise<T> {
+  async #withKey<T>(server: KmipServer, name: string, keyId: string, usage: KeyUsage, limit: CallContext, operation: (uid: string) => Promise<T>): Promise<T> {
     const uid = await this.#resolve(server, name, limit);
     try {
       return await operation(uid);
@@ -270,10 +265,9 @@ export class KmipKeyProvider implements KeyProvider {
    * server cannot be reached, DEGRADED when it answers but the crypto check fails.
    */
   async #healthOf(server: KmipServer, ctx: CallContext): Promise<EkmHealth> {
-    const limit = limitOf(ctx);
     let model = this.#models.get(server.id) ?? 'KMIP server';
     try {
-      const info = parseQuery(await server.call(queryRequest(), limit));
+      const info = parseQuery(await server.call(queryRequest(), ctx));
       model = (info.vendorIdentification ?? model).slice(0, 64);
       this.#models.set(server.id, model);
       if (!info.operations.includes(Operation.Encrypt) || !info.operations.includes(Operation.Decrypt)) {
@@ -283,7 +277,7 @@ export class KmipKeyProvider implements KeyProvider {
       return { id: server.id, model, healthStatus: 'UNAVAILABLE', detail: `Query failed: ${(e as Error).message}` };
     }
     try {
-      await this.#canary(server, limit);
+      await this.#canary(server, ctx);
       return { id: server.id, model, healthStatus: 'ACTIVE' };
     } catch (e) {
       const status = isServerFailure(e) ? 'UNAVAILABLE' : 'DEGRADED';
@@ -293,7 +287,7 @@ export class KmipKeyProvider implements KeyProvider {
   }
 
   /** Encrypts and decrypts random bytes with the health-check key on one server. */
-  async #canary(server: KmipServer, limit: KmipDeadline): Promise<void> {
+  async #canary(server: KmipServer, limit: CallContext): Promise<void> {
     const keyId = this.#config.healthCheckKeyName;
     const name = this.#nameOf(keyId);
     const probe = new Uint8Array(randomBytes(32));

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
+import { callContextWithin } from '../../xks/call-context.ts';
 import type { CallContext, EkmHealth } from '../../xks/key-provider-port.ts';
 import { DeadlineQueue } from './pkcs11-deadline-queue.ts';
 import { checkPkcs11TokenHealth } from './pkcs11-token-health.ts';
@@ -155,8 +156,7 @@ export class Pkcs11Fleet {
       if (token.isUp) continue;
       now ||= Date.now();
       if (token.retryAt > now || this.probes.has(token)) continue;
-      const controller = new AbortController();
-      const probe = checkPkcs11TokenHealth(token, this.canaryLabel, { deadline: now + PROBE_BUDGET_MS, signal: controller.signal })
+      const probe = checkPkcs11TokenHealth(token, this.canaryLabel, callContextWithin(PROBE_BUDGET_MS))
         .catch(() => undefined)
         .finally(() => this.probes.delete(token));
       this.probes.set(token, probe);

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { signRequest } from '../../auth/sigv4-sign.ts';
+import type { CallContext } from '../../xks/key-provider-port.ts';
 import { UpstreamFault } from './upstream-fault.ts';
 
 /** TLS material for connections to an upstream (all optional: public CAs, no client certificate). */
@@ -32,14 +33,6 @@ export interface UpstreamClientOptions {
   maxResponseBytes: number;
   /** Signing clock (tests pass a fixed one). */
   now?: () => Date;
-}
-
-/** The time one attempt may take and the request's abort signal. */
-export interface AttemptContext {
-  /** Absolute deadline (epoch ms) of this attempt. */
-  deadline: number;
-  /** Aborted when the whole request is given up. */
-  signal: AbortSignal;
 }
 
 /** An HTTP answer from an upstream; `json` is undefined when the body is not JSON. */
@@ -94,7 +87,7 @@ export class UpstreamClient {
   }
 
   /** POSTs a JSON body to `path`, signed for the upstream; bounded by the attempt's deadline. */
-  async post(path: string, body: unknown, ctx: AttemptContext): Promise<UpstreamReply> {
+  async post(path: string, body: unknown, ctx: CallContext): Promise<UpstreamReply> {
     const remaining = ctx.deadline - Date.now();
     if (remaining <= 0 || ctx.signal.aborted) {
       throw new UpstreamFault(

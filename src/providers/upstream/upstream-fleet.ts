@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
 import type { CallContext } from '../../xks/key-provider-port.ts';
-import type { AttemptContext, UpstreamClient } from './upstream-client.ts';
+import { narrowCallContext } from '../../xks/call-context.ts';
+import type { UpstreamClient } from './upstream-client.ts';
 import { UpstreamFault } from './upstream-fault.ts';
 
 /** One upstream node and what we know of its recent failures. */
@@ -53,7 +54,7 @@ export class UpstreamFleet {
   }
 
   /** Runs `attempt` on one endpoint after another until one answers or the budget is gone. */
-  async call<T>(operation: string, ctx: CallContext, attempt: (endpoint: UpstreamEndpoint, actx: AttemptContext) => Promise<T>): Promise<T> {
+  async call<T>(operation: string, ctx: CallContext, attempt: (endpoint: UpstreamEndpoint, actx: CallContext) => Promise<T>): Promise<T> {
     const order = this.order();
     const faults: UpstreamFault[] = [];
     for (const [i, endpoint] of order.entries()) {
@@ -62,7 +63,7 @@ export class UpstreamFleet {
       // The last endpoint gets all the time left; earlier ones leave room for the next.
       const deadline = i === order.length - 1 ? ctx.deadline : Math.min(ctx.deadline, now + this.options.attemptTimeoutMs);
       try {
-        const result = await attempt(endpoint, { deadline, signal: ctx.signal });
+        const result = await attempt(endpoint, narrowCallContext(ctx, deadline));
         this.record(endpoint, true);
         if (faults.length > 0) this.options.logger.info({ operation, endpoint: endpoint.id, failedOver: faults.length }, 'upstream answered after failover');
         return result;

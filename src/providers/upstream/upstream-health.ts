@@ -25,7 +25,7 @@ export async function checkFleetHealth(fleet: UpstreamFleet, path: string, reque
   const answers = await Promise.all(
     fleet.endpoints.map(async (endpoint) => {
       try {
-        const reply = await endpoint.client.post(path, { requestMetadata }, { deadline: ctx.deadline, signal: ctx.signal });
+        const reply = await endpoint.client.post(path, { requestMetadata }, ctx);
         const health = healthReply(reply);
         fleet.record(endpoint, true);
         return {

@@ -15,6 +15,7 @@ import { ttlvItemSize } from '../../../../src/providers/kmip/ttlv-decode.ts';
 import { encodeTtlv } from '../../../../src/providers/kmip/ttlv-encode.ts';
 import { KmipProtocolError, textString } from '../../../../src/providers/kmip/ttlv-item.ts';
 import { createKmipPki } from '../../../../src/providers/kmip/pykmip-certificates.ts';
+import { callContextWithin } from '../../../../src/xks/call-context.ts';
 
 /** What the scripted server does with each complete request on a connection. */
 type Behaviour = (socket: tls.TLSSocket, request: Buffer, index: number) => void;
@@ -151,7 +152,7 @@ describe('KmipConnectionPool', () => {
     const { port, stats } = await scriptedServer((socket) => setTimeout(() => socket.write(RESPONSE), 30));
     const pool = new KmipConnectionPool(endpoint(port), material, { maxConnections: 2, idleTimeoutMs: 60_000, maxResponseBytes: 1 << 20 });
     try {
-      const results = await Promise.all(Array.from({ length: 7 }, () => pool.roundTrip(REQUEST, { deadline: soon(3_000) }, true)));
+      const results = await Promise.all(Array.from({ length: 7 }, () => pool.roundTrip(REQUEST, callContextWithin(3_000), true)));
       expect(results.every((r) => r.equals(RESPONSE))).toBe(true);
       expect(stats.maxOpen).toBe(2);
       expect(stats.accepted).toBe(2);
@@ -164,10 +165,10 @@ describe('KmipConnectionPool', () => {
     const { port } = await scriptedServer(() => {});
     const pool = new KmipConnectionPool(endpoint(port), material, { maxConnections: 1, idleTimeoutMs: 60_000, maxResponseBytes: 1 << 20 });
     try {
-      const busy = pool.roundTrip(REQUEST, { deadline: soon(500) }, true).catch((e) => e);
+      const busy = pool.roundTrip(REQUEST, callContextWithin(500), true).catch((e) => e);
       await new Promise((r) => setTimeout(r, 50));
       const started = Date.now();
-      await expect(pool.roundTrip(REQUEST, { deadline: Date.now() + 100 }, true)).rejects.toThrow(/no free KMIP connection/);
+      await expect(pool.roundTrip(REQUEST, callContextWithin(100), true)).rejects.toThrow(/no free KMIP connection/);
       expect(Date.now() - started).toBeLessThan(300);
       expect(await busy).toBeInstanceOf(KmipTimeoutError);
     } finally {
@@ -184,8 +185,8 @@ describe('KmipConnectionPool', () => {
     });
     const pool = new KmipConnectionPool(endpoint(port), material, { maxConnections: 2, idleTimeoutMs: 60_000, maxResponseBytes: 1 << 20 });
     try {
-      await pool.roundTrip(REQUEST, { deadline: soon() }, true);
-      expect((await pool.roundTrip(REQUEST, { deadline: soon() }, true)).equals(RESPONSE)).toBe(true);
+      await pool.roundTrip(REQUEST, callContextWithin(1_000), true);
+      expect((await pool.roundTrip(REQUEST, callContextWithin(1_000), true)).equals(RESPONSE)).toBe(true);
       expect(stats.accepted).toBe(2);
     } finally {
       pool.close();
@@ -199,8 +200,8 @@ describe('KmipConnectionPool', () => {
     });
     const pool = new KmipConnectionPool(endpoint(port), material, { maxConnections: 2, idleTimeoutMs: 60_000, maxResponseBytes: 1 << 20 });
     try {
-      await pool.roundTrip(REQUEST, { deadline: soon() }, false);
-      await expect(pool.roundTrip(REQUEST, { deadline: soon() }, false)).rejects.toThrow(KmipConnectionError);
+      await pool.roundTrip(REQUEST, callContextWithin(1_000), false);
+      await expect(pool.roundTrip(REQUEST, callContextWithin(1_000), false)).rejects.toThrow(KmipConnectionError);
       expect(stats.accepted).toBe(1);
     } finally {
       pool.close();
@@ -211,7 +212,7 @@ describe('KmipConnectionPool', () => {
     const { port, stats } = await scriptedServer((socket) => socket.write(RESPONSE));
     const pool = new KmipConnectionPool(endpoint(port), material, { maxConnections: 2, idleTimeoutMs: 100, maxResponseBytes: 1 << 20 });
     try {
-      await pool.roundTrip(REQUEST, { deadline: soon() }, true);
+      await pool.roundTrip(REQUEST, callContextWithin(1_000), true);
       expect(pool.size).toBe(1);
       await new Promise((r) => setTimeout(r, 250));
       expect(pool.size).toBe(0);

@@ -1,11 +1,12 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AttemptContext, UpstreamReply } from '../../../../src/providers/upstream/upstream-client.ts';
+import type { UpstreamReply } from '../../../../src/providers/upstream/upstream-client.ts';
+import type { CallContext } from '../../../../src/xks/key-provider-port.ts';
 import { UpstreamFault } from '../../../../src/providers/upstream/upstream-fault.ts';
 import { UpstreamFleet, type UpstreamEndpoint } from '../../../../src/providers/upstream/upstream-fleet.ts';
 import { XksError } from '../../../../src/xks/errors.ts';
 
-type Script = (actx: AttemptContext) => Promise<UpstreamReply>;
+type Script = (actx: CallContext) => Promise<UpstreamReply>;
 
 /** An endpoint whose answers are scripted; records the attempt deadlines it was given. */
 function endpoint(id: string, script: Script): UpstreamEndpoint & { deadlines: number[] } {
@@ -14,7 +15,7 @@ function endpoint(id: string, script: Script): UpstreamEndpoint & { deadlines: n
     id,
     deadlines,
     client: {
-      post: (_path: string, _body: unknown, actx: AttemptContext) => {
+      post: (_path: string, _body: unknown, actx: CallContext) => {
         deadlines.push(actx.deadline);
         return script(actx);
       },
