@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { GCM_IV_BYTES } from '../xks/gcm-sizes.ts';
 
 /** Bytes fetched from the OS RNG at a time: 341 IVs of 12 bytes. */
 const POOL_BYTES = 4096;
@@ -13,7 +14,7 @@ let offset = POOL_BYTES;
  * ~3 us, a copy from the block ~0.2 us. Cluster workers are separate processes (spawned,
  * not forked with this memory), so no two share a block.
  */
-export function randomIv(bytes = 12): Buffer {
+export function randomIv(bytes = GCM_IV_BYTES): Buffer {
   if (bytes > POOL_BYTES) throw new RangeError(`an IV of ${bytes} bytes is larger than the random pool`);
   if (offset + bytes > POOL_BYTES) {
     randomFillSync(pool);

@@ -14,6 +14,7 @@ import { computeCdiv } from './cdiv.ts';
 import { decodeCiphertextMetadata, encodeCiphertextMetadata } from './ciphertext-metadata.ts';
 import { isXksError, XksError } from './errors.ts';
 import { buildGcmAad, type AadConstruction } from './gcm-aad.ts';
+import { GCM_TAG_BYTES, isSpecIvLength } from './gcm-sizes.ts';
 import { HealthCache } from './health-cache.ts';
 import { healthResponse } from './health-response.ts';
 import type { DecryptResponse, EncryptResponse, HealthResponse, KeyMetadataResponse, KeyStore } from './key-store.ts';
@@ -124,7 +125,7 @@ export class LocalKeyStore implements KeyStore {
     const metadata = encodeCiphertextMetadata(info.currentVersion);
     const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
     const out = await this.provider.encrypt(key, req.plaintext, gcmAad, ctx);
-    if (out.tag.length !== 16 || (out.iv.length !== 12 && out.iv.length !== 16) || out.ciphertext.length !== req.plaintext.length) {
+    if (out.tag.length !== GCM_TAG_BYTES || !isSpecIvLength(out.iv.length) || out.ciphertext.length !== req.plaintext.length) {
       throw new XksError('InternalException', 'The key manager returned a malformed AES-GCM result.');
     }
     const response: EncryptResponse = {

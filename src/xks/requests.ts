@@ -1,4 +1,5 @@
 import { XksError } from './errors.ts';
+import { GCM_IV_LENGTHS, GCM_TAG_BYTES } from './gcm-sizes.ts';
 import { decodeBase64Field, optionalString, requireObject, requireString, type JsonObject } from './request-body.ts';
 
 /**
@@ -13,10 +14,6 @@ export const MAX_PLAINTEXT_BYTES = 4300;
 export const MAX_AAD_BYTES = 8192;
 /** Largest ciphertextMetadata, in bytes (spec: "MUST NOT exceed 20 bytes"). */
 export const MAX_CIPHERTEXT_METADATA_BYTES = 20;
-/** Allowed IV lengths (spec: 12 or 16 bytes). */
-export const IV_LENGTHS: readonly number[] = [12, 16];
-/** The only tag length (spec: 16 bytes). */
-export const TAG_LENGTH = 16;
 /** Longest ARN the spec requires us to accept (IAM's limit). */
 const MAX_ARN_LENGTH = 2048;
 
@@ -127,8 +124,8 @@ export function parseDecryptRequest(body: JsonObject): DecryptRequest {
   const requestMetadata = parseRequestMetadata(body, { principalRequired: true });
   const ciphertext = decodeBase64Field(requireString(body, 'ciphertext'), 'ciphertext', { max: MAX_PLAINTEXT_BYTES });
   requireAesGcm(body);
-  const iv = decodeBase64Field(requireString(body, 'initializationVector'), 'initializationVector', { oneOf: IV_LENGTHS });
-  const tag = decodeBase64Field(requireString(body, 'authenticationTag'), 'authenticationTag', { oneOf: [TAG_LENGTH] });
+  const iv = decodeBase64Field(requireString(body, 'initializationVector'), 'initializationVector', { oneOf: GCM_IV_LENGTHS });
+  const tag = decodeBase64Field(requireString(body, 'authenticationTag'), 'authenticationTag', { oneOf: [GCM_TAG_BYTES] });
   const aad = optionalAad(body);
   const md = optionalString(body, 'ciphertextMetadata');
   const ciphertextMetadata = md === undefined ? undefined : decodeBase64Field(md, 'ciphertextMetadata', { max: MAX_CIPHERTEXT_METADATA_BYTES });

@@ -14,6 +14,7 @@ import {
   RevocationReasonCode,
   Tag,
 } from './kmip-constants.ts';
+import { GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
 import type { KmipRequest } from './kmip-message.ts';
 import {
   byteString,
@@ -28,9 +29,6 @@ import {
   valueAs,
   type TtlvItem,
 } from './ttlv-item.ts';
-
-/** GCM tag length in bytes: the XKS spec's authenticationTag is always 16 bytes. */
-export const GCM_TAG_LENGTH = 16;
 
 function attribute(name: string, value: TtlvItem): TtlvItem {
   return struct(Tag.Attribute, [textString(Tag.AttributeName, name), value]);
@@ -119,7 +117,7 @@ function gcmParameters(): TtlvItem {
     enumeration(Tag.BlockCipherMode, BlockCipherMode.GCM),
     // PyKMIP takes the algorithm from here, not from the key's own attribute.
     enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
-    integer(Tag.TagLength, GCM_TAG_LENGTH),
+    integer(Tag.TagLength, GCM_TAG_BYTES),
   ]);
 }
 

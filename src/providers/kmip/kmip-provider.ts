@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
+import { GCM_IV_BYTES, GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
 import {
   keyVersionNotFound,
   type CallContext,
@@ -29,7 +30,6 @@ import { KMIP_1_4, KmipResultError } from './kmip-message.ts';
 import {
   decryptRequest,
   encryptRequest,
-  GCM_TAG_LENGTH,
   getAttributesRequest,
   KEY_ATTRIBUTE_NAMES,
   locateRequest,
@@ -42,9 +42,6 @@ import {
   type KmipKeyAttributes,
 } from './kmip-operations.ts';
 import { loadKmipTlsMaterial } from './kmip-tls-material.ts';
-
-/** IV length we generate: 96 bits, the GCM default (NIST SP 800-38D section 8.2). */
-const IV_LENGTH = 12;
 
 /** Reasons after which the provider re-reads the key to give the precise spec error. */
 const REFINE_REASONS: ReadonlySet<number> = new Set<number>([
@@ -128,15 +125,15 @@ export class KmipKeyProvider implements KeyProvider {
     this.#checkVersion(key, 'encrypt');
     const name = this.#nameOf(key.keyId);
     // A fresh IV from the OS RNG for every encryption; the server must use it as given.
-    const iv = new Uint8Array(randomBytes(IV_LENGTH));
+    const iv = new Uint8Array(randomBytes(GCM_IV_BYTES));
     return this.#run(ctx, name, (server, limit) =>
       this.#withKey(server, name, key.keyId, 'ENCRYPT', limit, async (uid) => {
         const out = parseEncrypt(await server.call(encryptRequest(uid, plaintext, iv, aad), limit));
         if (out.iv !== undefined && !Buffer.from(out.iv).equals(iv)) {
           throw new XksError('InternalException', 'The KMIP server did not use the IV the proxy sent.');
         }
-        if (out.tag === undefined || out.tag.length !== GCM_TAG_LENGTH) {
-          throw new XksError('InternalException', 'The KMIP server returned no 16-byte GCM tag; it must support KMIP 1.4 AEAD fields.');
+        if (out.tag === undefined || out.tag.length !== GCM_TAG_BYTES) {
+          throw new XksError('InternalException', `The KMIP server returned no ${GCM_TAG_BYTES}-byte GCM tag; it must support KMIP 1.4 AEAD fields.`);
         }
         if (out.ciphertext.length !== plaintext.length) {
           throw new XksError('InternalException', 'The KMIP server returned a ciphertext of the wrong length.');
@@ -148,8 +145,8 @@ export class KmipKeyProvider implements KeyProvider {
 
   async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
     this.#checkVersion(key, 'decrypt');
-    if (input.tag.length !== GCM_TAG_LENGTH) {
-      throw new XksError('InvalidCiphertextException', 'The authentication tag must be 16 bytes.');
+    if (input.tag.length !== GCM_TAG_BYTES) {
+      throw new XksError('InvalidCiphertextException', `The authentication tag must be ${GCM_TAG_BYTES} bytes.`);
     }
     const name = this.#nameOf(key.keyId);
     return this.#run(ctx, name, (server, limit) =>
@@ -292,7 +289,7 @@ export class KmipKeyProvider implements KeyProvider {
     const name = this.#nameOf(keyId);
     const probe = new Uint8Array(randomBytes(32));
     const aad = new TextEncoder().encode('xks-proxy health check');
-    const iv = new Uint8Array(randomBytes(IV_LENGTH));
+    const iv = new Uint8Array(randomBytes(GCM_IV_BYTES));
     const sealed = await this.#withKey(server, name, keyId, 'ENCRYPT', limit, async (uid) =>
       parseEncrypt(await server.call(encryptRequest(uid, probe, iv, aad), limit)),
     );

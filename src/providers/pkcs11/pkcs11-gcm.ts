@@ -1,10 +1,8 @@
 import type { GcmInput, GcmOutput } from '../../xks/key-provider-port.ts';
+import { GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Mechanism } from './pkcs11-api.ts';
 import { CKM } from './pkcs11-constants.ts';
 import { Pkcs11CallError } from './pkcs11-call-error.ts';
-
-/** GCM tag length: the spec's authenticationTag is 16 bytes. */
-export const GCM_TAG_BYTES = 16;
 
 /** A zero-length view into a one-byte buffer: its data pointer is never NULL. */
 const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);

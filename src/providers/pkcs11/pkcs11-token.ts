@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { isXksError, XksError } from '../../xks/errors.ts';
+import { GCM_IV_BYTES } from '../../xks/gcm-sizes.ts';
 import type { CallContext, PoolStats } from '../../xks/key-provider-port.ts';
 import { randomIv } from '../random-iv.ts';
 import type { Pkcs11Api, Pkcs11Handle, Pkcs11Loader } from './pkcs11-api.ts';
@@ -287,10 +288,10 @@ export class Pkcs11Token {
       case 'os':
         return randomIv();
       case 'token-rng':
-        return this.api().C_GenerateRandom(session, Buffer.alloc(12));
+        return this.api().C_GenerateRandom(session, Buffer.alloc(GCM_IV_BYTES));
       case 'token-generated':
         // The token writes its IV into this buffer during the operation (pIv is passed by reference).
-        return Buffer.alloc(12);
+        return Buffer.alloc(GCM_IV_BYTES);
     }
   }
 

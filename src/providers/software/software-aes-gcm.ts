@@ -1,7 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-
-/** GCM tag length the XKS spec uses (16 bytes). */
-export const GCM_TAG_BYTES = 16;
+import { GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
 
 /**
  * AES-256-GCM encryption with node:crypto (OpenSSL, AES-NI): measured ~12x faster than

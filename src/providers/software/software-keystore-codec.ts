@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { gcmDecrypt, gcmEncrypt, GCM_TAG_BYTES } from './software-aes-gcm.ts';
+import { GCM_IV_BYTES, GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
+import { gcmDecrypt, gcmEncrypt } from './software-aes-gcm.ts';
 import { decodeContents, encodeContents, type KeystoreContents } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
 import { checkValuesMatch, secretKindOf, type FileKeys, type KekHeader } from './software-keystore-kek.ts';
@@ -106,7 +107,7 @@ export function sealKeystoreFile(contents: KeystoreContents, kek: KekHeader, key
     kek,
     kcv: keys.checkValue.toString('base64'),
     cipher: 'aes-256-gcm',
-    iv: randomBytes(12).toString('base64'),
+    iv: randomBytes(GCM_IV_BYTES).toString('base64'),
   };
   const headerLine = JSON.stringify(header);
   const plain = encodeContents(contents);

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { XksError } from '../../xks/errors.ts';
+import { GCM_IV_BYTES, GCM_LONG_IV_BYTES, isSpecIvLength } from '../../xks/gcm-sizes.ts';
 import {
   keyVersionNotFound,
   type CallContext,
@@ -114,8 +115,8 @@ export class SoftwareKeyProvider implements KeyProvider {
     // The version comes from ciphertextMetadata; one we never issued means a foreign or
     // altered ciphertext, not a missing key.
     if (!version) throw keyVersionNotFound(ref, 'decrypt');
-    if (input.iv.length !== 12 && input.iv.length !== 16) {
-      throw new XksError('InvalidCiphertextException', 'IV must be 12 or 16 bytes');
+    if (!isSpecIvLength(input.iv.length)) {
+      throw new XksError('InvalidCiphertextException', `IV must be ${GCM_IV_BYTES} or ${GCM_LONG_IV_BYTES} bytes`);
     }
     const plaintext = gcmDecrypt(version.material.expose(), input.iv, input.ciphertext, input.tag, aad);
     if (plaintext === null) {

@@ -1,5 +1,6 @@
 import { computeCdiv } from '../../xks/cdiv.ts';
 import { XKS_ERROR_STATUS, XksError, type XksErrorName } from '../../xks/errors.ts';
+import { GCM_TAG_BYTES, isSpecIvLength } from '../../xks/gcm-sizes.ts';
 import type { DecryptResponse, EncryptResponse, KeyMetadataResponse } from '../../xks/key-store.ts';
 import type { DecryptRequest, EncryptRequest } from '../../xks/requests.ts';
 import type { EkmHealth, EkmHealthStatus, KeyUsage } from '../../xks/key-provider-port.ts';
@@ -86,8 +87,8 @@ export function encryptReply(reply: UpstreamReply, req: EncryptRequest): Encrypt
   const tag = base64Field(body, 'authenticationTag', what);
   const metadata = body.ciphertextMetadata === undefined ? undefined : base64Field(body, 'ciphertextMetadata', what);
   if (ciphertext.length !== req.plaintext.length) throw malformedAnswer(what, 'ciphertext length differs from plaintext length');
-  if (iv.length !== 12 && iv.length !== 16) throw malformedAnswer(what, `initializationVector is ${iv.length} bytes`);
-  if (tag.length !== 16) throw malformedAnswer(what, `authenticationTag is ${tag.length} bytes`);
+  if (!isSpecIvLength(iv.length)) throw malformedAnswer(what, `initializationVector is ${iv.length} bytes`);
+  if (tag.length !== GCM_TAG_BYTES) throw malformedAnswer(what, `authenticationTag is ${tag.length} bytes`);
   if (metadata !== undefined && metadata.length > 20) throw malformedAnswer(what, 'ciphertextMetadata is longer than 20 bytes');
   const response: EncryptResponse = {
     ciphertext: ciphertext.toString('base64'),

@@ -1,6 +1,7 @@
 import { gcmDecrypt, gcmEncrypt } from '../software-aes-gcm.ts';
 import { KeyMaterial } from '../key-material.ts';
 import { randomIv } from '../../random-iv.ts';
+import { GCM_IV_BYTES, GCM_TAG_BYTES } from '../../../xks/gcm-sizes.ts';
 
 /**
  * How a key lives in the database: AES-256-GCM under the store key (derived from the KEK
@@ -13,8 +14,6 @@ export interface SealedKey {
   /** ciphertext (32 bytes) || tag (16 bytes) */
   sealed: Buffer;
 }
-
-const TAG = 16;
 
 function keyAad(keyId: string, version: number): Buffer {
   return Buffer.from(`xks-proxy postgres key v1\0${keyId}\0${version}`, 'utf8');
@@ -29,8 +28,9 @@ function seal(storeKey: KeyMaterial, material: KeyMaterial, aad: Buffer): Sealed
 }
 
 function open(storeKey: KeyMaterial, row: SealedKey, aad: Buffer): KeyMaterial | null {
-  if (row.iv.length !== 12 || row.sealed.length !== 32 + TAG) return null;
-  const plain = gcmDecrypt(storeKey.expose(), row.iv, row.sealed.subarray(0, row.sealed.length - TAG), row.sealed.subarray(row.sealed.length - TAG), aad);
+  if (row.iv.length !== GCM_IV_BYTES || row.sealed.length !== 32 + GCM_TAG_BYTES) return null;
+  const tagAt = row.sealed.length - GCM_TAG_BYTES;
+  const plain = gcmDecrypt(storeKey.expose(), row.iv, row.sealed.subarray(0, tagAt), row.sealed.subarray(tagAt), aad);
   if (plain === null) return null;
   const material = new KeyMaterial(plain);
   plain.fill(0);
