@@ -4,6 +4,7 @@ import { isSecretRef, resolveSecretRef } from '../config-values/secret-ref.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import { credentialAgeDays } from '../ops/credential-age.ts';
 import { cliAction, configOption } from './cli-action.ts';
+import { tableLines } from './text-table.ts';
 
 /** One credential as `credentials list` shows it: never the secret, only where it comes from. */
 export interface CredentialListing {
@@ -70,14 +71,8 @@ export function credentialsListCommand(): Command {
             const age = r.ageDays === undefined ? '?' : `${r.ageDays}d`;
             table.push([r.prefix === '' ? '""' : r.prefix, r.accessKeyId, r.createdAt ?? '-', age, r.secretSource, r.secretStatus]);
           }
-          const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)));
-          for (const row of table)
-            process.stdout.write(
-              `${row
-                .map((cell, col) => cell.padEnd(widths[col]!))
-                .join('  ')
-                .trimEnd()}\n`,
-            );
+          // No trailing white space, even when the secret status (an error message) ends in some.
+          for (const line of tableLines(table)) process.stdout.write(`${line.trimEnd()}\n`);
           for (const r of tooOld) {
             process.stdout.write(
               `warning: ${r.accessKeyId} (${r.prefix}) ${r.ageDays === undefined ? 'has no createdAt' : `is ${r.ageDays} days old`}; rotate it\n`,

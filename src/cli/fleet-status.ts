@@ -2,6 +2,7 @@ import pg from 'pg';
 import { loadConfigFile } from '../config/load-config.ts';
 import { pgConnection } from '../providers/software/pg/pg-connection.ts';
 import { listFleet, type FleetMember } from '../providers/software/pg/pg-heartbeat.ts';
+import { tableLines } from './text-table.ts';
 
 /** The fleet of one PostgreSQL-backed key store, as `status --fleet` shows it. */
 export interface FleetReport {
@@ -74,10 +75,7 @@ export function formatFleet(reports: readonly FleetReport[]): string {
       ]),
     ];
     if (r.members.length === 0) out.push('(no proxy has sent a heartbeat)');
-    else {
-      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-      for (const row of rows) out.push(row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '));
-    }
+    else out.push(...tableLines(rows));
     out.push('');
   }
   return out.join('\n');

@@ -6,6 +6,7 @@ import { pkcs11AdminTargets, withPkcs11AdminSession, type Pkcs11NamedTarget } fr
 import { pkcs11ProviderConfigSchema } from '../providers/pkcs11/pkcs11-config.ts';
 import { generatePkcs11AesKey, listPkcs11SecretKeys, parsePkcs11KeyUsage, type Pkcs11KeyListing } from '../providers/pkcs11/pkcs11-key-admin.ts';
 import { cliAction, requireKeyId, defaultConfigPath } from './cli-action.ts';
+import { formatTable } from './text-table.ts';
 
 /** Default CKA_LABEL of the health canary (config healthKeyLabel). */
 const DEFAULT_CANARY_LABEL = 'xks-health-canary';
@@ -119,7 +120,7 @@ function usageText(k: Pkcs11KeyListing): string {
 /** Renders a token's secret keys as an aligned table. */
 export function formatHsmKeyTable(keys: readonly Pkcs11KeyListing[]): string {
   if (keys.length === 0) return '(no secret keys)\n';
-  const rows = [
+  return formatTable([
     ['LABEL', 'TYPE', 'USAGE', 'SENSITIVE', 'EXTRACTABLE', 'XKS'],
     ...keys.map((k) => [
       k.label === '' ? '(no label)' : k.label,
@@ -129,9 +130,7 @@ export function formatHsmKeyTable(keys: readonly Pkcs11KeyListing[]): string {
       k.extractable ? 'yes' : 'no',
       k.problem === undefined ? 'usable' : `unusable: ${k.problem}`,
     ]),
-  ];
-  const widths = (rows[0] as string[]).map((_, col) => Math.max(...rows.map((r) => (r[col] as string).length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] as number))).join('  ')).join('\n') + '\n';
+  ]);
 }
 
 function withTargetOptions(cmd: Command): Command {

@@ -17,6 +17,7 @@ import { pgStoreConfigSchema } from '../providers/software/pg/pg-store-config.ts
 import type { KeystoreSecret } from '../providers/software/software-keystore-kek.ts';
 import type { KeySummary } from '../providers/software/software-keystore.ts';
 import { cliAction, defaultConfigPath } from './cli-action.ts';
+import { formatTable } from './text-table.ts';
 
 /** Flags that say which keystore a `keys` command works on. */
 interface LocateOptions {
@@ -121,12 +122,10 @@ function showUsage(usages: readonly KeyUsage[]): string {
 /** Renders key summaries as an aligned text table. */
 export function formatKeyTable(keys: readonly KeySummary[]): string {
   if (keys.length === 0) return '(no keys)\n';
-  const rows = [
+  return formatTable([
     ['KEY ID', 'USAGE', 'STATE', 'VERSION', 'CREATED'],
     ...keys.map((k) => [k.keyId, showUsage(k.usages), k.enabled ? 'enabled' : 'disabled', String(k.currentVersion), k.createdAt]),
-  ];
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n') + '\n';
+  ]);
 }
 
 function describeKey(k: KeySummary): string {

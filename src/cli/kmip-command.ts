@@ -12,6 +12,7 @@ import { createKmipKey, listKmipKeys, type KmipKeySummary } from '../providers/k
 import { openKmipCluster } from '../providers/kmip/kmip-provider.ts';
 import { cliAction, requireKeyId, defaultConfigPath } from './cli-action.ts';
 import { parseUsage } from './keys-command.ts';
+import { formatTable } from './text-table.ts';
 
 /** Time allowed for one `kmip` command against the server. */
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -92,7 +93,7 @@ function showUsage(usages: readonly KeyUsage[]): string {
 export function formatKmipKeyTable(keys: readonly KmipKeySummary[], keyNamePrefix: string): string {
   if (keys.length === 0) return '(no keys)\n';
   const keyIdOf = (name: string | undefined) => (name !== undefined && name.startsWith(keyNamePrefix) ? name.slice(keyNamePrefix.length) : '-');
-  const rows = [
+  return formatTable([
     ['KEY ID', 'KMIP NAME', 'UNIQUE ID', 'USAGE', 'STATE', 'ALGORITHM'],
     ...keys.map((k) => [
       keyIdOf(k.names[0]),
@@ -102,9 +103,7 @@ export function formatKmipKeyTable(keys: readonly KmipKeySummary[], keyNamePrefi
       k.state,
       k.algorithm === 3 ? `AES-${k.length ?? '?'}` : `algorithm ${k.algorithm ?? '?'}`,
     ]),
-  ];
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n') + '\n';
+  ]);
 }
 
 function withTargetOptions(cmd: Command): Command {
