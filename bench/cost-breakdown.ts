@@ -19,7 +19,12 @@
  *
  * Run: npx tsx bench/cost-breakdown.ts [--rounds 3] [--seconds 8] [--warmup 3]
  *        [--connections 32] [--compare ../other-checkout] [--ceiling] [--concurrent]
- *        [--top 0] [--keep]
+ *        [--top 0] [--keep] [--alloc]
+ *
+ * `--alloc` measures bytes allocated per request instead of CPU: V8's sampling heap
+ * profiler (512-byte interval, objects later collected kept; bench/alloc-sampler.mjs) over
+ * the measured window, every sampled byte attributed to the first frame of ours (src/, or
+ * a package, or node's own module when nothing of ours is on the stack), self and inclusive.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -27,7 +32,7 @@ import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
@@ -45,6 +50,7 @@ const { values: args } = parseArgs({
     concurrent: { type: 'boolean', default: false },
     top: { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
+    alloc: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(args.rounds);
@@ -338,7 +344,7 @@ async function load(server: ServerProcess, workload: XksWorkload, onMeasureStart
 interface Subject {
   label: string;
   root: string;
-  spec(profileDir?: string): ServerSpec;
+  spec(profileDir?: string, allocFile?: string): ServerSpec;
   target(url: string): XksTarget;
 }
 
@@ -347,15 +353,19 @@ const dir = await mkdtemp(join(tmpdir(), 'xks-cost-'));
 const log = (line: string) => process.stderr.write(`[cost ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const profileArgs = (d: string | undefined) => (d === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', d, '--cpu-prof-interval', '500']);
 
+const allocArgs = (f: string | undefined) => (f === undefined ? [] : ['--import', pathToFileURL(join(REPO_DIR, 'bench/alloc-sampler.mjs')).href]);
+const allocEnv = (f: string | undefined) => (f === undefined ? {} : { XKS_ALLOC_PROFILE: f });
+
 function proxySubject(label: string, root: string, fixture: ProxyFixture): Subject {
   return {
     label,
     root,
-    spec: (profileDir) => ({
-      name: `${label.replace(/\W+/g, '-')}${profileDir === undefined ? '' : '-prof'}`,
+    spec: (profileDir, allocFile) => ({
+      name: `${label.replace(/\W+/g, '-')}${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
       script: join(root, 'dist/xks-proxy.mjs'),
-      nodeArgs: ['--enable-source-maps', ...profileArgs(profileDir)],
+      nodeArgs: ['--enable-source-maps', ...profileArgs(profileDir), ...allocArgs(allocFile)],
       args: ['serve', '--config', fixture.configPath, '--workers', '1'],
+      env: allocEnv(allocFile),
       logDir: dir,
       readyMsg: 'xks-proxy listening',
     }),
@@ -367,12 +377,12 @@ function ceilingSubject(): Subject {
   return {
     label: 'work-ceiling',
     root: REPO_DIR,
-    spec: (profileDir) => ({
-      name: `work-ceiling${profileDir === undefined ? '' : '-prof'}`,
+    spec: (profileDir, allocFile) => ({
+      name: `work-ceiling${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
       script: 'bench/servers/work-ceiling-server.ts',
-      nodeArgs: ['--import', 'tsx', ...profileArgs(profileDir)],
+      nodeArgs: ['--import', 'tsx', ...profileArgs(profileDir), ...allocArgs(allocFile)],
       args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, 'software'],
-      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret },
+      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...allocEnv(allocFile) },
       logDir: dir,
       readyMsg: 'bench server listening',
     }),
@@ -417,6 +427,85 @@ async function measureOnce(subject: Subject, round: number): Promise<RoundOut> {
   return { measured, attribution: attribute(profile, new FrameResolver(subject.root), window) };
 }
 
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+
+interface AllocOut {
+  requests: number;
+  total: number;
+  self: Map<string, number>;
+  inclusive: Map<string, number>;
+}
+
+function frameLabel(o: Origin): string | undefined {
+  if (o.kind === 'source') return `${o.file}:${o.fn || '(anonymous)'}`;
+  if (o.kind === 'package') return `${o.name}/${o.file}:${o.fn || '(anonymous)'}`;
+  if (o.kind === 'node') return `node:${o.module}:${o.fn || '(anonymous)'}`;
+  return undefined;
+}
+
+/** Allocated bytes by the first JS frame from the leaf upwards (self) and by every frame on the stack (inclusive). */
+function attributeAlloc(head: HeapNode, resolver: FrameResolver): Omit<AllocOut, 'requests'> {
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode, stack: string[]) => {
+    const label = frameLabel(resolver.origin(node.callFrame));
+    const here = label === undefined ? stack : [...stack, label];
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const leaf = here.at(-1) ?? `(V8) ${node.callFrame.functionName}`;
+      self.set(leaf, (self.get(leaf) ?? 0) + node.selfSize);
+      for (const f of new Set(here)) inclusive.set(f, (inclusive.get(f) ?? 0) + node.selfSize);
+    }
+    for (const c of node.children) walk(c, here);
+  };
+  walk(head, []);
+  return { total, self, inclusive };
+}
+
+/** One closed loop with the allocation sampler on during the measured part. */
+async function measureAlloc(subject: Subject, round: number): Promise<AllocOut> {
+  const file = join(dir, `alloc-${subject.label.replace(/\W+/g, '-')}-${round}.heapprofile`);
+  const server = await startServer(subject.spec(undefined, file));
+  let requests: number;
+  try {
+    const w = new XksWorkload(subject.target(server.url));
+    await w.prepare();
+    const m = await load(server, w, () => process.kill(server.pid, 'SIGUSR2'));
+    process.kill(server.pid, 'SIGUSR2');
+    requests = m.requests;
+    for (let i = 0; i < 200; i++) {
+      try {
+        JSON.parse(readFileSync(file, 'utf8'));
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head?: HeapNode; error?: string };
+  if (profile.head === undefined) throw new Error(`${subject.label}: no heap profile (${profile.error ?? 'empty'})`);
+  return { requests, ...attributeAlloc(profile.head, new FrameResolver(subject.root)) };
+}
+
+function printAlloc(subject: Subject, outs: AllocOut[], top: number): void {
+  const perReq = (pick: (o: AllocOut) => number) => median(outs.map((o) => pick(o) / o.requests));
+  console.log(`\n${subject.label}: ${(perReq((o) => o.total) / 1024).toFixed(1)} KB allocated per request (median of ${outs.length} rounds)`);
+  for (const kind of ['self', 'inclusive'] as const) {
+    const names = new Set(outs.flatMap((o) => [...o[kind].keys()]));
+    const rows = [...names].map((n) => [n, perReq((o) => o[kind].get(n) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    const shown = kind === 'inclusive' ? rows.filter(([n]) => n.startsWith('src/') || n.startsWith('bench/')) : rows;
+    console.log(`  ${kind} (bytes per request):`);
+    for (const [n, b] of shown.slice(0, top)) console.log(`    ${b.toFixed(0).padStart(7)}  ${n}`);
+  }
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -453,51 +542,65 @@ try {
   subjects.push(proxySubject(`proxy ${relative(resolve(REPO_DIR, '..'), REPO_DIR)}`, REPO_DIR, fixture));
   if (args.ceiling) subjects.push(ceilingSubject());
 
-  const results = new Map<Subject, RoundOut[]>(subjects.map((s) => [s, []]));
-  for (let round = 0; round < rounds; round++) {
-    // Alternate the order every round, so a drift in the machine's load favours no side.
-    const order = round % 2 === 0 ? subjects : [...subjects].reverse();
-    const report = (s: Subject, out: RoundOut) => {
-      log(
-        `  ${s.label}: ${Math.round(out.measured.rps)} req/s, ${out.measured.cpuUsPerReq.toFixed(1)} us CPU/req (main thread ${out.measured.mainUsPerReq.toFixed(1)}), ${out.attribution.busySamples} samples`,
-      );
-      results.get(s)!.push(out);
-    };
-    if (args.concurrent) {
-      // Every subject at the same time, each with its own load: on a machine shared with
-      // other jobs, both sides of a comparison then see the same moments.
-      log(`round ${round + 1}/${rounds}: ${subjects.map((s) => s.label).join(', ')} at once`);
-      const outs = await Promise.all(order.map((s) => measureOnce(s, round)));
-      order.forEach((s, i) => report(s, outs[i]!));
-    } else {
-      for (const s of order) {
-        log(`round ${round + 1}/${rounds}: ${s.label}`);
-        report(s, await measureOnce(s, round));
+  if (args.alloc) {
+    const allocs = new Map<Subject, AllocOut[]>(subjects.map((s) => [s, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
+        log(`round ${round + 1}/${rounds}: ${s.label} (allocation)`);
+        const out = await measureAlloc(s, round);
+        log(`  ${s.label}: ${(out.total / out.requests / 1024).toFixed(1)} KB per request over ${out.requests} requests`);
+        allocs.get(s)!.push(out);
       }
     }
+    for (const s of subjects) printAlloc(s, allocs.get(s)!, topN > 0 ? topN : 25);
   }
+  const results = new Map<Subject, RoundOut[]>(subjects.map((s) => [s, []]));
+  if (!args.alloc) {
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order every round, so a drift in the machine's load favours no side.
+      const order = round % 2 === 0 ? subjects : [...subjects].reverse();
+      const report = (s: Subject, out: RoundOut) => {
+        log(
+          `  ${s.label}: ${Math.round(out.measured.rps)} req/s, ${out.measured.cpuUsPerReq.toFixed(1)} us CPU/req (main thread ${out.measured.mainUsPerReq.toFixed(1)}), ${out.attribution.busySamples} samples`,
+        );
+        results.get(s)!.push(out);
+      };
+      if (args.concurrent) {
+        // Every subject at the same time, each with its own load: on a machine shared with
+        // other jobs, both sides of a comparison then see the same moments.
+        log(`round ${round + 1}/${rounds}: ${subjects.map((s) => s.label).join(', ')} at once`);
+        const outs = await Promise.all(order.map((s) => measureOnce(s, round)));
+        order.forEach((s, i) => report(s, outs[i]!));
+      } else {
+        for (const s of order) {
+          log(`round ${round + 1}/${rounds}: ${s.label}`);
+          report(s, await measureOnce(s, round));
+        }
+      }
+    }
 
-  const summaries = subjects.map((s) => ({ subject: s, ...summarise(results.get(s)!) }));
-  const header = ['us CPU per request', ...summaries.map((s) => s.subject.label)];
-  const body: string[][] = [];
-  for (const item of [...ITEMS, OTHER_THREADS]) body.push([item, ...summaries.map((s) => s.rows.get(item)!.toFixed(1))]);
-  body.push(['total (process, /proc)', ...summaries.map((s) => s.total.toFixed(1))]);
-  body.push(['req/s (closed loop, unprofiled)', ...summaries.map((s) => String(Math.round(s.rps)))]);
-  body.push(['errors', ...summaries.map((s) => String(s.errors))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  console.log(`\nCPU per request by item, medians of ${rounds} rounds (${measureS} s each, ${connections} connections, alternating order)\n`);
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of body) console.log(line(r));
-  if (topN > 0) {
-    for (const s of summaries) {
-      const last = results.get(s.subject)!.at(-1)!.attribution;
-      console.log(`\n${s.subject.label}: top functions by self samples (last round)`);
-      for (const item of ITEMS) {
-        const fns = [...(last.functions.get(item) ?? new Map<string, number>()).entries()].sort((a, b) => b[1] - a[1]).slice(0, topN);
-        if (fns.length === 0) continue;
-        console.log(`  ${item}: ${fns.map(([f, n]) => `${f} ${((n / last.busySamples) * 100).toFixed(1)}%`).join(', ')}`);
+    const summaries = subjects.map((s) => ({ subject: s, ...summarise(results.get(s)!) }));
+    const header = ['us CPU per request', ...summaries.map((s) => s.subject.label)];
+    const body: string[][] = [];
+    for (const item of [...ITEMS, OTHER_THREADS]) body.push([item, ...summaries.map((s) => s.rows.get(item)!.toFixed(1))]);
+    body.push(['total (process, /proc)', ...summaries.map((s) => s.total.toFixed(1))]);
+    body.push(['req/s (closed loop, unprofiled)', ...summaries.map((s) => String(Math.round(s.rps)))]);
+    body.push(['errors', ...summaries.map((s) => String(s.errors))]);
+    const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+    console.log(`\nCPU per request by item, medians of ${rounds} rounds (${measureS} s each, ${connections} connections, alternating order)\n`);
+    console.log(line(header));
+    console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+    for (const r of body) console.log(line(r));
+    if (topN > 0) {
+      for (const s of summaries) {
+        const last = results.get(s.subject)!.at(-1)!.attribution;
+        console.log(`\n${s.subject.label}: top functions by self samples (last round)`);
+        for (const item of ITEMS) {
+          const fns = [...(last.functions.get(item) ?? new Map<string, number>()).entries()].sort((a, b) => b[1] - a[1]).slice(0, topN);
+          if (fns.length === 0) continue;
+          console.log(`  ${item}: ${fns.map(([f, n]) => `${f} ${((n / last.busySamples) * 100).toFixed(1)}%`).join(', ')}`);
+        }
       }
     }
   }
