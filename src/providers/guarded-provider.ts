@@ -52,17 +52,48 @@ export class GuardedProvider implements KeyProvider {
     return this.initPromise;
   }
 
+  // An in-process provider, once initialised, is called directly (no closure, no async
+  // frame per call: allocation per request, docs/performance.md); `call` does the rest.
   describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
+    if (!this.inProcessNow()) return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
+    try {
+      checkTimeLeft('describe', ctx);
+      return this.inner.describe(keyId, ctx).then(undefined, this.unexpected.describe);
+    } catch (e) {
+      return this.unexpected.describe(e);
+    }
   }
 
   encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
+    if (!this.inProcessNow()) return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
+    try {
+      checkTimeLeft('encrypt', ctx);
+      return this.inner.encrypt(key, plaintext, aad, ctx).then(undefined, this.unexpected.encrypt);
+    } catch (e) {
+      return this.unexpected.encrypt(e);
+    }
   }
 
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
+    if (!this.inProcessNow()) return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
+    try {
+      checkTimeLeft('decrypt', ctx);
+      return this.inner.decrypt(key, input, aad, ctx).then(undefined, this.unexpected.decrypt);
+    } catch (e) {
+      return this.unexpected.decrypt(e);
+    }
   }
+
+  private inProcessNow(): boolean {
+    return this.ready && !this.closed && this.inner.callsStayInProcess === true;
+  }
+
+  /** Rejection handlers, one per operation, made once: an XksError passes, anything else is logged and becomes InternalException. */
+  private readonly unexpected = {
+    describe: (e: unknown): Promise<never> => Promise.reject(this.failure('describe', e)),
+    encrypt: (e: unknown): Promise<never> => Promise.reject(this.failure('encrypt', e)),
+    decrypt: (e: unknown): Promise<never> => Promise.reject(this.failure('decrypt', e)),
+  };
 
   /** The inner provider's instances, else one named after the provider kind. */
   fleetIdentity(): EkmIdentity[] {
@@ -113,11 +144,16 @@ export class GuardedProvider implements KeyProvider {
         return run();
       });
     } catch (e) {
-      if (isXksError(e)) throw e;
-      // Provider bugs and library errors: detail for the operator, nothing for the client.
-      this.logger.error({ provider: this.kind, operation, err: describeError(e) }, 'key provider failed unexpectedly');
-      throw new XksError('InternalException', `The ${this.kind} key manager failed during ${operation}.`);
+      throw this.failure(operation, e);
     }
+  }
+
+  /** The error a call fails with: an XksError as it is, anything else logged and made InternalException. */
+  private failure(operation: string, e: unknown): XksError {
+    if (isXksError(e)) return e;
+    // Provider bugs and library errors: detail for the operator, nothing for the client.
+    this.logger.error({ provider: this.kind, operation, err: describeError(e) }, 'key provider failed unexpectedly');
+    return new XksError('InternalException', `The ${this.kind} key manager failed during ${operation}.`);
   }
 }
 

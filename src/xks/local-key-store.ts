@@ -73,9 +73,46 @@ export class LocalKeyStore implements KeyStore {
     return { keySpec: 'AES_256', keyUsage: [...info.usages], keyStatus: info.enabled ? 'ENABLED' : 'DISABLED' };
   }
 
+  // Encrypt and Decrypt are one async function each (the key check inline, no helper
+  // awaited in between): every async layer is a promise and a suspended frame per request.
   async encrypt(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
     try {
-      const response = await this.encryptWith(keyId, req, ctx);
+      const info = checkUsable(keyId, 'ENCRYPT', await this.provider.describe(keyId, ctx));
+      if (req.wantsCdiv && !info.usages.includes('DECRYPT')) {
+        // A CDIV promises KMS that the ciphertext will decrypt (spec Appendix C), which needs
+        // a verification decrypt the key does not allow; the AWS test client expects this error.
+        throw new XksError(
+          'InvalidKeyUsageException',
+          `Key ${keyId} cannot return a ciphertextDataIntegrityValue: that needs a verification decrypt and the key does not allow DECRYPT.`,
+        );
+      }
+      const key = { keyId, version: info.currentVersion };
+      const metadata = encodeCiphertextMetadata(info.currentVersion);
+      const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
+      const out = await this.provider.encrypt(key, req.plaintext, gcmAad, ctx);
+      if (out.tag.length !== GCM_TAG_BYTES || !isSpecIvLength(out.iv.length) || out.ciphertext.length !== req.plaintext.length) {
+        throw new XksError('InternalException', 'The key manager returned a malformed AES-GCM result.');
+      }
+      const response: EncryptResponse = {
+        ciphertext: toBase64(out.ciphertext),
+        ciphertextMetadata: metadata.toString('base64'),
+        initializationVector: toBase64(out.iv),
+        authenticationTag: toBase64(out.tag),
+      };
+      if (req.wantsCdiv) {
+        // Spec Appendix C: compute the CDIV from the encrypt output first, then prove that
+        // output decrypts to the same plaintext before returning it.
+        response.ciphertextDataIntegrityValue = computeCdiv({
+          aad: req.aad,
+          ciphertextMetadata: metadata,
+          iv: out.iv,
+          ciphertext: out.ciphertext,
+          tag: out.tag,
+        });
+        if (!Buffer.from(await this.verifyDecrypt(key, out, gcmAad, ctx)).equals(req.plaintext)) {
+          throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
+        }
+      }
       this.health$.recordLiveSuccess();
       return response;
     } catch (e) {
@@ -85,9 +122,16 @@ export class LocalKeyStore implements KeyStore {
 
   async decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
     try {
-      const response = await this.decryptWith(keyId, req, ctx);
+      const info = checkUsable(keyId, 'DECRYPT', await this.provider.describe(keyId, ctx));
+      const origin = decodeCiphertextMetadata(req.ciphertextMetadata);
+      const version = origin?.keyVersion ?? info.currentVersion;
+      const construction = origin?.construction ?? this.options.foreignCiphertextAad;
+      const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
+      // A version the key does not have is the provider's InvalidCiphertextException
+      // (keyVersionNotFound in the port): every provider says it the same way.
+      const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
       this.health$.recordLiveSuccess();
-      return response;
+      return { plaintext: toBase64(plaintext) };
     } catch (e) {
       throw this.seen(e);
     }
@@ -109,52 +153,6 @@ export class LocalKeyStore implements KeyStore {
       this.health$.recordLiveFailure(`${e.errorName}: ${e.logDetail ?? e.message}`);
     }
     return e;
-  }
-
-  private async encryptWith(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
-    const info = await this.usableKey(keyId, 'ENCRYPT', ctx);
-    if (req.wantsCdiv && !info.usages.includes('DECRYPT')) {
-      // A CDIV promises KMS that the ciphertext will decrypt (spec Appendix C), which needs
-      // a verification decrypt the key does not allow; the AWS test client expects this error.
-      throw new XksError(
-        'InvalidKeyUsageException',
-        `Key ${keyId} cannot return a ciphertextDataIntegrityValue: that needs a verification decrypt and the key does not allow DECRYPT.`,
-      );
-    }
-    const key = { keyId, version: info.currentVersion };
-    const metadata = encodeCiphertextMetadata(info.currentVersion);
-    const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
-    const out = await this.provider.encrypt(key, req.plaintext, gcmAad, ctx);
-    if (out.tag.length !== GCM_TAG_BYTES || !isSpecIvLength(out.iv.length) || out.ciphertext.length !== req.plaintext.length) {
-      throw new XksError('InternalException', 'The key manager returned a malformed AES-GCM result.');
-    }
-    const response: EncryptResponse = {
-      ciphertext: toBase64(out.ciphertext),
-      ciphertextMetadata: metadata.toString('base64'),
-      initializationVector: toBase64(out.iv),
-      authenticationTag: toBase64(out.tag),
-    };
-    if (req.wantsCdiv) {
-      // Spec Appendix C: compute the CDIV from the encrypt output first, then prove that
-      // output decrypts to the same plaintext before returning it.
-      response.ciphertextDataIntegrityValue = computeCdiv({ aad: req.aad, ciphertextMetadata: metadata, iv: out.iv, ciphertext: out.ciphertext, tag: out.tag });
-      if (!Buffer.from(await this.verifyDecrypt(key, out, gcmAad, ctx)).equals(req.plaintext)) {
-        throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
-      }
-    }
-    return response;
-  }
-
-  private async decryptWith(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
-    const info = await this.usableKey(keyId, 'DECRYPT', ctx);
-    const origin = decodeCiphertextMetadata(req.ciphertextMetadata);
-    const version = origin?.keyVersion ?? info.currentVersion;
-    const construction = origin?.construction ?? this.options.foreignCiphertextAad;
-    const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
-    // A version the key does not have is the provider's InvalidCiphertextException
-    // (keyVersionNotFound in the port): every provider says it the same way.
-    const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
-    return { plaintext: toBase64(plaintext) };
   }
 
   /**
@@ -185,21 +183,20 @@ export class LocalKeyStore implements KeyStore {
     }
     return fleet;
   }
+}
 
-  /** Looks the key up and checks it is enabled and allows `usage` (spec error names). */
-  private async usableKey(keyId: string, usage: KeyUsage, ctx: CallContext): Promise<KeyInfo> {
-    const info = await this.provider.describe(keyId, ctx);
-    if (!info.enabled) {
-      throw new XksError('InvalidStateException', `Key ${keyId} is disabled in the external key manager; enable it there and retry.`);
-    }
-    if (!info.usages.includes(usage)) {
-      throw new XksError(
-        'InvalidKeyUsageException',
-        `Key ${keyId} does not allow ${usage} (its usages are [${info.usages.join(', ')}]); allow it in the key manager or use another key.`,
-      );
-    }
-    return info;
+/** Checks the key is enabled and allows `usage` (spec error names). */
+function checkUsable(keyId: string, usage: KeyUsage, info: KeyInfo): KeyInfo {
+  if (!info.enabled) {
+    throw new XksError('InvalidStateException', `Key ${keyId} is disabled in the external key manager; enable it there and retry.`);
   }
+  if (!info.usages.includes(usage)) {
+    throw new XksError(
+      'InvalidKeyUsageException',
+      `Key ${keyId} does not allow ${usage} (its usages are [${info.usages.join(', ')}]); allow it in the key manager or use another key.`,
+    );
+  }
+  return info;
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -86,13 +86,26 @@ export class SoftwareKeyProvider implements KeyProvider {
     if (state.state === 'empty') throw new KeystoreFileError('unreadable', this.#path, state.problem);
   }
 
-  async describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    const key = await this.#key(keyId, ctx);
-    return { keyId, usages: [...key.usages], enabled: key.enabled, currentVersion: key.versions.length };
+  // describe, encrypt and decrypt are not async functions: a key found in memory (every
+  // call but the first after a CLI change) is answered with a settled promise, without the
+  // async frames and awaits of #key (allocation per request, docs/performance.md).
+  describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
+    const key = this.#keyInMemory(keyId);
+    if (key !== undefined) return Promise.resolve(keyInfo(keyId, key));
+    return this.#key(keyId, ctx).then((k) => keyInfo(keyId, k));
   }
 
-  async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    const key = await this.#key(ref.keyId, ctx);
+  encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+    const key = this.#keyInMemory(ref.keyId);
+    if (key === undefined) return this.#key(ref.keyId, ctx).then((k) => this.#encryptWith(k, ref, plaintext, aad));
+    try {
+      return Promise.resolve(this.#encryptWith(key, ref, plaintext, aad));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #encryptWith(key: SoftwareKey, ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): GcmOutput {
     const version = key.versions[ref.version - 1];
     if (!version) throw keyVersionNotFound(ref, 'encrypt');
     // Spec: a fresh random 12-byte IV for every encryption. The material is used in this
@@ -102,7 +115,19 @@ export class SoftwareKeyProvider implements KeyProvider {
     return { iv, ciphertext, tag };
   }
 
-  async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+  decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    const key = this.#keyInMemory(ref.keyId);
+    const version = key?.versions[ref.version - 1];
+    if (version === undefined) return this.#decryptAfterLookup(ref, input, aad, ctx);
+    try {
+      return Promise.resolve(decryptWith(version.material.expose(), input, aad));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** Decrypt whose key or version is not (yet) in memory: may wait for a keystore check. */
+  async #decryptAfterLookup(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
     let key = await this.#key(ref.keyId, ctx);
     let version = key.versions[ref.version - 1];
     if (!version && ref.version > key.versions.length && ref.version <= key.versions.length + 16) {
@@ -115,14 +140,7 @@ export class SoftwareKeyProvider implements KeyProvider {
     // The version comes from ciphertextMetadata; one we never issued means a foreign or
     // altered ciphertext, not a missing key.
     if (!version) throw keyVersionNotFound(ref, 'decrypt');
-    if (!isSpecIvLength(input.iv.length)) {
-      throw new XksError('InvalidCiphertextException', `IV must be ${GCM_IV_BYTES} or ${GCM_LONG_IV_BYTES} bytes`);
-    }
-    const plaintext = gcmDecrypt(version.material.expose(), input.iv, input.ciphertext, input.tag, aad);
-    if (plaintext === null) {
-      throw new XksError('InvalidCiphertextException', 'ciphertext authentication failed: wrong ciphertext, tag, IV, AAD or metadata');
-    }
-    return plaintext;
+    return decryptWith(version.material.expose(), input, aad);
   }
 
   /** The keystore by name (health id: the source's, else the file name), whether or not it could be opened. */
@@ -198,6 +216,12 @@ export class SoftwareKeyProvider implements KeyProvider {
    * within its deadline. A miss while the file cannot be read is an outage, not "no such
    * key": KMS must not be told a key does not exist because a file is unreadable.
    */
+  /** The key when it is in memory and the keystore is open; undefined sends the call to #key. */
+  #keyInMemory(keyId: string): SoftwareKey | undefined {
+    if (this.#closed || this.#refresher === undefined) return undefined;
+    return this.#keySet.current()?.keys.get(keyId);
+  }
+
   async #key(keyId: string, ctx: CallContext): Promise<SoftwareKey> {
     let refresher: KeySetRefresher;
     try {
@@ -221,6 +245,21 @@ export class SoftwareKeyProvider implements KeyProvider {
       `Key ${keyId} does not exist in this key store; create it with \`xks-proxy keys create ${keyId}\` or check the externalKeyId in KMS.`,
     );
   }
+}
+
+function keyInfo(keyId: string, key: SoftwareKey): KeyInfo {
+  return { keyId, usages: [...key.usages], enabled: key.enabled, currentVersion: key.versions.length };
+}
+
+function decryptWith(material: Buffer, input: GcmInput, aad: Uint8Array): Uint8Array {
+  if (!isSpecIvLength(input.iv.length)) {
+    throw new XksError('InvalidCiphertextException', `IV must be ${GCM_IV_BYTES} or ${GCM_LONG_IV_BYTES} bytes`);
+  }
+  const plaintext = gcmDecrypt(material, input.iv, input.ciphertext, input.tag, aad);
+  if (plaintext === null) {
+    throw new XksError('InvalidCiphertextException', 'ciphertext authentication failed: wrong ciphertext, tag, IV, AAD or metadata');
+  }
+  return plaintext;
 }
 
 /** How long a call may wait for a keystore check: its deadline, less a little to answer in time. */
