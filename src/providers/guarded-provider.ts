@@ -52,10 +52,11 @@ export class GuardedProvider implements KeyProvider {
     return this.initPromise;
   }
 
-  // An in-process provider, once initialised, is called directly (no closure, no async
-  // frame per call: allocation per request, docs/performance.md); `call` does the rest.
+  // A provider that needs no deadline race (in process, or enforcing the deadline itself),
+  // once initialised, is called directly: no closure, no async frame per call (allocation
+  // per request, docs/performance.md); the same checks as `call`, which does the rest.
   describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    if (!this.inProcessNow()) return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
+    if (!this.directNow()) return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
     try {
       checkTimeLeft('describe', ctx);
       return this.inner.describe(keyId, ctx).then(undefined, this.unexpected.describe);
@@ -65,7 +66,7 @@ export class GuardedProvider implements KeyProvider {
   }
 
   encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    if (!this.inProcessNow()) return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
+    if (!this.directNow()) return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
     try {
       checkTimeLeft('encrypt', ctx);
       return this.inner.encrypt(key, plaintext, aad, ctx).then(undefined, this.unexpected.encrypt);
@@ -75,7 +76,7 @@ export class GuardedProvider implements KeyProvider {
   }
 
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    if (!this.inProcessNow()) return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
+    if (!this.directNow()) return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
     try {
       checkTimeLeft('decrypt', ctx);
       return this.inner.decrypt(key, input, aad, ctx).then(undefined, this.unexpected.decrypt);
@@ -84,8 +85,8 @@ export class GuardedProvider implements KeyProvider {
     }
   }
 
-  private inProcessNow(): boolean {
-    return this.ready && !this.closed && this.inner.callsStayInProcess === true;
+  private directNow(): boolean {
+    return this.ready && !this.closed && (this.inner.callsStayInProcess === true || this.inner.enforcesDeadline === true);
   }
 
   /** Rejection handlers, one per operation, made once: an XksError passes, anything else is logged and becomes InternalException. */
