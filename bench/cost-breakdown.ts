@@ -39,20 +39,45 @@ import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtur
 import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './server-process.ts';
 import { XksWorkload, type XksTarget } from './xks-workload.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    compare: { type: 'string' },
-    ceiling: { type: 'boolean', default: false },
-    concurrent: { type: 'boolean', default: false },
-    top: { type: 'string', default: '0' },
-    keep: { type: 'boolean', default: false },
-    alloc: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `npx tsx bench/cost-breakdown.ts [options]
+  --rounds N        rounds, each server measured once per round (default 3)
+  --seconds N       measured seconds per run (default 8); --warmup N seconds before it (default 3)
+  --connections N   closed-loop connections (default 32)
+  --ceiling         also measure the software work ceiling
+  --compare DIR     also measure another checkout (its bundle is built there), alternating
+  --concurrent      run the compared servers at the same time instead of one after another
+  --alloc           bytes allocated per request instead of CPU
+  --top N           also list the N heaviest functions
+  --keep            keep the temp dir (profiles, server logs)
+See docs/performance.md ("CPU per request, item by item").
+`;
+
+const OPTIONS = {
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '8' },
+  warmup: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '32' },
+  compare: { type: 'string' },
+  ceiling: { type: 'boolean', default: false },
+  concurrent: { type: 'boolean', default: false },
+  top: { type: 'string', default: '0' },
+  keep: { type: 'boolean', default: false },
+  alloc: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+const args = (() => {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (e) {
+    // A mistyped option is the user's error: say what is wrong, no stack trace.
+    process.stderr.write(`cost-breakdown: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const rounds = Number(args.rounds);
 const measureS = Number(args.seconds);
 const warmupS = Number(args.warmup);
