@@ -10,9 +10,9 @@ let offset = POOL_BYTES;
 /**
  * A fresh random IV from the OS CSPRNG (what the spec asks for: a random 96-bit IV per
  * encryption). The random bytes are fetched in 4 KiB blocks and each byte is handed out
- * once, as node:crypto's randomUUID does: one randomBytes(12) call per Encrypt cost
- * ~3 us, a copy from the block ~0.2 us. Cluster workers are separate processes (spawned,
- * not forked with this memory), so no two share a block.
+ * once, as node:crypto's randomUUID does: a copy from the block costs a small fraction of
+ * one randomBytes(12) call per Encrypt (docs/performance.md). Cluster workers are separate
+ * processes (spawned, not forked with this memory), so no two share a block.
  */
 export function randomIv(bytes = GCM_IV_BYTES): Buffer {
   if (bytes > POOL_BYTES) throw new RangeError(`an IV of ${bytes} bytes is larger than the random pool`);

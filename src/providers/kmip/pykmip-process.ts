@@ -2,8 +2,8 @@
  * Runs a local PyKMIP server (python3-pykmip 0.10) as a child process, for tests and the
  * KMIP demo. Measured quirks it works around: the server hangs when its port is taken (so
  * pick a free port first), it forks helper processes (so it runs in its own process group
- * and is stopped through that group), and it takes 2-12 s to exit on SIGTERM (so stop
- * escalates to SIGKILL after a short grace period).
+ * and is stopped through that group), and it takes seconds to exit on SIGTERM (so stop
+ * escalates to SIGKILL after a short grace period; timings in docs/kmip.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';

@@ -81,7 +81,7 @@ const MAX_RETRY_MS = 60_000;
 /**
  * True when the call still has time for another attempt. Only the deadline is read: the
  * call's signal fires at that same deadline, and reading it would make the request create
- * a timer (and, 250 ms later, a DOMException) that it never needs (~8% CPU in bench/).
+ * a timer (and, 250 ms later, a DOMException) that it never needs (docs/performance.md).
  */
 export function hasTimeLeft(ctx: CallContext): boolean {
   return timeLeftUntil(ctx.deadline);

@@ -2,8 +2,8 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { GCM_TAG_BYTES } from '../../xks/gcm-sizes.ts';
 
 /**
- * AES-256-GCM encryption with node:crypto (OpenSSL, AES-NI): measured ~12x faster than
- * @noble/ciphers here, see docs/software-keystore.md.
+ * AES-256-GCM encryption with node:crypto (OpenSSL, AES-NI): many times faster than
+ * @noble/ciphers (docs/software-keystore.md, "Which AES-GCM implementation").
  */
 export function gcmEncrypt(key: Buffer, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): { ciphertext: Buffer; tag: Buffer } {
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
