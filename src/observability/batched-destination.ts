@@ -36,17 +36,16 @@ export function flushAllLogDestinationsSync(): void {
 
 /**
  * A log destination that gathers lines for a few milliseconds (10 by default) and hands
- * them to the stream as one write. One asynchronous write per line meant a write on
+ * them to the stream as one write. One asynchronous write per line would mean a write on
  * libuv's thread pool and a wake-up of the event loop for every request: at KMS's
- * 1,800 req/s, requests arrive one per loop turn, and that cost about a third of the
- * proxy's CPU per request in bench/. A line is therefore up to 10 ms late in the log;
+ * 1,800 req/s, requests arrive one per loop turn, so that is paid per request
+ * (docs/performance.md). A line is therefore up to 10 ms late in the log;
  * lines still pending when the process exits are written synchronously, before the
  * stream's own exit flush runs.
  *
  * Lines are copied as UTF-8 into a byte buffer as they arrive, not kept as strings: a
- * batch of pending strings (and the stream's own string buffer) outlived young-generation
- * GCs and was promoted, ~150 KB per scavenge at 10k req/s; as bytes, ~6 KB
- * (docs/performance.md).
+ * batch of pending strings (and the stream's own string buffer) outlives young-generation
+ * GCs and is promoted, bytes are not (docs/performance.md).
  */
 export class BatchedLogDestination {
   readonly #out: LineStream;

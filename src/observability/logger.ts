@@ -14,7 +14,7 @@ export interface LoggerOptions {
  * Paths that must never reach a log even if some code puts them in a log object by
  * mistake (spec "Logging": no plaintext; no secrets or key material either). Top-level
  * and request-header paths only: the request log line is flat, and pino's `*.x` wildcard
- * paths cost ~20 us per line on the hot path (measured: server CPU per request -21%).
+ * paths are costly on the hot path (docs/performance.md).
  * The first line of defence is that such values are never put into log objects at all.
  */
 const REDACTED_PATHS = [
@@ -66,7 +66,8 @@ let cachedSecondPrefix = '';
 
 /**
  * pino's `"time"` field as ISO 8601 UTC with milliseconds, like pino.stdTimeFunctions.isoTime,
- * but formatting the date only once per second: Date#toISOString cost ~3 us per line.
+ * but formatting the date only once per second: Date#toISOString per line is costly on the
+ * hot path (docs/performance.md).
  */
 export function isoTime(): string {
   const now = Date.now();

@@ -8,8 +8,8 @@ type PinoInternals = Record<symbol, unknown>;
 /**
  * A writer for the proxy's one-line-per-request log, giving exactly the line the logger
  * would write (its level label, time function, bindings and message key, in pino's order)
- * but with a single JSON.stringify of the fields instead of pino's per-field serializer:
- * measured in bench/ at about half of pino's cost, ~15 us of CPU per request.
+ * but with a single JSON.stringify of the fields instead of pino's per-field serializer,
+ * which costs more per request (docs/performance.md).
  *
  * Only for objects whose fields need no redaction, serializers or mixins: the request
  * event has a fixed, secret-free shape (see RequestLog in src/xks/request-event.ts). Falls back

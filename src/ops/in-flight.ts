@@ -72,7 +72,8 @@ export interface FetchApp {
  * HTTP/1.1 response carries `Connection: close`, so a keep-alive client (an NLB target
  * connection) moves to another proxy instead of sending its next request here. HTTP/2
  * forbids that header; its sessions end when the listener closes. A plain function
- * around `app.fetch`, not a second Hono app: routing every request twice cost ~3% CPU.
+ * around `app.fetch`, not a second Hono app that would route every request a second time
+ * (docs/performance.md).
  */
 export function trackInFlight(app: FetchApp, inFlight: InFlightRequests): FetchApp {
   return {

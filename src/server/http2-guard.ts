@@ -11,8 +11,8 @@ const RESET_FLOOD_THRESHOLD = 100;
  * destroyed. nghttp2 closes streams with PROTOCOL_ERROR for malformed requests, and
  * every stream with it once it has ended a session for abuse (a rapid-reset flood,
  * CVE-2023-44487). After such a GOAWAY Node stops reading the socket, so the session
- * never notices its client is gone: the connection (and its file descriptor) stayed open
- * for good. Destroying it here releases it.
+ * never notices its client is gone: the connection (and its file descriptor) would stay
+ * open for good. Destroying it here releases it.
  */
 const PROTOCOL_ERRORS_BEFORE_DESTROY = 10;
 /** Once an idle session was asked to close (GOAWAY), how long it may take before it is destroyed. */

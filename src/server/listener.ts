@@ -116,7 +116,7 @@ export async function startListener(
 /**
  * HTTP/1.1 timeouts (also for the HTTP/1.1 fallback of the HTTP/2 server, which reads the
  * same properties). Node's defaults let a silent connection live 60-90 s (headersTimeout
- * 60 s, checked every 30 s): thousands of them exhausted the file descriptors. KMS sends
+ * 60 s, checked every 30 s): thousands of them exhaust the file descriptors. KMS sends
  * a whole request in milliseconds, so seconds are generous. Node checks these every
  * `connectionsCheckingInterval`, so that is set to a second to enforce them on time.
  */

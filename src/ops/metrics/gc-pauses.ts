@@ -10,8 +10,8 @@ const GC_KIND_NAMES = new Map<number, string>([
 
 /**
  * Reports every garbage-collection pause of this process (perf_hooks "gc" entries). A
- * pause stops every request in flight: young-generation pauses growing from ~0.5 to
- * ~2 ms were what set the proxy's p99 at KMS's 1,800 req/s (docs/performance.md).
+ * pause stops every request in flight, so young-generation pauses of a millisecond or
+ * more set the proxy's p99 at KMS's 1,800 req/s (docs/performance.md).
  */
 export class GcPauseMonitor {
   readonly #observer: PerformanceObserver;
