@@ -101,7 +101,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     rounds: values.rounds === undefined ? (quick ? 2 : 4) : positive(values.rounds, 'rounds'),
     openS: quick ? 10 : 30,
     // Quick mode warms up as long as the full one: a proxy started for `--only fixed-rate`
-    // is cold, and 1 s left its p99 at the rate swinging between 2.4 and 15 ms.
+    // is cold, and a shorter warm-up measures it still compiling its hot paths
+    // (docs/performance.md, "A cold proxy in quick runs").
     openWarmupS: 3,
     ceilingS: quick ? 3 : 8,
     connections: positive(values.connections, 'connections'),

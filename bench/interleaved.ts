@@ -1,10 +1,9 @@
 /**
  * Closed-loop runs of several targets in interleaved rounds, so that the two sides of a
  * ratio see the same moments of a shared machine. Measured one after the other, a target
- * and its ceiling were 20 s or more apart, and the machine's load moves on that scale:
- * software_rps_ratio came out between 0.23 and 0.36 in one afternoon, mostly because the
- * baseline alone ran between 30k and 44k req/s. Rounds alternate their order (A B C,
- * C B A, ...), so a steady drift in load favours no target.
+ * and its ceiling are 20 s or more apart, and a shared machine's load moves on that scale
+ * (how much: docs/performance.md, "Interleaved rounds"). Rounds alternate their order
+ * (A B C, C B A, ...), so a steady drift in load favours no target.
  */
 
 /** One round's numbers, from autocannon or from a ceiling process. */

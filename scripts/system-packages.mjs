@@ -64,7 +64,8 @@ export function parsePackageList(text) {
 }
 
 /**
- * Runs every probe (in parallel: python imports take ~50 ms each) and returns the packages whose probe failed.
+ * Runs every probe (in parallel: a python import probe takes a noticeable time,
+ * docs/toolchain.md) and returns the packages whose probe failed.
  * @param {SystemPackage[]} packages
  * @returns {Promise<SystemPackage[]>}
  */
