@@ -1,10 +1,10 @@
 /**
  * Deadlines of the calls in flight on one token (or fleet), watched with one Node timer
- * for all of them instead of a setTimeout per call. Each token call used to arm its own
- * timer (and Promise.race against it): at thousands of calls per second that was a timer
- * list per distinct millisecond duration created and destroyed in Node's timer heap for
- * every call, although nearly every call ends long before its deadline
- * (docs/performance.md "What changed for speed").
+ * for all of them instead of a setTimeout per call. A timer per token call (and a
+ * Promise.race against it) would, at thousands of calls per second, create and destroy a
+ * timer list per distinct millisecond duration in Node's timer heap for every call,
+ * although nearly every call ends long before its deadline (docs/performance.md "What
+ * changed for speed").
  *
  * Entries form a doubly linked list sorted by deadline: calls arrive in deadline order, so
  * an insert nearly always goes at the tail, and an entry is unlinked in O(1) when its call
