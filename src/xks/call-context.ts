@@ -12,7 +12,7 @@ import type { CallContext } from './key-provider-port.ts';
  * with it. A narrowed context hands out its parent's signal (the request's, which fires at
  * the later, request deadline) without reading it before it is asked for. A class, not an
  * object literal with a getter: on Node 20 such a literal is a dictionary-mode object, and
- * at 1,800 req/s those outlived young-generation GCs (docs/performance.md).
+ * at 1,800 req/s those outlive young-generation GCs (docs/performance.md).
  */
 class CallLimit implements CallContext {
   readonly deadline: number;
