@@ -50,17 +50,19 @@ export function isServerFailure(e: unknown): boolean {
 
 /** One server of the cluster: its pool and its up/down mark. */
 export class KmipServer {
-  private downUntil = 0;
+  #downUntil = 0;
   /** True from a failure until the server completes a call: its failure is logged once per outage. */
-  private failing = false;
-  private readonly pool: KmipConnectionPool;
+  #failing = false;
+  readonly #pool: KmipConnectionPool;
+  readonly #options: KmipClusterOptions;
 
   constructor(
     readonly endpoint: KmipServerEndpoint,
     material: KmipTlsMaterial,
-    private readonly options: KmipClusterOptions,
+    options: KmipClusterOptions,
   ) {
-    this.pool = new KmipConnectionPool(endpoint, material, options.pool);
+    this.#options = options;
+    this.#pool = new KmipConnectionPool(endpoint, material, options.pool);
   }
 
   /** The server id. */
@@ -70,12 +72,12 @@ export class KmipServer {
 
   /** True while the server is in its back-off after a failure. */
   get markedDown(): boolean {
-    return Date.now() < this.downUntil;
+    return Date.now() < this.#downUntil;
   }
 
   /** When the back-off ends (epoch ms; 0 when the server is up). */
   get downUntilMs(): number {
-    return this.downUntil;
+    return this.#downUntil;
   }
 
   /**
@@ -85,10 +87,10 @@ export class KmipServer {
    */
   async call(request: KmipRequest, limit: CallContext, mayRepeat = true): Promise<TtlvItem> {
     const batchItemId = randomBytes(8);
-    const bytes = encodeRequestMessage(this.options.protocolVersion, request, batchItemId);
+    const bytes = encodeRequestMessage(this.#options.protocolVersion, request, batchItemId);
     let response: Buffer;
     try {
-      response = await this.pool.roundTrip(bytes, limit, mayRepeat);
+      response = await this.#pool.roundTrip(bytes, limit, mayRepeat);
     } catch (e) {
       if (isServerFailure(e)) this.markDown();
       throw e;
@@ -100,32 +102,32 @@ export class KmipServer {
       if (isServerFailure(e)) this.markDown();
       throw e;
     }
-    this.downUntil = 0;
+    this.#downUntil = 0;
     return payload;
   }
 
   /** Starts this server's back-off. */
   markDown(): void {
-    this.downUntil = Date.now() + this.options.downBackoffMs;
+    this.#downUntil = Date.now() + this.#options.downBackoffMs;
   }
 
   /** Records a failure; true only for the first one since the server last completed a call. */
   startOutage(): boolean {
-    if (this.failing) return false;
-    this.failing = true;
+    if (this.#failing) return false;
+    this.#failing = true;
     return true;
   }
 
   /** Records a completed unit of work; true when it ends an outage. */
   endOutage(): boolean {
-    if (!this.failing) return false;
-    this.failing = false;
+    if (!this.#failing) return false;
+    this.#failing = false;
     return true;
   }
 
   /** Closes the server's connections. */
   close(): void {
-    this.pool.close();
+    this.#pool.close();
   }
 }
 
@@ -139,13 +141,12 @@ function reasonOf(e: unknown): string {
 /** The servers of one KMIP provider, with failover. */
 export class KmipCluster {
   readonly servers: readonly KmipServer[];
+  readonly #options: KmipClusterOptions;
+  readonly #logger: Logger;
 
-  constructor(
-    endpoints: readonly KmipServerEndpoint[],
-    material: KmipTlsMaterial,
-    private readonly options: KmipClusterOptions,
-    private readonly logger: Logger,
-  ) {
+  constructor(endpoints: readonly KmipServerEndpoint[], material: KmipTlsMaterial, options: KmipClusterOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
     this.servers = endpoints.map((e) => new KmipServer(e, material, options));
   }
 
@@ -167,15 +168,15 @@ export class KmipCluster {
         break;
       }
       const last = index === order.length - 1;
-      const deadline = last ? limit.deadline : Math.min(limit.deadline, now + this.options.attemptTimeoutMs);
+      const deadline = last ? limit.deadline : Math.min(limit.deadline, now + this.#options.attemptTimeoutMs);
       try {
         const result = await work(server, narrowCallContext(limit, deadline));
-        if (server.endOutage()) this.logger.info({ kmipServer: server.id }, 'KMIP server answers again');
+        if (server.endOutage()) this.#logger.info({ kmipServer: server.id }, 'KMIP server answers again');
         return result;
       } catch (e) {
         if (!isServerFailure(e)) {
           // A KMIP result error is an answer: the server is reachable.
-          if (server.endOutage()) this.logger.info({ kmipServer: server.id }, 'KMIP server answers again');
+          if (server.endOutage()) this.#logger.info({ kmipServer: server.id }, 'KMIP server answers again');
           throw e;
         }
         server.markDown();
@@ -185,7 +186,7 @@ export class KmipCluster {
         // otherwise write a line for every call. "Next one" only when there is one.
         if (server.startOutage()) {
           const next = last ? 'no other KMIP server to try' : 'trying the next one';
-          this.logger.warn(
+          this.#logger.warn(
             { kmipServer: server.id, err: { message: (e as Error).message } },
             `KMIP server failed; ${next} (logged once until it answers again)`,
           );

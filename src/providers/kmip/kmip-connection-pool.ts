@@ -25,21 +25,26 @@ interface Waiter {
 
 /** Connections to one server. */
 export class KmipConnectionPool {
-  private readonly idle: Idle[] = [];
-  private readonly waiters: Waiter[] = [];
+  readonly #idle: Idle[] = [];
+  readonly #waiters: Waiter[] = [];
   /** Connections open or opening, busy or idle. */
-  private count = 0;
-  private closed = false;
+  #count = 0;
+  #closed = false;
+  readonly #material: KmipTlsMaterial;
+  readonly #options: KmipPoolOptions;
 
   constructor(
     readonly endpoint: KmipEndpoint,
-    private readonly material: KmipTlsMaterial,
-    private readonly options: KmipPoolOptions,
-  ) {}
+    material: KmipTlsMaterial,
+    options: KmipPoolOptions,
+  ) {
+    this.#material = material;
+    this.#options = options;
+  }
 
   /** Open connections (busy, idle or connecting). */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /**
@@ -50,89 +55,89 @@ export class KmipConnectionPool {
    */
   async roundTrip(request: Uint8Array, limit: CallContext, mayRepeat: boolean): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
-      const { connection, reused } = await this.acquire(limit);
+      const { connection, reused } = await this.#acquire(limit);
       try {
         const response = await connection.roundTrip(request, limit.deadline, limit.signal);
-        this.release(connection);
+        this.#release(connection);
         return response;
       } catch (e) {
         connection.destroy();
-        this.release(connection);
+        this.#release(connection);
         const stale = reused && e instanceof KmipConnectionError;
-        if (!(stale && mayRepeat && attempt < this.options.maxConnections && Date.now() < limit.deadline)) throw e;
+        if (!(stale && mayRepeat && attempt < this.#options.maxConnections && Date.now() < limit.deadline)) throw e;
       }
     }
   }
 
   /** Closes every connection; waiting callers fail. */
   close(): void {
-    this.closed = true;
-    for (const { connection, timer } of this.idle.splice(0)) {
+    this.#closed = true;
+    for (const { connection, timer } of this.#idle.splice(0)) {
       clearTimeout(timer);
       connection.destroy();
     }
-    for (const waiter of this.waiters.splice(0)) waiter.wake();
+    for (const waiter of this.#waiters.splice(0)) waiter.wake();
   }
 
-  private async acquire(limit: CallContext): Promise<{ connection: KmipConnection; reused: boolean }> {
+  async #acquire(limit: CallContext): Promise<{ connection: KmipConnection; reused: boolean }> {
     for (;;) {
-      if (this.closed) throw new KmipConnectionError('the KMIP connection pool is closed', 'KMIP_POOL_CLOSED');
+      if (this.#closed) throw new KmipConnectionError('the KMIP connection pool is closed', 'KMIP_POOL_CLOSED');
       // Most recently used first: the least likely to have been closed by the server.
-      const idle = this.idle.pop();
+      const idle = this.#idle.pop();
       if (idle !== undefined) {
         clearTimeout(idle.timer);
         if (idle.connection.alive) return { connection: idle.connection, reused: true };
         continue;
       }
-      if (this.count < this.options.maxConnections) return { connection: await this.connect(limit), reused: false };
-      await this.waitForSlot(limit);
+      if (this.#count < this.#options.maxConnections) return { connection: await this.#connect(limit), reused: false };
+      await this.#waitForSlot(limit);
     }
   }
 
-  private async connect(limit: CallContext): Promise<KmipConnection> {
-    this.count++;
+  async #connect(limit: CallContext): Promise<KmipConnection> {
+    this.#count++;
     let connection: KmipConnection;
     try {
-      connection = await KmipConnection.open(this.endpoint, this.material, limit.deadline, limit.signal, this.options.maxResponseBytes);
+      connection = await KmipConnection.open(this.endpoint, this.#material, limit.deadline, limit.signal, this.#options.maxResponseBytes);
     } catch (e) {
-      this.count--;
-      this.wakeOne();
+      this.#count--;
+      this.#wakeOne();
       throw e;
     }
     connection.onClose(() => {
-      this.count--;
-      this.removeIdle(connection);
-      this.wakeOne();
+      this.#count--;
+      this.#removeIdle(connection);
+      this.#wakeOne();
     });
-    if (this.closed) connection.destroy();
+    if (this.#closed) connection.destroy();
     return connection;
   }
 
-  private release(connection: KmipConnection): void {
-    if (!connection.alive || this.closed) {
+  #release(connection: KmipConnection): void {
+    if (!connection.alive || this.#closed) {
       connection.destroy();
       return;
     }
-    const timer = setTimeout(() => connection.destroy(), this.options.idleTimeoutMs);
+    const timer = setTimeout(() => connection.destroy(), this.#options.idleTimeoutMs);
     // An idle connection must not keep the process alive.
     timer.unref();
-    this.idle.push({ connection, timer });
-    this.wakeOne();
+    this.#idle.push({ connection, timer });
+    this.#wakeOne();
   }
 
-  private removeIdle(connection: KmipConnection): void {
-    const at = this.idle.findIndex((i) => i.connection === connection);
+  #removeIdle(connection: KmipConnection): void {
+    const at = this.#idle.findIndex((i) => i.connection === connection);
     if (at >= 0) {
-      const [removed] = this.idle.splice(at, 1);
+      const [removed] = this.#idle.splice(at, 1);
       if (removed !== undefined) clearTimeout(removed.timer);
     }
   }
 
-  private wakeOne(): void {
-    this.waiters.shift()?.wake();
+  #wakeOne(): void {
+    this.#waiters.shift()?.wake();
   }
 
-  private waitForSlot(limit: CallContext): Promise<void> {
+  #waitForSlot(limit: CallContext): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         wake: () => {
@@ -142,8 +147,8 @@ export class KmipConnectionPool {
       };
       const expire = (why: string): void => {
         cleanup();
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
         reject(new KmipTimeoutError(`no free KMIP connection to ${this.endpoint.host}:${this.endpoint.port}: ${why}`));
       };
       const timer = setTimeout(() => expire('deadline passed'), Math.max(0, limit.deadline - Date.now()));
@@ -153,7 +158,7 @@ export class KmipConnectionPool {
         clearTimeout(timer);
         limit.signal.removeEventListener('abort', onAbort);
       };
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 }

@@ -72,22 +72,23 @@ function watchDeadline(deadline: number, signal: AbortSignal | undefined, onExpi
 
 /** A TLS connection to one KMIP server. */
 export class KmipConnection {
-  private readonly chunks: Buffer[] = [];
-  private buffered = 0;
-  private expected: number | undefined;
-  private pending: Pending | undefined;
-  private closed = false;
-  private readonly closeListeners: Array<() => void> = [];
+  readonly #chunks: Buffer[] = [];
+  #buffered = 0;
+  #expected: number | undefined;
+  #pending: Pending | undefined;
+  #closed = false;
+  readonly #closeListeners: Array<() => void> = [];
   /** Number of completed round trips; a used connection may have gone stale while idle. */
   roundTrips = 0;
+  readonly #socket: tls.TLSSocket;
+  readonly #maxResponseBytes: number;
 
-  private constructor(
-    private readonly socket: tls.TLSSocket,
-    private readonly maxResponseBytes: number,
-  ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e: Error) => this.fail(new KmipConnectionError(`connection error: ${e.message}`, errorCode(e), { cause: e })));
-    socket.on('close', () => this.fail(new KmipConnectionError('connection closed by the server', 'KMIP_CONNECTION_CLOSED')));
+  private constructor(socket: tls.TLSSocket, maxResponseBytes: number) {
+    this.#socket = socket;
+    this.#maxResponseBytes = maxResponseBytes;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (e: Error) => this.#fail(new KmipConnectionError(`connection error: ${e.message}`, errorCode(e), { cause: e })));
+    socket.on('close', () => this.#fail(new KmipConnectionError('connection closed by the server', 'KMIP_CONNECTION_CLOSED')));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
   }
@@ -138,25 +139,25 @@ export class KmipConnection {
 
   /** True until the connection closes or fails. */
   get alive(): boolean {
-    return !this.closed;
+    return !this.#closed;
   }
 
   /** Calls `listener` once when the connection closes for any reason. */
   onClose(listener: () => void): void {
-    if (this.closed) listener();
-    else this.closeListeners.push(listener);
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
   }
 
   /** Sends one encoded Request Message and resolves with the encoded Response Message. */
   roundTrip(request: Uint8Array, deadline: number, signal: AbortSignal | undefined): Promise<Buffer> {
-    if (this.pending !== undefined) return Promise.reject(new Error('KmipConnection: a request is already in flight'));
-    if (this.closed) return Promise.reject(new KmipConnectionError('connection is closed', 'KMIP_CONNECTION_CLOSED'));
+    if (this.#pending !== undefined) return Promise.reject(new Error('KmipConnection: a request is already in flight'));
+    if (this.#closed) return Promise.reject(new KmipConnectionError('connection is closed', 'KMIP_CONNECTION_CLOSED'));
     if (signal?.aborted) return Promise.reject(new KmipTimeoutError('call aborted'));
     return new Promise<Buffer>((resolve, reject) => {
       const cancel = watchDeadline(deadline, signal, (why) => {
-        this.fail(new KmipTimeoutError(`no KMIP response: ${why}`));
+        this.#fail(new KmipTimeoutError(`no KMIP response: ${why}`));
       });
-      this.pending = {
+      this.#pending = {
         resolve: (response) => {
           cancel();
           this.roundTrips++;
@@ -167,53 +168,53 @@ export class KmipConnection {
           reject(error);
         },
       };
-      this.socket.write(request);
+      this.#socket.write(request);
     });
   }
 
   /** Closes the connection; a request in flight fails. */
   destroy(): void {
-    this.fail(new KmipConnectionError('connection closed by the client', 'KMIP_CONNECTION_CLOSED'));
+    this.#fail(new KmipConnectionError('connection closed by the client', 'KMIP_CONNECTION_CLOSED'));
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.pending === undefined) {
+  #onData(chunk: Buffer): void {
+    if (this.#pending === undefined) {
       // One request in flight: bytes nobody asked for mean the stream is out of step.
-      this.fail(new KmipProtocolError('unsolicited data from the KMIP server'));
+      this.#fail(new KmipProtocolError('unsolicited data from the KMIP server'));
       return;
     }
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    if (this.expected === undefined && this.buffered >= 8) {
-      const head = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-      this.expected = ttlvItemSize(head);
-      if (this.expected > this.maxResponseBytes) {
-        this.fail(new KmipProtocolError(`KMIP response of ${this.expected} bytes exceeds the limit of ${this.maxResponseBytes}`));
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#expected === undefined && this.#buffered >= 8) {
+      const head = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+      this.#expected = ttlvItemSize(head);
+      if (this.#expected > this.#maxResponseBytes) {
+        this.#fail(new KmipProtocolError(`KMIP response of ${this.#expected} bytes exceeds the limit of ${this.#maxResponseBytes}`));
         return;
       }
     }
-    if (this.expected === undefined || this.buffered < this.expected) return;
-    if (this.buffered > this.expected) {
-      this.fail(new KmipProtocolError('KMIP server sent more than one response'));
+    if (this.#expected === undefined || this.#buffered < this.#expected) return;
+    if (this.#buffered > this.#expected) {
+      this.#fail(new KmipProtocolError('KMIP server sent more than one response'));
       return;
     }
-    const response = Buffer.concat(this.chunks, this.buffered);
-    this.chunks.length = 0;
-    this.buffered = 0;
-    this.expected = undefined;
-    const pending = this.pending;
-    this.pending = undefined;
+    const response = Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    this.#expected = undefined;
+    const pending = this.#pending;
+    this.#pending = undefined;
     pending.resolve(response);
   }
 
-  private fail(error: Error): void {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (!this.closed) {
-      this.closed = true;
-      this.socket.destroy();
-      this.chunks.length = 0;
-      for (const listener of this.closeListeners.splice(0)) listener();
+  #fail(error: Error): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#socket.destroy();
+      this.#chunks.length = 0;
+      for (const listener of this.#closeListeners.splice(0)) listener();
     }
     pending?.reject(error);
   }

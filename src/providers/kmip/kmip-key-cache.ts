@@ -12,28 +12,31 @@ interface CachedAttributes {
 
 /** Per-server caches of name -> unique id and unique id -> attributes. */
 export class KmipKeyCache {
-  private readonly ids = new Map<string, string>();
-  private readonly attributes = new Map<string, CachedAttributes>();
+  readonly #ids = new Map<string, string>();
+  readonly #attributes = new Map<string, CachedAttributes>();
+  readonly #attributeTtlMs: number;
 
-  constructor(private readonly attributeTtlMs: number) {}
+  constructor(attributeTtlMs: number) {
+    this.#attributeTtlMs = attributeTtlMs;
+  }
 
   /** The cached unique id of `name` on `serverId`. */
   uid(serverId: string, name: string): string | undefined {
-    return this.ids.get(`${serverId}\n${name}`);
+    return this.#ids.get(`${serverId}\n${name}`);
   }
 
   /** Remembers the unique id of `name` on `serverId`. */
   rememberUid(serverId: string, name: string, uid: string): void {
-    this.ids.set(`${serverId}\n${name}`, uid);
+    this.#ids.set(`${serverId}\n${name}`, uid);
   }
 
   /** Fresh cached attributes of an object, if any. */
   attributesOf(serverId: string, uid: string): KmipKeyAttributes | undefined {
     const key = `${serverId}\n${uid}`;
-    const hit = this.attributes.get(key);
+    const hit = this.#attributes.get(key);
     if (hit === undefined) return undefined;
     if (Date.now() >= hit.expires) {
-      this.attributes.delete(key);
+      this.#attributes.delete(key);
       return undefined;
     }
     return hit.attributes;
@@ -41,19 +44,19 @@ export class KmipKeyCache {
 
   /** Remembers an object's attributes for the configured time (not at all when it is 0). */
   rememberAttributes(serverId: string, uid: string, attributes: KmipKeyAttributes): void {
-    if (this.attributeTtlMs > 0) this.attributes.set(`${serverId}\n${uid}`, { attributes, expires: Date.now() + this.attributeTtlMs });
+    if (this.#attributeTtlMs > 0) this.#attributes.set(`${serverId}\n${uid}`, { attributes, expires: Date.now() + this.#attributeTtlMs });
   }
 
   /** Forgets everything about `name` on `serverId` (after the server said the id is wrong or the key changed). */
   forget(serverId: string, name: string): void {
     const uid = this.uid(serverId, name);
-    this.ids.delete(`${serverId}\n${name}`);
-    if (uid !== undefined) this.attributes.delete(`${serverId}\n${uid}`);
+    this.#ids.delete(`${serverId}\n${name}`);
+    if (uid !== undefined) this.#attributes.delete(`${serverId}\n${uid}`);
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.ids.clear();
-    this.attributes.clear();
+    this.#ids.clear();
+    this.#attributes.clear();
   }
 }

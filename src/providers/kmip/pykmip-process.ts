@@ -77,22 +77,24 @@ function configText(options: PykmipServerOptions, policyDir: string): string {
 
 /** A running PyKMIP server process. */
 export class PykmipServer {
-  private exited = false;
-  private readonly exitPromise: Promise<void>;
-  private readonly killOnExit = (): void => this.signalGroup('SIGKILL');
+  #exited = false;
+  readonly #exitPromise: Promise<void>;
+  readonly #killOnExit = (): void => this.#signalGroup('SIGKILL');
+  readonly #child: ChildProcess;
 
   private constructor(
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     readonly port: number,
     readonly logPath: string,
   ) {
-    this.exitPromise = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.#child = child;
+    this.#exitPromise = new Promise((resolve) => child.once('exit', () => resolve()));
     child.once('exit', () => {
-      this.exited = true;
-      process.removeListener('exit', this.killOnExit);
+      this.#exited = true;
+      process.removeListener('exit', this.#killOnExit);
     });
     // If our own process ends first, do not leave the server and its helpers behind.
-    process.once('exit', this.killOnExit);
+    process.once('exit', this.#killOnExit);
   }
 
   /** Writes the config and starts the server; resolves once it completes a TLS handshake. */
@@ -115,7 +117,7 @@ export class PykmipServer {
     }
     const server = new PykmipServer(child, options.port, logPath);
     try {
-      await waitForKmipTls(options.port, options.pki, Date.now() + (options.startTimeoutMs ?? 20_000), () => !server.exited);
+      await waitForKmipTls(options.port, options.pki, Date.now() + (options.startTimeoutMs ?? 20_000), () => !server.#exited);
     } catch (e) {
       server.kill();
       const log = await readFile(logPath, 'utf8').catch(() => '');
@@ -126,47 +128,47 @@ export class PykmipServer {
 
   /** Process id (also the process group id of the server and its helpers). */
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.#child.pid ?? -1;
   }
 
   /** True until the server process has exited. */
   get running(): boolean {
-    return !this.exited;
+    return !this.#exited;
   }
 
   /** Kills the server and its helper processes at once (a crash, for restart tests). */
   kill(): void {
-    this.signalGroup('SIGKILL');
+    this.#signalGroup('SIGKILL');
   }
 
   /** Freezes the server (SIGSTOP): it keeps its port but answers nothing, like a hung key manager. */
   suspend(): void {
-    this.signalGroup('SIGSTOP');
+    this.#signalGroup('SIGSTOP');
   }
 
   /** Lets a suspended server run again (SIGCONT). */
   resume(): void {
-    this.signalGroup('SIGCONT');
+    this.#signalGroup('SIGCONT');
   }
 
   /** Asks the server to stop, then kills it after `graceMs`; resolves when it has exited. */
   async stop(graceMs = 1_000): Promise<void> {
-    if (this.exited) return;
-    this.signalGroup('SIGTERM');
-    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
-    await this.exitPromise;
+    if (this.#exited) return;
+    this.#signalGroup('SIGTERM');
+    const timer = setTimeout(() => this.#signalGroup('SIGKILL'), graceMs);
+    await this.#exitPromise;
     clearTimeout(timer);
     // The helper processes share the group; make sure none outlives the server.
-    this.signalGroup('SIGKILL');
+    this.#signalGroup('SIGKILL');
   }
 
   /** Resolves when the server process has exited. */
   exited$(): Promise<void> {
-    return this.exitPromise;
+    return this.#exitPromise;
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
+  #signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
     if (pid === undefined) return;
     try {
       // Negative pid: the whole process group this server leads (detached: true).

@@ -21,92 +21,95 @@ export class DeadlineEntry {
   next: DeadlineEntry | undefined = undefined;
   /** True while the entry is in its queue. */
   queued = false;
+  readonly #queue: DeadlineQueue;
 
   constructor(
     readonly deadline: number,
     /** Called once, at the deadline, unless cancelled. */
     readonly onExpire: () => void,
-    private readonly queue: DeadlineQueue,
-  ) {}
+    queue: DeadlineQueue,
+  ) {
+    this.#queue = queue;
+  }
 
   /** The call ended: forget the deadline (a no-op after it expired or was cancelled). */
   cancel(): void {
-    if (this.queued) this.queue.remove(this);
+    if (this.queued) this.#queue.remove(this);
   }
 }
 
 export class DeadlineQueue {
   /** Earliest deadline first. */
-  private head: DeadlineEntry | undefined;
-  private tail: DeadlineEntry | undefined;
-  private count = 0;
-  private timer: NodeJS.Timeout | undefined;
+  #head: DeadlineEntry | undefined;
+  #tail: DeadlineEntry | undefined;
+  #count = 0;
+  #timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (epoch ms); Infinity when none is armed. */
-  private timerAt = Infinity;
+  #timerAt = Infinity;
 
   /** Calls `onExpire` at `deadline` (epoch ms) unless the returned entry is cancelled first. */
   add(deadline: number, onExpire: () => void): DeadlineEntry {
     const entry = new DeadlineEntry(deadline, onExpire, this);
     // From the tail: the new deadline is nearly always the latest.
-    let after = this.tail;
+    let after = this.#tail;
     while (after !== undefined && after.deadline > deadline) after = after.prev;
     entry.prev = after;
-    entry.next = after === undefined ? this.head : after.next;
-    if (entry.next === undefined) this.tail = entry;
+    entry.next = after === undefined ? this.#head : after.next;
+    if (entry.next === undefined) this.#tail = entry;
     else entry.next.prev = entry;
-    if (after === undefined) this.head = entry;
+    if (after === undefined) this.#head = entry;
     else after.next = entry;
     entry.queued = true;
-    this.count += 1;
-    if (deadline < this.timerAt) this.arm(deadline);
+    this.#count += 1;
+    if (deadline < this.#timerAt) this.#arm(deadline);
     return entry;
   }
 
   /** Removes `entry` (which must be queued here); the timer stops when nothing is left to watch. */
   remove(entry: DeadlineEntry): void {
-    this.unlink(entry);
-    if (this.count === 0) this.disarm();
+    this.#unlink(entry);
+    if (this.#count === 0) this.#disarm();
   }
 
   /** Entries waiting (tests, diagnostics). */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
-  private unlink(entry: DeadlineEntry): void {
-    if (entry.prev === undefined) this.head = entry.next;
+  #unlink(entry: DeadlineEntry): void {
+    if (entry.prev === undefined) this.#head = entry.next;
     else entry.prev.next = entry.next;
-    if (entry.next === undefined) this.tail = entry.prev;
+    if (entry.next === undefined) this.#tail = entry.prev;
     else entry.next.prev = entry.prev;
     entry.prev = undefined;
     entry.next = undefined;
     entry.queued = false;
-    this.count -= 1;
+    this.#count -= 1;
   }
 
-  private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
   }
 
-  private disarm(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
-  private fire(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
+  #fire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
     const now = Date.now();
     // Expire everything due; an onExpire may add or cancel entries, so re-read the head each time.
-    for (let due = this.head; due !== undefined && due.deadline <= now; due = this.head) {
-      this.unlink(due);
+    for (let due = this.#head; due !== undefined && due.deadline <= now; due = this.#head) {
+      this.#unlink(due);
       due.onExpire();
     }
     // An onExpire may have armed the timer for a later deadline than the head's.
-    const next = this.head;
-    if (next !== undefined && next.deadline < this.timerAt) this.arm(next.deadline);
+    const next = this.#head;
+    if (next !== undefined && next.deadline < this.#timerAt) this.#arm(next.deadline);
   }
 }

@@ -20,19 +20,26 @@ const CHANGED_LOG_MS = 1000;
  * and are tried in a request only when no serving token could answer.
  */
 export class Pkcs11Fleet {
-  private rotation = 0;
-  private readonly probes = new Map<Pkcs11Token, Promise<unknown>>();
+  #rotation = 0;
+  readonly #probes = new Map<Pkcs11Token, Promise<unknown>>();
   /** The last "failed on every token" line: same reasons within REPEAT_LOG_MS are counted, not logged. */
-  private lastFailureLog = { reasons: '', at: 0, suppressed: 0 };
+  #lastFailureLog = { reasons: '', at: 0, suppressed: 0 };
   /** Deadlines of the attempts in flight, on one timer (see DeadlineQueue). */
-  private readonly deadlines = new DeadlineQueue();
+  readonly #deadlines = new DeadlineQueue();
+  readonly #canaryLabel: string;
+  readonly #logger: Logger;
+  readonly #attemptTimeoutMs: number;
 
   constructor(
     readonly tokens: readonly Pkcs11Token[],
-    private readonly canaryLabel: string,
-    private readonly logger: Logger,
-    private readonly attemptTimeoutMs: number,
-  ) {}
+    canaryLabel: string,
+    logger: Logger,
+    attemptTimeoutMs: number,
+  ) {
+    this.#canaryLabel = canaryLabel;
+    this.#logger = logger;
+    this.#attemptTimeoutMs = attemptTimeoutMs;
+  }
 
   /** Connects every token; fails only when none can be reached (the others are probed later). */
   init(): void {
@@ -54,7 +61,7 @@ export class Pkcs11Fleet {
     const n = this.tokens.length;
     // One token (the usual setup): nothing to order, and nothing to allocate per request.
     if (n === 1) return this.tokens;
-    const start = this.rotation++ % n;
+    const start = this.#rotation++ % n;
     const rotated = [...this.tokens.slice(start), ...this.tokens.slice(0, start)];
     const up = rotated.filter((t) => t.isUp).sort((a, b) => a.load - b.load);
     const down = rotated.filter((t) => !t.isUp).sort((a, b) => a.retryAt - b.retryAt);
@@ -63,7 +70,7 @@ export class Pkcs11Fleet {
 
   /** Runs `work` on one token, failing over to others while the deadline allows. */
   async run<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
-    this.probeFailedTokens();
+    this.#probeFailedTokens();
     const failures: string[] = [];
     const order = this.order();
     for (let i = 0; i < order.length; i++) {
@@ -72,7 +79,7 @@ export class Pkcs11Fleet {
       try {
         // Every token but the last gets a slice of the budget, so a hung replica leaves time to fail over.
         const last = i === order.length - 1;
-        return await this.attempt(token, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.attemptTimeoutMs), ctx.deadline);
+        return await this.#attempt(token, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.#attemptTimeoutMs), ctx.deadline);
       } catch (e) {
         // A token whose sessions are all busy is not broken: try the next one without marking it.
         const poolBusy = isXksError(e) && e.errorName === 'DependencyTimeoutException' && i < order.length - 1;
@@ -81,7 +88,7 @@ export class Pkcs11Fleet {
       }
     }
     const timedOut = !hasTimeLeft(ctx);
-    this.logEveryTokenFailed(work.op, failures, timedOut);
+    this.#logEveryTokenFailed(work.op, failures, timedOut);
     if (timedOut) {
       throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`, { dependencyFailure: true });
     }
@@ -99,12 +106,12 @@ export class Pkcs11Fleet {
    * `requestDeadline` tells the log whether `deadline` is the request's or the attemptTimeoutMs slice.
    * One promise per attempt and no timer of its own: the fleet's DeadlineQueue watches it.
    */
-  private attempt<T>(token: Pkcs11Token, work: Pkcs11TokenWork<T>, deadline: number, requestDeadline: number): Promise<T> {
+  #attempt<T>(token: Pkcs11Token, work: Pkcs11TokenWork<T>, deadline: number, requestDeadline: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const running = token.execute(deadline, work);
-      const watch = this.deadlines.add(deadline, () => {
+      const watch = this.#deadlines.add(deadline, () => {
         running.catch(() => undefined);
-        const reason = `${work.op} did not finish within ${requestDeadline === deadline ? 'the request budget' : `attemptTimeoutMs (${this.attemptTimeoutMs} ms)`}`;
+        const reason = `${work.op} did not finish within ${requestDeadline === deadline ? 'the request budget' : `attemptTimeoutMs (${this.#attemptTimeoutMs} ms)`}`;
         token.markDown(reason);
         reject(new Pkcs11TokenUnavailableError(token.name, reason));
       });
@@ -127,39 +134,39 @@ export class Pkcs11Fleet {
    * with the number of failed requests not logged in between (each request still has its
    * own request log line with the errorName).
    */
-  private logEveryTokenFailed(op: string, failures: string[], timedOut: boolean): void {
+  #logEveryTokenFailed(op: string, failures: string[], timedOut: boolean): void {
     const reasons = failures.join('; ');
     const now = Date.now();
-    const last = this.lastFailureLog;
+    const last = this.#lastFailureLog;
     if (now - last.at < (reasons === last.reasons ? REPEAT_LOG_MS : CHANGED_LOG_MS)) {
       last.suppressed += 1;
       return;
     }
-    this.lastFailureLog = { reasons, at: now, suppressed: 0 };
-    this.logger.error({ op, failures, timedOut, failedRequestsNotLogged: last.suppressed }, 'PKCS#11 request failed on every token');
+    this.#lastFailureLog = { reasons, at: now, suppressed: 0 };
+    this.#logger.error({ op, failures, timedOut, failedRequestsNotLogged: last.suppressed }, 'PKCS#11 request failed on every token');
   }
 
   /** One health entry per token (spec ekmFleetDetails), checked in parallel. */
   health(ctx: CallContext): Promise<EkmHealth[]> {
-    return Promise.all(this.tokens.map((t) => checkPkcs11TokenHealth(t, this.canaryLabel, ctx)));
+    return Promise.all(this.tokens.map((t) => checkPkcs11TokenHealth(t, this.#canaryLabel, ctx)));
   }
 
   /** Waits for background probes (bounded by their own budget) before the tokens close. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.probes.values()]);
+    await Promise.allSettled([...this.#probes.values()]);
     await Promise.all(this.tokens.map((t) => t.close()));
   }
 
-  private probeFailedTokens(): void {
+  #probeFailedTokens(): void {
     let now = 0;
     for (const token of this.tokens) {
       if (token.isUp) continue;
       now ||= Date.now();
-      if (token.retryAt > now || this.probes.has(token)) continue;
-      const probe = checkPkcs11TokenHealth(token, this.canaryLabel, callContextWithin(PROBE_BUDGET_MS))
+      if (token.retryAt > now || this.#probes.has(token)) continue;
+      const probe = checkPkcs11TokenHealth(token, this.#canaryLabel, callContextWithin(PROBE_BUDGET_MS))
         .catch(() => undefined)
-        .finally(() => this.probes.delete(token));
-      this.probes.set(token, probe);
+        .finally(() => this.#probes.delete(token));
+      this.#probes.set(token, probe);
     }
   }
 }

@@ -44,24 +44,27 @@ export interface Pkcs11PinSource {
  * wrong attempts) until the reference yields a different value.
  */
 export class Pkcs11Login {
-  private refusedDigest: Buffer | undefined;
-  private refusedCode = 0;
+  #refusedDigest: Buffer | undefined;
+  #refusedCode = 0;
+  readonly #source: Pkcs11PinSource | undefined;
 
-  constructor(private readonly source: Pkcs11PinSource | undefined) {}
+  constructor(source: Pkcs11PinSource | undefined) {
+    this.#source = source;
+  }
 
   /** True when the token is used logged in (a session that is not is then logged out behind our back). */
   get required(): boolean {
-    return this.source !== undefined;
+    return this.#source !== undefined;
   }
 
   /** Logs in on `session` unless the token already is (or needs no login); true when a login happened now. */
   ensure(api: Pkcs11Api, session: Pkcs11Handle): boolean {
-    if (this.source === undefined) return false;
+    if (this.#source === undefined) return false;
     if (CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) return false;
-    const pin = this.readPin();
+    const pin = this.#readPin();
     const digest = createHash('sha256').update(pin).digest();
-    if (this.refusedDigest?.equals(digest)) {
-      throw new Pkcs11PinRefusedError(this.refusedCode, this.source.tokenName, this.source.pinRef, true);
+    if (this.#refusedDigest?.equals(digest)) {
+      throw new Pkcs11PinRefusedError(this.#refusedCode, this.#source.tokenName, this.#source.pinRef, true);
     }
     try {
       api.C_Login(session, CKU_USER, pin);
@@ -69,18 +72,18 @@ export class Pkcs11Login {
       const code = pkcs11ErrorCode(e);
       if (code === CKR.USER_ALREADY_LOGGED_IN) return false;
       if (code !== undefined && PIN_REFUSED.has(code)) {
-        this.refusedDigest = digest;
-        this.refusedCode = code;
-        throw new Pkcs11PinRefusedError(code, this.source.tokenName, this.source.pinRef, false);
+        this.#refusedDigest = digest;
+        this.#refusedCode = code;
+        throw new Pkcs11PinRefusedError(code, this.#source.tokenName, this.#source.pinRef, false);
       }
       throw e;
     }
-    this.refusedDigest = undefined;
+    this.#refusedDigest = undefined;
     return true;
   }
 
-  private readPin(): string {
-    const { pinRef, field, configDir, env } = this.source as Pkcs11PinSource;
+  #readPin(): string {
+    const { pinRef, field, configDir, env } = this.#source as Pkcs11PinSource;
     return resolveSecretRef(pinRef, field, env, configDir);
   }
 }

@@ -42,21 +42,24 @@ interface Waiter {
  * are opened on demand; callers wait in FIFO order until their deadline.
  */
 export class Pkcs11SessionPool {
-  private readonly idle: Pkcs11Lease[] = [];
-  private readonly waiters: Waiter[] = [];
-  private busy = 0;
-  private gen = 1;
-  private closed = false;
-  private opened = 0;
-  private discarded = 0;
-  private drained: (() => void) | undefined;
-  private readonly deadlines = new DeadlineQueue();
+  readonly #idle: Pkcs11Lease[] = [];
+  readonly #waiters: Waiter[] = [];
+  #busy = 0;
+  #gen = 1;
+  #closed = false;
+  #opened = 0;
+  #discarded = 0;
+  #drained: (() => void) | undefined;
+  readonly #deadlines = new DeadlineQueue();
+  readonly #opts: Pkcs11SessionPoolOptions;
 
-  constructor(private readonly opts: Pkcs11SessionPoolOptions) {}
+  constructor(opts: Pkcs11SessionPoolOptions) {
+    this.#opts = opts;
+  }
 
   /** A session, opened now if the pool is not full, else the next one released before `deadline`. */
   async acquire(deadline: number, signal?: AbortSignal): Promise<Pkcs11Lease> {
-    return this.tryAcquire() ?? this.wait(deadline, signal);
+    return this.tryAcquire() ?? this.#wait(deadline, signal);
   }
 
   /**
@@ -65,39 +68,39 @@ export class Pkcs11SessionPool {
    * calls this first: a free session then costs no promise and no microtask.
    */
   tryAcquire(): Pkcs11Lease | undefined {
-    if (this.closed) throw new XksError('InternalException', `PKCS#11 token ${this.opts.name} is shut down.`);
-    const ready = this.idle.pop();
+    if (this.#closed) throw new XksError('InternalException', `PKCS#11 token ${this.#opts.name} is shut down.`);
+    const ready = this.#idle.pop();
     if (ready !== undefined) {
-      this.busy += 1;
+      this.#busy += 1;
       return ready;
     }
-    return this.busy < this.opts.size ? this.openLease() : undefined;
+    return this.#busy < this.#opts.size ? this.#openLease() : undefined;
   }
 
   /** Gives a session back (see Pkcs11ReleaseOutcome); sessions from before a `reset` are forgotten. */
   release(lease: Pkcs11Lease, outcome: Pkcs11ReleaseOutcome = 'keep'): void {
-    this.busy -= 1;
-    const stale = lease.generation !== this.gen;
-    if (outcome !== 'keep' || this.closed || stale) {
-      if (outcome === 'close' || (outcome === 'keep' && !stale)) this.closeQuietly(lease.session);
-      this.discarded += outcome === 'keep' ? 0 : 1;
-      this.serveWaiterWithNewSession();
+    this.#busy -= 1;
+    const stale = lease.generation !== this.#gen;
+    if (outcome !== 'keep' || this.#closed || stale) {
+      if (outcome === 'close' || (outcome === 'keep' && !stale)) this.#closeQuietly(lease.session);
+      this.#discarded += outcome === 'keep' ? 0 : 1;
+      this.#serveWaiterWithNewSession();
     } else {
-      const waiter = this.waiters.shift();
+      const waiter = this.#waiters.shift();
       if (waiter === undefined) {
-        this.idle.push(lease);
+        this.#idle.push(lease);
       } else {
-        this.busy += 1;
-        this.settle(waiter).resolve(lease);
+        this.#busy += 1;
+        this.#settle(waiter).resolve(lease);
       }
     }
-    if (this.busy === 0) this.drained?.();
+    if (this.#busy === 0) this.#drained?.();
   }
 
   /** Forgets every session without closing it (the library was re-initialized: they are all gone). */
   reset(): void {
-    this.gen += 1;
-    this.idle.splice(0);
+    this.#gen += 1;
+    this.#idle.splice(0);
   }
 
   /**
@@ -106,80 +109,80 @@ export class Pkcs11SessionPool {
    * needlessly.
    */
   prune(isAlive: (session: Pkcs11Handle) => boolean): number {
-    const dead = this.idle.filter((l) => !isAlive(l.session));
-    for (const lease of dead) this.idle.splice(this.idle.indexOf(lease), 1);
-    this.discarded += dead.length;
+    const dead = this.#idle.filter((l) => !isAlive(l.session));
+    for (const lease of dead) this.#idle.splice(this.#idle.indexOf(lease), 1);
+    this.#discarded += dead.length;
     return dead.length;
   }
 
   /** Current generation: sessions leased in an older one were opened before the last reset. */
   get generation(): number {
-    return this.gen;
+    return this.#gen;
   }
 
   /** Counters for tests and diagnostics. */
   stats(): PoolStats {
     return {
-      size: this.opts.size,
-      idle: this.idle.length,
-      busy: this.busy,
-      waiting: this.waiters.length,
-      opened: this.opened,
-      discarded: this.discarded,
+      size: this.#opts.size,
+      idle: this.#idle.length,
+      busy: this.#busy,
+      waiting: this.#waiters.length,
+      opened: this.#opened,
+      discarded: this.#discarded,
     };
   }
 
   /** Refuses new work, fails waiters, closes idle sessions and waits (bounded) for busy ones. */
   async close(timeoutMs = 5000): Promise<boolean> {
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) {
-      this.settle(w).reject(new XksError('InternalException', `PKCS#11 token ${this.opts.name} is shutting down.`));
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) {
+      this.#settle(w).reject(new XksError('InternalException', `PKCS#11 token ${this.#opts.name} is shutting down.`));
     }
-    for (const lease of this.idle.splice(0)) this.closeQuietly(lease.session);
-    if (this.busy === 0) return true;
+    for (const lease of this.#idle.splice(0)) this.#closeQuietly(lease.session);
+    if (this.#busy === 0) return true;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.drained = () => {
+      this.#drained = () => {
         clearTimeout(timer);
         resolve(true);
       };
     });
   }
 
-  private openLease(): Pkcs11Lease {
+  #openLease(): Pkcs11Lease {
     // Count the slot as busy before the (synchronous) open so a throw gives it back.
-    this.busy += 1;
+    this.#busy += 1;
     try {
-      const session = this.opts.open();
-      this.opened += 1;
-      return { session, generation: this.gen };
+      const session = this.#opts.open();
+      this.#opened += 1;
+      return { session, generation: this.#gen };
     } catch (e) {
-      this.busy -= 1;
+      this.#busy -= 1;
       throw e;
     }
   }
 
-  private serveWaiterWithNewSession(): void {
-    const waiter = this.waiters.shift();
+  #serveWaiterWithNewSession(): void {
+    const waiter = this.#waiters.shift();
     if (waiter === undefined) return;
-    const { resolve, reject } = this.settle(waiter);
+    const { resolve, reject } = this.#settle(waiter);
     try {
-      resolve(this.openLease());
+      resolve(this.#openLease());
     } catch (e) {
       reject(e);
     }
   }
 
-  private wait(deadline: number, signal: AbortSignal | undefined): Promise<Pkcs11Lease> {
+  #wait(deadline: number, signal: AbortSignal | undefined): Promise<Pkcs11Lease> {
     return new Promise<Pkcs11Lease>((resolve, reject) => {
       const timeout = (): void => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
         signal?.removeEventListener('abort', waiter.onAbort);
         reject(
           new XksError(
             'DependencyTimeoutException',
-            `All ${this.opts.size} sessions of PKCS#11 token ${this.opts.name} stayed busy until the request deadline.`,
+            `All ${this.#opts.size} sessions of PKCS#11 token ${this.#opts.name} stayed busy until the request deadline.`,
           ),
         );
       };
@@ -191,23 +194,23 @@ export class Pkcs11SessionPool {
           waiter.timer.cancel();
           timeout();
         },
-        timer: this.deadlines.add(deadline, timeout),
+        timer: this.#deadlines.add(deadline, timeout),
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 
   /** Detaches a waiter's timer and abort listener before it is resolved or rejected. */
-  private settle(w: Waiter): Pick<Waiter, 'resolve' | 'reject'> {
+  #settle(w: Waiter): Pick<Waiter, 'resolve' | 'reject'> {
     w.timer.cancel();
     w.signal?.removeEventListener('abort', w.onAbort);
     return w;
   }
 
-  private closeQuietly(session: Pkcs11Handle): void {
+  #closeQuietly(session: Pkcs11Handle): void {
     try {
-      this.opts.close(session);
+      this.#opts.close(session);
     } catch {
       // Already gone (closed behind our back, or the library was finalized): nothing to free.
     }

@@ -115,42 +115,44 @@ const SESSIONS_LOST = new Set<number>([
  */
 export class Pkcs11Token {
   readonly name: string;
-  private module: Pkcs11Module | undefined;
-  private moduleGeneration = 0;
-  private slot: Pkcs11Slot | undefined;
-  private knownModel: string | undefined;
-  private control: Pkcs11Handle | undefined;
-  private pool: Pkcs11SessionPool | undefined;
-  private readonly login: Pkcs11Login;
-  private readonly keys = new Map<string, { entry: Pkcs11KeyEntry; expires: number }>();
+  #module: Pkcs11Module | undefined;
+  #moduleGeneration = 0;
+  #slot: Pkcs11Slot | undefined;
+  #knownModel: string | undefined;
+  #control: Pkcs11Handle | undefined;
+  #pool: Pkcs11SessionPool | undefined;
+  readonly #login: Pkcs11Login;
+  readonly #keys = new Map<string, { entry: Pkcs11KeyEntry; expires: number }>();
   /** Labels this token has served: one missing later is checked as a possible outage. */
-  private readonly seenLabels = new Set<string>();
+  readonly #seenLabels = new Set<string>();
   /**
    * Set when the token's storage was lost (Pkcs11StorageLostError): recovery then
    * re-initializes the library (C_Finalize + C_Initialize), at most once per `retryMs`,
    * until the token answers with its keys again.
    */
-  private storageLost = false;
+  #storageLost = false;
   /** When the next library restart may be tried while `storageLost` (epoch ms). */
-  private restartAt = 0;
-  private up = false;
-  private closed = false;
-  private consecutiveFailures = 0;
+  #restartAt = 0;
+  #up = false;
+  #closed = false;
+  #consecutiveFailures = 0;
   /** Operations on side sessions (health canary) still running; close waits for them. */
-  private readonly sideWork = new Set<Promise<unknown>>();
+  readonly #sideWork = new Set<Promise<unknown>>();
   /** Why the token is down (log-safe), or undefined while up. */
   downReason: string | undefined = 'not connected yet';
   /** When a down token may be probed again (epoch ms). */
   retryAt = 0;
+  readonly #opts: Pkcs11TokenOptions;
 
-  constructor(private readonly opts: Pkcs11TokenOptions) {
+  constructor(opts: Pkcs11TokenOptions) {
+    this.#opts = opts;
     this.name = opts.name;
-    this.login = new Pkcs11Login(opts.pin);
+    this.#login = new Pkcs11Login(opts.pin);
   }
 
   /** True while the token serves requests. */
   get isUp(): boolean {
-    return this.up;
+    return this.#up;
   }
 
   /**
@@ -158,25 +160,25 @@ export class Pkcs11Token {
    * it goes down later), else the library's file name from the config.
    */
   get model(): string {
-    if (this.slot !== undefined) this.knownModel = this.slot.model;
-    return this.knownModel ?? `PKCS#11 token (${basename(this.opts.modulePath)})`;
+    if (this.#slot !== undefined) this.#knownModel = this.#slot.model;
+    return this.#knownModel ?? `PKCS#11 token (${basename(this.#opts.modulePath)})`;
   }
 
   /** Busy plus waiting sessions: the fleet sends new work to the least loaded token. */
   get load(): number {
-    const s = this.pool?.stats();
+    const s = this.#pool?.stats();
     return s === undefined ? 0 : s.busy + s.waiting;
   }
 
   /** Pool counters (tests, diagnostics). */
   poolStats(): PoolStats | undefined {
-    return this.pool?.stats();
+    return this.#pool?.stats();
   }
 
   /** The loaded library (for the health canary and key admin); connects first if needed. */
   api(): Pkcs11Api {
-    if (this.module === undefined) this.recover();
-    return (this.module as Pkcs11Module).api;
+    if (this.#module === undefined) this.#recover();
+    return (this.#module as Pkcs11Module).api;
   }
 
   /**
@@ -186,8 +188,8 @@ export class Pkcs11Token {
    */
   connect(): void {
     try {
-      this.recover();
-      this.noteCanary();
+      this.#recover();
+      this.#noteCanary();
       // Reachable and logged in; the failure count (probe back-off) resets only when work succeeds.
       this.markUp(false);
     } catch (e) {
@@ -197,11 +199,11 @@ export class Pkcs11Token {
   }
 
   /** Remembers the health canary as "found before" if it is there, so a later loss of storage has a second witness. */
-  private noteCanary(): void {
-    const canary = this.opts.canaryLabel;
-    if (canary === undefined || this.seenLabels.has(canary) || this.control === undefined) return;
+  #noteCanary(): void {
+    const canary = this.#opts.canaryLabel;
+    if (canary === undefined || this.#seenLabels.has(canary) || this.#control === undefined) return;
     try {
-      if (findObjects(this.api(), this.control, [{ type: CKA.LABEL, value: canary }], 1).length > 0) this.rememberLabel(canary);
+      if (findObjects(this.api(), this.#control, [{ type: CKA.LABEL, value: canary }], 1).length > 0) this.#rememberLabel(canary);
     } catch {
       // Only a witness: the health check reports a missing or broken canary.
     }
@@ -209,7 +211,7 @@ export class Pkcs11Token {
 
   /** A key entry from the cache without touching the token, if fresh. */
   cachedKey(label: string): Pkcs11KeyEntry | undefined {
-    const hit = this.keys.get(label);
+    const hit = this.#keys.get(label);
     return hit !== undefined && hit.expires > Date.now() ? hit.entry : undefined;
   }
 
@@ -219,18 +221,18 @@ export class Pkcs11Token {
     if (cached !== undefined) return cached;
     let entry: Pkcs11KeyEntry;
     try {
-      entry = this.lookupServedKey(session, label);
+      entry = this.#lookupServedKey(session, label);
     } catch (e) {
-      if (isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label)) {
-        const lost = this.storageLossSign(session, label);
+      if (isXksError(e) && e.errorName === 'KeyNotFoundException' && this.#seenLabels.has(label)) {
+        const lost = this.#storageLossSign(session, label);
         if (lost !== undefined) throw new Pkcs11StorageLostError(`key "${label}" was found before and is missing now, and ${lost}: token storage lost`);
         // The token is fine: the key was deleted. From now on its absence is ordinary.
-        this.seenLabels.delete(label);
+        this.#seenLabels.delete(label);
       }
       throw e;
     }
-    this.rememberLabel(label);
-    if (this.opts.keyCacheMs > 0) this.keys.set(label, { entry, expires: Date.now() + this.opts.keyCacheMs });
+    this.#rememberLabel(label);
+    if (this.#opts.keyCacheMs > 0) this.#keys.set(label, { entry, expires: Date.now() + this.#opts.keyCacheMs });
     return entry;
   }
 
@@ -241,19 +243,19 @@ export class Pkcs11Token {
    * missing for one search: without the second look that read as a deleted key, or, with
    * the canary search also logged out, as lost storage and a library restart.
    */
-  private lookupServedKey(session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
+  #lookupServedKey(session: Pkcs11Handle, label: string): Pkcs11KeyEntry {
     try {
-      return lookupAesKey(this.api(), session, label, this.login.required);
+      return lookupAesKey(this.api(), session, label, this.#login.required);
     } catch (e) {
-      if (!(isXksError(e) && e.errorName === 'KeyNotFoundException' && this.seenLabels.has(label))) throw e;
-      return lookupAesKey(this.api(), session, label, this.login.required);
+      if (!(isXksError(e) && e.errorName === 'KeyNotFoundException' && this.#seenLabels.has(label))) throw e;
+      return lookupAesKey(this.api(), session, label, this.#login.required);
     }
   }
 
-  private rememberLabel(label: string): void {
-    if (this.seenLabels.has(label)) return;
-    if (this.seenLabels.size >= MAX_SEEN_LABELS) this.seenLabels.delete(this.seenLabels.values().next().value as string);
-    this.seenLabels.add(label);
+  #rememberLabel(label: string): void {
+    if (this.#seenLabels.has(label)) return;
+    if (this.#seenLabels.size >= MAX_SEEN_LABELS) this.#seenLabels.delete(this.#seenLabels.values().next().value as string);
+    this.#seenLabels.add(label);
   }
 
   /**
@@ -262,17 +264,17 @@ export class Pkcs11Token {
    * cannot be read (SoftHSM2 answers CKR_GENERAL_ERROR once its storage vanished), or the
    * health canary, found before, is gone too (an operator deletes customer keys, not the canary).
    */
-  private storageLossSign(session: Pkcs11Handle, label: string): string | undefined {
+  #storageLossSign(session: Pkcs11Handle, label: string): string | undefined {
     const api = this.api();
     // Logged out meanwhile: a private canary is invisible too, which is not lost storage.
-    if (this.login.required && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
+    if (this.#login.required && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
     try {
-      api.C_GetTokenInfo((this.slot as Pkcs11Slot).slot);
+      api.C_GetTokenInfo((this.#slot as Pkcs11Slot).slot);
     } catch (e) {
       return `the token info cannot be read (${describePkcs11Error(e)})`;
     }
-    const canary = this.opts.canaryLabel;
-    if (canary !== undefined && canary !== label && this.seenLabels.has(canary)) {
+    const canary = this.#opts.canaryLabel;
+    if (canary !== undefined && canary !== label && this.#seenLabels.has(canary)) {
       try {
         if (findObjects(api, session, [{ type: CKA.LABEL, value: canary }], 1).length === 0) return `the health canary "${canary}" is missing too`;
       } catch (e) {
@@ -284,7 +286,7 @@ export class Pkcs11Token {
 
   /** A fresh 12-byte IV from the configured source (spec Encrypt: 12 or 16 bytes; 12 is GCM's native size). */
   newIv(session: Pkcs11Handle): Buffer {
-    switch (this.opts.ivSource) {
+    switch (this.#opts.ivSource) {
       case 'os':
         return randomIv();
       case 'token-rng':
@@ -297,8 +299,8 @@ export class Pkcs11Token {
 
   /** Fails when a token that should generate the IV left it empty (the ciphertext is then never returned). */
   checkGeneratedIv(iv: Uint8Array): void {
-    if (this.opts.ivSource === 'token-generated' && iv.every((b) => b === 0)) {
-      this.opts.logger.error({ token: this.name }, 'ivSource is token-generated but the token returned no IV; use ivSource os or token-rng');
+    if (this.#opts.ivSource === 'token-generated' && iv.every((b) => b === 0)) {
+      this.#opts.logger.error({ token: this.name }, 'ivSource is token-generated but the token returned no IV; use ivSource os or token-rng');
       throw new XksError('InternalException', 'The HSM did not generate an IV (ivSource token-generated); see the proxy log.');
     }
   }
@@ -313,9 +315,9 @@ export class Pkcs11Token {
     let lastFailure = 'no attempt was made before the deadline';
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0 && !timeLeftUntil(deadline)) break;
-      if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
-      this.ensureConnected();
-      const pool = this.pool as Pkcs11SessionPool;
+      if (this.#closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
+      this.#ensureConnected();
+      const pool = this.#pool as Pkcs11SessionPool;
       let lease: Pkcs11Lease | undefined;
       let outcome: Pkcs11ReleaseOutcome = 'keep';
       try {
@@ -327,7 +329,7 @@ export class Pkcs11Token {
       } catch (e) {
         if (isXksError(e)) throw e;
         if (e instanceof Pkcs11StorageLostError) {
-          this.storageLostNow(e.detail);
+          this.#storageLostNow(e.detail);
           throw new Pkcs11TokenUnavailableError(this.name, e.detail);
         }
         const failure = classifyPkcs11Failure(e, work.op);
@@ -336,23 +338,23 @@ export class Pkcs11Token {
           case 'answer':
             if (failure.discardSession) outcome = 'close';
             // The cached usages may be stale if the token refused the key: read them again next time.
-            if (failure.error.errorName !== 'InvalidCiphertextException') this.keys.delete(work.label);
+            if (failure.error.errorName !== 'InvalidCiphertextException') this.#keys.delete(work.label);
             throw failure.error;
           case 'internal':
             outcome = 'close';
             if (failure.code === undefined) throw e;
-            this.opts.logger.error({ token: this.name, op: work.op, error: describePkcs11Error(e) }, 'PKCS#11 call failed unexpectedly');
+            this.#opts.logger.error({ token: this.name, op: work.op, error: describePkcs11Error(e) }, 'PKCS#11 call failed unexpectedly');
             throw new XksError('InternalException', `The HSM failed the ${work.op} operation (${describePkcs11Error(e)}).`);
           case 'pin':
             this.markDown(describePkcs11Error(e));
             throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
           case 'key-handle':
-            this.keys.delete(work.label);
-            this.recoverOrThrow(failure.code);
+            this.#keys.delete(work.label);
+            this.#recoverOrThrow(failure.code);
             break;
           case 'recover':
             outcome = SESSION_GONE.has(failure.code) ? 'forget' : 'close';
-            this.recoverOrThrow(failure.code);
+            this.#recoverOrThrow(failure.code);
             break;
         }
       } finally {
@@ -365,23 +367,23 @@ export class Pkcs11Token {
 
   /** Releases sessions and the library; waits (bounded) for operations in flight. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const drained = ((await this.pool?.close()) ?? true) && (await this.sideWorkDone(5000));
-    if (this.control !== undefined) this.closeQuietly(this.control);
-    this.control = undefined;
-    this.keys.clear();
+    if (this.#closed) return;
+    this.#closed = true;
+    const drained = ((await this.#pool?.close()) ?? true) && (await this.#sideWorkDone(5000));
+    if (this.#control !== undefined) this.closeQuietly(this.#control);
+    this.#control = undefined;
+    this.#keys.clear();
     // Finalizing the library under a running native operation would crash the process:
     // if something is still in flight, keep the library loaded instead.
-    if (drained) this.module?.release();
-    else this.opts.logger.warn({ token: this.name }, 'PKCS#11 operations still running at shutdown; library left loaded');
-    this.module = undefined;
+    if (drained) this.#module?.release();
+    else this.#opts.logger.warn({ token: this.name }, 'PKCS#11 operations still running at shutdown; library left loaded');
+    this.#module = undefined;
   }
 
-  private recoverOrThrow(code: number): void {
+  #recoverOrThrow(code: number): void {
     try {
-      this.recover(code);
-      this.opts.logger.info({ token: this.name, after: describePkcs11Error(new Pkcs11CallError(code)) }, 'PKCS#11 token recovered; retrying');
+      this.#recover(code);
+      this.#opts.logger.info({ token: this.name, after: describePkcs11Error(new Pkcs11CallError(code)) }, 'PKCS#11 token recovered; retrying');
     } catch (e) {
       this.markDown(describePkcs11Error(e));
       throw new Pkcs11TokenUnavailableError(this.name, describePkcs11Error(e));
@@ -389,21 +391,21 @@ export class Pkcs11Token {
   }
 
   /** Brings library, slot, control session and login back; `code` is what failed (undefined at first connect). */
-  private recover(code?: number): void {
-    if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
-    if (this.module === undefined) {
-      this.module = acquirePkcs11Module(this.opts.modulePath, this.opts.loader, () => this.hasWorkInFlight(), this.opts.libraryParameters);
-      this.moduleGeneration = this.module.generation;
+  #recover(code?: number): void {
+    if (this.#closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
+    if (this.#module === undefined) {
+      this.#module = acquirePkcs11Module(this.#opts.modulePath, this.#opts.loader, () => this.#hasWorkInFlight(), this.#opts.libraryParameters);
+      this.#moduleGeneration = this.#module.generation;
     }
-    const module = this.module;
-    if (this.storageLost) {
+    const module = this.#module;
+    if (this.#storageLost) {
       // Sessions, handles and even the slot list stay broken in SoftHSM2 until the library
       // is initialized again (measured), so nothing short of a restart brings the keys back.
-      this.restartAt = Date.now() + this.opts.retryMs;
-      if (!module.restartWhenIdle(this.moduleGeneration)) {
+      this.#restartAt = Date.now() + this.#opts.retryMs;
+      if (!module.restartWhenIdle(this.#moduleGeneration)) {
         throw new Error('token storage lost; the PKCS#11 library is re-initialized once operations in flight finish');
       }
-      this.opts.logger.warn({ token: this.name }, 'PKCS#11 library re-initialized (C_Finalize + C_Initialize) after the token storage was lost');
+      this.#opts.logger.warn({ token: this.name }, 'PKCS#11 library re-initialized (C_Finalize + C_Initialize) after the token storage was lost');
     }
     // A library finalized behind our back says so with CKR_CRYPTOKI_NOT_INITIALIZED on
     // SoftHSM2, but NSS softoken answers session calls with CKR_SESSION_HANDLE_INVALID and
@@ -411,42 +413,42 @@ export class Pkcs11Token {
     // library is still initialized before looking for the token again.
     const finalized =
       code === CKR.CRYPTOKI_NOT_INITIALIZED ||
-      (code !== undefined && SESSIONS_LOST.has(code) && this.slot !== undefined && isFinalized(module.api, this.slot.slot));
-    if (finalized) module.reinitialize(this.moduleGeneration);
-    if (module.generation !== this.moduleGeneration) {
+      (code !== undefined && SESSIONS_LOST.has(code) && this.#slot !== undefined && isFinalized(module.api, this.#slot.slot));
+    if (finalized) module.reinitialize(this.#moduleGeneration);
+    if (module.generation !== this.#moduleGeneration) {
       // The library was initialized again: every session and handle from before is gone.
-      this.moduleGeneration = module.generation;
-      this.control = undefined;
-      this.slot = undefined;
-      this.keys.clear();
-      this.pool?.reset();
+      this.#moduleGeneration = module.generation;
+      this.#control = undefined;
+      this.#slot = undefined;
+      this.#keys.clear();
+      this.#pool?.reset();
     }
     const api = module.api;
     if (code !== undefined && SESSIONS_LOST.has(code)) {
       // Closed behind our back (one session or all), or the device reset: drop the dead ones.
-      this.pool?.prune((s) => isSessionAlive(api, s));
-      this.slot = undefined;
+      this.#pool?.prune((s) => isSessionAlive(api, s));
+      this.#slot = undefined;
     }
-    this.slot ??= findTokenSlot(api, this.opts.selector);
+    this.#slot ??= findTokenSlot(api, this.#opts.selector);
     // A dead control session is forgotten, not closed (its handle may belong to a new session now).
-    if (this.control !== undefined && !isSessionAlive(api, this.control)) this.control = undefined;
-    this.control ??= api.C_OpenSession(this.slot.slot, this.opts.sessionFlags);
+    if (this.#control !== undefined && !isSessionAlive(api, this.#control)) this.#control = undefined;
+    this.#control ??= api.C_OpenSession(this.#slot.slot, this.#opts.sessionFlags);
     // Handles of private objects die with the login (SoftHSM2 gives new ones after C_Login).
-    if (this.login.ensure(api, this.control)) this.keys.clear();
-    this.pool ??= new Pkcs11SessionPool({
+    if (this.#login.ensure(api, this.#control)) this.#keys.clear();
+    this.#pool ??= new Pkcs11SessionPool({
       name: this.name,
-      size: this.opts.poolSize,
-      open: () => api.C_OpenSession((this.slot as Pkcs11Slot).slot, this.opts.sessionFlags),
+      size: this.#opts.poolSize,
+      open: () => api.C_OpenSession((this.#slot as Pkcs11Slot).slot, this.#opts.sessionFlags),
       close: (s) => api.C_CloseSession(s),
     });
-    if (this.storageLost) {
+    if (this.#storageLost) {
       // Slot found and logged in again: the storage answers. Keys missing from now on are checked afresh.
-      this.storageLost = false;
+      this.#storageLost = false;
       // The canary is a witness only if it is there now: one deleted during the outage must
       // not make every later "not found" look like another loss (a restart loop).
-      if (this.opts.canaryLabel !== undefined) this.seenLabels.delete(this.opts.canaryLabel);
-      this.noteCanary();
-      this.opts.logger.info({ token: this.name }, 'PKCS#11 token storage is back');
+      if (this.#opts.canaryLabel !== undefined) this.#seenLabels.delete(this.#opts.canaryLabel);
+      this.#noteCanary();
+      this.#opts.logger.info({ token: this.name }, 'PKCS#11 token storage is back');
     }
   }
 
@@ -456,54 +458,54 @@ export class Pkcs11Token {
    * the storage is lost, a request does not restart the library itself before `restartAt`:
    * under load every request would otherwise pay a C_Finalize + C_Initialize.
    */
-  private ensureConnected(): void {
-    const stale = this.module !== undefined && this.module.generation !== this.moduleGeneration;
-    if (this.up && !stale) return;
-    if (this.storageLost && Date.now() < this.restartAt) {
+  #ensureConnected(): void {
+    const stale = this.#module !== undefined && this.#module.generation !== this.#moduleGeneration;
+    if (this.#up && !stale) return;
+    if (this.#storageLost && Date.now() < this.#restartAt) {
       throw new Pkcs11TokenUnavailableError(this.name, this.downReason ?? 'token storage lost');
     }
     this.connect();
   }
 
   /** Enters the storage-lost state (see Pkcs11StorageLostError); logged once per outage. */
-  private storageLostNow(detail: string): void {
-    if (!this.storageLost) {
-      this.opts.logger.error(
+  #storageLostNow(detail: string): void {
+    if (!this.#storageLost) {
+      this.#opts.logger.error(
         { token: this.name, reason: detail },
         'PKCS#11 token storage lost: answering as an outage, not "key not found", until the token is back',
       );
-      this.storageLost = true;
+      this.#storageLost = true;
       // restartAt is left as the last restart set it: a loss right after a recovery waits
       // tokenRetrySeconds, so the library is restarted at most once per that interval.
-      this.keys.clear();
+      this.#keys.clear();
     }
     this.markDown(detail);
   }
 
   /** True while a pooled or side session runs a native operation (a library restart must wait). */
-  private hasWorkInFlight(): boolean {
-    return (this.pool?.stats().busy ?? 0) > 0 || this.sideWork.size > 0;
+  #hasWorkInFlight(): boolean {
+    return (this.#pool?.stats().busy ?? 0) > 0 || this.#sideWork.size > 0;
   }
 
   /** Marks the token as serving again (logs the transition); `workDone` resets the probe back-off. */
   markUp(workDone = true): void {
-    if (!this.up && this.downReason !== 'not connected yet') {
-      this.opts.logger.info({ token: this.name }, 'PKCS#11 token is serving again');
+    if (!this.#up && this.downReason !== 'not connected yet') {
+      this.#opts.logger.info({ token: this.name }, 'PKCS#11 token is serving again');
     }
-    this.up = true;
+    this.#up = true;
     this.downReason = undefined;
-    if (workDone) this.consecutiveFailures = 0;
+    if (workDone) this.#consecutiveFailures = 0;
   }
 
   /** Marks the token as failed; it is probed again after a growing rest (logs the transition). */
   markDown(reason: string): void {
-    if (this.up || this.downReason === 'not connected yet') {
-      this.opts.logger.error({ token: this.name, reason }, 'PKCS#11 token unavailable; requests go to other tokens and it is probed again');
+    if (this.#up || this.downReason === 'not connected yet') {
+      this.#opts.logger.error({ token: this.name, reason }, 'PKCS#11 token unavailable; requests go to other tokens and it is probed again');
     }
-    this.up = false;
+    this.#up = false;
     this.downReason = reason;
-    this.consecutiveFailures += 1;
-    this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, this.opts.retryMs * 2 ** (this.consecutiveFailures - 1));
+    this.#consecutiveFailures += 1;
+    this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, this.#opts.retryMs * 2 ** (this.#consecutiveFailures - 1));
   }
 
   /**
@@ -513,9 +515,9 @@ export class Pkcs11Token {
    * under a running operation (measured), and close() waits for this work too.
    */
   async withSideSession<T>(work: (session: Pkcs11Handle) => Promise<T>): Promise<T> {
-    if (this.closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
-    this.ensureConnected();
-    const session = this.api().C_OpenSession((this.slot as Pkcs11Slot).slot, this.opts.sessionFlags);
+    if (this.#closed) throw new XksError('InternalException', 'The PKCS#11 provider is shut down.');
+    this.#ensureConnected();
+    const session = this.api().C_OpenSession((this.#slot as Pkcs11Slot).slot, this.#opts.sessionFlags);
     const run = work(session).then(
       (result) => {
         this.closeQuietly(session);
@@ -524,24 +526,24 @@ export class Pkcs11Token {
       (e: unknown) => {
         if (!hasPkcs11Code(e, ...SESSION_GONE)) this.closeQuietly(session);
         if (e instanceof Pkcs11StorageLostError) {
-          this.storageLostNow(e.detail);
+          this.#storageLostNow(e.detail);
           throw new Pkcs11TokenUnavailableError(this.name, e.detail);
         }
         throw e;
       },
     );
-    const tracked = run.catch(() => undefined).finally(() => this.sideWork.delete(tracked));
-    this.sideWork.add(tracked);
+    const tracked = run.catch(() => undefined).finally(() => this.#sideWork.delete(tracked));
+    this.#sideWork.add(tracked);
     return run;
   }
 
-  private async sideWorkDone(timeoutMs: number): Promise<boolean> {
-    if (this.sideWork.size === 0) return true;
+  async #sideWorkDone(timeoutMs: number): Promise<boolean> {
+    if (this.#sideWork.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const done = Promise.allSettled([...this.sideWork]).then(() => true);
+    const done = Promise.allSettled([...this.#sideWork]).then(() => true);
     const result = await Promise.race([done, timedOut]);
     clearTimeout(timer);
     return result;
@@ -550,7 +552,7 @@ export class Pkcs11Token {
   /** Closes a session, ignoring a session that is already gone. */
   closeQuietly(session: Pkcs11Handle): void {
     try {
-      this.module?.api.C_CloseSession(session);
+      this.#module?.api.C_CloseSession(session);
     } catch {
       // Already closed (behind our back or by a library re-initialization).
     }
@@ -558,7 +560,7 @@ export class Pkcs11Token {
 
   /** Recovery entry for the health check: same steps as after a failed request. */
   recoverAfter(code: number): void {
-    this.recoverOrThrow(code);
+    this.#recoverOrThrow(code);
   }
 }
 

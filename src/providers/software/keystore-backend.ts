@@ -50,34 +50,38 @@ export function copyKey(key: SoftwareKey): SoftwareKey {
 }
 
 class FileBackend implements KeystoreBackend {
+  readonly #secret: KeystoreSecret;
+
   constructor(
     readonly where: string,
-    private readonly secret: KeystoreSecret,
-  ) {}
+    secret: KeystoreSecret,
+  ) {
+    this.#secret = secret;
+  }
 
   async init(params?: ScryptParams): Promise<string> {
-    await initKeystore(this.where, this.secret, params);
+    await initKeystore(this.where, this.#secret, params);
     return `created empty keystore ${this.where}`;
   }
 
   createKey(keyId: string, options: NewKeyOptions): Promise<KeySummary> {
-    return changeKeystore(this.where, this.secret, (file, contents) => addKey(file, contents, keyId, options));
+    return changeKeystore(this.where, this.#secret, (file, contents) => addKey(file, contents, keyId, options));
   }
 
   rotateKey(keyId: string): Promise<KeySummary> {
-    return changeKeystore(this.where, this.secret, (file, contents) => rotateKey(file, contents, keyId));
+    return changeKeystore(this.where, this.#secret, (file, contents) => rotateKey(file, contents, keyId));
   }
 
   setKeyEnabled(keyId: string, enabled: boolean): Promise<KeySummary> {
-    return changeKeystore(this.where, this.secret, (file, contents) => setKeyEnabled(file, contents, keyId, enabled));
+    return changeKeystore(this.where, this.#secret, (file, contents) => setKeyEnabled(file, contents, keyId, enabled));
   }
 
   listKeys(): Promise<KeySummary[]> {
-    return readKeySummaries(this.where, this.secret);
+    return readKeySummaries(this.where, this.#secret);
   }
 
   async readContents(): Promise<KeystoreContents> {
-    const file = new SoftwareKeystoreFile(this.where, this.secret);
+    const file = new SoftwareKeystoreFile(this.where, this.#secret);
     try {
       return (await file.read()).contents;
     } finally {
@@ -86,7 +90,7 @@ class FileBackend implements KeystoreBackend {
   }
 
   importKeys(keys: readonly SoftwareKey[]): Promise<{ imported: string[]; skipped: string[] }> {
-    return changeKeystore(this.where, this.secret, (_file, contents) => {
+    return changeKeystore(this.where, this.#secret, (_file, contents) => {
       const imported: string[] = [];
       const skipped: string[] = [];
       for (const key of keys) {
@@ -105,43 +109,45 @@ class FileBackend implements KeystoreBackend {
 
 class PgBackend implements KeystoreBackend {
   readonly where: string;
+  readonly #store: PgKeystore;
 
-  constructor(private readonly store: PgKeystore) {
+  constructor(store: PgKeystore) {
+    this.#store = store;
     this.where = store.where;
   }
 
   async init(params?: ScryptParams): Promise<string> {
-    const r = await this.store.init(params);
+    const r = await this.#store.init(params);
     const migrations = r.migrationsApplied.length > 0 ? `applied schema migrations ${r.migrationsApplied.join(', ')}` : 'schema already up to date';
     return `${migrations}; ${r.createdKeystore ? 'created the keystore' : 'the keystore exists and opens with this secret'} in ${this.where}`;
   }
 
   createKey(keyId: string, options: NewKeyOptions): Promise<KeySummary> {
-    return this.store.createKey(keyId, options);
+    return this.#store.createKey(keyId, options);
   }
 
   rotateKey(keyId: string): Promise<KeySummary> {
-    return this.store.rotateKey(keyId);
+    return this.#store.rotateKey(keyId);
   }
 
   setKeyEnabled(keyId: string, enabled: boolean): Promise<KeySummary> {
-    return this.store.setKeyEnabled(keyId, enabled);
+    return this.#store.setKeyEnabled(keyId, enabled);
   }
 
   listKeys(): Promise<KeySummary[]> {
-    return this.store.listKeys();
+    return this.#store.listKeys();
   }
 
   readContents(): Promise<KeystoreContents> {
-    return this.store.loadAll();
+    return this.#store.loadAll();
   }
 
   importKeys(keys: readonly SoftwareKey[]): Promise<{ imported: string[]; skipped: string[] }> {
-    return this.store.importKeys(keys);
+    return this.#store.importKeys(keys);
   }
 
   close(): Promise<void> {
-    return this.store.close();
+    return this.#store.close();
   }
 }
 

@@ -54,16 +54,18 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  * they are, for the caller to interpret.
  */
 export class UpstreamClient {
-  private readonly pool: Pool;
-  private readonly host: string;
-  private readonly now: () => Date;
+  readonly #pool: Pool;
+  readonly #host: string;
+  readonly #now: () => Date;
+  readonly #options: UpstreamClientOptions;
 
-  constructor(private readonly options: UpstreamClientOptions) {
+  constructor(options: UpstreamClientOptions) {
+    this.#options = options;
     const url = new URL(options.origin);
-    this.host = url.host;
-    this.now = options.now ?? (() => new Date());
+    this.#host = url.host;
+    this.#now = options.now ?? (() => new Date());
     const tls = options.tls;
-    this.pool = new Pool(url.origin, {
+    this.#pool = new Pool(url.origin, {
       connections: options.connections,
       // HTTP/1.1, one request per connection at a time: a slow answer never holds up another.
       pipelining: 1,
@@ -98,17 +100,17 @@ export class UpstreamClient {
       );
     }
     const text = JSON.stringify(body);
-    const headers: Record<string, string> = { host: this.host, 'content-type': 'application/json' };
+    const headers: Record<string, string> = { host: this.#host, 'content-type': 'application/json' };
     const signed = signRequest({
       method: 'POST',
-      url: `${this.options.origin.replace(/\/$/, '')}${path}`,
+      url: `${this.#options.origin.replace(/\/$/, '')}${path}`,
       headers,
       body: text,
-      region: this.options.credential.region,
+      region: this.#options.credential.region,
       service: XKS_SERVICE,
-      accessKeyId: this.options.credential.accessKeyId,
-      secret: this.options.credential.secret,
-      now: this.now(),
+      accessKeyId: this.#options.credential.accessKeyId,
+      secret: this.#options.credential.secret,
+      now: this.#now(),
     });
 
     // One controller ends the request at the attempt's deadline or when the request is given up.
@@ -117,7 +119,7 @@ export class UpstreamClient {
     const onAbort = () => controller.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await this.pool.request({
+      const res = await this.#pool.request({
         path,
         method: 'POST',
         // Not { ...headers, ...signed }: on Node 20 each such object gets a hidden class of
@@ -140,8 +142,8 @@ export class UpstreamClient {
 
   /** Closes idle connections and waits for in-flight requests; then zeroes the secret. */
   async close(): Promise<void> {
-    await this.pool.close();
-    this.options.credential.secret.fill(0);
+    await this.#pool.close();
+    this.#options.credential.secret.fill(0);
   }
 }
 

@@ -29,28 +29,30 @@ export interface UpstreamFleetOptions {
  * endpoint; an XksError that blames the request is final, since every node would say the same.
  */
 export class UpstreamFleet {
-  private readonly downUntil = new Map<string, number>();
-  private readonly now: () => number;
+  readonly #downUntil = new Map<string, number>();
+  readonly #now: () => number;
+  readonly #options: UpstreamFleetOptions;
 
   constructor(
     readonly endpoints: readonly UpstreamEndpoint[],
-    private readonly options: UpstreamFleetOptions,
+    options: UpstreamFleetOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Endpoints in the order to try them now: healthy ones in config order, then the failed ones, soonest back first. */
   order(): UpstreamEndpoint[] {
-    const now = this.now();
-    const up = this.endpoints.filter((e) => (this.downUntil.get(e.id) ?? 0) <= now);
-    const down = this.endpoints.filter((e) => (this.downUntil.get(e.id) ?? 0) > now).sort((a, b) => this.downUntil.get(a.id)! - this.downUntil.get(b.id)!);
+    const now = this.#now();
+    const up = this.endpoints.filter((e) => (this.#downUntil.get(e.id) ?? 0) <= now);
+    const down = this.endpoints.filter((e) => (this.#downUntil.get(e.id) ?? 0) > now).sort((a, b) => this.#downUntil.get(a.id)! - this.#downUntil.get(b.id)!);
     return [...up, ...down];
   }
 
   /** Records the outcome of a call to an endpoint (also used by health checks). */
   record(endpoint: UpstreamEndpoint, ok: boolean): void {
-    if (ok) this.downUntil.delete(endpoint.id);
-    else this.downUntil.set(endpoint.id, this.now() + this.options.downBackoffMs);
+    if (ok) this.#downUntil.delete(endpoint.id);
+    else this.#downUntil.set(endpoint.id, this.#now() + this.#options.downBackoffMs);
   }
 
   /** Runs `attempt` on one endpoint after another until one answers or the budget is gone. */
@@ -61,17 +63,17 @@ export class UpstreamFleet {
       const now = Date.now();
       if (now >= ctx.deadline || ctx.signal.aborted) break;
       // The last endpoint gets all the time left; earlier ones leave room for the next.
-      const deadline = i === order.length - 1 ? ctx.deadline : Math.min(ctx.deadline, now + this.options.attemptTimeoutMs);
+      const deadline = i === order.length - 1 ? ctx.deadline : Math.min(ctx.deadline, now + this.#options.attemptTimeoutMs);
       try {
         const result = await attempt(endpoint, narrowCallContext(ctx, deadline));
         this.record(endpoint, true);
-        if (faults.length > 0) this.options.logger.info({ operation, endpoint: endpoint.id, failedOver: faults.length }, 'upstream answered after failover');
+        if (faults.length > 0) this.#options.logger.info({ operation, endpoint: endpoint.id, failedOver: faults.length }, 'upstream answered after failover');
         return result;
       } catch (e) {
-        if (!(e instanceof UpstreamFault)) throw asXksError(e, operation, endpoint, this.options.logger);
+        if (!(e instanceof UpstreamFault)) throw asXksError(e, operation, endpoint, this.#options.logger);
         this.record(endpoint, false);
         faults.push(e);
-        this.options.logger.warn({ operation, endpoint: endpoint.id, fault: e.kind, detail: e.detail }, 'upstream endpoint failed');
+        this.#options.logger.warn({ operation, endpoint: endpoint.id, fault: e.kind, detail: e.detail }, 'upstream endpoint failed');
       }
     }
     throw finalError(faults, ctx);
