@@ -31,37 +31,37 @@ export interface HealthCacheOptions {
  */
 export class HealthCache {
   /** `invalidated`: the key manager said its health changed since this result. */
-  private cached: { at: number; value: EkmHealth[]; invalidated?: boolean } | undefined;
-  private inFlight: Promise<EkmHealth[]> | undefined;
+  #cached: { at: number; value: EkmHealth[]; invalidated?: boolean } | undefined;
+  #inFlight: Promise<EkmHealth[]> | undefined;
   /** Bumped by invalidate(): a check that started before a change cannot clear it. */
-  private generation = 0;
+  #generation = 0;
   /** Live traffic saw the key manager fail since the last success (see recordLiveFailure). */
-  private liveFailure: { at: number; detail: string } | undefined;
+  #liveFailure: { at: number; detail: string } | undefined;
   /** When live traffic last started a check: at most one per unhealthyFreshMs. */
-  private lastLiveCheck = Number.NEGATIVE_INFINITY;
+  #lastLiveCheck = Number.NEGATIVE_INFINITY;
   /** False while the cached result or live traffic says something is not ACTIVE. */
-  private allActive = false;
-  private readonly freshMs: number;
-  private readonly unhealthyFreshMs: number;
-  private readonly maxStaleMs: number;
-  private readonly checkBudgetMs: number;
-  private readonly fleet: () => EkmIdentity[];
+  #allActive = false;
+  readonly #freshMs: number;
+  readonly #unhealthyFreshMs: number;
+  readonly #maxStaleMs: number;
+  readonly #checkBudgetMs: number;
+  readonly #fleet: () => EkmIdentity[];
+  readonly #check: (ctx: CallContext) => Promise<EkmHealth[]>;
+  readonly #now: () => number;
 
-  constructor(
-    private readonly check: (ctx: CallContext) => Promise<EkmHealth[]>,
-    options: HealthCacheOptions,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.maxStaleMs = Math.min(options.maxStaleMs ?? 60_000, 60_000);
-    this.freshMs = Math.min(options.freshMs, this.maxStaleMs);
-    this.unhealthyFreshMs = Math.min(options.unhealthyFreshMs ?? 1_000, this.freshMs);
-    this.checkBudgetMs = options.checkBudgetMs ?? 5_000;
-    this.fleet = options.fleet ?? (() => []);
+  constructor(check: (ctx: CallContext) => Promise<EkmHealth[]>, options: HealthCacheOptions, now: () => number = Date.now) {
+    this.#check = check;
+    this.#now = now;
+    this.#maxStaleMs = Math.min(options.maxStaleMs ?? 60_000, 60_000);
+    this.#freshMs = Math.min(options.freshMs, this.#maxStaleMs);
+    this.#unhealthyFreshMs = Math.min(options.unhealthyFreshMs ?? 1_000, this.#freshMs);
+    this.#checkBudgetMs = options.checkBudgetMs ?? 5_000;
+    this.#fleet = options.fleet ?? (() => []);
   }
 
   /** A result no older than the rules above allow, with what live traffic saw on top. */
   async get(ctx: CallContext): Promise<EkmHealth[]> {
-    return this.withLiveFailure(await this.deep(ctx));
+    return this.#withLiveFailure(await this.#deep(ctx));
   }
 
   /**
@@ -73,9 +73,9 @@ export class HealthCache {
    * fails too).
    */
   recordLiveFailure(detail: string): void {
-    this.liveFailure = { at: this.now(), detail };
-    this.allActive = false;
-    this.checkSoon();
+    this.#liveFailure = { at: this.#now(), detail };
+    this.#allActive = false;
+    this.#checkSoon();
   }
 
   /**
@@ -84,38 +84,38 @@ export class HealthCache {
    * call, so it costs one boolean test while all is well.
    */
   recordLiveSuccess(): void {
-    if (this.allActive) return;
-    this.liveFailure = undefined;
-    this.allActive = this.cached !== undefined && this.cached.value.every((e) => e.healthStatus === 'ACTIVE');
-    if (!this.allActive) this.checkSoon();
+    if (this.#allActive) return;
+    this.#liveFailure = undefined;
+    this.#allActive = this.#cached !== undefined && this.#cached.value.every((e) => e.healthStatus === 'ACTIVE');
+    if (!this.#allActive) this.#checkSoon();
   }
 
-  private withLiveFailure(value: EkmHealth[]): EkmHealth[] {
-    const failure = this.liveFailure;
-    if (failure === undefined || this.now() - failure.at > LIVE_FAILURE_MEMORY_MS) return value;
+  #withLiveFailure(value: EkmHealth[]): EkmHealth[] {
+    const failure = this.#liveFailure;
+    if (failure === undefined || this.#now() - failure.at > LIVE_FAILURE_MEMORY_MS) return value;
     const detail = `live requests are failing: ${failure.detail}`;
     return value.map((e) => (e.healthStatus === 'ACTIVE' ? { ...e, healthStatus: 'DEGRADED', detail } : e));
   }
 
   /** Starts a check now unless live traffic started one within unhealthyFreshMs. */
-  private checkSoon(): void {
-    const now = this.now();
-    if (now - this.lastLiveCheck < this.unhealthyFreshMs) return;
-    this.lastLiveCheck = now;
+  #checkSoon(): void {
+    const now = this.#now();
+    if (now - this.#lastLiveCheck < this.#unhealthyFreshMs) return;
+    this.#lastLiveCheck = now;
     this.invalidate();
   }
 
-  private async deep(ctx: CallContext): Promise<EkmHealth[]> {
-    const cached = this.cached;
+  async #deep(ctx: CallContext): Promise<EkmHealth[]> {
+    const cached = this.#cached;
     if (cached !== undefined) {
-      const age = this.now() - cached.at;
+      const age = this.#now() - cached.at;
       const healthy = cached.value.every((e) => e.healthStatus !== 'UNAVAILABLE');
-      if (!cached.invalidated && age < (healthy ? this.freshMs : this.unhealthyFreshMs)) return cached.value;
-      const refresh = this.refresh();
-      if (age < this.maxStaleMs) return cached.value;
-      return this.waitUntil(refresh, ctx.deadline);
+      if (!cached.invalidated && age < (healthy ? this.#freshMs : this.#unhealthyFreshMs)) return cached.value;
+      const refresh = this.#refresh();
+      if (age < this.#maxStaleMs) return cached.value;
+      return this.#waitUntil(refresh, ctx.deadline);
     }
-    return this.waitUntil(this.refresh(), ctx.deadline);
+    return this.#waitUntil(this.#refresh(), ctx.deadline);
   }
 
   /**
@@ -123,46 +123,46 @@ export class HealthCache {
    * the old result only until it finishes (no longer than the usual rules allow).
    */
   invalidate(): void {
-    this.generation += 1;
-    if (this.cached !== undefined) this.cached = { ...this.cached, invalidated: true };
-    void this.refresh().catch(() => undefined);
+    this.#generation += 1;
+    if (this.#cached !== undefined) this.#cached = { ...this.#cached, invalidated: true };
+    void this.#refresh().catch(() => undefined);
   }
 
   /** The last result (with live failures on top) without running a check (undefined before the first). */
   peek(): EkmHealth[] | undefined {
-    return this.cached === undefined ? undefined : this.withLiveFailure(this.cached.value);
+    return this.#cached === undefined ? undefined : this.#withLiveFailure(this.#cached.value);
   }
 
   /** Starts a check unless one is running; the result replaces the cache. */
-  private refresh(): Promise<EkmHealth[]> {
-    if (this.inFlight === undefined) {
-      const started = this.now();
-      const generation = this.generation;
-      this.inFlight = this.check(callContextWithin(this.checkBudgetMs))
+  #refresh(): Promise<EkmHealth[]> {
+    if (this.#inFlight === undefined) {
+      const started = this.#now();
+      const generation = this.#generation;
+      this.#inFlight = this.#check(callContextWithin(this.#checkBudgetMs))
         .then((value) => {
-          this.cached = { at: started, value, invalidated: generation !== this.generation };
-          this.allActive = this.liveFailure === undefined && value.every((e) => e.healthStatus === 'ACTIVE');
+          this.#cached = { at: started, value, invalidated: generation !== this.#generation };
+          this.#allActive = this.#liveFailure === undefined && value.every((e) => e.healthStatus === 'ACTIVE');
           return value;
         })
         .finally(() => {
-          this.inFlight = undefined;
+          this.#inFlight = undefined;
         });
     }
-    return this.inFlight;
+    return this.#inFlight;
   }
 
   /** Every configured instance UNAVAILABLE: the check did not finish in time (spec: 1-10 entries). */
-  private notFinished(): EkmHealth[] {
+  #notFinished(): EkmHealth[] {
     const detail = 'the deep health check has not finished yet';
-    const fleet = this.fleet();
+    const fleet = this.#fleet();
     if (fleet.length === 0) return [{ id: 'health-check', model: 'deep health check', healthStatus: 'UNAVAILABLE', detail }];
     return fleet.map(({ id, model }) => ({ id, model, healthStatus: 'UNAVAILABLE', detail }));
   }
 
-  private async waitUntil(check: Promise<EkmHealth[]>, deadline: number): Promise<EkmHealth[]> {
+  async #waitUntil(check: Promise<EkmHealth[]>, deadline: number): Promise<EkmHealth[]> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<EkmHealth[]>((resolve) => {
-      timer = setTimeout(() => resolve(this.notFinished()), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(() => resolve(this.#notFinished()), Math.max(0, deadline - Date.now()));
     });
     try {
       return await Promise.race([check, late]);

@@ -26,24 +26,24 @@ export interface Tenant {
  * assignment, so a request sees either the old set of tenants or the new one.
  */
 export class TenantDirectory {
-  private byPrefix: ReadonlyMap<string, Tenant>;
+  #byPrefix: ReadonlyMap<string, Tenant>;
 
   constructor(tenants: readonly Tenant[]) {
-    this.byPrefix = new Map(tenants.map((t) => [t.prefix, t]));
+    this.#byPrefix = new Map(tenants.map((t) => [t.prefix, t]));
   }
 
   /** The tenant serving `prefix`, if any. */
   get(prefix: string): Tenant | undefined {
-    return this.byPrefix.get(prefix);
+    return this.#byPrefix.get(prefix);
   }
 
   /** Every tenant. */
   all(): Tenant[] {
-    return [...this.byPrefix.values()];
+    return [...this.#byPrefix.values()];
   }
 
   /** Replaces the set of tenants atomically. */
   replace(tenants: readonly Tenant[]): void {
-    this.byPrefix = new Map(tenants.map((t) => [t.prefix, t]));
+    this.#byPrefix = new Map(tenants.map((t) => [t.prefix, t]));
   }
 }
