@@ -61,12 +61,11 @@ export class StatusTracker {
   readonly startedAt: number;
   readonly #stores = new Map<string, KeyStoreActivity>();
   readonly #unrouted: UnroutedActivity = { unknownPrefixes: new Map(), otherPaths: { count: 0 } };
+  readonly #isConfigured: (prefix: string) => boolean;
 
   /** `isConfigured` tells a configured prefix from an unknown one (e.g. `p => tenants.get(p) !== undefined`). */
-  constructor(
-    private readonly isConfigured: (prefix: string) => boolean,
-    now: () => number = Date.now,
-  ) {
+  constructor(isConfigured: (prefix: string) => boolean, now: () => number = Date.now) {
+    this.#isConfigured = isConfigured;
     this.startedAt = now();
   }
 
@@ -79,7 +78,7 @@ export class StatusTracker {
       if (event.reason !== undefined) other.lastReason = event.reason;
       return;
     }
-    if (!this.isConfigured(event.prefix)) {
+    if (!this.#isConfigured(event.prefix)) {
       // The prefix comes from the network: keep it short (spec limit of XksProxyUriPath).
       this.#noteUnknownPrefix(event.prefix.slice(0, 128), event.at);
       return;

@@ -81,17 +81,19 @@ export class HistogramSeries {
   readonly buckets: number[];
   sum = 0;
   count = 0;
+  readonly #bounds: readonly number[];
 
   constructor(
     readonly labels: Labels,
-    private readonly bounds: readonly number[],
+    bounds: readonly number[],
   ) {
+    this.#bounds = bounds;
     this.buckets = bounds.map(() => 0);
   }
 
   /** Records one observation. */
   observe(value: number): void {
-    const bounds = this.bounds;
+    const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= bounds[i]!) {
         this.buckets[i]! += 1;
