@@ -40,13 +40,13 @@ export interface HttpClientOptions {
 export class HttpClient {
   readonly origin: string;
   readonly host: string;
-  private readonly pool: Pool;
+  readonly #pool: Pool;
 
   constructor(origin: string, options: HttpClientOptions) {
     const url = new URL(origin);
     this.origin = url.origin;
     this.host = url.host;
-    this.pool = new Pool(this.origin, {
+    this.#pool = new Pool(this.origin, {
       connections: options.connections ?? 8,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
@@ -65,7 +65,7 @@ export class HttpClient {
   /** Sends one request and reads the whole answer. Network failures reject. */
   async send(req: HttpRequest): Promise<HttpAnswer> {
     const started = performance.now();
-    const res = await this.pool.request({
+    const res = await this.#pool.request({
       method: req.method,
       path: req.path,
       headers: req.headers,
@@ -81,7 +81,7 @@ export class HttpClient {
 
   /** Closes all connections. */
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.#pool.close();
   }
 }
 

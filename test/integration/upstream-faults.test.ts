@@ -31,10 +31,10 @@ class FakeUpstream {
   connections = 0;
   requests: ReceivedRequest[] = [];
   handler: Handler = answerLikeAnXksProxy;
-  private readonly server: Server;
+  readonly #server: Server;
 
   constructor() {
-    this.server = createServer((req, res) => {
+    this.#server = createServer((req, res) => {
       const record: ReceivedRequest = { path: req.url ?? '', authorization: req.headers.authorization, closedEarly: false };
       this.requests.push(record);
       res.on('close', () => {
@@ -54,27 +54,27 @@ class FakeUpstream {
         this.handler(req, res, body);
       });
     });
-    this.server.on('connection', () => this.connections++);
+    this.#server.on('connection', () => this.connections++);
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
   reset(handler: Handler = answerLikeAnXksProxy): void {
     this.handler = handler;
     this.requests = [];
     this.connections = 0;
-    this.server.closeAllConnections();
+    this.#server.closeAllConnections();
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
 

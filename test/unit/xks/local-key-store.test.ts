@@ -62,14 +62,14 @@ class InMemoryProviderDouble implements KeyProvider {
   async init(): Promise<void> {}
 
   async describe(keyId: string): Promise<KeyInfo> {
-    const key = this.key(keyId);
+    const key = this.#key(keyId);
     return { keyId, usages: key.usages, enabled: key.enabled, currentVersion: key.versions.length };
   }
 
   async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): Promise<GcmOutput> {
     this.calls.push({ op: 'encrypt', key: ref, aad: Buffer.from(aad) });
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.material(ref, 'encrypt'), iv);
+    const cipher = createCipheriv('aes-256-gcm', this.#material(ref, 'encrypt'), iv);
     cipher.setAAD(aad);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     const out = { iv, ciphertext, tag: cipher.getAuthTag() };
@@ -79,7 +79,7 @@ class InMemoryProviderDouble implements KeyProvider {
   async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
     this.calls.push({ op: 'decrypt', key: ref, aad: Buffer.from(aad) });
     if (this.decryptError !== undefined) throw this.decryptError;
-    const decipher = createDecipheriv('aes-256-gcm', this.material(ref, 'decrypt'), input.iv);
+    const decipher = createDecipheriv('aes-256-gcm', this.#material(ref, 'decrypt'), input.iv);
     decipher.setAAD(aad);
     decipher.setAuthTag(input.tag);
     let plaintext: Buffer;
@@ -100,18 +100,18 @@ class InMemoryProviderDouble implements KeyProvider {
   }
 
   rotate(keyId: string): void {
-    this.key(keyId).versions.push(randomBytes(32));
+    this.#key(keyId).versions.push(randomBytes(32));
   }
 
-  private key(keyId: string): DoubleKey {
+  #key(keyId: string): DoubleKey {
     if (this.failWith !== undefined) throw this.failWith;
     const key = this.keys.get(keyId);
     if (key === undefined) throw new XksError('KeyNotFoundException', `no key ${keyId}`);
     return key;
   }
 
-  private material(ref: KeyRef, op: 'encrypt' | 'decrypt'): Buffer {
-    const material = this.key(ref.keyId).versions[ref.version - 1];
+  #material(ref: KeyRef, op: 'encrypt' | 'decrypt'): Buffer {
+    const material = this.#key(ref.keyId).versions[ref.version - 1];
     if (material === undefined) throw new XksError(op === 'decrypt' ? 'InvalidCiphertextException' : 'InternalException', `no version ${ref.version}`);
     return material;
   }

@@ -38,13 +38,13 @@ const ulong = (v: number): Buffer => h(v);
  */
 export class FakePkcs11 implements Pkcs11Api {
   readonly calls = new Map<string, number>();
-  private readonly faults = new Map<string, Array<number | 'hang'>>();
-  private readonly keys: FakeKey[] = [];
-  private readonly sessions = new Map<number, { op: Op | undefined }>();
-  private nextSession = 1;
-  private loginEpoch = 1;
-  private loggedIn = false;
-  private initialized = false;
+  readonly #faults = new Map<string, Array<number | 'hang'>>();
+  readonly #keys: FakeKey[] = [];
+  readonly #sessions = new Map<number, { op: Op | undefined }>();
+  #nextSession = 1;
+  #loginEpoch = 1;
+  #loggedIn = false;
+  #initialized = false;
   /** When true, C_EncryptInit fills the IV itself (HSMs that generate IVs). */
   generatesIv = false;
   pin = '1234';
@@ -56,65 +56,65 @@ export class FakePkcs11 implements Pkcs11Api {
   readonly sessionFlags: number[] = [];
   /** What the last C_Initialize was given. */
   libraryParameters: string | undefined;
-  private readonly hung: Array<() => void> = [];
+  readonly #hung: Array<() => void> = [];
 
   constructor(readonly label = 'fake') {}
 
   addKey(label: string, opts: Partial<Omit<FakeKey, 'label'>> = {}): void {
-    this.keys.push({ label, bytes: 32, encrypt: true, decrypt: true, value: randomBytes(opts.bytes ?? 32), ...opts });
+    this.#keys.push({ label, bytes: 32, encrypt: true, decrypt: true, value: randomBytes(opts.bytes ?? 32), ...opts });
   }
 
   /** The next `times` calls of `method` fail with `code` ('hang': never settle until `releaseHung`). */
   fail(method: keyof Pkcs11Api, code: number | 'hang', times = 1): void {
-    const q = this.faults.get(method) ?? [];
+    const q = this.#faults.get(method) ?? [];
     for (let i = 0; i < times; i++) q.push(code);
-    this.faults.set(method, q);
+    this.#faults.set(method, q);
   }
 
   /** Lets hung calls finish. */
   releaseHung(): void {
-    for (const r of this.hung.splice(0)) r();
+    for (const r of this.#hung.splice(0)) r();
   }
 
   logout(): void {
-    this.loggedIn = false;
-    this.loginEpoch += 1;
+    this.#loggedIn = false;
+    this.#loginEpoch += 1;
   }
 
-  private enter(method: string): number | 'hang' | undefined {
+  #enter(method: string): number | 'hang' | undefined {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
-    if (!this.initialized && method !== 'C_Initialize' && method !== 'close') throw ckError(CKR.CRYPTOKI_NOT_INITIALIZED);
-    const fault = this.faults.get(method)?.shift();
+    if (!this.#initialized && method !== 'C_Initialize' && method !== 'close') throw ckError(CKR.CRYPTOKI_NOT_INITIALIZED);
+    const fault = this.#faults.get(method)?.shift();
     if (typeof fault === 'number') throw ckError(fault);
     return fault;
   }
 
-  private session(s: Pkcs11Handle): { op: Op | undefined } {
-    const found = this.sessions.get(n(s));
+  #session(s: Pkcs11Handle): { op: Op | undefined } {
+    const found = this.#sessions.get(n(s));
     if (found === undefined) throw ckError(CKR.SESSION_HANDLE_INVALID);
     return found;
   }
 
-  private key(k: Pkcs11Handle): FakeKey {
+  #key(k: Pkcs11Handle): FakeKey {
     const v = n(k);
     const epoch = Math.floor(v / 1000);
-    const key = this.keys[(v % 1000) - 1];
-    if (!(this.loggedIn || this.publicObjects) || epoch !== this.loginEpoch || key === undefined) throw ckError(CKR.OBJECT_HANDLE_INVALID);
+    const key = this.#keys[(v % 1000) - 1];
+    if (!(this.#loggedIn || this.publicObjects) || epoch !== this.#loginEpoch || key === undefined) throw ckError(CKR.OBJECT_HANDLE_INVALID);
     return key;
   }
 
-  private handleOf(key: FakeKey): Buffer {
-    return h(this.loginEpoch * 1000 + this.keys.indexOf(key) + 1);
+  #handleOf(key: FakeKey): Buffer {
+    return h(this.#loginEpoch * 1000 + this.#keys.indexOf(key) + 1);
   }
 
   C_Initialize(libraryParameters?: string): void {
-    this.enter('C_Initialize');
-    if (this.initialized) throw ckError(CKR.CRYPTOKI_ALREADY_INITIALIZED);
-    this.initialized = true;
+    this.#enter('C_Initialize');
+    if (this.#initialized) throw ckError(CKR.CRYPTOKI_ALREADY_INITIALIZED);
+    this.#initialized = true;
     this.libraryParameters = libraryParameters;
   }
   C_GetInfo() {
-    this.enter('C_GetInfo');
+    this.#enter('C_GetInfo');
     return {
       manufacturerID: this.manufacturerID.padEnd(32),
       libraryDescription: 'Fake PKCS#11 library'.padEnd(32),
@@ -123,20 +123,20 @@ export class FakePkcs11 implements Pkcs11Api {
     };
   }
   C_Finalize(): void {
-    this.enter('C_Finalize');
-    this.initialized = false;
-    this.sessions.clear();
+    this.#enter('C_Finalize');
+    this.#initialized = false;
+    this.#sessions.clear();
     this.logout();
   }
   close(): void {
-    this.enter('close');
+    this.#enter('close');
   }
   C_GetSlotList(): Pkcs11Handle[] {
-    this.enter('C_GetSlotList');
+    this.#enter('C_GetSlotList');
     return [h(7)];
   }
   C_GetTokenInfo() {
-    this.enter('C_GetTokenInfo');
+    this.#enter('C_GetTokenInfo');
     return {
       label: this.label.padEnd(32),
       manufacturerID: 'Fake'.padEnd(32),
@@ -147,51 +147,51 @@ export class FakePkcs11 implements Pkcs11Api {
     };
   }
   C_OpenSession(_slot: Pkcs11Handle, flags: number): Pkcs11Handle {
-    this.enter('C_OpenSession');
+    this.#enter('C_OpenSession');
     this.sessionFlags.push(flags);
-    const id = this.nextSession++;
-    this.sessions.set(id, { op: undefined });
+    const id = this.#nextSession++;
+    this.#sessions.set(id, { op: undefined });
     return h(id);
   }
   C_CloseSession(s: Pkcs11Handle): void {
-    this.enter('C_CloseSession');
-    this.session(s);
-    this.sessions.delete(n(s));
-    if (this.sessions.size === 0) this.logout();
+    this.#enter('C_CloseSession');
+    this.#session(s);
+    this.#sessions.delete(n(s));
+    if (this.#sessions.size === 0) this.logout();
   }
   C_GetSessionInfo(s: Pkcs11Handle) {
-    this.enter('C_GetSessionInfo');
-    this.session(s);
-    return { state: this.loggedIn ? 1 : 0 };
+    this.#enter('C_GetSessionInfo');
+    this.#session(s);
+    return { state: this.#loggedIn ? 1 : 0 };
   }
   C_Login(s: Pkcs11Handle, userType: number, pin: string): void {
-    this.enter('C_Login');
-    this.session(s);
+    this.#enter('C_Login');
+    this.#session(s);
     if (userType !== CKU_USER) throw ckError(CKR.ARGUMENTS_BAD);
-    if (this.loggedIn) throw ckError(CKR.USER_ALREADY_LOGGED_IN);
+    if (this.#loggedIn) throw ckError(CKR.USER_ALREADY_LOGGED_IN);
     if (pin !== this.pin) throw ckError(CKR.PIN_INCORRECT);
-    this.loggedIn = true;
+    this.#loggedIn = true;
   }
-  private found: Buffer[] = [];
+  #found: Buffer[] = [];
   C_FindObjectsInit(s: Pkcs11Handle, template: Pkcs11Attribute[]): void {
-    this.enter('C_FindObjectsInit');
-    this.session(s);
+    this.#enter('C_FindObjectsInit');
+    this.#session(s);
     const label = template.find((a) => a.type === CKA.LABEL)?.value;
-    this.found = this.loggedIn || this.publicObjects ? this.keys.filter((k) => label === undefined || k.label === label).map((k) => this.handleOf(k)) : [];
+    this.#found = this.#loggedIn || this.publicObjects ? this.#keys.filter((k) => label === undefined || k.label === label).map((k) => this.#handleOf(k)) : [];
   }
   C_FindObjects(s: Pkcs11Handle, max: number): Pkcs11Handle[] {
-    this.enter('C_FindObjects');
-    this.session(s);
-    return this.found.slice(0, max);
+    this.#enter('C_FindObjects');
+    this.#session(s);
+    return this.#found.slice(0, max);
   }
   C_FindObjectsFinal(s: Pkcs11Handle): void {
-    this.enter('C_FindObjectsFinal');
-    this.session(s);
+    this.#enter('C_FindObjectsFinal');
+    this.#session(s);
   }
   C_GetAttributeValue(s: Pkcs11Handle, o: Pkcs11Handle, template: Pkcs11Attribute[]): Pkcs11Attribute[] {
-    this.enter('C_GetAttributeValue');
-    this.session(s);
-    const key = this.key(o);
+    this.#enter('C_GetAttributeValue');
+    this.#session(s);
+    const key = this.#key(o);
     const values: Record<number, Buffer> = {
       [CKA.KEY_TYPE]: ulong(CKK_AES),
       [CKA.VALUE_LEN]: ulong(key.bytes),
@@ -202,50 +202,50 @@ export class FakePkcs11 implements Pkcs11Api {
     return template.map((a) => ({ type: a.type, value: values[a.type] ?? Buffer.alloc(0) }));
   }
   C_GenerateRandom(s: Pkcs11Handle, buffer: Buffer): Buffer {
-    this.enter('C_GenerateRandom');
-    this.session(s);
+    this.#enter('C_GenerateRandom');
+    this.#session(s);
     return randomBytes(buffer.length).copy(buffer) === buffer.length ? buffer : buffer;
   }
   C_GenerateKey(): Pkcs11Handle {
-    this.enter('C_GenerateKey');
+    this.#enter('C_GenerateKey');
     throw ckError(CKR.FUNCTION_FAILED);
   }
-  private init(kind: Op['kind'], s: Pkcs11Handle, m: Pkcs11Mechanism, k: Pkcs11Handle): void {
-    const session = this.session(s);
+  #init(kind: Op['kind'], s: Pkcs11Handle, m: Pkcs11Mechanism, k: Pkcs11Handle): void {
+    const session = this.#session(s);
     if (session.op !== undefined) throw ckError(CKR.OPERATION_ACTIVE);
-    const key = this.key(k);
+    const key = this.#key(k);
     if (kind === 'encrypt' ? !key.encrypt : !key.decrypt) throw ckError(CKR.KEY_FUNCTION_NOT_PERMITTED);
     const gcm = m.gcm as NonNullable<Pkcs11Mechanism['gcm']>;
     if (kind === 'encrypt' && this.generatesIv) randomBytes(gcm.iv.length).copy(gcm.iv);
     session.op = { kind, key, iv: gcm.iv, aad: Buffer.from(gcm.aad) };
   }
   C_EncryptInit(s: Pkcs11Handle, m: Pkcs11Mechanism, k: Pkcs11Handle): void {
-    this.enter('C_EncryptInit');
-    this.init('encrypt', s, m, k);
+    this.#enter('C_EncryptInit');
+    this.#init('encrypt', s, m, k);
   }
   C_DecryptInit(s: Pkcs11Handle, m: Pkcs11Mechanism, k: Pkcs11Handle): void {
-    this.enter('C_DecryptInit');
-    this.init('decrypt', s, m, k);
+    this.#enter('C_DecryptInit');
+    this.#init('decrypt', s, m, k);
   }
-  private async run(method: string, s: Pkcs11Handle, compute: (op: Op) => Buffer): Promise<Buffer> {
-    const fault = this.enter(method);
-    const session = this.session(s);
+  async #run(method: string, s: Pkcs11Handle, compute: (op: Op) => Buffer): Promise<Buffer> {
+    const fault = this.#enter(method);
+    const session = this.#session(s);
     const op = session.op;
     if (op === undefined) throw ckError(CKR.OPERATION_NOT_INITIALIZED);
-    if (fault === 'hang') await new Promise<void>((resolve) => this.hung.push(resolve));
+    if (fault === 'hang') await new Promise<void>((resolve) => this.#hung.push(resolve));
     await new Promise((r) => setImmediate(r));
     session.op = undefined;
     return compute(op);
   }
   C_EncryptAsync(s: Pkcs11Handle, input: Buffer): Promise<Buffer> {
-    return this.run('C_EncryptAsync', s, (op) => {
+    return this.#run('C_EncryptAsync', s, (op) => {
       const c = createCipheriv('aes-256-gcm', op.key.value, op.iv);
       c.setAAD(op.aad);
       return Buffer.concat([c.update(input), c.final(), c.getAuthTag()]);
     });
   }
   C_DecryptAsync(s: Pkcs11Handle, input: Buffer): Promise<Buffer> {
-    return this.run('C_DecryptAsync', s, (op) => {
+    return this.#run('C_DecryptAsync', s, (op) => {
       const d = createDecipheriv('aes-256-gcm', op.key.value, op.iv);
       d.setAAD(op.aad);
       d.setAuthTag(input.subarray(input.length - 16));
