@@ -23,91 +23,92 @@ import {
  */
 export class GuardedProvider implements KeyProvider {
   readonly kind: string;
-  private initPromise: Promise<void> | undefined;
+  #initPromise: Promise<void> | undefined;
   /** Set once init succeeded: calls then skip awaiting it (a microtask each). */
-  private ready = false;
-  private closed = false;
+  #ready = false;
+  #closed = false;
+  readonly #inner: KeyProvider;
+  readonly #logger: Logger;
 
-  constructor(
-    private readonly inner: KeyProvider,
-    private readonly logger: Logger,
-  ) {
+  constructor(inner: KeyProvider, logger: Logger) {
+    this.#inner = inner;
+    this.#logger = logger;
     this.kind = inner.kind;
   }
 
   init(): Promise<void> {
-    if (this.closed) return Promise.reject(new XksError('InternalException', 'The key provider is shut down.'));
-    if (this.initPromise === undefined) {
-      this.initPromise = this.inner.init().then(
+    if (this.#closed) return Promise.reject(new XksError('InternalException', 'The key provider is shut down.'));
+    if (this.#initPromise === undefined) {
+      this.#initPromise = this.#inner.init().then(
         () => {
-          this.ready = true;
+          this.#ready = true;
         },
         (e: unknown) => {
           // Forget the failure so the next call tries again (an HSM that was down may be back).
-          this.initPromise = undefined;
+          this.#initPromise = undefined;
           throw e;
         },
       );
     }
-    return this.initPromise;
+    return this.#initPromise;
   }
 
   // A provider that needs no deadline race (in process, or enforcing the deadline itself),
   // once initialised, is called directly: no closure, no async frame per call (allocation
   // per request, docs/performance.md); the same checks as `call`, which does the rest.
   describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    if (!this.directNow()) return this.call('describe', ctx, () => this.inner.describe(keyId, ctx));
+    if (!this.#directNow()) return this.#call('describe', ctx, () => this.#inner.describe(keyId, ctx));
     try {
       checkTimeLeft('describe', ctx);
-      return this.inner.describe(keyId, ctx).then(undefined, this.unexpected.describe);
+      return this.#inner.describe(keyId, ctx).then(undefined, this.#unexpected.describe);
     } catch (e) {
-      return this.unexpected.describe(e);
+      return this.#unexpected.describe(e);
     }
   }
 
   encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    if (!this.directNow()) return this.call('encrypt', ctx, () => this.inner.encrypt(key, plaintext, aad, ctx));
+    if (!this.#directNow()) return this.#call('encrypt', ctx, () => this.#inner.encrypt(key, plaintext, aad, ctx));
     try {
       checkTimeLeft('encrypt', ctx);
-      return this.inner.encrypt(key, plaintext, aad, ctx).then(undefined, this.unexpected.encrypt);
+      return this.#inner.encrypt(key, plaintext, aad, ctx).then(undefined, this.#unexpected.encrypt);
     } catch (e) {
-      return this.unexpected.encrypt(e);
+      return this.#unexpected.encrypt(e);
     }
   }
 
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    if (!this.directNow()) return this.call('decrypt', ctx, () => this.inner.decrypt(key, input, aad, ctx));
+    if (!this.#directNow()) return this.#call('decrypt', ctx, () => this.#inner.decrypt(key, input, aad, ctx));
     try {
       checkTimeLeft('decrypt', ctx);
-      return this.inner.decrypt(key, input, aad, ctx).then(undefined, this.unexpected.decrypt);
+      return this.#inner.decrypt(key, input, aad, ctx).then(undefined, this.#unexpected.decrypt);
     } catch (e) {
-      return this.unexpected.decrypt(e);
+      return this.#unexpected.decrypt(e);
     }
   }
 
-  private directNow(): boolean {
-    return this.ready && !this.closed && (this.inner.callsStayInProcess === true || this.inner.enforcesDeadline === true);
+  #directNow(): boolean {
+    return this.#ready && !this.#closed && (this.#inner.callsStayInProcess === true || this.#inner.enforcesDeadline === true);
   }
 
   /** Rejection handlers, one per operation, made once: an XksError passes, anything else is logged and becomes InternalException. */
-  private readonly unexpected = {
-    describe: (e: unknown): Promise<never> => Promise.reject(this.failure('describe', e)),
-    encrypt: (e: unknown): Promise<never> => Promise.reject(this.failure('encrypt', e)),
-    decrypt: (e: unknown): Promise<never> => Promise.reject(this.failure('decrypt', e)),
+  readonly #unexpected = {
+    describe: (e: unknown): Promise<never> => Promise.reject(this.#failure('describe', e)),
+    encrypt: (e: unknown): Promise<never> => Promise.reject(this.#failure('encrypt', e)),
+    decrypt: (e: unknown): Promise<never> => Promise.reject(this.#failure('decrypt', e)),
   };
 
   /** The inner provider's instances, else one named after the provider kind. */
   fleetIdentity(): EkmIdentity[] {
-    const fleet = this.inner.fleetIdentity?.() ?? [];
+    const fleet = this.#inner.fleetIdentity?.() ?? [];
     return fleet.length > 0 ? fleet : [{ id: this.kind, model: this.kind }];
   }
 
   async health(ctx: CallContext): Promise<EkmHealth[]> {
-    if (this.closed) return unavailable(this.fleetIdentity(), 'the key provider is shut down');
+    if (this.#closed) return unavailable(this.fleetIdentity(), 'the key provider is shut down');
     try {
       return await withDeadline('health', ctx, async () => {
         await this.init();
-        return this.inner.health(ctx);
+        return this.#inner.health(ctx);
       });
     } catch (e) {
       // Health answers with a status, never an error; the reason (a missing module, a wrong
@@ -119,41 +120,41 @@ export class GuardedProvider implements KeyProvider {
   }
 
   onHealthChange(listener: () => void): void {
-    this.inner.onHealthChange?.(listener);
+    this.#inner.onHealthChange?.(listener);
   }
 
   /** The provider's counters, forwarded: the guard adds no state of its own to report. */
   stats(): ProviderStats {
-    return this.inner.stats?.() ?? NO_PROVIDER_STATS;
+    return this.#inner.stats?.() ?? NO_PROVIDER_STATS;
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.inner.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#inner.close();
   }
 
-  private async call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new XksError('InternalException', 'The key provider is shut down.');
+  async #call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new XksError('InternalException', 'The key provider is shut down.');
     try {
-      if (this.ready && (this.inner.callsStayInProcess === true || this.inner.enforcesDeadline === true)) {
+      if (this.#ready && (this.#inner.callsStayInProcess === true || this.#inner.enforcesDeadline === true)) {
         checkTimeLeft(operation, ctx);
         return await run();
       }
       return await withDeadline(operation, ctx, async () => {
-        if (!this.ready) await this.init();
+        if (!this.#ready) await this.init();
         return run();
       });
     } catch (e) {
-      throw this.failure(operation, e);
+      throw this.#failure(operation, e);
     }
   }
 
   /** The error a call fails with: an XksError as it is, anything else logged and made InternalException. */
-  private failure(operation: string, e: unknown): XksError {
+  #failure(operation: string, e: unknown): XksError {
     if (isXksError(e)) return e;
     // Provider bugs and library errors: detail for the operator, nothing for the client.
-    this.logger.error({ provider: this.kind, operation, err: describeError(e) }, 'key provider failed unexpectedly');
+    this.#logger.error({ provider: this.kind, operation, err: describeError(e) }, 'key provider failed unexpectedly');
     return new XksError('InternalException', `The ${this.kind} key manager failed during ${operation}.`);
   }
 }
