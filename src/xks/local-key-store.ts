@@ -41,35 +41,36 @@ export interface LocalKeyStoreOptions {
  */
 export class LocalKeyStore implements KeyStore {
   readonly prefix: string;
-  private readonly health$: HealthCache;
+  readonly #health$: HealthCache;
+  readonly #provider: KeyProvider;
+  readonly #options: LocalKeyStoreOptions;
 
-  constructor(
-    private readonly provider: KeyProvider,
-    private readonly options: LocalKeyStoreOptions,
-  ) {
+  constructor(provider: KeyProvider, options: LocalKeyStoreOptions) {
+    this.#provider = provider;
+    this.#options = options;
     this.prefix = options.prefix;
-    this.health$ = new HealthCache((ctx) => this.checkHealth(ctx), { freshMs: options.healthCacheMs, fleet: () => provider.fleetIdentity?.() ?? [] });
-    provider.onHealthChange?.(() => this.health$.invalidate());
+    this.#health$ = new HealthCache((ctx) => this.#checkHealth(ctx), { freshMs: options.healthCacheMs, fleet: () => provider.fleetIdentity?.() ?? [] });
+    provider.onHealthChange?.(() => this.#health$.invalidate());
   }
 
   async health(_req: HealthRequest, ctx: CallContext): Promise<HealthResponse> {
-    const fleet = await this.health$.get(ctx);
-    const { fleetSize, proxyModel, ekmVendor } = this.options;
+    const fleet = await this.#health$.get(ctx);
+    const { fleetSize, proxyModel, ekmVendor } = this.#options;
     return healthResponse(fleet, { fleetSize: typeof fleetSize === 'number' ? fleetSize : fleetSize(), proxyModel, ekmVendor });
   }
 
   readiness(ctx: CallContext) {
-    return this.health$.get(ctx);
+    return this.#health$.get(ctx);
   }
 
   async getKeyMetadata(keyId: string, _req: KeyMetadataRequest, ctx: CallContext): Promise<KeyMetadataResponse> {
     let info: KeyInfo;
     try {
-      info = await this.provider.describe(keyId, ctx);
+      info = await this.#provider.describe(keyId, ctx);
     } catch (e) {
-      throw this.seen(e);
+      throw this.#seen(e);
     }
-    this.health$.recordLiveSuccess();
+    this.#health$.recordLiveSuccess();
     return { keySpec: 'AES_256', keyUsage: [...info.usages], keyStatus: info.enabled ? 'ENABLED' : 'DISABLED' };
   }
 
@@ -77,7 +78,7 @@ export class LocalKeyStore implements KeyStore {
   // awaited in between): every async layer is a promise and a suspended frame per request.
   async encrypt(keyId: string, req: EncryptRequest, ctx: CallContext): Promise<EncryptResponse> {
     try {
-      const info = checkUsable(keyId, 'ENCRYPT', await this.provider.describe(keyId, ctx));
+      const info = checkUsable(keyId, 'ENCRYPT', await this.#provider.describe(keyId, ctx));
       if (req.wantsCdiv && !info.usages.includes('DECRYPT')) {
         // A CDIV promises KMS that the ciphertext will decrypt (spec Appendix C), which needs
         // a verification decrypt the key does not allow; the AWS test client expects this error.
@@ -89,7 +90,7 @@ export class LocalKeyStore implements KeyStore {
       const key = { keyId, version: info.currentVersion };
       const metadata = encodeCiphertextMetadata(info.currentVersion);
       const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
-      const out = await this.provider.encrypt(key, req.plaintext, gcmAad, ctx);
+      const out = await this.#provider.encrypt(key, req.plaintext, gcmAad, ctx);
       if (out.tag.length !== GCM_TAG_BYTES || !isSpecIvLength(out.iv.length) || out.ciphertext.length !== req.plaintext.length) {
         throw new XksError('InternalException', 'The key manager returned a malformed AES-GCM result.');
       }
@@ -109,36 +110,36 @@ export class LocalKeyStore implements KeyStore {
           ciphertext: out.ciphertext,
           tag: out.tag,
         });
-        if (!Buffer.from(await this.verifyDecrypt(key, out, gcmAad, ctx)).equals(req.plaintext)) {
+        if (!Buffer.from(await this.#verifyDecrypt(key, out, gcmAad, ctx)).equals(req.plaintext)) {
           throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt to the plaintext.');
         }
       }
-      this.health$.recordLiveSuccess();
+      this.#health$.recordLiveSuccess();
       return response;
     } catch (e) {
-      throw this.seen(e);
+      throw this.#seen(e);
     }
   }
 
   async decrypt(keyId: string, req: DecryptRequest, ctx: CallContext): Promise<DecryptResponse> {
     try {
-      const info = checkUsable(keyId, 'DECRYPT', await this.provider.describe(keyId, ctx));
+      const info = checkUsable(keyId, 'DECRYPT', await this.#provider.describe(keyId, ctx));
       const origin = decodeCiphertextMetadata(req.ciphertextMetadata);
       const version = origin?.keyVersion ?? info.currentVersion;
-      const construction = origin?.construction ?? this.options.foreignCiphertextAad;
+      const construction = origin?.construction ?? this.#options.foreignCiphertextAad;
       const gcmAad = buildGcmAad(req.aad, req.ciphertextMetadata, construction);
       // A version the key does not have is the provider's InvalidCiphertextException
       // (keyVersionNotFound in the port): every provider says it the same way.
-      const plaintext = await this.provider.decrypt({ keyId, version }, req, gcmAad, ctx);
-      this.health$.recordLiveSuccess();
+      const plaintext = await this.#provider.decrypt({ keyId, version }, req, gcmAad, ctx);
+      this.#health$.recordLiveSuccess();
       return { plaintext: toBase64(plaintext) };
     } catch (e) {
-      throw this.seen(e);
+      throw this.#seen(e);
     }
   }
 
   close(): Promise<void> {
-    return this.provider.close();
+    return this.#provider.close();
   }
 
   /**
@@ -146,11 +147,11 @@ export class LocalKeyStore implements KeyStore {
    * health.cacheSeconds): a key manager failure marks it not ACTIVE, a success clears
    * that. Client errors (unknown key, bad ciphertext, disabled key) say nothing about it.
    */
-  private seen(e: unknown): unknown {
+  #seen(e: unknown): unknown {
     // Only errors the provider marks as its key manager failing: a request that arrived with
     // no time left says the proxy is overloaded, not that the key manager is down.
     if (isXksError(e) && e.dependencyFailure) {
-      this.health$.recordLiveFailure(`${e.errorName}: ${e.logDetail ?? e.message}`);
+      this.#health$.recordLiveFailure(`${e.errorName}: ${e.logDetail ?? e.message}`);
     }
     return e;
   }
@@ -160,9 +161,9 @@ export class LocalKeyStore implements KeyStore {
    * the key manager's fault, not the caller's: InvalidCiphertextException is a Decrypt error
    * (spec error table) and must not reach an Encrypt caller.
    */
-  private async verifyDecrypt(key: KeyRef, out: GcmOutput, gcmAad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+  async #verifyDecrypt(key: KeyRef, out: GcmOutput, gcmAad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
     try {
-      return await this.provider.decrypt(key, out, gcmAad, ctx);
+      return await this.#provider.decrypt(key, out, gcmAad, ctx);
     } catch (e) {
       if (!isXksError(e) || e.errorName !== 'InvalidCiphertextException') throw e;
       throw new XksError('InternalException', 'The key manager produced a ciphertext that does not decrypt.', { logDetail: e.message, cause: e });
@@ -170,15 +171,15 @@ export class LocalKeyStore implements KeyStore {
   }
 
   stats(): ProviderStats {
-    return this.provider.stats?.() ?? NO_PROVIDER_STATS;
+    return this.#provider.stats?.() ?? NO_PROVIDER_STATS;
   }
 
   /** Runs the provider's deep check and logs why any key manager is not ACTIVE. */
-  private async checkHealth(ctx: CallContext): Promise<EkmHealth[]> {
-    const fleet = await this.provider.health(ctx);
+  async #checkHealth(ctx: CallContext): Promise<EkmHealth[]> {
+    const fleet = await this.#provider.health(ctx);
     for (const ekm of fleet) {
       if (ekm.healthStatus !== 'ACTIVE') {
-        this.options.logger?.warn({ ekmId: ekm.id, healthStatus: ekm.healthStatus, detail: ekm.detail }, 'key manager health check');
+        this.#options.logger?.warn({ ekmId: ekm.id, healthStatus: ekm.healthStatus, detail: ekm.detail }, 'key manager health check');
       }
     }
     return fleet;
