@@ -26,6 +26,16 @@ export default tseslint.config(
       // Errors are rewritten into the message a user should read; a `cause` would carry the
       // original (file paths, parser output of secret files) into logs and CLI JSON output.
       'preserve-caught-error': 'off',
+      // One kind of private member: `#name`, private at run time, so secrets and key bytes held
+      // by a class never show in util.inspect, JSON or a log object. (A private constructor has
+      // no `#` form and stays allowed.)
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: ':matches(PropertyDefinition, MethodDefinition[kind!="constructor"], TSParameterProperty)[accessibility="private"]',
+          message: 'Use a #private member instead of the TypeScript `private` modifier.',
+        },
+      ],
     },
   },
   {
