@@ -21,6 +21,7 @@ import type * as Pkcs11js from 'pkcs11js';
 import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
 import { median } from './interleaved.ts';
 import { callContextWithin } from '../src/xks/call-context.ts';
+import { sessionQueue } from './ceilings/session-queue.ts';
 
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11js;
 const { values } = parseArgs({
@@ -90,18 +91,7 @@ function openToken(): { p: Pkcs11js.PKCS11; sessions: Buffer[]; key: Buffer; gcm
 
 async function ceiling(sync: boolean): Promise<Cipher> {
   const { p, sessions: all, key, gcm } = openToken();
-  const free = [...all];
-  const waiting: ((session: Buffer) => void)[] = [];
-  async function withSession<T>(work: (session: Buffer) => Promise<T>): Promise<T> {
-    const session = free.pop() ?? (await new Promise<Buffer>((resolve) => waiting.push(resolve)));
-    try {
-      return await work(session);
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) free.push(session);
-      else next(session);
-    }
-  }
+  const withSession = sessionQueue(all);
   const enc = (iv: Buffer) =>
     withSession(async (session) => {
       p.C_EncryptInit(session, gcm(iv, aad), key);

@@ -29,6 +29,7 @@ import { computeCdiv } from '../../src/xks/cdiv.ts';
 import { encodeCiphertextMetadata } from '../../src/xks/ciphertext-metadata.ts';
 import { buildGcmAad } from '../../src/xks/gcm-aad.ts';
 import { openBenchToken } from '../ceilings/pkcs11-bench-token.ts';
+import { sessionQueue } from '../ceilings/session-queue.ts';
 import { serveForBench } from './serve-for-bench.ts';
 
 const [, , , region = 'us-east-1', accessKeyId = 'BENCHMARKACCESSKEYIDAAAAAA', cipherKind = 'software', sessions = '8'] = process.argv;
@@ -54,19 +55,7 @@ function softwareCipher(): CeilingCipher {
 
 function pkcs11Cipher(sessionCount: number): CeilingCipher {
   const { p, sessions, key, gcm } = openBenchToken(sessionCount);
-  // One operation at a time per session (PKCS#11); callers wait for a free one.
-  const free = [...sessions];
-  const waiting: ((session: Buffer) => void)[] = [];
-  async function withSession<T>(work: (session: Buffer) => Promise<T>): Promise<T> {
-    const session = free.pop() ?? (await new Promise<Buffer>((resolve) => waiting.push(resolve)));
-    try {
-      return await work(session);
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) free.push(session);
-      else next(session);
-    }
-  }
+  const withSession = sessionQueue(sessions);
   return {
     encrypt: (iv, plaintext, aad) =>
       withSession(async (session) => {

@@ -12,8 +12,9 @@ import { startProxy } from '../../src/composition/start-proxy.ts';
 import { createProvider } from '../../src/providers/registry.ts';
 import { buildKeyStore } from '../../src/server/build-tenants.ts';
 import { createTestPki } from '../support/tls-certs.ts';
-import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
+import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
 import { keyStoreContract } from './key-store-contract.ts';
+import { frontKeyStoreEntry } from '../support/upstream-front.ts';
 
 keyStoreContract('upstream', async (dataDir) => {
   const silent = pino({ level: 'silent' });
@@ -30,20 +31,11 @@ keyStoreContract('upstream', async (dataDir) => {
   const front = parseConfig(
     {
       keyStores: [
-        {
+        frontKeyStoreEntry(back.url, {
           prefix: 'front',
-          credentials: [{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey }],
-          provider: {
-            type: 'upstream',
-            endpoints: [{ url: back.url }],
-            uriPrefix: DEMO_PREFIX,
-            region: 'us-east-1',
-            credential: { accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:BACK_SECRET' },
-            tls: { ca: pki.caCert },
-            // Generous: a first TLS handshake on shared cores; the contract is not about timing.
-            healthCheckTimeoutMs: 5_000,
-          },
-        },
+          // Generous timeout: a first TLS handshake on shared cores; the contract is not about timing.
+          provider: { tls: { ca: pki.caCert }, healthCheckTimeoutMs: 5_000 },
+        }),
       ],
     },
     `${dataDir}/front.yaml`,

@@ -9,7 +9,8 @@ import { runConformance } from '../../conformance/run.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
-import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
+import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
+import { frontKeyStoreEntry } from '../support/upstream-front.ts';
 
 let fx: SoftwareFixture;
 let back: RunningProxy;
@@ -23,19 +24,7 @@ beforeAll(async () => {
   const frontConfig = parseConfig(
     {
       server: { host: '127.0.0.1', port: 0 },
-      keyStores: [
-        {
-          prefix: DEMO_PREFIX,
-          credentials: [{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey }],
-          provider: {
-            type: 'upstream',
-            endpoints: [{ url: back.url }],
-            uriPrefix: DEMO_PREFIX,
-            region: 'us-east-1',
-            credential: { accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:BACK_SECRET' },
-          },
-        },
-      ],
+      keyStores: [frontKeyStoreEntry(back.url)],
     },
     'front.yaml',
   );

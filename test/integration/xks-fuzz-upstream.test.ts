@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { startProxy, type RunningProxy } from '../../src/composition/start-proxy.ts';
 import { createSoftwareFixture, softwareConfig, type SoftwareFixture } from '../support/software-tenant.ts';
-import { DEMO_CREDENTIAL, DEMO_PREFIX } from '../support/xks-client.ts';
+import { DEMO_CREDENTIAL } from '../support/xks-client.ts';
 import { closeFuzzAgent, fuzzSuite } from '../support/xks-fuzz.ts';
+import { frontKeyStoreEntry } from '../support/upstream-front.ts';
 
 let fx: SoftwareFixture;
 let back: RunningProxy;
@@ -24,21 +25,8 @@ beforeAll(async () => {
   const frontConfig = parseConfig(
     {
       ...quiet,
-      keyStores: [
-        {
-          prefix: DEMO_PREFIX,
-          credentials: [{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey }],
-          provider: {
-            type: 'upstream',
-            endpoints: [{ url: back.url }],
-            uriPrefix: DEMO_PREFIX,
-            region: 'us-east-1',
-            credential: { accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:BACK_SECRET' },
-            // A mapped id next to forwarded ones: the map is consulted for every request.
-            keyIdMap: { alias: 'foo' },
-          },
-        },
-      ],
+      // A mapped id next to forwarded ones: the map is consulted for every request.
+      keyStores: [frontKeyStoreEntry(back.url, { provider: { keyIdMap: { alias: 'foo' } } })],
     },
     'front.yaml',
   );

@@ -40,3 +40,24 @@ export function createUpstreamFront(config: UpstreamProviderConfig, opts: Upstre
   const app = createApp({ tenants, logger: pino({ level: 'silent' }), bodyLimitBytes: 64 * 1024, requestTimeoutMs: opts.requestTimeoutMs });
   return { app, keyStore };
 }
+
+/**
+ * The config entry (as written in YAML) of a front key store that forwards to the demo
+ * key store of the proxy at `backUrl` with the demo credential; its secret is read from
+ * env:BACK_SECRET, so the caller passes `{ BACK_SECRET: DEMO_CREDENTIAL.secretAccessKey }`.
+ * `provider` adds or overrides provider settings (TLS, keyIdMap, timeouts).
+ */
+export function frontKeyStoreEntry(backUrl: string, opts: { prefix?: string; provider?: Record<string, unknown> } = {}): Record<string, unknown> {
+  return {
+    prefix: opts.prefix ?? DEMO_PREFIX,
+    credentials: [{ accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: DEMO_CREDENTIAL.secretAccessKey }],
+    provider: {
+      type: 'upstream',
+      endpoints: [{ url: backUrl }],
+      uriPrefix: DEMO_PREFIX,
+      region: 'us-east-1',
+      credential: { accessKeyId: DEMO_CREDENTIAL.accessKeyId, secretAccessKey: 'env:BACK_SECRET' },
+      ...opts.provider,
+    },
+  };
+}
