@@ -134,13 +134,13 @@ export class GuardedProvider implements KeyProvider {
     await this.#inner.close();
   }
 
+  /**
+   * A call that #directNow() does not take: the provider is not initialised yet, is shut
+   * down, or needs the guard's deadline race.
+   */
   async #call<T>(operation: string, ctx: CallContext, run: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new XksError('InternalException', 'The key provider is shut down.');
     try {
-      if (this.#ready && (this.#inner.callsStayInProcess === true || this.#inner.enforcesDeadline === true)) {
-        checkTimeLeft(operation, ctx);
-        return await run();
-      }
       return await withDeadline(operation, ctx, async () => {
         if (!this.#ready) await this.init();
         return run();
