@@ -267,7 +267,7 @@ export class Pkcs11Token {
   #storageLossSign(session: Pkcs11Handle, label: string): string | undefined {
     const api = this.api();
     // Logged out meanwhile: a private canary is invisible too, which is not lost storage.
-    if (this.#login.required && !CKS_USER_STATES.has(api.C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
+    this.#throwIfLoggedOut(session);
     try {
       api.C_GetTokenInfo((this.#slot as Pkcs11Slot).slot);
     } catch (e) {
@@ -275,13 +275,25 @@ export class Pkcs11Token {
     }
     const canary = this.#opts.canaryLabel;
     if (canary !== undefined && canary !== label && this.#seenLabels.has(canary)) {
+      let found: number;
       try {
-        if (findObjects(api, session, [{ type: CKA.LABEL, value: canary }], 1).length === 0) return `the health canary "${canary}" is missing too`;
+        found = findObjects(api, session, [{ type: CKA.LABEL, value: canary }], 1).length;
       } catch (e) {
         return `the search for the health canary failed (${describePkcs11Error(e)})`;
       }
+      if (found === 0) {
+        // Another process may log the token out between the check above and this search
+        // (the logout-chaos test did, under load): the canary is then invisible, not gone.
+        this.#throwIfLoggedOut(session);
+        return `the health canary "${canary}" is missing too`;
+      }
     }
     return undefined;
+  }
+
+  /** Throws CKR_USER_NOT_LOGGED_IN when the token needs a login and `session` is not logged in now. */
+  #throwIfLoggedOut(session: Pkcs11Handle): void {
+    if (this.#login.required && !CKS_USER_STATES.has(this.api().C_GetSessionInfo(session).state)) throw new Pkcs11CallError(CKR.USER_NOT_LOGGED_IN);
   }
 
   /** A fresh 12-byte IV from the configured source (spec Encrypt: 12 or 16 bytes; 12 is GCM's native size). */
