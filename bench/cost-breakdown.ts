@@ -48,6 +48,7 @@ const USAGE = `npx tsx bench/cost-breakdown.ts [options]
   --concurrent      run the compared servers at the same time instead of one after another
   --alloc           bytes allocated per request instead of CPU
   --top N           also list the N heaviest functions
+  --node-args=".."  extra Node/V8 options for every measured server, e.g. --node-args="--single-threaded-gc"
   --keep            keep the temp dir (profiles, server logs)
 See docs/performance.md ("CPU per request, item by item").
 `;
@@ -63,6 +64,7 @@ const OPTIONS = {
   top: { type: 'string', default: '0' },
   keep: { type: 'boolean', default: false },
   alloc: { type: 'boolean', default: false },
+  'node-args': { type: 'string', default: '' },
   help: { type: 'boolean', default: false },
 } as const;
 const args = (() => {
@@ -83,6 +85,8 @@ const measureS = Number(args.seconds);
 const warmupS = Number(args.warmup);
 const connections = Number(args.connections);
 const topN = Number(args.top);
+/** Runtime options given to the proxy and the ceiling alike, so an A/B of a flag stays fair. */
+const extraNodeArgs = args['node-args'].split(' ').filter((a) => a !== '');
 
 /** The items, in the order the table prints them. */
 const ITEMS = [
@@ -388,7 +392,7 @@ function proxySubject(label: string, root: string, fixture: ProxyFixture): Subje
     spec: (profileDir, allocFile) => ({
       name: `${label.replace(/\W+/g, '-')}${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
       script: join(root, 'dist/xks-proxy.mjs'),
-      nodeArgs: ['--enable-source-maps', ...profileArgs(profileDir), ...allocArgs(allocFile)],
+      nodeArgs: ['--enable-source-maps', ...extraNodeArgs, ...profileArgs(profileDir), ...allocArgs(allocFile)],
       args: ['serve', '--config', fixture.configPath, '--workers', '1'],
       env: allocEnv(allocFile),
       logDir: dir,
@@ -405,7 +409,7 @@ function ceilingSubject(): Subject {
     spec: (profileDir, allocFile) => ({
       name: `work-ceiling${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
       script: 'bench/servers/work-ceiling-server.ts',
-      nodeArgs: ['--import', 'tsx', ...profileArgs(profileDir), ...allocArgs(allocFile)],
+      nodeArgs: ['--import', 'tsx', ...extraNodeArgs, ...profileArgs(profileDir), ...allocArgs(allocFile)],
       args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, 'software'],
       env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...allocEnv(allocFile) },
       logDir: dir,
