@@ -1,23 +1,30 @@
-/** Someone waiting for a set of requests to end. */
+/** Someone waiting for the requests that began before a point in time to end. */
 interface Waiter {
-  remaining: Set<object>;
+  /** Waits for every request of the epochs before this one. */
+  untilEpoch: number;
   resolve: () => void;
 }
 
 /**
  * Counts the HTTP requests being handled, so shutdown can wait for them (within a bound)
  * and a reload can retire a key store only after the requests that were using it ended.
- * A request costs one Set entry; promises exist only while someone waits (reload,
- * shutdown), not per request.
+ *
+ * A request costs two counter updates and no allocation: it is counted under the epoch it
+ * began in, and a new epoch starts each time someone starts waiting (reload, shutdown),
+ * so "the requests in flight when I started waiting" are the counts of the earlier
+ * epochs. A Set entry per request churned the Set's table at thousands of requests/s
+ * (docs/performance.md). Promises exist only while someone waits.
  */
 export class InFlightRequests {
-  readonly #pending = new Set<object>();
+  /** Requests in flight by the epoch they began in; the last entry is the current epoch. */
+  readonly #byEpoch: number[] = [0];
+  #count = 0;
   readonly #waiters = new Set<Waiter>();
   #draining = false;
 
   /** Requests being handled now. */
   get count(): number {
-    return this.#pending.size;
+    return this.#count;
   }
 
   /** True once shutdown started: responses then ask HTTP/1.1 clients to close the connection. */
@@ -30,30 +37,47 @@ export class InFlightRequests {
     this.#draining = true;
   }
 
-  /** Registers a request; call the returned function (once) when it has its response. */
-  begin(): () => void {
-    const request = {};
-    this.#pending.add(request);
-    return () => {
-      if (!this.#pending.delete(request) || this.#waiters.size === 0) return;
-      for (const waiter of this.#waiters) {
-        if (waiter.remaining.delete(request) && waiter.remaining.size === 0) {
-          this.#waiters.delete(waiter);
-          waiter.resolve();
-        }
-      }
-    };
+  /** Registers a request; pass the returned token to `end`, once, when it has its response. */
+  begin(): number {
+    const epoch = this.#byEpoch.length - 1;
+    this.#byEpoch[epoch]!++;
+    this.#count++;
+    return epoch;
+  }
+
+  /** Ends the request `begin` gave this token for. */
+  end(epoch: number): void {
+    this.#byEpoch[epoch]!--;
+    this.#count--;
+    if (this.#waiters.size > 0) this.#wakeWaiters();
   }
 
   /** Resolves when every request in flight now has ended (later ones are not waited for). */
   settled(): Promise<void> {
-    if (this.#pending.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#waiters.add({ remaining: new Set(this.#pending), resolve }));
+    if (this.#count === 0) return Promise.resolve();
+    this.#byEpoch.push(0); // requests from now on are not waited for
+    const untilEpoch = this.#byEpoch.length - 1;
+    return new Promise<void>((resolve) => this.#waiters.add({ untilEpoch, resolve }));
   }
 
   /** Resolves when no request is in flight at all. */
   async idle(): Promise<void> {
-    while (this.#pending.size > 0) await this.settled();
+    while (this.#count > 0) await this.settled();
+  }
+
+  #wakeWaiters(): void {
+    for (const waiter of this.#waiters) {
+      if (this.#quietBefore(waiter.untilEpoch)) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** True when no request that began before `epoch` is still in flight. */
+  #quietBefore(epoch: number): boolean {
+    for (let e = 0; e < epoch; e++) if (this.#byEpoch[e] !== 0) return false;
+    return true;
   }
 }
 
@@ -78,7 +102,7 @@ export interface FetchApp {
 export function trackInFlight(app: FetchApp, inFlight: InFlightRequests): FetchApp {
   return {
     async fetch(request, env) {
-      const end = inFlight.begin();
+      const epoch = inFlight.begin();
       try {
         const response = await app.fetch(request, env);
         if (inFlight.draining && httpVersionMajor(env) === 1) {
@@ -90,7 +114,7 @@ export function trackInFlight(app: FetchApp, inFlight: InFlightRequests): FetchA
         }
         return response;
       } finally {
-        end();
+        inFlight.end(epoch);
       }
     },
   };

@@ -4,15 +4,14 @@ import { InFlightRequests } from '../../../src/ops/in-flight.ts';
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('InFlightRequests', () => {
-  it('counts requests between begin and end; ending twice counts once', () => {
+  it('counts requests between begin and end', () => {
     const inFlight = new InFlightRequests();
     const a = inFlight.begin();
     const b = inFlight.begin();
     expect(inFlight.count).toBe(2);
-    a();
-    a();
+    inFlight.end(a);
     expect(inFlight.count).toBe(1);
-    b();
+    inFlight.end(b);
     expect(inFlight.count).toBe(0);
   });
 
@@ -23,14 +22,32 @@ describe('InFlightRequests', () => {
     let settled = false;
     void inFlight.settled().then(() => (settled = true));
     const later = inFlight.begin();
-    first();
+    inFlight.end(first);
     await tick();
     expect(settled).toBe(false);
-    second();
+    inFlight.end(second);
     await tick();
     expect(settled).toBe(true); // `later` is still running
     expect(inFlight.count).toBe(1);
-    later();
+    inFlight.end(later);
+  });
+
+  it('two waiters started at different times each wait for their own requests only', async () => {
+    const inFlight = new InFlightRequests();
+    const early = inFlight.begin();
+    const woken: string[] = [];
+    void inFlight.settled().then(() => woken.push('first waiter'));
+    const middle = inFlight.begin();
+    void inFlight.settled().then(() => woken.push('second waiter'));
+    const late = inFlight.begin();
+    inFlight.end(middle);
+    await tick();
+    expect(woken).toEqual([]); // both wait for `early`
+    inFlight.end(early);
+    await tick();
+    expect(woken).toEqual(['first waiter', 'second waiter']);
+    expect(inFlight.count).toBe(1); // `late` began after both
+    inFlight.end(late);
   });
 
   it('idle() waits until nothing is in flight, including requests that started meanwhile', async () => {
@@ -39,10 +56,10 @@ describe('InFlightRequests', () => {
     let idle = false;
     void inFlight.idle().then(() => (idle = true));
     const second = inFlight.begin();
-    first();
+    inFlight.end(first);
     await tick();
     expect(idle).toBe(false);
-    second();
+    inFlight.end(second);
     await tick();
     await tick();
     expect(idle).toBe(true);
