@@ -21,7 +21,7 @@ import {
 } from '../xks/requests.ts';
 import type { RequestEvent, RequestLog, XksOperation } from '../xks/request-event.ts';
 import type { AuthorizationInput, Tenant, TenantDirectory } from '../xks/tenants.ts';
-import { rawQuery, rawRequestPath, requestConnection, sigV4Headers } from './node-request.ts';
+import { declaredContentLength, rawQuery, rawRequestPath, requestConnection, sigV4Headers } from './node-request.ts';
 import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
 import { readinessReport } from './readiness.ts';
 import { noteRefusedMetadata } from './refusal-metadata.ts';
@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps): Hono {
       if (log.kmsRequestId === undefined && status < 500) {
         // A throttled request is refused before its body is read; Node reads the body
         // anyway to keep the connection, so read it here to name the KMS request.
-        if (error.errorName === 'ThrottlingException' && read.body === undefined) read.body = await bodyIfSmall(c.req.raw, deps.bodyLimitBytes);
+        if (error.errorName === 'ThrottlingException' && read.body === undefined) read.body = await bodyIfSmall(c, deps.bodyLimitBytes);
         noteRefusedMetadata(log, read.body);
       }
       return c.json(error.toBody(), error.status as 400);
@@ -149,9 +149,9 @@ class BodyHolder {
 }
 
 /** The body of a refused request, when it is within the limit; undefined otherwise. */
-async function bodyIfSmall(request: Request, limit: number): Promise<Buffer | undefined> {
+async function bodyIfSmall(c: Context, limit: number): Promise<Buffer | undefined> {
   try {
-    return await readRequestBody(request, limit);
+    return await readRequestBody(c, limit);
   } catch {
     return undefined;
   }
@@ -223,7 +223,7 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   // "URI path prefix": a proxy MAY set independent quotas per prefix).
   deps.admit?.(tenant.prefix);
   tenant.admit?.();
-  const body = await readRequestBody(c.req.raw, deps.bodyLimitBytes);
+  const body = await readRequestBody(c, deps.bodyLimitBytes);
   read.body = body;
   authenticate(c, tenant, rawPath, body, now(), log);
   const json = parseJsonObject(body.toString('utf8'));
@@ -297,8 +297,9 @@ function noteMetadata(log: RequestLog, md: RequestMetadata): void {
  * build a full Fetch Request and two web streams per request (docs/performance.md).
  * Without one, the streaming reader enforces the limit as data arrives.
  */
-async function readRequestBody(request: Request, limit: number): Promise<Buffer> {
-  const declared = request.headers.get('content-length');
+async function readRequestBody(c: Context, limit: number): Promise<Buffer> {
+  const request = c.req.raw;
+  const declared = declaredContentLength(c);
   try {
     // No or odd Content-Length, or too large: the streaming reader reads or refuses it.
     if (declared === null || !/^\d{1,10}$/.test(declared) || Number(declared) > limit) return await readBodyWithLimit(request, limit);

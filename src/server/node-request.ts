@@ -44,6 +44,18 @@ export function rawQuery(c: Context): string {
 }
 
 /**
+ * The Content-Length header as received (null without one). Read from Node's own header
+ * object, which its HTTP parser has checked (one value, digits); the Fetch view's lookup
+ * copies the raw header list first.
+ */
+export function declaredContentLength(c: Context): string | null {
+  const headers = nodeIncoming(c)?.headers;
+  if (headers === undefined) return c.req.raw.headers.get('content-length');
+  const value = headers['content-length'];
+  return typeof value === 'string' ? value : null;
+}
+
+/**
  * The request headers for SigV4 as Fetch Headers would give them (lower-case names,
  * repeated headers joined with ", ", values trimmed of HTTP whitespace), read straight
  * from Node's raw header list when there is one (building a Fetch Headers object for this
