@@ -111,7 +111,7 @@ app.post('*', async (c) => {
   const bytes = Buffer.from(await c.req.arrayBuffer());
   const [path = '', query = ''] = (incoming.url ?? '').split('?', 2);
   const verdict = verifySigV4(
-    { method: 'POST', path, query, headers: incoming.headers as Record<string, string | undefined>, body: bytes },
+    { method: 'POST', path, query, headers: incoming.headers, body: bytes },
     { region, service: 'kms-xks-proxy', now: new Date(), credentials },
   );
   if (!verdict.ok) return c.json({ errorName: 'AuthenticationFailedException', errorMessage: verdict.reason }, 401);

@@ -5,8 +5,23 @@
  */
 import { hash } from 'node:crypto';
 
-/** Header map as the verifier and signer see it: lower-case names, one string per header. */
-export type HeaderMap = Readonly<Record<string, string | undefined>>;
+/**
+ * Header map as the verifier and signer see it: lower-case names, one string per header
+ * (several values joined). It may be Node's own header object, which has a prototype and
+ * keeps `set-cookie` as an array: read it with `headerValue`.
+ */
+export type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * One header's value, or undefined. Names come from the client (SignedHeaders may list
+ * `constructor` or `__proto__`), so only the map's own entries count. Node keeps
+ * `set-cookie` as an array; its values are joined as for any repeated header.
+ */
+export function headerValue(headers: HeaderMap, name: string): string | undefined {
+  if (!Object.hasOwn(headers, name)) return undefined;
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
 
 /** Hex SHA-256 of bytes or of a UTF-8 string (payload hash, canonical request hash). */
 export function sha256Hex(data: Uint8Array | string): string {
@@ -121,7 +136,7 @@ export interface CanonicalRequestParts {
 export function buildCanonicalRequest(p: CanonicalRequestParts): string {
   let headerBlock = '';
   for (const name of p.signedHeaders) {
-    headerBlock += `${name}:${canonicalHeaderValue(p.headers[name] ?? '')}\n`;
+    headerBlock += `${name}:${canonicalHeaderValue(headerValue(p.headers, name) ?? '')}\n`;
   }
   return `${p.method}\n${p.canonicalUri}\n${p.canonicalQuery}\n${headerBlock}\n${p.signedHeaders.join(';')}\n${p.payloadHash}`;
 }

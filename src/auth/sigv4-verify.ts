@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { CredentialSet } from './credential-set.ts';
 import { parseAuthorization, logSafe } from './sigv4-authorization.ts';
-import { buildCanonicalRequest, canonicalQueryString, canonicalUri, sha256Hex } from './sigv4-canonical.ts';
+import { buildCanonicalRequest, canonicalQueryString, canonicalUri, headerValue, sha256Hex, type HeaderMap } from './sigv4-canonical.ts';
 import { buildStringToSign, credentialScope, signatureBytes } from './sigv4-signature.ts';
 import { parseAmzDate } from './sigv4-time.ts';
 
@@ -22,7 +22,7 @@ export interface SignedRequest {
   path: string;
   /** Raw query string without '?', usually ''. */
   query: string;
-  headers: Record<string, string | undefined>;
+  headers: HeaderMap;
   body: Uint8Array;
 }
 
@@ -70,7 +70,7 @@ function fail(reason: SigV4FailureReason, detail: string): VerifyResult {
 
 /** Checks a request's SigV4 signature; never throws for any input. */
 export function verifySigV4(req: SignedRequest, opts: VerifyOptions): VerifyResult {
-  const header = req.headers['authorization'];
+  const header = headerValue(req.headers, 'authorization');
   if (header === undefined || header.trim() === '') return fail('missing-authorization', 'no Authorization header');
   const parsed = parseAuthorization(header);
   if (!parsed.ok) return fail(parsed.reason, parsed.detail);
@@ -88,12 +88,12 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): VerifyResu
     }
   }
   for (const name of auth.signedHeaders) {
-    if (req.headers[name] === undefined && name !== 'x-amz-date') {
+    if (headerValue(req.headers, name) === undefined && name !== 'x-amz-date') {
       return fail('signature-mismatch', `signed header ${name} is absent from the request` + (name === 'host' ? ' (HTTP/2: pass :authority as host)' : ''));
     }
   }
 
-  const amzDate = req.headers['x-amz-date'];
+  const amzDate = headerValue(req.headers, 'x-amz-date');
   if (amzDate === undefined) return fail('missing-date', 'no x-amz-date header');
   const signedAt = parseAmzDate(amzDate);
   if (signedAt === undefined) return fail('malformed-date', `x-amz-date '${logSafe(amzDate, 32)}' is not YYYYMMDDTHHMMSSZ`);
@@ -116,7 +116,7 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): VerifyResu
   // The payload hash is always computed from the body; a signed x-amz-content-sha256 must
   // agree with it (so UNSIGNED-PAYLOAD is refused: the spec hashes the exact body).
   const payloadHash = sha256Hex(req.body);
-  const claimedHash = req.headers['x-amz-content-sha256'];
+  const claimedHash = headerValue(req.headers, 'x-amz-content-sha256');
   if (claimedHash !== undefined && auth.signedHeaders.includes('x-amz-content-sha256') && claimedHash.trim() !== payloadHash) {
     return fail('payload-hash-mismatch', `x-amz-content-sha256 does not match the ${req.body.length}-byte body (access key id ${auth.accessKeyId})`);
   }

@@ -7,11 +7,13 @@
  * Request) every function falls back to the Fetch request.
  */
 import type { Context } from 'hono';
+import type { HeaderMap } from '../auth/sigv4-canonical.ts';
 import { STREAM_CONNECTION } from './http2-guard.ts';
 
 /** What the proxy reads of Node's IncomingMessage (or Http2ServerRequest). */
 interface NodeIncoming {
   url?: string;
+  httpVersionMajor?: number;
   headers?: Record<string, unknown>;
   rawHeaders?: string[];
   socket?: object;
@@ -61,12 +63,22 @@ export function declaredContentLength(c: Context): string | null {
  * from Node's raw header list when there is one (building a Fetch Headers object for this
  * is measurable per request, docs/performance.md). Over HTTP/2 the host is under
  * `:authority`, which is put under `host`: that is what the client signed as host.
+ *
+ * Over HTTP/1.1 with no header repeated, Node's own header object (which its server has
+ * built by then) is that same map, so it is used as it is. A repeated header is where the
+ * two differ (Node keeps only the first of some, such as Authorization and Host, and joins
+ * cookies with "; "), so then the map is built here. Node's object has a prototype: the
+ * verifier reads it with `headerValue` (own entries only).
  */
-export function sigV4Headers(c: Context): Record<string, string | undefined> {
-  // A null prototype: header names come from the client (e.g. "__proto__").
-  const headers = Object.create(null) as Record<string, string | undefined>;
+export function sigV4Headers(c: Context): HeaderMap {
   const incoming = nodeIncoming(c);
   const raw = incoming?.rawHeaders;
+  const parsed = incoming?.headers;
+  if (raw !== undefined && parsed !== undefined && incoming!.httpVersionMajor === 1 && Object.keys(parsed).length * 2 === raw.length) {
+    return parsed as HeaderMap;
+  }
+  // A null prototype: header names come from the client (e.g. "__proto__").
+  const headers = Object.create(null) as Record<string, string | undefined>;
   if (raw === undefined) {
     c.req.raw.headers.forEach((value, name) => {
       headers[name] = value;

@@ -11,6 +11,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CredentialSet } from '../../src/auth/credential-set.ts';
+import { headerValue } from '../../src/auth/sigv4-canonical.ts';
 import { signRequest } from '../../src/auth/sigv4-sign.ts';
 import { parseAmzDate } from '../../src/auth/sigv4-time.ts';
 import { verifySigV4 } from '../../src/auth/sigv4-verify.ts';
@@ -92,7 +93,7 @@ function curlPost(url: string, opts: { secret?: string; region?: string; extra?:
 }
 
 /** The verifier's clock for a captured request: the moment curl signed it. */
-const signedAt = (req: SignedRequest) => new Date(parseAmzDate(req.headers['x-amz-date'] ?? '') ?? NaN);
+const signedAt = (req: SignedRequest) => new Date(parseAmzDate(headerValue(req.headers, 'x-amz-date') ?? '') ?? NaN);
 const verify = (req: SignedRequest, now = signedAt(req)) => verifySigV4(req, { region: REGION, service: SERVICE, now, credentials });
 
 describe('SigV4 against curl --aws-sigv4', () => {
@@ -143,7 +144,7 @@ describe('SigV4 against curl --aws-sigv4', () => {
     expect(r).toEqual({
       ok: false,
       reason: 'date-out-of-window',
-      detail: `x-amz-date ${req.headers['x-amz-date']} is 360 s in the past, outside the 300 s window`,
+      detail: `x-amz-date ${headerValue(req.headers, 'x-amz-date')} is 360 s in the past, outside the 300 s window`,
     });
   });
 

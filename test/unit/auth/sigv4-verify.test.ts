@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CredentialSet } from '../../../src/auth/credential-set.ts';
-import { sha256Hex } from '../../../src/auth/sigv4-canonical.ts';
+import { headerValue, sha256Hex } from '../../../src/auth/sigv4-canonical.ts';
 import { verifySigV4 } from '../../../src/auth/sigv4-verify.ts';
 import type { SignedRequest, VerifyResult } from '../../../src/auth/sigv4-verify.ts';
 import { loadAwsTestSuite } from '../../support/sigv4-vectors/aws-test-suite.ts';
@@ -25,7 +25,7 @@ const detail = (r: VerifyResult) => (r.ok ? '' : r.detail);
 
 /** The operator log must never see a secret or the presented signature. */
 function expectLogSafe(r: VerifyResult, req: SignedRequest): void {
-  const sig = /Signature=([0-9a-f]+)/.exec(req.headers['authorization'] ?? '')?.[1] ?? 'no-signature';
+  const sig = /Signature=([0-9a-f]+)/.exec(headerValue(req.headers, 'authorization') ?? '')?.[1] ?? 'no-signature';
   for (const secret of [SECRET, SECRET_2, sig]) expect(detail(r)).not.toContain(secret);
 }
 
@@ -72,7 +72,7 @@ describe('verifySigV4 accepts correctly signed requests', () => {
     const without = verifySigV4(http2Style, opts);
     expect(reason(without)).toBe('signature-mismatch');
     expect(detail(without)).toContain('HTTP/2: pass :authority as host');
-    const authority = host; // what the app reads from the :authority pseudo-header
+    const authority = host as string; // what the app reads from the :authority pseudo-header
     expect(verifySigV4(withHeaders(http2Style, { host: authority }), opts).ok).toBe(true);
   });
 
@@ -229,5 +229,24 @@ describe('verifySigV4 rejects', () => {
     const r = verifySigV4(req, opts);
     expect(reason(r)).toBe('signature-mismatch');
     expect(detail(r)).toContain('x-custom is absent');
+  });
+
+  it('a signed header named after an Object.prototype member, in a header map with a prototype (as Node gives it)', () => {
+    for (const name of ['constructor', '__proto__']) {
+      const req = signed();
+      const authorization = headerValue(req.headers, 'authorization')!.replace('SignedHeaders=', `SignedHeaders=${name};`);
+      // Node's IncomingMessage#headers is an ordinary object: only its own entries are headers.
+      const nodeStyle: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') nodeStyle[k] = v;
+      nodeStyle.authorization = authorization;
+      const r = verifySigV4({ ...req, headers: nodeStyle }, opts);
+      expect(reason(r), name).toBe('signature-mismatch');
+      expect(detail(r), name).toContain(`signed header ${name} is absent`);
+    }
+  });
+
+  it("reads Node's set-cookie array as one joined value", () => {
+    expect(headerValue({ 'set-cookie': ['a=1', 'b=2'] }, 'set-cookie')).toBe('a=1, b=2');
+    expect(headerValue({}, 'toString')).toBeUndefined();
   });
 });
