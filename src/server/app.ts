@@ -19,7 +19,7 @@ import {
   type KeyMetadataRequest,
   type RequestMetadata,
 } from '../xks/requests.ts';
-import type { RequestEvent, RequestLog, XksOperation } from '../xks/request-event.ts';
+import { RequestRecord, type RequestEvent, type RequestLog, type XksOperation } from '../xks/request-event.ts';
 import type { AuthorizationInput, Tenant, TenantDirectory } from '../xks/tenants.ts';
 import { declaredContentLength, rawQuery, rawRequestPath, requestConnection, sigV4Headers } from './node-request.ts';
 import { ClientAbortError, readBodyWithLimit } from './read-body.ts';
@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): Hono {
   app.all('*', async (c) => {
     const started = performance.now();
     const at = Date.now();
-    const log: RequestLog = {};
+    const log = new RequestRecord();
     const read = new BodyHolder();
     let status = 500;
     try {

@@ -34,3 +34,30 @@ export interface RequestLog {
   errorName?: string;
   reason?: string;
 }
+
+/**
+ * The record the app fills in while it handles one request, then finishes into the
+ * RequestEvent. Every field exists from the start (undefined until set), so each record
+ * has one shape and is allocated once: an object literal that gains a dozen fields one by
+ * one outgrows its property store several times (docs/performance.md, "Allocation per
+ * request"). JSON.stringify leaves undefined fields out, so the log line holds only what
+ * was set; the fields are declared in the order the line has always had them.
+ */
+export class RequestRecord implements RequestLog {
+  prefix: string | undefined = undefined;
+  operation: XksOperation | undefined = undefined;
+  keyId: string | undefined = undefined;
+  accessKeyId: string | undefined = undefined;
+  kmsRequestId: string | undefined = undefined;
+  kmsOperation: string | undefined = undefined;
+  awsPrincipalArn: string | undefined = undefined;
+  kmsKeyArn: string | undefined = undefined;
+  errorName: string | undefined = undefined;
+  reason: string | undefined = undefined;
+  method: string | undefined = undefined;
+  status: number | undefined = undefined;
+  latencyMs: number | undefined = undefined;
+  outcome: RequestEvent['outcome'] | undefined = undefined;
+  /** Set after the log line is written: the line has pino's `time`. */
+  at: number | undefined = undefined;
+}
