@@ -1,6 +1,6 @@
 import { XksError } from './errors.ts';
 import { GCM_IV_LENGTHS, GCM_TAG_BYTES } from './gcm-sizes.ts';
-import { decodeBase64Field, optionalString, requireObject, requireString, type JsonObject } from './request-body.ts';
+import { decodeBase64Field, optionalString, requireObject, requireString, type ByteLengthRule, type JsonObject } from './request-body.ts';
 
 /**
  * Typed XKS requests, parsed and validated from JSON bodies before any crypto (spec
@@ -70,12 +70,17 @@ export function parseRequestMetadata(body: JsonObject, opts: { principalRequired
     ? requireString(md, 'awsPrincipalArn', 'requestMetadata.awsPrincipalArn')
     : optionalString(md, 'awsPrincipalArn', 'requestMetadata.awsPrincipalArn');
   if (principal !== undefined) meta.awsPrincipalArn = checkArnLength(principal, 'awsPrincipalArn');
-  for (const field of ['kmsKeyArn', 'awsSourceVpc', 'awsSourceVpce', 'kmsViaService'] as const) {
-    const value = optionalString(md, field, `requestMetadata.${field}`);
+  for (const [field, path] of OPTIONAL_METADATA_FIELDS) {
+    const value = optionalString(md, field, path);
     if (value !== undefined) meta[field] = checkArnLength(value, field);
   }
   return meta;
 }
+
+/** The optional requestMetadata strings with their field paths, built once (not per request). */
+const OPTIONAL_METADATA_FIELDS = (['kmsKeyArn', 'awsSourceVpc', 'awsSourceVpce', 'kmsViaService'] as const).map(
+  (field) => [field, `requestMetadata.${field}`] as const,
+);
 
 function checkArnLength(value: string, field: string): string {
   if (value.length > MAX_ARN_LENGTH) {
@@ -91,9 +96,16 @@ function requireAesGcm(body: JsonObject): void {
   }
 }
 
+/** Decoded-length rules of the Base64 fields (spec limits), made once. */
+const PLAINTEXT_RULE: ByteLengthRule = { max: MAX_PLAINTEXT_BYTES };
+const AAD_RULE: ByteLengthRule = { max: MAX_AAD_BYTES };
+const IV_RULE: ByteLengthRule = { oneOf: GCM_IV_LENGTHS };
+const TAG_RULE: ByteLengthRule = { oneOf: [GCM_TAG_BYTES] };
+const CIPHERTEXT_METADATA_RULE: ByteLengthRule = { max: MAX_CIPHERTEXT_METADATA_BYTES };
+
 function optionalAad(body: JsonObject): Buffer | undefined {
   const aad = optionalString(body, 'additionalAuthenticatedData');
-  return aad === undefined ? undefined : decodeBase64Field(aad, 'additionalAuthenticatedData', { max: MAX_AAD_BYTES });
+  return aad === undefined ? undefined : decodeBase64Field(aad, 'additionalAuthenticatedData', AAD_RULE);
 }
 
 /** Parses a GetHealthStatus body. */
@@ -109,7 +121,7 @@ export function parseKeyMetadataRequest(body: JsonObject): KeyMetadataRequest {
 /** Parses an Encrypt body. */
 export function parseEncryptRequest(body: JsonObject): EncryptRequest {
   const requestMetadata = parseRequestMetadata(body, { principalRequired: true });
-  const plaintext = decodeBase64Field(requireString(body, 'plaintext'), 'plaintext', { max: MAX_PLAINTEXT_BYTES });
+  const plaintext = decodeBase64Field(requireString(body, 'plaintext'), 'plaintext', PLAINTEXT_RULE);
   requireAesGcm(body);
   const aad = optionalAad(body);
   const cdivAlgorithm = optionalString(body, 'ciphertextDataIntegrityValueAlgorithm');
@@ -122,13 +134,13 @@ export function parseEncryptRequest(body: JsonObject): EncryptRequest {
 /** Parses a Decrypt body. */
 export function parseDecryptRequest(body: JsonObject): DecryptRequest {
   const requestMetadata = parseRequestMetadata(body, { principalRequired: true });
-  const ciphertext = decodeBase64Field(requireString(body, 'ciphertext'), 'ciphertext', { max: MAX_PLAINTEXT_BYTES });
+  const ciphertext = decodeBase64Field(requireString(body, 'ciphertext'), 'ciphertext', PLAINTEXT_RULE);
   requireAesGcm(body);
-  const iv = decodeBase64Field(requireString(body, 'initializationVector'), 'initializationVector', { oneOf: GCM_IV_LENGTHS });
-  const tag = decodeBase64Field(requireString(body, 'authenticationTag'), 'authenticationTag', { oneOf: [GCM_TAG_BYTES] });
+  const iv = decodeBase64Field(requireString(body, 'initializationVector'), 'initializationVector', IV_RULE);
+  const tag = decodeBase64Field(requireString(body, 'authenticationTag'), 'authenticationTag', TAG_RULE);
   const aad = optionalAad(body);
   const md = optionalString(body, 'ciphertextMetadata');
-  const ciphertextMetadata = md === undefined ? undefined : decodeBase64Field(md, 'ciphertextMetadata', { max: MAX_CIPHERTEXT_METADATA_BYTES });
+  const ciphertextMetadata = md === undefined ? undefined : decodeBase64Field(md, 'ciphertextMetadata', CIPHERTEXT_METADATA_RULE);
   return { requestMetadata, ciphertext, iv, tag, aad, ciphertextMetadata };
 }
 
