@@ -2,6 +2,7 @@ import { pino, type DestinationStream, type LoggerOptions } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { requestLineWriter } from '../../../src/observability/request-log-line.ts';
+import { RequestRecord } from '../../../src/xks/request-event.ts';
 
 function captured(): DestinationStream & { lines: string[] } {
   const lines: string[] = [];
@@ -23,6 +24,22 @@ const event = {
 };
 const fixedTime = () => ',"time":1764158400000';
 
+/** The same event as the app's RequestRecord, which writes its own JSON members. */
+function asRecord(): RequestRecord {
+  const r = new RequestRecord();
+  r.operation = 'encrypt';
+  r.prefix = event.prefix;
+  r.keyId = event.keyId;
+  r.kmsRequestId = event.kmsRequestId;
+  r.accessKeyId = event.accessKeyId;
+  r.method = event.method;
+  r.status = event.status;
+  r.latencyMs = event.latencyMs;
+  r.outcome = 'ok';
+  r.at = event.at;
+  return r;
+}
+
 describe('requestLineWriter', () => {
   const configs: Array<[string, LoggerOptions]> = [
     ['pino defaults', { timestamp: fixedTime }],
@@ -43,6 +60,17 @@ describe('requestLineWriter', () => {
     expect(dest.lines[1]).toBe(dest.lines[0]);
     expect(dest.lines[3]).toBe(dest.lines[2]);
     expect(dest.lines[5]).toBe(dest.lines[4]);
+  });
+
+  it.each(configs)('writes the same line as pino for a RequestRecord, which serializes itself (%s)', (_name, options) => {
+    const dest = captured();
+    const logger = pino(options, dest).child({ worker: 2 });
+    const record = asRecord();
+    logger.warn(record, 'xks request');
+    requestLineWriter(logger)('warn', record, 'xks request');
+    expect(dest.lines).toHaveLength(2);
+    expect(dest.lines[1]).toBe(dest.lines[0]);
+    expect(JSON.parse(dest.lines[1]!)).toMatchObject({ keyId: event.keyId, prefix: event.prefix, status: 200 });
   });
 
   it('writes lines the proxy logger parses back to the same fields', () => {
