@@ -108,7 +108,8 @@ const OTHER_THREADS = 'other threads (GC helpers, compiler, libuv)';
 
 /** Source files (repo-relative) by item; the first matching rule wins. */
 const FILE_RULES: Array<[RegExp, Item]> = [
-  [/^src\/observability\//, 'log line'],
+  // The request record writes its own log line members (RequestRecord.jsonMembers).
+  [/^src\/observability\/|^src\/xks\/request-event\.ts$/, 'log line'],
   [/^src\/ops\/metrics\/|^src\/ops\/audit\/|^src\/server\/status-tracker\.ts$/, 'metrics + observers'],
   [/^src\/auth\/|^src\/server\/sigv4-headers\.ts$/, 'SigV4'],
   [/^src\/server\/xks-path\.ts$|^src\/xks\/tenants\.ts$|^src\/ops\/reconcile-tenants\.ts$/, 'routing'],
