@@ -18,6 +18,8 @@ interface Waiter {
 export class InFlightRequests {
   /** Requests in flight by the epoch they began in; the last entry is the current epoch. */
   readonly #byEpoch: number[] = [0];
+  /** No request of an epoch before this one is in flight (moves forward only). */
+  #oldestBusy = 0;
   #count = 0;
   readonly #waiters = new Set<Waiter>();
   #draining = false;
@@ -55,7 +57,9 @@ export class InFlightRequests {
   /** Resolves when every request in flight now has ended (later ones are not waited for). */
   settled(): Promise<void> {
     if (this.#count === 0) return Promise.resolve();
-    this.#byEpoch.push(0); // requests from now on are not waited for
+    // Requests from now on are not waited for: they count under a new epoch. (An epoch in
+    // which no request began yet serves as the new one: idle() calls this in a loop.)
+    if (this.#byEpoch[this.#byEpoch.length - 1] !== 0) this.#byEpoch.push(0);
     const untilEpoch = this.#byEpoch.length - 1;
     return new Promise<void>((resolve) => this.#waiters.add({ untilEpoch, resolve }));
   }
@@ -66,18 +70,15 @@ export class InFlightRequests {
   }
 
   #wakeWaiters(): void {
+    // Each epoch is passed once over the process's life, not once per call.
+    const current = this.#byEpoch.length - 1;
+    while (this.#oldestBusy < current && this.#byEpoch[this.#oldestBusy] === 0) this.#oldestBusy++;
     for (const waiter of this.#waiters) {
-      if (this.#quietBefore(waiter.untilEpoch)) {
+      if (waiter.untilEpoch <= this.#oldestBusy) {
         this.#waiters.delete(waiter);
         waiter.resolve();
       }
     }
-  }
-
-  /** True when no request that began before `epoch` is still in flight. */
-  #quietBefore(epoch: number): boolean {
-    for (let e = 0; e < epoch; e++) if (this.#byEpoch[e] !== 0) return false;
-    return true;
   }
 }
 

@@ -66,3 +66,25 @@ describe('InFlightRequests', () => {
     await inFlight.settled(); // nothing in flight: resolves at once
   });
 });
+
+describe('InFlightRequests under steady traffic', () => {
+  it('idle() resolves once the last request ends, after thousands of overlapping ones', async () => {
+    const inFlight = new InFlightRequests();
+    let previous = inFlight.begin();
+    let idle = false;
+    void inFlight.idle().then(() => (idle = true));
+    for (let i = 0; i < 5000; i++) {
+      const next = inFlight.begin(); // a keep-alive client sends its next request before the last ends
+      inFlight.end(previous);
+      previous = next;
+      if (i % 100 === 0) await tick(); // let idle() wait again
+    }
+    await tick();
+    expect(idle).toBe(false);
+    inFlight.end(previous);
+    await tick();
+    await tick();
+    expect(idle).toBe(true);
+    expect(inFlight.count).toBe(0);
+  });
+});
