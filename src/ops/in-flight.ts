@@ -9,7 +9,7 @@ interface Waiter {
  * Counts the HTTP requests being handled, so shutdown can wait for them (within a bound)
  * and a reload can retire a key store only after the requests that were using it ended.
  *
- * A request costs two counter updates and no allocation: it is counted under the epoch it
+ * A request costs a few counter updates and no allocation: it is counted under the epoch it
  * began in, and a new epoch starts each time someone starts waiting (reload, shutdown),
  * so "the requests in flight when I started waiting" are the counts of the earlier
  * epochs. A Set entry per request churned the Set's table at thousands of requests/s
@@ -57,8 +57,8 @@ export class InFlightRequests {
   /** Resolves when every request in flight now has ended (later ones are not waited for). */
   settled(): Promise<void> {
     if (this.#count === 0) return Promise.resolve();
-    // Requests from now on are not waited for: they count under a new epoch. (An epoch in
-    // which no request began yet serves as the new one: idle() calls this in a loop.)
+    // Requests from now on are not waited for: they count under a new epoch. (A current
+    // epoch with nothing in flight serves as the new one: idle() calls this in a loop.)
     if (this.#byEpoch[this.#byEpoch.length - 1] !== 0) this.#byEpoch.push(0);
     const untilEpoch = this.#byEpoch.length - 1;
     return new Promise<void>((resolve) => this.#waiters.add({ untilEpoch, resolve }));
