@@ -102,21 +102,37 @@ export interface FetchApp {
  */
 export function trackInFlight(app: FetchApp, inFlight: InFlightRequests): FetchApp {
   return {
-    async fetch(request, env) {
+    // Not an async function: one promise per request (the `then`), not an async frame and
+    // an await on top of the app's own (docs/performance.md).
+    fetch(request, env) {
       const epoch = inFlight.begin();
+      let pending: Response | Promise<Response>;
       try {
-        const response = await app.fetch(request, env);
-        if (inFlight.draining && httpVersionMajor(env) === 1) {
-          try {
-            response.headers.set('connection', 'close');
-          } catch {
-            // Immutable headers (a fetched Response): the listener's close handles it.
-          }
-        }
-        return response;
-      } finally {
+        pending = app.fetch(request, env);
+      } catch (e) {
         inFlight.end(epoch);
+        throw e;
       }
+      return Promise.resolve(pending).then(
+        (response) => {
+          inFlight.end(epoch);
+          if (inFlight.draining && httpVersionMajor(env) === 1) closeAfter(response);
+          return response;
+        },
+        (e: unknown) => {
+          inFlight.end(epoch);
+          throw e;
+        },
+      );
     },
   };
+}
+
+/** Asks an HTTP/1.1 client to close the connection after this response. */
+function closeAfter(response: Response): void {
+  try {
+    response.headers.set('connection', 'close');
+  } catch {
+    // Immutable headers (a fetched Response): the listener's close handles it.
+  }
 }

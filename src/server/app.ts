@@ -92,7 +92,19 @@ export function createApp(deps: AppDeps): Hono {
     const read = new BodyHolder();
     let status = 500;
     try {
-      const response = await handleXks(c, deps, now, log, read);
+      // Route, read, authenticate, answer: the awaits are here, in the one async function
+      // of a request (each async layer is a promise and a microtask turn more, and the
+      // proxy's own share of them set its cost against the work ceiling: docs/performance.md).
+      const call = routeXks(c, deps, log);
+      if (call instanceof Response) {
+        status = call.status;
+        return call;
+      }
+      const body = await readRequestBody(c, deps.bodyLimitBytes);
+      read.body = body;
+      authenticate(c, call.tenant, call.rawPath, body, now(), log);
+      const json = parseJsonObject(body.toString('utf8'));
+      const response = c.json(await answer(OPERATIONS[call.operation], call, json, log, deps.requestTimeoutMs));
       status = response.status;
       return response;
     } catch (e) {
@@ -183,7 +195,19 @@ const OPERATIONS: { readonly [K in XksOperation]: Operation<OperationRequests[K]
   decrypt: { keyed: true, parse: parseDecryptRequest, call: (store, keyId, req, ctx) => store.decrypt(keyId, req, ctx) },
 };
 
-async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: RequestLog, read: BodyHolder): Promise<Response> {
+/** Where a request goes: its key store and operation, known from the path alone. */
+interface XksCall {
+  tenant: Tenant;
+  operation: XksOperation;
+  keyId: string | undefined;
+  rawPath: string;
+}
+
+/**
+ * Routes an XKS request by its path and method, and admits it, before its body is read:
+ * the call to make, a 405 answer, or a thrown refusal (unknown path or prefix, throttled).
+ */
+function routeXks(c: Context, deps: AppDeps, log: RequestLog): XksCall | Response {
   const rawPath = rawRequestPath(c);
   const target = parseXksPath(rawPath);
   if (target.kind === 'foreign') {
@@ -223,11 +247,7 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
   // "URI path prefix": a proxy MAY set independent quotas per prefix).
   deps.admit?.(tenant.prefix);
   tenant.admit?.();
-  const body = await readRequestBody(c, deps.bodyLimitBytes);
-  read.body = body;
-  authenticate(c, tenant, rawPath, body, now(), log);
-  const json = parseJsonObject(body.toString('utf8'));
-  return c.json(await answer(OPERATIONS[target.operation], target, tenant, json, log, deps.requestTimeoutMs));
+  return { tenant, operation: target.operation, keyId: target.keyId, rawPath };
 }
 
 /**
@@ -237,8 +257,7 @@ async function handleXks(c: Context, deps: AppDeps, now: () => Date, log: Reques
  */
 function answer<R extends { requestMetadata: RequestMetadata }>(
   op: Operation<R>,
-  target: { operation: XksOperation; keyId: string | undefined },
-  tenant: Tenant,
+  target: XksCall,
   json: JsonObject,
   log: RequestLog,
   budgetMs: number,
@@ -247,6 +266,7 @@ function answer<R extends { requestMetadata: RequestMetadata }>(
   const keyId = op.keyed ? checkExternalKeyId(target.keyId!) : '';
   const req = op.parse(json);
   noteMetadata(log, req.requestMetadata);
+  const tenant = target.tenant;
   if (op.keyed && tenant.authorize !== undefined) {
     const decided = tenant.authorize({ operation: target.operation as AuthorizationInput['operation'], keyId, requestMetadata: req.requestMetadata });
     if (decided !== undefined) return decided.then(() => op.call(tenant.keyStore, keyId, req, ctx));
