@@ -34,6 +34,12 @@ export class LocalKeyStore implements KeyStore {
   readonly #health$: HealthCache;
   readonly #provider: KeyProvider;
   readonly #options: LocalKeyStoreOptions;
+  /**
+   * The ciphertextMetadata of new ciphertexts, by key version, as bytes and as Base64: the
+   * same few values for every Encrypt, so built once each rather than per request. Versions
+   * come from the provider, never from a request, so this stays as small as the keys' history.
+   */
+  readonly #metadataByVersion = new Map<number, { bytes: Buffer; base64: string }>();
 
   constructor(provider: KeyProvider, options: LocalKeyStoreOptions) {
     this.#provider = provider;
@@ -78,7 +84,7 @@ export class LocalKeyStore implements KeyStore {
         );
       }
       const key = { keyId, version: info.currentVersion };
-      const metadata = encodeCiphertextMetadata(info.currentVersion);
+      const { bytes: metadata, base64: metadataBase64 } = this.#metadataFor(info.currentVersion);
       const gcmAad = buildGcmAad(req.aad, metadata, 'spec');
       const out = await this.#provider.encrypt(key, req.plaintext, gcmAad, ctx);
       if (out.tag.length !== GCM_TAG_BYTES || !isSpecIvLength(out.iv.length) || out.ciphertext.length !== req.plaintext.length) {
@@ -86,7 +92,7 @@ export class LocalKeyStore implements KeyStore {
       }
       const response: EncryptResponse = {
         ciphertext: toBase64(out.ciphertext),
-        ciphertextMetadata: metadata.toString('base64'),
+        ciphertextMetadata: metadataBase64,
         initializationVector: toBase64(out.iv),
         authenticationTag: toBase64(out.tag),
       };
@@ -137,6 +143,16 @@ export class LocalKeyStore implements KeyStore {
 
   close(): Promise<void> {
     return this.#provider.close();
+  }
+
+  #metadataFor(version: number): { bytes: Buffer; base64: string } {
+    let metadata = this.#metadataByVersion.get(version);
+    if (metadata === undefined) {
+      const bytes = encodeCiphertextMetadata(version);
+      metadata = { bytes, base64: bytes.toString('base64') };
+      this.#metadataByVersion.set(version, metadata);
+    }
+    return metadata;
   }
 
   /**

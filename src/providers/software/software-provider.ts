@@ -248,7 +248,8 @@ export class SoftwareKeyProvider implements KeyProvider {
 }
 
 function keyInfo(keyId: string, key: SoftwareKey): KeyInfo {
-  return { keyId, usages: [...key.usages], enabled: key.enabled, currentVersion: key.versions.length };
+  // The key's own (readonly) usages list: no copy per request.
+  return { keyId, usages: key.usages, enabled: key.enabled, currentVersion: key.versions.length };
 }
 
 function decryptWith(material: Buffer, input: GcmInput, aad: Uint8Array): Uint8Array {
