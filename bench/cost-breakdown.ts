@@ -19,12 +19,16 @@
  *
  * Run: npx tsx bench/cost-breakdown.ts [--rounds 3] [--seconds 8] [--warmup 3]
  *        [--connections 32] [--compare ../other-checkout] [--ceiling] [--concurrent]
- *        [--top 0] [--keep] [--alloc]
+ *        [--top 0] [--keep] [--alloc] [--promises]
  *
  * `--alloc` measures bytes allocated per request instead of CPU: V8's sampling heap
  * profiler (512-byte interval, objects later collected kept; bench/alloc-sampler.mjs) over
  * the measured window, every sampled byte attributed to the first frame of ours (src/, or
  * a package, or node's own module when nothing of ours is on the stack), self and inclusive.
+ *
+ * `--promises` counts the promises made per request instead (with the hook on, one per
+ * await too; bench/promise-counter.mjs), with a sample of where they are made: an async
+ * layer gained or lost shows there, where CPU time on a shared machine would not.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -47,6 +51,7 @@ const USAGE = `npx tsx bench/cost-breakdown.ts [options]
   --compare DIR     also measure another checkout (its bundle is built there), alternating
   --concurrent      run the compared servers at the same time instead of one after another
   --alloc           bytes allocated per request instead of CPU
+  --promises        promises (and awaits) made per request instead of CPU, with where they are made
   --top N           also list the N heaviest functions
   --node-args=".."  extra Node/V8 options for every measured server, e.g. --node-args="--single-threaded-gc"
   --keep            keep the temp dir (profiles, server logs)
@@ -64,6 +69,7 @@ const OPTIONS = {
   top: { type: 'string', default: '0' },
   keep: { type: 'boolean', default: false },
   alloc: { type: 'boolean', default: false },
+  promises: { type: 'boolean', default: false },
   'node-args': { type: 'string', default: '' },
   help: { type: 'boolean', default: false },
 } as const;
@@ -374,7 +380,7 @@ async function load(server: ServerProcess, workload: XksWorkload, onMeasureStart
 interface Subject {
   label: string;
   root: string;
-  spec(profileDir?: string, allocFile?: string): ServerSpec;
+  spec(profileDir?: string, probe?: Probe): ServerSpec;
   target(url: string): XksTarget;
 }
 
@@ -383,19 +389,32 @@ const dir = await mkdtemp(join(tmpdir(), 'xks-cost-'));
 const log = (line: string) => process.stderr.write(`[cost ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const profileArgs = (d: string | undefined) => (d === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', d, '--cpu-prof-interval', '500']);
 
-const allocArgs = (f: string | undefined) => (f === undefined ? [] : ['--import', pathToFileURL(join(REPO_DIR, 'bench/alloc-sampler.mjs')).href]);
-const allocEnv = (f: string | undefined) => (f === undefined ? {} : { XKS_ALLOC_PROFILE: f });
+/**
+ * A preload that measures over the window the bench marks with two SIGUSR2 and writes what
+ * it found to `file`: the allocation sampler (`--alloc`) or the promise counter (`--promises`).
+ */
+interface Probe {
+  kind: 'alloc' | 'promises';
+  file: string;
+}
+const PROBES = {
+  alloc: { script: 'bench/alloc-sampler.mjs', fileVar: 'XKS_ALLOC_PROFILE' },
+  promises: { script: 'bench/promise-counter.mjs', fileVar: 'XKS_PROMISE_COUNT' },
+} as const;
+const probeArgs = (p: Probe | undefined) => (p === undefined ? [] : ['--import', pathToFileURL(join(REPO_DIR, PROBES[p.kind].script)).href]);
+const probeEnv = (p: Probe | undefined) => (p === undefined ? {} : { [PROBES[p.kind].fileVar]: p.file });
+const specSuffix = (profileDir: string | undefined, p: Probe | undefined) => `${profileDir === undefined ? '' : '-prof'}${p === undefined ? '' : `-${p.kind}`}`;
 
 function proxySubject(label: string, root: string, fixture: ProxyFixture): Subject {
   return {
     label,
     root,
-    spec: (profileDir, allocFile) => ({
-      name: `${label.replace(/\W+/g, '-')}${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
+    spec: (profileDir, probe) => ({
+      name: `${label.replace(/\W+/g, '-')}${specSuffix(profileDir, probe)}`,
       script: join(root, 'dist/xks-proxy.mjs'),
-      nodeArgs: ['--enable-source-maps', ...extraNodeArgs, ...profileArgs(profileDir), ...allocArgs(allocFile)],
+      nodeArgs: ['--enable-source-maps', ...extraNodeArgs, ...profileArgs(profileDir), ...probeArgs(probe)],
       args: ['serve', '--config', fixture.configPath, '--workers', '1'],
-      env: allocEnv(allocFile),
+      env: probeEnv(probe),
       logDir: dir,
       readyMsg: 'xks-proxy listening',
     }),
@@ -407,12 +426,12 @@ function ceilingSubject(): Subject {
   return {
     label: 'work-ceiling',
     root: REPO_DIR,
-    spec: (profileDir, allocFile) => ({
-      name: `work-ceiling${profileDir === undefined ? '' : '-prof'}${allocFile === undefined ? '' : '-alloc'}`,
+    spec: (profileDir, probe) => ({
+      name: `work-ceiling${specSuffix(profileDir, probe)}`,
       script: 'bench/servers/work-ceiling-server.ts',
-      nodeArgs: ['--import', 'tsx', ...extraNodeArgs, ...profileArgs(profileDir), ...allocArgs(allocFile)],
+      nodeArgs: ['--import', 'tsx', ...extraNodeArgs, ...profileArgs(profileDir), ...probeArgs(probe)],
       args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, 'software'],
-      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...allocEnv(allocFile) },
+      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...probeEnv(probe) },
       logDir: dir,
       readyMsg: 'bench server listening',
     }),
@@ -497,21 +516,23 @@ function attributeAlloc(head: HeapNode, resolver: FrameResolver): Omit<AllocOut,
   return { total, self, inclusive };
 }
 
-/** One closed loop with the allocation sampler on during the measured part. */
-async function measureAlloc(subject: Subject, round: number): Promise<AllocOut> {
-  const file = join(dir, `alloc-${subject.label.replace(/\W+/g, '-')}-${round}.heapprofile`);
-  const server = await startServer(subject.spec(undefined, file));
+/**
+ * One closed loop with a probe on during the measured part: the requests answered, and
+ * what the probe wrote (JSON) once the server had written it.
+ */
+async function measureWithProbe(subject: Subject, probe: Probe): Promise<{ requests: number; written: unknown }> {
+  const server = await startServer(subject.spec(undefined, probe));
   let requests: number;
+  let written: unknown;
   try {
     const w = new XksWorkload(subject.target(server.url));
     await w.prepare();
     const m = await load(server, w, () => process.kill(server.pid, 'SIGUSR2'));
     process.kill(server.pid, 'SIGUSR2');
     requests = m.requests;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 200 && written === undefined; i++) {
       try {
-        JSON.parse(readFileSync(file, 'utf8'));
-        break;
+        written = JSON.parse(readFileSync(probe.file, 'utf8'));
       } catch {
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -519,9 +540,41 @@ async function measureAlloc(subject: Subject, round: number): Promise<AllocOut> 
   } finally {
     await server.stop();
   }
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head?: HeapNode; error?: string };
+  if (written === undefined) throw new Error(`${subject.label}: the ${probe.kind} probe wrote nothing to ${probe.file}`);
+  return { requests, written };
+}
+
+const probeFile = (subject: Subject, kind: Probe['kind'], round: number) => join(dir, `${kind}-${subject.label.replace(/\W+/g, '-')}-${round}.json`);
+
+/** One closed loop with the allocation sampler on during the measured part. */
+async function measureAlloc(subject: Subject, round: number): Promise<AllocOut> {
+  const { requests, written } = await measureWithProbe(subject, { kind: 'alloc', file: probeFile(subject, 'alloc', round) });
+  const profile = written as { head?: HeapNode; error?: string };
   if (profile.head === undefined) throw new Error(`${subject.label}: no heap profile (${profile.error ?? 'empty'})`);
   return { requests, ...attributeAlloc(profile.head, new FrameResolver(subject.root)) };
+}
+
+/** Promises made per request over one closed loop, and per request by sampled call site. */
+interface PromiseOut {
+  perRequest: number;
+  sites: Map<string, number>;
+}
+
+async function measurePromises(subject: Subject, round: number): Promise<PromiseOut> {
+  const { requests, written } = await measureWithProbe(subject, { kind: 'promises', file: probeFile(subject, 'promises', round) });
+  const counted = written as { promises: number; sampleEvery: number; sites: Array<[string, number]> };
+  return {
+    perRequest: counted.promises / requests,
+    sites: new Map(counted.sites.map(([site, n]) => [site, (n * counted.sampleEvery) / requests])),
+  };
+}
+
+function printPromises(subject: Subject, outs: PromiseOut[], top: number): void {
+  console.log(`\n${subject.label}: ${median(outs.map((o) => o.perRequest)).toFixed(2)} promises (and awaits) per request (median of ${outs.length} rounds)`);
+  const sites = new Set(outs.flatMap((o) => [...o.sites.keys()]));
+  const rows = [...sites].map((site) => [site, median(outs.map((o) => o.sites.get(site) ?? 0))] as const).sort((a, b) => b[1] - a[1]);
+  console.log('  where they are made (sampled; per request):');
+  for (const [site, n] of rows.slice(0, top)) console.log(`    ${n.toFixed(2).padStart(6)}  ${site}`);
 }
 
 function printAlloc(subject: Subject, outs: AllocOut[], top: number): void {
@@ -584,8 +637,20 @@ try {
     }
     for (const s of subjects) printAlloc(s, allocs.get(s)!, topN > 0 ? topN : 25);
   }
+  if (args.promises) {
+    const counts = new Map<Subject, PromiseOut[]>(subjects.map((s) => [s, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
+        log(`round ${round + 1}/${rounds}: ${s.label} (promises)`);
+        const out = await measurePromises(s, round);
+        log(`  ${s.label}: ${out.perRequest.toFixed(2)} promises per request`);
+        counts.get(s)!.push(out);
+      }
+    }
+    for (const s of subjects) printPromises(s, counts.get(s)!, topN > 0 ? topN : 20);
+  }
   const results = new Map<Subject, RoundOut[]>(subjects.map((s) => [s, []]));
-  if (!args.alloc) {
+  if (!args.alloc && !args.promises) {
     for (let round = 0; round < rounds; round++) {
       // Alternate the order every round, so a drift in the machine's load favours no side.
       const order = round % 2 === 0 ? subjects : [...subjects].reverse();
