@@ -92,9 +92,9 @@ export function createApp(deps: AppDeps): Hono {
     const read = new BodyHolder();
     let status = 500;
     try {
-      // Route, read, authenticate, answer: the awaits are here, in the one async function
-      // of a request (each async layer is a promise and a microtask turn more, and the
-      // proxy's own share of them set its cost against the work ceiling: docs/performance.md).
+      // Route, read, authenticate, answer, with the awaits here in the request's one async
+      // function: each async layer more would be a promise and a microtask turn more per
+      // request (docs/performance.md, "Promises per request").
       const call = routeXks(c, deps, log);
       if (call instanceof Response) {
         status = call.status;
