@@ -86,6 +86,39 @@ export class GuardedProvider implements KeyProvider {
     }
   }
 
+  // The immediate calls (a key in memory): the same checks as the direct calls above,
+  // thrown instead of rejected; undefined when the guard would not call directly, or the
+  // provider cannot answer at once (the key store then makes the asynchronous call).
+  describeNow(keyId: string, ctx: CallContext): KeyInfo | undefined {
+    if (this.#inner.describeNow === undefined || !this.#directNow()) return undefined;
+    try {
+      checkTimeLeft('describe', ctx);
+      return this.#inner.describeNow(keyId, ctx);
+    } catch (e) {
+      throw this.#failure('describe', e);
+    }
+  }
+
+  encryptNow(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): GcmOutput | undefined {
+    if (this.#inner.encryptNow === undefined || !this.#directNow()) return undefined;
+    try {
+      checkTimeLeft('encrypt', ctx);
+      return this.#inner.encryptNow(key, plaintext, aad, ctx);
+    } catch (e) {
+      throw this.#failure('encrypt', e);
+    }
+  }
+
+  decryptNow(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Uint8Array | undefined {
+    if (this.#inner.decryptNow === undefined || !this.#directNow()) return undefined;
+    try {
+      checkTimeLeft('decrypt', ctx);
+      return this.#inner.decryptNow(key, input, aad, ctx);
+    } catch (e) {
+      throw this.#failure('decrypt', e);
+    }
+  }
+
   #directNow(): boolean {
     return this.#ready && !this.#closed && (this.#inner.callsStayInProcess === true || this.#inner.enforcesDeadline === true);
   }

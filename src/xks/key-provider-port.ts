@@ -151,6 +151,17 @@ export interface KeyProvider {
    */
   decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array>;
   /**
+   * Optional, for a provider whose keys can be in this process's memory: describe, encrypt
+   * and decrypt answered at once when they can be (the key in memory), else undefined, and
+   * the caller makes the asynchronous call instead. Each throws what its asynchronous call
+   * would reject with. The key store tries these first: an answer here costs no promise,
+   * await or microtask turn, of which the asynchronous calls make three each per request
+   * (docs/performance.md, "Promises per request").
+   */
+  describeNow?(keyId: string, ctx: CallContext): KeyInfo | undefined;
+  encryptNow?(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): GcmOutput | undefined;
+  decryptNow?(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Uint8Array | undefined;
+  /**
    * The instances health reports, from the config (file name, token name, server id), with
    * no I/O and whether or not init succeeded. Optional: without it, the provider kind is used.
    */

@@ -222,6 +222,30 @@ export function keyStoreContract(name: string, open: OpenContractSubject = openD
       });
     });
 
+    it('answers at once (describeNow, encryptNow, decryptNow), where the provider can, as its asynchronous calls answer', async () => {
+      if (raw.describeNow === undefined || raw.encryptNow === undefined || raw.decryptNow === undefined) {
+        // Only a provider with keys in memory answers at once, and then all three calls.
+        expect(['describeNow', 'encryptNow', 'decryptNow'].filter((call) => call in raw)).toEqual([]);
+        return;
+      }
+      const info = raw.describeNow('foo', ctx());
+      expect(info).toEqual(await raw.describe('foo', ctx()));
+      const ref = { keyId: 'foo', version: info!.currentVersion };
+      const aad = Buffer.from('aad-for-immediate-calls');
+      // What one way encrypts, the other decrypts.
+      const atOnce = raw.encryptNow(ref, bytes(12), aad, ctx())!;
+      expect(Buffer.from(await raw.decrypt(ref, atOnce, aad, ctx())).equals(bytes(12))).toBe(true);
+      const later = await raw.encrypt(ref, bytes(12), aad, ctx());
+      expect(Buffer.from(raw.decryptNow(ref, later, aad, ctx())!).equals(bytes(12))).toBe(true);
+      // Refusals are thrown as the asynchronous calls reject with them.
+      const badTag = { ...later, tag: Buffer.alloc(16) };
+      expect(() => raw.decryptNow!(ref, badTag, aad, ctx())).toThrow(expect.objectContaining({ errorName: 'InvalidCiphertextException' }));
+      expect(await errorName(raw.decrypt(ref, badTag, aad, ctx()))).toBe('InvalidCiphertextException');
+      expect(() => raw.encryptNow!({ ...ref, version: ref.version + 1 }, bytes(12), aad, ctx())).toThrow(
+        expect.objectContaining({ errorName: 'InternalException' }),
+      );
+    });
+
     describe('ciphertexts migrated from the AWS sample proxy (foreignCiphertextAad: aws-sample-sha256)', () => {
       /** The sample proxy's GCM AAD, built here by hand: uint16(len aad) || sha256(aad) || uint8(0). */
       function sampleProxyAad(aad: Buffer): Buffer {

@@ -90,19 +90,31 @@ export class SoftwareKeyProvider implements KeyProvider {
   // call but the first after a CLI change) is answered with a settled promise, without the
   // async frames and awaits of #key (allocation per request, docs/performance.md).
   describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
-    const key = this.#keyInMemory(keyId);
-    if (key !== undefined) return Promise.resolve(keyInfo(keyId, key));
+    const info = this.describeNow(keyId);
+    if (info !== undefined) return Promise.resolve(info);
     return this.#key(keyId, ctx).then((k) => keyInfo(keyId, k));
   }
 
+  /** describe for a key in memory; undefined when the call has to wait for the keystore. */
+  describeNow(keyId: string): KeyInfo | undefined {
+    const key = this.#keyInMemory(keyId);
+    return key === undefined ? undefined : keyInfo(keyId, key);
+  }
+
   encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    const key = this.#keyInMemory(ref.keyId);
-    if (key === undefined) return this.#key(ref.keyId, ctx).then((k) => this.#encryptWith(k, ref, plaintext, aad));
     try {
-      return Promise.resolve(this.#encryptWith(key, ref, plaintext, aad));
+      const out = this.encryptNow(ref, plaintext, aad);
+      if (out !== undefined) return Promise.resolve(out);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    return this.#key(ref.keyId, ctx).then((k) => this.#encryptWith(k, ref, plaintext, aad));
+  }
+
+  /** encrypt with a key in memory; undefined when the call has to wait for the keystore. */
+  encryptNow(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): GcmOutput | undefined {
+    const key = this.#keyInMemory(ref.keyId);
+    return key === undefined ? undefined : this.#encryptWith(key, ref, plaintext, aad);
   }
 
   #encryptWith(key: SoftwareKey, ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): GcmOutput {
@@ -116,14 +128,22 @@ export class SoftwareKeyProvider implements KeyProvider {
   }
 
   decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    const key = this.#keyInMemory(ref.keyId);
-    const version = key?.versions[ref.version - 1];
-    if (version === undefined) return this.#decryptAfterLookup(ref, input, aad, ctx);
     try {
-      return Promise.resolve(decryptWith(version.material.expose(), input, aad));
+      const plaintext = this.decryptNow(ref, input, aad);
+      if (plaintext !== undefined) return Promise.resolve(plaintext);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    return this.#decryptAfterLookup(ref, input, aad, ctx);
+  }
+
+  /**
+   * decrypt with a key version in memory; undefined when the key or the version is not (a
+   * version just rotated in elsewhere may be a keystore check away, see #decryptAfterLookup).
+   */
+  decryptNow(ref: KeyRef, input: GcmInput, aad: Uint8Array): Uint8Array | undefined {
+    const version = this.#keyInMemory(ref.keyId)?.versions[ref.version - 1];
+    return version === undefined ? undefined : decryptWith(version.material.expose(), input, aad);
   }
 
   /** Decrypt whose key or version is not (yet) in memory: may wait for a keystore check. */

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GuardedProvider } from '../../../src/providers/guarded-provider.ts';
+import { XksError } from '../../../src/xks/errors.ts';
 import type { CallContext, KeyInfo, KeyProvider } from '../../../src/xks/key-provider-port.ts';
 
 /** A provider made for these tests: each method does what the test sets. */
@@ -104,6 +105,59 @@ describe('GuardedProvider', () => {
     expect([...withPools.stats().pools]).toEqual([['token-a', pool]]);
     expect(withPools.stats().pools.size).toBe(1);
     expect(new GuardedProvider(scriptedProvider({}), silent).stats().pools.size).toBe(0);
+  });
+
+  describe('the immediate calls (describeNow, encryptNow, decryptNow: a key in memory)', () => {
+    const info: KeyInfo = { keyId: 'k', usages: ['ENCRYPT'], enabled: true, currentVersion: 1 };
+    const gcm = { iv: new Uint8Array(12), ciphertext: new Uint8Array(1), tag: new Uint8Array(16) };
+    const ref = { keyId: 'k', version: 1 };
+    const immediate = (overrides: Partial<KeyProvider> = {}) =>
+      scriptedProvider({ callsStayInProcess: true, describeNow: () => info, encryptNow: () => gcm, decryptNow: () => new Uint8Array([7]), ...overrides });
+
+    it("pass the provider's answers on once it is initialised, and answer nothing before (the caller then makes the asynchronous call, which runs init)", async () => {
+      const guarded = new GuardedProvider(immediate(), silent);
+      expect(guarded.describeNow('k', ctx(1_000))).toBeUndefined();
+      await guarded.describe('k', ctx(1_000));
+      expect(guarded.describeNow('k', ctx(1_000))).toBe(info);
+      expect(guarded.encryptNow(ref, new Uint8Array(1), new Uint8Array(0), ctx(1_000))).toBe(gcm);
+      expect(guarded.decryptNow(ref, gcm, new Uint8Array(0), ctx(1_000))).toEqual(new Uint8Array([7]));
+      await guarded.close();
+      expect(guarded.describeNow('k', ctx(1_000))).toBeUndefined();
+    });
+
+    it('answer nothing for a provider without them, or one the guard does not call directly (its deadline needs the race)', async () => {
+      const without = new GuardedProvider(scriptedProvider({ callsStayInProcess: true }), silent);
+      await without.init();
+      expect(without.describeNow('k', ctx(1_000))).toBeUndefined();
+      const raced = new GuardedProvider(immediate({ callsStayInProcess: false }), silent);
+      await raced.init();
+      expect(raced.encryptNow(ref, new Uint8Array(1), new Uint8Array(0), ctx(1_000))).toBeUndefined();
+    });
+
+    it('throw what the asynchronous calls reject with: no time left, an unexpected error as InternalException without its detail, an XksError as it is', async () => {
+      const guarded = new GuardedProvider(
+        immediate({
+          encryptNow: () => {
+            throw new Error('secret detail 0xdeadbeef');
+          },
+          decryptNow: () => {
+            throw new XksError('InvalidCiphertextException', 'tag mismatch');
+          },
+        }),
+        silent,
+      );
+      await guarded.init();
+      expect(() => guarded.describeNow('k', ctx(-1))).toThrow(expect.objectContaining({ errorName: 'DependencyTimeoutException' }));
+      let thrown: unknown;
+      try {
+        guarded.encryptNow(ref, new Uint8Array(1), new Uint8Array(0), ctx(1_000));
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ errorName: 'InternalException' });
+      expect((thrown as Error).message).not.toContain('deadbeef');
+      expect(() => guarded.decryptNow(ref, gcm, new Uint8Array(0), ctx(1_000))).toThrow(expect.objectContaining({ errorName: 'InvalidCiphertextException' }));
+    });
   });
 
   it('refuses calls after close', async () => {

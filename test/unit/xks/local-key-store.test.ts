@@ -6,7 +6,7 @@
  * thing it returns or reports. The providers themselves are covered by the contract suite.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { computeCdiv } from '../../../src/xks/cdiv.ts';
 import { decodeCiphertextMetadata } from '../../../src/xks/ciphertext-metadata.ts';
 import { isXksError, XksError } from '../../../src/xks/errors.ts';
@@ -61,12 +61,30 @@ class InMemoryProviderDouble implements KeyProvider {
 
   async init(): Promise<void> {}
 
+  /** Calls that went the asynchronous way (describe, encrypt, decrypt). */
+  asyncCalls = 0;
+
   async describe(keyId: string): Promise<KeyInfo> {
+    this.asyncCalls++;
+    return this.describeAtOnce(keyId);
+  }
+
+  async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): Promise<GcmOutput> {
+    this.asyncCalls++;
+    return this.encryptAtOnce(ref, plaintext, aad);
+  }
+
+  async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
+    this.asyncCalls++;
+    return this.decryptAtOnce(ref, input, aad);
+  }
+
+  describeAtOnce(keyId: string): KeyInfo {
     const key = this.#key(keyId);
     return { keyId, usages: key.usages, enabled: key.enabled, currentVersion: key.versions.length };
   }
 
-  async encrypt(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): Promise<GcmOutput> {
+  encryptAtOnce(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): GcmOutput {
     this.calls.push({ op: 'encrypt', key: ref, aad: Buffer.from(aad) });
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#material(ref, 'encrypt'), iv);
@@ -76,7 +94,7 @@ class InMemoryProviderDouble implements KeyProvider {
     return this.bendEncrypt === undefined ? out : this.bendEncrypt(out);
   }
 
-  async decrypt(ref: KeyRef, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
+  decryptAtOnce(ref: KeyRef, input: GcmInput, aad: Uint8Array): Uint8Array {
     this.calls.push({ op: 'decrypt', key: ref, aad: Buffer.from(aad) });
     if (this.decryptError !== undefined) throw this.decryptError;
     const decipher = createDecipheriv('aes-256-gcm', this.#material(ref, 'decrypt'), input.iv);
@@ -117,8 +135,30 @@ class InMemoryProviderDouble implements KeyProvider {
   }
 }
 
+/**
+ * The same double answering at once as well (the port's describeNow, encryptNow,
+ * decryptNow, as the software keystore does for a key in memory): the key store must apply
+ * every rule the same way on that path.
+ */
+class ImmediateProviderDouble extends InMemoryProviderDouble {
+  describeNow(keyId: string): KeyInfo | undefined {
+    return this.describeAtOnce(keyId);
+  }
+
+  encryptNow(ref: KeyRef, plaintext: Uint8Array, aad: Uint8Array): GcmOutput | undefined {
+    return this.encryptAtOnce(ref, plaintext, aad);
+  }
+
+  decryptNow(ref: KeyRef, input: GcmInput, aad: Uint8Array): Uint8Array | undefined {
+    return this.decryptAtOnce(ref, input, aad);
+  }
+}
+
+/** The double the suite below runs against (it runs once for each). */
+let Double: typeof InMemoryProviderDouble = InMemoryProviderDouble;
+
 function setup(options: Partial<LocalKeyStoreOptions> = {}) {
-  const provider = new InMemoryProviderDouble();
+  const provider = new Double();
   const store = new LocalKeyStore(provider, {
     prefix: 'unit',
     foreignCiphertextAad: 'spec',
@@ -158,7 +198,23 @@ async function errorOf(p: Promise<unknown>): Promise<XksError> {
 
 const cryptoCalls = (provider: InMemoryProviderDouble) => provider.calls.map((c) => c.op);
 
-describe('LocalKeyStore', () => {
+describe.each([
+  ['a provider that answers asynchronously', InMemoryProviderDouble],
+  ['a provider that answers at once (describeNow, encryptNow, decryptNow)', ImmediateProviderDouble],
+])('LocalKeyStore with %s', (_name, double) => {
+  beforeAll(() => {
+    Double = double;
+  });
+
+  it('makes the asynchronous provider calls only when the provider cannot answer at once', async () => {
+    const { provider, store } = setup();
+    const enc = await store.encrypt('foo', encryptReq(PLAINTEXT, AAD, true), ctx());
+    await store.decrypt('foo', decryptReq(enc), ctx());
+    // describe, encrypt and the verification decrypt; then describe and decrypt.
+    expect(provider.asyncCalls).toBe(double === ImmediateProviderDouble ? 0 : 5);
+    expect(cryptoCalls(provider)).toEqual(['encrypt', 'decrypt', 'decrypt']);
+  });
+
   it('round-trips, recording the key version in ciphertextMetadata and decrypting with the version it names after a rotation', async () => {
     const { provider, store } = setup();
     const enc = await store.encrypt('foo', encryptReq(), ctx());

@@ -149,6 +149,23 @@ describe('software provider keys and crypto', () => {
   });
 });
 
+describe('software provider answers at once for a key in memory (describeNow, encryptNow, decryptNow)', () => {
+  it('answers a key in memory at once, and leaves an unknown key, or a version not in memory, to the asynchronous calls (which check the store)', async () => {
+    expect(provider.describeNow?.('foo', ctx())).toEqual(await provider.describe('foo', ctx()));
+    const out = provider.encryptNow?.({ keyId: 'foo', version: 1 }, Buffer.from('at once'), aad, ctx());
+    expect(out?.iv).toHaveLength(12);
+    expect(Buffer.from(provider.decryptNow?.({ keyId: 'foo', version: 1 }, out!, aad, ctx()) ?? []).toString()).toBe('at once');
+    expect(provider.describeNow?.('nope', ctx())).toBeUndefined();
+    expect(provider.encryptNow?.({ keyId: 'nope', version: 1 }, Buffer.from('x'), aad, ctx())).toBeUndefined();
+    expect(provider.decryptNow?.({ keyId: 'foo', version: 2 }, out!, aad, ctx())).toBeUndefined();
+  });
+
+  it('answers nothing at once after close', async () => {
+    await provider.close();
+    expect(provider.describeNow?.('foo', ctx())).toBeUndefined();
+  });
+});
+
 describe('software provider sees CLI changes without restart', () => {
   it('after rotation, new encryptions use the new version and old ciphertexts still decrypt', async () => {
     const fast = makeProvider({ reloadCheckMs: 20 });
