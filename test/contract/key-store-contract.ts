@@ -223,14 +223,13 @@ export function keyStoreContract(name: string, open: OpenContractSubject = openD
     });
 
     it('answers at once (describeNow, encryptNow, decryptNow), where the provider can, as its asynchronous calls answer', async () => {
-      if (raw.describeNow === undefined || raw.encryptNow === undefined || raw.decryptNow === undefined) {
-        // Only a provider with keys in memory answers at once, and then all three calls.
-        expect(['describeNow', 'encryptNow', 'decryptNow'].filter((call) => call in raw)).toEqual([]);
-        return;
-      }
-      const info = raw.describeNow('foo', ctx());
-      expect(info).toEqual(await raw.describe('foo', ctx()));
-      const ref = { keyId: 'foo', version: info!.currentVersion };
+      // A provider answers describe at once from memory (the software keystore, PKCS#11's key
+      // cache), and encrypt and decrypt only when its keys are in memory: then both.
+      expect(raw.encryptNow === undefined).toBe(raw.decryptNow === undefined);
+      const described = await raw.describe('foo', ctx()); // warms a cache
+      if (raw.describeNow !== undefined) expect(raw.describeNow('foo', ctx())).toEqual(described);
+      if (raw.encryptNow === undefined || raw.decryptNow === undefined) return;
+      const ref = { keyId: 'foo', version: described.currentVersion };
       const aad = Buffer.from('aad-for-immediate-calls');
       // What one way encrypts, the other decrypts.
       const atOnce = raw.encryptNow(ref, bytes(12), aad, ctx())!;

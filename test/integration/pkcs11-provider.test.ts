@@ -31,6 +31,14 @@ afterAll(async () => {
 });
 
 describe('PKCS#11 provider on a SoftHSM2 token', () => {
+  // First: no test before it has read impotent_key into the key cache.
+  it('describes a key at once from its token key cache once a describe has read it, and leaves an unread or unknown key to the token', async () => {
+    expect(provider.describeNow?.('impotent_key')).toBeUndefined();
+    const described = await provider.describe('impotent_key', budget());
+    expect(provider.describeNow?.('impotent_key')).toEqual(described);
+    expect(provider.describeNow?.('no_such_key')).toBeUndefined();
+  });
+
   it('encrypts and decrypts inside the token with a fresh 12-byte IV and a 16-byte tag', async () => {
     const plaintext = randomBytes(4300);
     const aad = randomBytes(8192);

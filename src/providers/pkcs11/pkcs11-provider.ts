@@ -77,13 +77,24 @@ export class Pkcs11KeyProvider implements KeyProvider {
   }
 
   async describe(keyId: string, ctx: CallContext): Promise<KeyInfo> {
+    const cached = this.describeNow(keyId);
+    if (cached !== undefined) return cached;
     const label = this.#labels.labelFor(keyId);
-    // GetKeyMetadata runs before every encrypt and decrypt: answer from the cache when possible.
+    return this.#fleet.run(ctx, { op: 'describe', label, run: async (session, token) => keyInfo(keyId, token.key(session, label)) });
+  }
+
+  /**
+   * describe from the key cache of a serving token (the key store describes before every
+   * encrypt and decrypt); undefined when no serving token has the key cached, and the
+   * asynchronous describe asks a token. Encrypt and decrypt always need the token.
+   */
+  describeNow(keyId: string): KeyInfo | undefined {
+    const label = this.#labels.labelFor(keyId);
     for (const token of this.#fleet.tokens) {
       const cached = token.isUp ? token.cachedKey(label) : undefined;
       if (cached !== undefined) return keyInfo(keyId, cached);
     }
-    return this.#fleet.run(ctx, { op: 'describe', label, run: async (session, token) => keyInfo(keyId, token.key(session, label)) });
+    return undefined;
   }
 
   async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
