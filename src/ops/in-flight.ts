@@ -110,8 +110,10 @@ export function trackInFlight(app: FetchApp, inFlight: InFlightRequests): FetchA
       try {
         pending = app.fetch(request, env);
       } catch (e) {
-        inFlight.end(epoch);
-        throw e;
+        // A throw becomes a rejection, as from the async wrapper this replaced, and ends the
+        // request in the one place below.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the app's own error, passed on as it was thrown
+        pending = Promise.reject(e);
       }
       return Promise.resolve(pending).then(
         (response) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InFlightRequests } from '../../../src/ops/in-flight.ts';
+import { InFlightRequests, trackInFlight } from '../../../src/ops/in-flight.ts';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -85,6 +85,32 @@ describe('InFlightRequests under steady traffic', () => {
     await tick();
     await tick();
     expect(idle).toBe(true);
+    expect(inFlight.count).toBe(0);
+  });
+});
+
+describe('trackInFlight', () => {
+  it('counts a request until its response, and an app that throws gives a rejected promise, not a throw, and ends the request', async () => {
+    const inFlight = new InFlightRequests();
+    let answer!: (r: Response) => void;
+    const tracked = trackInFlight({ fetch: () => new Promise<Response>((resolve) => (answer = resolve)) }, inFlight);
+    const pending = tracked.fetch(new Request('http://x/'));
+    expect(inFlight.count).toBe(1);
+    answer(new Response('ok'));
+    expect((await pending).status).toBe(200);
+    expect(inFlight.count).toBe(0);
+
+    const failing = trackInFlight(
+      {
+        fetch: () => {
+          throw new Error('app failed');
+        },
+      },
+      inFlight,
+    );
+    let result: Response | Promise<Response> | undefined;
+    expect(() => (result = failing.fetch(new Request('http://x/')))).not.toThrow();
+    await expect(result).rejects.toThrow('app failed');
     expect(inFlight.count).toBe(0);
   });
 });
