@@ -40,6 +40,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { BENCH_TENANT, createSoftwareFixture, type ProxyFixture } from './fixtures/software-fixture.ts';
+import { createSoftHsmBench, type SoftHsmBench } from './fixtures/softhsm-fixture.ts';
 import { REPO_DIR, startServer, type ServerProcess, type ServerSpec } from './server-process.ts';
 import { XksWorkload, type XksTarget } from './xks-workload.ts';
 
@@ -47,7 +48,8 @@ const USAGE = `npx tsx bench/cost-breakdown.ts [options]
   --rounds N        rounds, each server measured once per round (default 3)
   --seconds N       measured seconds per run (default 8); --warmup N seconds before it (default 3)
   --connections N   closed-loop connections (default 32)
-  --ceiling         also measure the software work ceiling
+  --ceiling         also measure the work ceiling (the software one, or the pkcs11 one with --softhsm)
+  --softhsm         the proxy on a SoftHSM2 token (PKCS#11 provider) instead of the software keystore
   --compare DIR     also measure another checkout (its bundle is built there), alternating
   --concurrent      run the compared servers at the same time instead of one after another
   --alloc           bytes allocated per request instead of CPU
@@ -65,6 +67,7 @@ const OPTIONS = {
   connections: { type: 'string', default: '32' },
   compare: { type: 'string' },
   ceiling: { type: 'boolean', default: false },
+  softhsm: { type: 'boolean', default: false },
   concurrent: { type: 'boolean', default: false },
   top: { type: 'string', default: '0' },
   keep: { type: 'boolean', default: false },
@@ -385,6 +388,10 @@ interface Subject {
 }
 
 const run = promisify(execFile);
+/** PKCS#11 sessions of the proxy's pool and of the pkcs11 ceiling with --softhsm: the bench's default (bench/bench-options.ts). */
+const SOFTHSM_SESSIONS = 8;
+/** What to undo at the end besides the temp dir (the SoftHSM2 token). */
+const cleanups: Array<() => Promise<void>> = [];
 const dir = await mkdtemp(join(tmpdir(), 'xks-cost-'));
 const log = (line: string) => process.stderr.write(`[cost ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const profileArgs = (d: string | undefined) => (d === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', d, '--cpu-prof-interval', '500']);
@@ -405,7 +412,7 @@ const probeArgs = (p: Probe | undefined) => (p === undefined ? [] : ['--import',
 const probeEnv = (p: Probe | undefined) => (p === undefined ? {} : { [PROBES[p.kind].fileVar]: p.file });
 const specSuffix = (profileDir: string | undefined, p: Probe | undefined) => `${profileDir === undefined ? '' : '-prof'}${p === undefined ? '' : `-${p.kind}`}`;
 
-function proxySubject(label: string, root: string, fixture: ProxyFixture): Subject {
+function proxySubject(label: string, root: string, fixture: ProxyFixture, env: NodeJS.ProcessEnv): Subject {
   return {
     label,
     root,
@@ -414,7 +421,7 @@ function proxySubject(label: string, root: string, fixture: ProxyFixture): Subje
       script: join(root, 'dist/xks-proxy.mjs'),
       nodeArgs: ['--enable-source-maps', ...extraNodeArgs, ...profileArgs(profileDir), ...probeArgs(probe)],
       args: ['serve', '--config', fixture.configPath, '--workers', '1'],
-      env: probeEnv(probe),
+      env: { ...env, ...probeEnv(probe) },
       logDir: dir,
       readyMsg: 'xks-proxy listening',
     }),
@@ -422,20 +429,22 @@ function proxySubject(label: string, root: string, fixture: ProxyFixture): Subje
   };
 }
 
-function ceilingSubject(): Subject {
+/** The work ceiling: the software cipher, or (`softhsm` given) pkcs11js on the bench token with the proxy's pool size. */
+function ceilingSubject(softhsm: SoftHsmBench | undefined): Subject {
+  const cipherArgs = softhsm === undefined ? ['software'] : ['pkcs11', String(softhsm.sessions)];
   return {
-    label: 'work-ceiling',
+    label: softhsm === undefined ? 'work-ceiling' : 'pkcs11-work-ceiling',
     root: REPO_DIR,
     spec: (profileDir, probe) => ({
       name: `work-ceiling${specSuffix(profileDir, probe)}`,
       script: 'bench/servers/work-ceiling-server.ts',
       nodeArgs: ['--import', 'tsx', ...extraNodeArgs, ...profileArgs(profileDir), ...probeArgs(probe)],
-      args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, 'software'],
-      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...probeEnv(probe) },
+      args: ['0', BENCH_TENANT.region, BENCH_TENANT.accessKeyId, ...cipherArgs],
+      env: { XKS_BENCH_SIGV4_SECRET: BENCH_TENANT.secret, ...softhsm?.ceilingEnv, ...probeEnv(probe) },
       logDir: dir,
       readyMsg: 'bench server listening',
     }),
-    target: (url) => ({ url, ...BENCH_TENANT, keyId: 'foo' }),
+    target: (url) => ({ url, ...BENCH_TENANT, keyId: softhsm === undefined ? 'foo' : (softhsm.ceilingEnv.PKCS11_KEY_LABEL as string) }),
   };
 }
 
@@ -610,20 +619,29 @@ function summarise(outs: RoundOut[]): { rows: Map<string, number>; total: number
 }
 
 try {
-  const fixtureDir = join(dir, 'software');
+  const fixtureDir = join(dir, args.softhsm ? 'softhsm' : 'software');
   await mkdir(fixtureDir, { recursive: true });
-  const fixture = await createSoftwareFixture(fixtureDir, 'info');
+  let softhsm: SoftHsmBench | undefined;
+  if (args.softhsm) {
+    // The bench's own pool size (bench/run.ts), so the proxy and the ceiling use as many sessions.
+    const made = await createSoftHsmBench(fixtureDir, 'info', SOFTHSM_SESSIONS);
+    if (typeof made === 'string') throw new Error(made);
+    softhsm = made;
+    cleanups.push(() => made.cleanup());
+  }
+  const fixture: ProxyFixture = softhsm ?? (await createSoftwareFixture(fixtureDir, 'info'));
+  const proxyEnv = softhsm?.proxyEnv ?? {};
   const subjects: Subject[] = [];
   if (args.compare !== undefined) {
     const other = resolve(args.compare);
     log(`building ${other}`);
     await run('npm', ['run', 'build'], { cwd: other });
-    subjects.push(proxySubject(`proxy ${relative(resolve(REPO_DIR, '..'), other) || other}`, other, fixture));
+    subjects.push(proxySubject(`proxy ${relative(resolve(REPO_DIR, '..'), other) || other}`, other, fixture, proxyEnv));
   }
   log(`building ${REPO_DIR}`);
   await run('npm', ['run', 'build'], { cwd: REPO_DIR });
-  subjects.push(proxySubject(`proxy ${relative(resolve(REPO_DIR, '..'), REPO_DIR)}`, REPO_DIR, fixture));
-  if (args.ceiling) subjects.push(ceilingSubject());
+  subjects.push(proxySubject(`proxy ${relative(resolve(REPO_DIR, '..'), REPO_DIR)}`, REPO_DIR, fixture, proxyEnv));
+  if (args.ceiling) subjects.push(ceilingSubject(softhsm));
 
   if (args.alloc) {
     const allocs = new Map<Subject, AllocOut[]>(subjects.map((s) => [s, []]));
@@ -700,6 +718,7 @@ try {
     }
   }
 } finally {
+  for (const cleanup of cleanups) await cleanup();
   if (args.keep) log(`kept ${dir}`);
   else await rm(dir, { recursive: true, force: true });
 }
