@@ -146,14 +146,15 @@ async function provider(root: string, name: string): Promise<Cipher> {
     name,
     async encrypt() {
       const ctx = budget();
-      const info = await p.describe(keyId, ctx);
+      // As LocalKeyStore asks: at once when the provider can answer from its cache (a tree without describeNow falls back).
+      const info = p.describeNow?.(keyId, ctx) ?? (await p.describe(keyId, ctx));
       const key = { keyId, version: info.currentVersion };
       const out = await p.encrypt(key, plaintext, aad, ctx);
       await p.decrypt(key, out, aad, ctx);
     },
     async decrypt() {
       const ctx = budget();
-      const info = await p.describe(keyId, ctx);
+      const info = p.describeNow?.(keyId, ctx) ?? (await p.describe(keyId, ctx));
       await p.decrypt({ keyId, version: info.currentVersion }, sealed, aad, ctx);
     },
   };

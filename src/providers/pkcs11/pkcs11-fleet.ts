@@ -68,52 +68,44 @@ export class Pkcs11Fleet {
     return [...up, ...down];
   }
 
-  /** Runs `work` on one token, failing over to others while the deadline allows. */
-  async run<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
+  /**
+   * Runs `work` on one token, failing over to others while the deadline allows. Not an
+   * async function: each attempt's one promise carries the answer (the token's, or the
+   * next attempt's), so the usual call costs no frame here (docs/performance.md).
+   */
+  run<T>(ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
     this.#probeFailedTokens();
-    const failures: string[] = [];
-    const order = this.order();
-    for (let i = 0; i < order.length; i++) {
-      const token = order[i] as Pkcs11Token;
-      if (failures.length > 0 && !hasTimeLeft(ctx)) break;
-      try {
-        // Every token but the last gets a slice of the budget, so a hung replica leaves time to fail over.
-        const last = i === order.length - 1;
-        return await this.#attempt(token, work, last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.#attemptTimeoutMs), ctx.deadline);
-      } catch (e) {
-        // A token whose sessions are all busy is not broken: try the next one without marking it.
-        const poolBusy = isXksError(e) && e.errorName === 'DependencyTimeoutException' && i < order.length - 1;
-        if (!(e instanceof Pkcs11TokenUnavailableError) && !poolBusy) throw e;
-        failures.push(`${token.name}: ${(e as Error).message}`);
-      }
-    }
-    const timedOut = !hasTimeLeft(ctx);
-    this.#logEveryTokenFailed(work.op, failures, timedOut);
-    if (timedOut) {
-      throw new XksError('DependencyTimeoutException', `The HSM could not complete ${work.op} within the request budget.`, { dependencyFailure: true });
-    }
-    // Token failure details (library messages, slot names) stay in the log line above.
-    throw new XksError('InternalException', `No HSM token could complete ${work.op}; the proxy log lists each token's failure.`, {
-      logDetail: failures.join('; '),
-      dependencyFailure: true,
-    });
+    return this.#attempt(this.order(), 0, [], ctx, work);
   }
 
   /**
-   * Runs `work` on `token` until `deadline`. A native call cannot be cancelled: on overrun
-   * the call keeps its session until it returns, its result is dropped, and the token is
-   * marked failed so the next requests go elsewhere until a probe sees it answer.
-   * `requestDeadline` tells the log whether `deadline` is the request's or the attemptTimeoutMs slice.
-   * One promise per attempt and no timer of its own: the fleet's DeadlineQueue watches it.
+   * Runs `work` on `order[i]` until its deadline: the request's for the last token, else
+   * the attemptTimeoutMs slice of it, so a hung replica leaves time to fail over. A native
+   * call cannot be cancelled: on overrun the call keeps its session until it returns, its
+   * result is dropped, and the token is marked failed so the next requests go elsewhere
+   * until a probe sees it answer. No timer of its own: the fleet's DeadlineQueue watches it.
    */
-  #attempt<T>(token: Pkcs11Token, work: Pkcs11TokenWork<T>, deadline: number, requestDeadline: number): Promise<T> {
+  #attempt<T>(order: readonly Pkcs11Token[], i: number, failures: string[], ctx: CallContext, work: Pkcs11TokenWork<T>): Promise<T> {
+    const token = order[i] as Pkcs11Token;
+    const last = i === order.length - 1;
+    const deadline = last ? ctx.deadline : Math.min(ctx.deadline, Date.now() + this.#attemptTimeoutMs);
     return new Promise<T>((resolve, reject) => {
+      let overrun = false;
+      const failed = (e: Error): void => {
+        // A token whose sessions are all busy is not broken: try the next one without marking it.
+        const poolBusy = isXksError(e) && e.errorName === 'DependencyTimeoutException' && !last;
+        if (!(e instanceof Pkcs11TokenUnavailableError) && !poolBusy) return reject(e);
+        failures.push(`${token.name}: ${e.message}`);
+        if (!last && hasTimeLeft(ctx)) return resolve(this.#attempt(order, i + 1, failures, ctx, work));
+        reject(this.#everyTokenFailed(work.op, failures, ctx));
+      };
       const running = token.execute(deadline, work);
       const watch = this.#deadlines.add(deadline, () => {
+        overrun = true;
         running.catch(() => undefined);
-        const reason = `${work.op} did not finish within ${requestDeadline === deadline ? 'the request budget' : `attemptTimeoutMs (${this.#attemptTimeoutMs} ms)`}`;
+        const reason = `${work.op} did not finish within ${deadline === ctx.deadline ? 'the request budget' : `attemptTimeoutMs (${this.#attemptTimeoutMs} ms)`}`;
         token.markDown(reason);
-        reject(new Pkcs11TokenUnavailableError(token.name, reason));
+        failed(new Pkcs11TokenUnavailableError(token.name, reason));
       });
       running.then(
         (value) => {
@@ -122,9 +114,24 @@ export class Pkcs11Fleet {
         },
         (e: Error) => {
           watch.cancel();
-          reject(e);
+          // After an overrun the attempt has already failed over; its late error is dropped.
+          if (!overrun) failed(e);
         },
       );
+    });
+  }
+
+  /** The error of a call no token could complete, logged (see #logEveryTokenFailed). */
+  #everyTokenFailed(op: string, failures: string[], ctx: CallContext): XksError {
+    const timedOut = !hasTimeLeft(ctx);
+    this.#logEveryTokenFailed(op, failures, timedOut);
+    if (timedOut) {
+      return new XksError('DependencyTimeoutException', `The HSM could not complete ${op} within the request budget.`, { dependencyFailure: true });
+    }
+    // Token failure details (library messages, slot names) stay in the log line above.
+    return new XksError('InternalException', `No HSM token could complete ${op}; the proxy log lists each token's failure.`, {
+      logDetail: failures.join('; '),
+      dependencyFailure: true,
     });
   }
 

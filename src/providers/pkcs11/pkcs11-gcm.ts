@@ -19,8 +19,12 @@ function gcm(iv: Buffer, aad: Uint8Array): Pkcs11Mechanism {
  * AES-GCM encrypt inside the token on `session`, on the libuv thread pool. The token
  * returns ciphertext || tag; the tag is split off (spec Encrypt response). `iv` is passed
  * by reference: with a token that generates IVs, it holds the token's IV afterwards.
+ *
+ * Not an async function (a promise and a microtask less per call, docs/performance.md): a
+ * C_EncryptInit failure is thrown at once, the token's answer comes in the promise. The
+ * callers await it inside a try, where both arrive the same way.
  */
-export async function pkcs11GcmEncrypt(
+export function pkcs11GcmEncrypt(
   api: Pkcs11Api,
   session: Pkcs11Handle,
   key: Pkcs11Handle,
@@ -38,14 +42,15 @@ export async function pkcs11GcmEncrypt(
   // Node may back an empty Buffer with a NULL pointer, which SoftHSM2 refuses with
   // CKR_ARGUMENTS_BAD (measured); both SoftHSM2 and NSS return just the tag for it.
   const input = plaintext.byteLength === 0 ? EMPTY_INPUT : view(plaintext);
-  const result = await api.C_EncryptAsync(session, input, out);
-  if (result.length !== plaintext.byteLength + GCM_TAG_BYTES) {
-    throw new Pkcs11CallError(0, `token returned ${result.length} bytes for ${plaintext.byteLength} bytes of plaintext`);
-  }
-  const split = result.length - GCM_TAG_BYTES;
-  // Views, not copies: `out` and `iv` belong to this call alone. Ciphertext and tag stay
-  // adjacent, so the CDIV's verification decrypt passes them to the token without a concat.
-  return { iv, ciphertext: result.subarray(0, split), tag: result.subarray(split) };
+  return api.C_EncryptAsync(session, input, out).then((result) => {
+    if (result.length !== plaintext.byteLength + GCM_TAG_BYTES) {
+      throw new Pkcs11CallError(0, `token returned ${result.length} bytes for ${plaintext.byteLength} bytes of plaintext`);
+    }
+    const split = result.length - GCM_TAG_BYTES;
+    // Views, not copies: `out` and `iv` belong to this call alone. Ciphertext and tag stay
+    // adjacent, so the CDIV's verification decrypt passes them to the token without a concat.
+    return { iv, ciphertext: result.subarray(0, split), tag: result.subarray(split) };
+  });
 }
 
 /** The ciphertext and tag as one buffer: a view when they are adjacent in memory (our own encrypt output), else a copy. */
@@ -56,8 +61,12 @@ function sealedInput(ciphertext: Uint8Array, tag: Uint8Array): Buffer {
   return Buffer.concat([ciphertext, tag]);
 }
 
-/** AES-GCM decrypt inside the token on `session`, on the libuv thread pool; the token checks the tag. */
-export async function pkcs11GcmDecrypt(api: Pkcs11Api, session: Pkcs11Handle, key: Pkcs11Handle, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
+/**
+ * AES-GCM decrypt inside the token on `session`, on the libuv thread pool; the token
+ * checks the tag. As for encrypt: a C_DecryptInit failure is thrown at once, the token's
+ * answer is pkcs11js's own promise.
+ */
+export function pkcs11GcmDecrypt(api: Pkcs11Api, session: Pkcs11Handle, key: Pkcs11Handle, input: GcmInput, aad: Uint8Array): Promise<Uint8Array> {
   // The IV is only read on decrypt: a view of the caller's bytes, no copy.
   api.C_DecryptInit(session, gcm(view(input.iv), aad), key);
   const data = sealedInput(input.ciphertext, input.tag);

@@ -97,34 +97,47 @@ export class Pkcs11KeyProvider implements KeyProvider {
     return undefined;
   }
 
-  async encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
-    if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'encrypt');
-    const label = this.#labels.labelFor(key.keyId);
+  // encrypt and decrypt are not async functions, nor is the work they give the fleet: the
+  // fleet's promise is the call's, with no frame of its own per layer around the token's
+  // answer (docs/performance.md). What fails before the fleet is a rejection, as from an
+  // async function; what the work throws at once, the token's execute catches.
+  encrypt(key: KeyRef, plaintext: Uint8Array, aad: Uint8Array, ctx: CallContext): Promise<GcmOutput> {
+    const label = this.#labelOf(key, 'encrypt');
+    if (typeof label !== 'string') return label;
     return this.#fleet.run(ctx, {
       op: 'encrypt',
       label,
-      run: async (session, token) => {
+      run: (session, token) => {
         const entry = token.key(session, label);
         requireUsage(entry, 'ENCRYPT');
-        const out = await pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
-        token.checkGeneratedIv(out.iv);
-        return out;
+        const out = pkcs11GcmEncrypt(token.api(), session, entry.handle, token.newIv(session), plaintext, aad);
+        return token.generatesIv ? out.then((o) => token.checkGeneratedIv(o)) : out;
       },
     });
   }
 
-  async decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
-    if (key.version !== KEY_VERSION) throw keyVersionNotFound(key, 'decrypt');
-    const label = this.#labels.labelFor(key.keyId);
+  decrypt(key: KeyRef, input: GcmInput, aad: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+    const label = this.#labelOf(key, 'decrypt');
+    if (typeof label !== 'string') return label;
     return this.#fleet.run(ctx, {
       op: 'decrypt',
       label,
-      run: async (session, token) => {
+      run: (session, token) => {
         const entry = token.key(session, label);
         requireUsage(entry, 'DECRYPT');
         return pkcs11GcmDecrypt(token.api(), session, entry.handle, input, aad);
       },
     });
+  }
+
+  /** The key's CKA_LABEL, or the rejection the call answers with (an unknown version or key id). */
+  #labelOf(key: KeyRef, operation: 'encrypt' | 'decrypt'): string | Promise<never> {
+    if (key.version !== KEY_VERSION) return Promise.reject(keyVersionNotFound(key, operation));
+    try {
+      return this.#labels.labelFor(key.keyId);
+    } catch (e: unknown) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   health(ctx: CallContext): Promise<EkmHealth[]> {

@@ -57,9 +57,18 @@ export class Pkcs11SessionPool {
     this.#opts = opts;
   }
 
-  /** A session, opened now if the pool is not full, else the next one released before `deadline`. */
-  async acquire(deadline: number, signal?: AbortSignal): Promise<Pkcs11Lease> {
-    return this.tryAcquire() ?? this.#wait(deadline, signal);
+  /**
+   * A session, opened now if the pool is not full, else the next one released before
+   * `deadline`. Not an async function: a caller that waits holds the waiter's own promise.
+   */
+  acquire(deadline: number, signal?: AbortSignal): Promise<Pkcs11Lease> {
+    let ready: Pkcs11Lease | undefined;
+    try {
+      ready = this.tryAcquire();
+    } catch (e: unknown) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return ready === undefined ? this.#wait(deadline, signal) : Promise.resolve(ready);
   }
 
   /**

@@ -71,7 +71,7 @@ async function canaryRoundTrip(token: Pkcs11Token, session: Pkcs11Handle, canary
   const plaintext = randomBytes(32);
   const api = token.api();
   const out = await pkcs11GcmEncrypt(api, session, key.handle, token.newIv(session), plaintext, CANARY_AAD);
-  token.checkGeneratedIv(out.iv);
+  token.checkGeneratedIv(out);
   const back = await pkcs11GcmDecrypt(api, session, key.handle, out, CANARY_AAD);
   if (!plaintext.equals(back)) {
     token.markDown('health canary decrypted to different bytes');

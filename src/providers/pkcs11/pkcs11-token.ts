@@ -44,6 +44,7 @@ export interface Pkcs11TokenWork<T> {
   op: Pkcs11Operation;
   /** CKA_LABEL of the key the work uses, so a stale cache entry can be dropped. */
   label: string;
+  /** May also throw at once (a key lookup or C_*Init failure): `execute` handles both alike. */
   run: (session: Pkcs11Handle, token: Pkcs11Token) => Promise<T>;
 }
 
@@ -309,12 +310,18 @@ export class Pkcs11Token {
     }
   }
 
-  /** Fails when a token that should generate the IV left it empty (the ciphertext is then never returned). */
-  checkGeneratedIv(iv: Uint8Array): void {
-    if (this.#opts.ivSource === 'token-generated' && iv.every((b) => b === 0)) {
+  /** True when the token writes the IV during encrypt (ivSource token-generated): its output then needs checkGeneratedIv. */
+  get generatesIv(): boolean {
+    return this.#opts.ivSource === 'token-generated';
+  }
+
+  /** `out` as it is; fails when a token that should generate the IV left it empty (the ciphertext is then never returned). */
+  checkGeneratedIv<T extends { iv: Uint8Array }>(out: T): T {
+    if (this.generatesIv && out.iv.every((b) => b === 0)) {
       this.#opts.logger.error({ token: this.name }, 'ivSource is token-generated but the token returned no IV; use ivSource os or token-rng');
       throw new XksError('InternalException', 'The HSM did not generate an IV (ivSource token-generated); see the proxy log.');
     }
+    return out;
   }
 
   /**

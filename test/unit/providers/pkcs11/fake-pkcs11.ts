@@ -15,6 +15,9 @@ interface FakeKey {
   value: Buffer;
 }
 
+/** A call that does not settle until `releaseHung`, then answers, or fails. */
+type Hang = 'hang' | 'hang-then-fail';
+
 interface Op {
   kind: 'encrypt' | 'decrypt';
   key: FakeKey;
@@ -38,7 +41,7 @@ const ulong = (v: number): Buffer => h(v);
  */
 export class FakePkcs11 implements Pkcs11Api {
   readonly calls = new Map<string, number>();
-  readonly #faults = new Map<string, Array<number | 'hang'>>();
+  readonly #faults = new Map<string, Array<number | Hang>>();
   readonly #keys: FakeKey[] = [];
   readonly #sessions = new Map<number, { op: Op | undefined }>();
   #nextSession = 1;
@@ -64,8 +67,11 @@ export class FakePkcs11 implements Pkcs11Api {
     this.#keys.push({ label, bytes: 32, encrypt: true, decrypt: true, value: randomBytes(opts.bytes ?? 32), ...opts });
   }
 
-  /** The next `times` calls of `method` fail with `code` ('hang': never settle until `releaseHung`). */
-  fail(method: keyof Pkcs11Api, code: number | 'hang', times = 1): void {
+  /**
+   * The next `times` calls of `method` fail with `code` ('hang': never settle until
+   * `releaseHung`; 'hang-then-fail': then fail with CKR_DEVICE_ERROR).
+   */
+  fail(method: keyof Pkcs11Api, code: number | Hang, times = 1): void {
     const q = this.#faults.get(method) ?? [];
     for (let i = 0; i < times; i++) q.push(code);
     this.#faults.set(method, q);
@@ -81,7 +87,7 @@ export class FakePkcs11 implements Pkcs11Api {
     this.#loginEpoch += 1;
   }
 
-  #enter(method: string): number | 'hang' | undefined {
+  #enter(method: string): number | Hang | undefined {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     if (!this.#initialized && method !== 'C_Initialize' && method !== 'close') throw ckError(CKR.CRYPTOKI_NOT_INITIALIZED);
     const fault = this.#faults.get(method)?.shift();
@@ -232,7 +238,8 @@ export class FakePkcs11 implements Pkcs11Api {
     const session = this.#session(s);
     const op = session.op;
     if (op === undefined) throw ckError(CKR.OPERATION_NOT_INITIALIZED);
-    if (fault === 'hang') await new Promise<void>((resolve) => this.#hung.push(resolve));
+    if (fault !== undefined) await new Promise<void>((resolve) => this.#hung.push(resolve));
+    if (fault === 'hang-then-fail') throw ckError(CKR.DEVICE_ERROR);
     await new Promise((r) => setImmediate(r));
     session.op = undefined;
     return compute(op);

@@ -181,6 +181,21 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     a.releaseHung();
   });
 
+  it('drops the late failure of an attempt it already moved on from: the next token is asked once', async () => {
+    const a = fake('a');
+    const b = fake('b');
+    const p = await start([a, b], { attemptTimeoutMs: 40 });
+    a.fail('C_EncryptAsync', 'hang-then-fail');
+    const out = await p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    expect(out.tag).toHaveLength(16);
+    // The hung call now fails (CKR_DEVICE_ERROR) within the request's budget: that must not
+    // count as the fleet's failure of b, nor start another attempt on b.
+    a.releaseHung();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b.calls.get('C_EncryptAsync')).toBe(1);
+    expect(a.calls.get('C_EncryptAsync')).toBe(1);
+  });
+
   it('answers DependencyTimeoutException at the deadline when the only token hangs', async () => {
     const f = fake();
     const p = await start([f]);
