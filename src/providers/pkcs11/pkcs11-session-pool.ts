@@ -32,8 +32,6 @@ interface Waiter {
   reject: (e: unknown) => void;
   /** The waiter's deadline in the pool's queue (one timer for all waiters). */
   timer: DeadlineEntry;
-  onAbort: () => void;
-  signal: AbortSignal | undefined;
 }
 
 /**
@@ -59,16 +57,18 @@ export class Pkcs11SessionPool {
 
   /**
    * A session, opened now if the pool is not full, else the next one released before
-   * `deadline`. Not an async function: a caller that waits holds the waiter's own promise.
+   * `deadline` (the request's: the token never reads the request's AbortSignal, which
+   * would create a timer per request). Not an async function: a caller that waits holds
+   * the waiter's own promise.
    */
-  acquire(deadline: number, signal?: AbortSignal): Promise<Pkcs11Lease> {
+  acquire(deadline: number): Promise<Pkcs11Lease> {
     let ready: Pkcs11Lease | undefined;
     try {
       ready = this.tryAcquire();
-    } catch (e: unknown) {
+    } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    return ready === undefined ? this.#wait(deadline, signal) : Promise.resolve(ready);
+    return ready === undefined ? this.#wait(deadline) : Promise.resolve(ready);
   }
 
   /**
@@ -182,38 +182,29 @@ export class Pkcs11SessionPool {
     }
   }
 
-  #wait(deadline: number, signal: AbortSignal | undefined): Promise<Pkcs11Lease> {
+  #wait(deadline: number): Promise<Pkcs11Lease> {
     return new Promise<Pkcs11Lease>((resolve, reject) => {
-      const timeout = (): void => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        signal?.removeEventListener('abort', waiter.onAbort);
-        reject(
-          new XksError(
-            'DependencyTimeoutException',
-            `All ${this.#opts.size} sessions of PKCS#11 token ${this.#opts.name} stayed busy until the request deadline.`,
-          ),
-        );
-      };
       const waiter: Waiter = {
         resolve,
         reject,
-        signal,
-        onAbort: () => {
-          waiter.timer.cancel();
-          timeout();
-        },
-        timer: this.#deadlines.add(deadline, timeout),
+        timer: this.#deadlines.add(deadline, () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(
+            new XksError(
+              'DependencyTimeoutException',
+              `All ${this.#opts.size} sessions of PKCS#11 token ${this.#opts.name} stayed busy until the request deadline.`,
+            ),
+          );
+        }),
       };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.#waiters.push(waiter);
     });
   }
 
-  /** Detaches a waiter's timer and abort listener before it is resolved or rejected. */
+  /** Detaches a waiter's timer before it is resolved or rejected. */
   #settle(w: Waiter): Pick<Waiter, 'resolve' | 'reject'> {
     w.timer.cancel();
-    w.signal?.removeEventListener('abort', w.onAbort);
     return w;
   }
 

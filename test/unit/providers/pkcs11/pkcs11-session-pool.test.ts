@@ -58,15 +58,6 @@ describe('Pkcs11SessionPool', () => {
     expect(p.stats().waiting).toBe(0);
   });
 
-  it('gives up when the request is aborted', async () => {
-    const { p } = pool(1);
-    await p.acquire(soon());
-    const ac = new AbortController();
-    const pending = p.acquire(soon(), ac.signal);
-    ac.abort();
-    await expect(pending).rejects.toMatchObject({ errorName: 'DependencyTimeoutException' });
-  });
-
   it('closes a session given back as "close" and opens a fresh one for the next caller', async () => {
     const { p, open, closed } = pool(1);
     const a = await p.acquire(soon());
