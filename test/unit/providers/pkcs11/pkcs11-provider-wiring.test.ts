@@ -129,6 +129,16 @@ describe('PKCS#11 provider wiring (fake library)', () => {
     expect(Buffer.from(await p.decrypt(KEY, out, Buffer.alloc(0), budget())).toString()).toBe('token iv');
   });
 
+  it('never returns a ciphertext when ivSource is token-generated and the token leaves the IV empty', async () => {
+    const f = fake(); // does not write the IV: a token that does not generate one
+    const p = await start([f], { ivSource: 'token-generated' });
+    const refused = p.encrypt(KEY, Buffer.from('x'), Buffer.alloc(0), budget());
+    await expect(refused).rejects.toMatchObject({ errorName: 'InternalException', message: expect.stringContaining('did not generate an IV') });
+    // The health canary goes through the same check: the token answers, but its crypto is not proven.
+    const [health] = await p.health(budget());
+    expect(health).toMatchObject({ healthStatus: 'DEGRADED', detail: expect.stringContaining('did not generate an IV') });
+  });
+
   it('answers by the deadline when the token hangs, in requests and in health', async () => {
     const f = fake();
     const p = await start([f], { sessionsPerToken: 1 });
