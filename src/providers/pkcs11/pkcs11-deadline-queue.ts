@@ -65,10 +65,14 @@ export class DeadlineQueue {
     return entry;
   }
 
-  /** Removes `entry` (which must be queued here); the timer stops when nothing is left to watch. */
+  /**
+   * Removes `entry` (which must be queued here). The timer stays armed even when nothing is
+   * left to watch: at a low rate each call would otherwise arm and clear a Node timer of its
+   * own, the cost this queue exists to avoid. Left armed, it fires once, finds nothing due
+   * and stays off until the next entry; it is unref'd, so it never keeps the process alive.
+   */
   remove(entry: DeadlineEntry): void {
     this.#unlink(entry);
-    if (this.#count === 0) this.#disarm();
   }
 
   /** Entries waiting (tests, diagnostics). */
@@ -90,13 +94,7 @@ export class DeadlineQueue {
   #arm(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now())).unref();
   }
 
   #fire(): void {

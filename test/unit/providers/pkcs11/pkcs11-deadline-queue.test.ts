@@ -46,6 +46,15 @@ describe('DeadlineQueue', () => {
     expect([...names].sort()).toEqual(['added while expiring', 'first', 'second']);
   });
 
+  it('expires an entry added after the queue emptied, also when the timer left armed is due before it', async () => {
+    const q = new DeadlineQueue();
+    const r = recorder(1);
+    q.add(Date.now() + 10, () => expect.fail('a cancelled deadline expired')).cancel(); // the queue is empty, the timer still armed for +10
+    q.add(Date.now() + 40, r.onExpire('later'));
+    expect(await r.all).toEqual(['later']);
+    expect(q.size).toBe(0);
+  });
+
   it('forgets an entry at once when its call ends, so nothing waits once all calls ended', () => {
     const q = new DeadlineQueue();
     const entries = [1, 2, 3].map((i) => q.add(Date.now() + 1_000 * i, () => expect.fail('a cancelled deadline expired')));
