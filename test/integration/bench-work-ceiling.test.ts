@@ -4,7 +4,7 @@
  * ceiling that skipped verification would look faster than any proxy could be.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,9 +20,10 @@ describe.each(['software', 'pkcs11'] as const)('bench work ceiling server (%s)',
   let server: ServerProcess;
   let hsm: SoftHsmBench | undefined;
   let target: XksTarget;
+  let logDir: string | undefined;
 
   beforeAll(async () => {
-    const logDir = mkdtempSync(join(tmpdir(), 'xks-work-ceiling-'));
+    logDir = mkdtempSync(join(tmpdir(), 'xks-work-ceiling-'));
     let env: NodeJS.ProcessEnv = {};
     if (cipher === 'pkcs11') {
       const created = await createSoftHsmBench(logDir, 'info', SESSIONS);
@@ -43,6 +44,7 @@ describe.each(['software', 'pkcs11'] as const)('bench work ceiling server (%s)',
   afterAll(async () => {
     expect(await server?.stop()).toBe(0);
     await hsm?.cleanup();
+    if (logDir !== undefined) rmSync(logDir, { recursive: true, force: true });
   });
 
   /** A workload whose prepare() encrypted once through the server: [encrypt, decrypt of that ciphertext]. */

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
@@ -34,6 +34,8 @@ export function handlerBundleDir(): string {
       logLevel: 'warning',
     });
     bundleDir = out;
+    // Synthesis copies the bundle into the cloud assembly; the temporary directory is not needed after this process.
+    process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   }
   return bundleDir;
 }

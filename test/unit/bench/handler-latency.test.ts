@@ -1,12 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { handlerLatency } from '../../../bench/handler-latency.ts';
 
+const dir = mkdtempSync(join(tmpdir(), 'xks-handler-'));
+
 describe('handlerLatency (bench)', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
   it('summarises the request lines inside the window only, skipping other and cut lines', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'xks-handler-')), 'proxy.log');
+    const file = join(dir, 'window.log');
     const lines = [
       JSON.stringify({ msg: 'xks-proxy listening', at: 1500 }),
       ...Array.from({ length: 1000 }, (_, i) => JSON.stringify({ msg: 'xks request', at: 2000 + i, latencyMs: (i + 1) / 100 })),
@@ -20,7 +24,7 @@ describe('handlerLatency (bench)', () => {
   });
 
   it("reads today's lines, which have only `time` (written at arrival + latencyMs)", () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'xks-handler-')), 'proxy.log');
+    const file = join(dir, 'time-only.log');
     const line = (arrived: number, latencyMs: number) => JSON.stringify({ time: new Date(arrived + latencyMs).toISOString(), msg: 'xks request', latencyMs });
     writeFileSync(file, `${[line(2000, 3), line(2100, 5), line(900, 1)].join('\n')}\n`);
     expect(handlerLatency(file, 1000, 5000)).toEqual({ requests: 2, p50_ms: 5, p99_ms: 5, p999_ms: 5, max_ms: 5 });

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { BatchedLogDestination } from '../../../src/observability/batched-destination.ts';
 import { isoTime } from '../../../src/observability/logger.ts';
 
@@ -14,6 +14,7 @@ const afterDelay = () => new Promise((resolve) => setTimeout(resolve, 30));
 describe('BatchedLogDestination', () => {
   const fds: number[] = [];
   afterEach(() => fds.splice(0).forEach((fd) => closeSync(fd)));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   function fileDestination(name: string, maxWriteBytes?: number) {
     const path = join(dir, name);
     const fd = openSync(path, 'w');
