@@ -305,7 +305,10 @@ describe('example app: XksExternalKeyStore and XksKey', () => {
 // the checks that refuse unsafe settings at synth time.
 
 function stack(): Stack {
-  return new Stack(new App(), 'Test', { env: { account: '123456789012', region: 'us-east-1' } });
+  // An outdir of our own: CDK's default is a temp dir nobody removes.
+  const outdir = mkdtempSync(path.join(tmpdir(), 'xks-cdk-out-'));
+  outdirs.push(outdir);
+  return new Stack(new App({ outdir }), 'Test', { env: { account: '123456789012', region: 'us-east-1' } });
 }
 
 function importedVpc(s: Stack, zones: string[]): ec2.IVpc {
