@@ -22,6 +22,7 @@ import type { Pkcs11KeyEntry } from './pkcs11-key-lookup.ts';
 import { Pkcs11Token } from './pkcs11-token.ts';
 import { pkcs11TokenOptions } from './pkcs11-token-options.ts';
 import { loadPkcs11js } from './pkcs11js-api.ts';
+import { rejectionOf } from '../rejection.ts';
 
 /** Keys in an HSM have no versions here: every ciphertext is made by version 0. */
 const KEY_VERSION = 0;
@@ -135,8 +136,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
     if (key.version !== KEY_VERSION) return Promise.reject(keyVersionNotFound(key, operation));
     try {
       return this.#labels.labelFor(key.keyId);
-    } catch (e: unknown) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    } catch (e) {
+      return rejectionOf(e);
     }
   }
 

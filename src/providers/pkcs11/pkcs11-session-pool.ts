@@ -2,6 +2,7 @@ import { XksError } from '../../xks/errors.ts';
 import type { PoolStats } from '../../xks/key-provider-port.ts';
 import type { Pkcs11Handle } from './pkcs11-api.ts';
 import { DeadlineQueue, type DeadlineEntry } from './pkcs11-deadline-queue.ts';
+import { rejectionOf } from '../rejection.ts';
 
 /** A session lent to one operation; give it back with `release` exactly once. */
 export interface Pkcs11Lease {
@@ -66,7 +67,7 @@ export class Pkcs11SessionPool {
     try {
       ready = this.tryAcquire();
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return rejectionOf(e);
     }
     return ready === undefined ? this.#wait(deadline) : Promise.resolve(ready);
   }

@@ -25,6 +25,7 @@ import { ServedKeySet } from './served-key-set.ts';
 import type { SoftwareKey } from './software-keystore-contents.ts';
 import { KeystoreFileError } from './software-keystore-errors.ts';
 import type { PgSourceOptions } from './pg/pg-keystore-source.ts';
+import { rejectionOf } from '../rejection.ts';
 
 /** Model string reported in GetHealthStatus ekmFleetDetails. */
 export const SOFTWARE_KEYSTORE_MODEL = 'xks-proxy software keystore';
@@ -106,7 +107,7 @@ export class SoftwareKeyProvider implements KeyProvider {
       const out = this.encryptNow(ref, plaintext, aad);
       if (out !== undefined) return Promise.resolve(out);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return rejectionOf(e);
     }
     return this.#key(ref.keyId, ctx).then((k) => this.#encryptWith(k, ref, plaintext, aad));
   }
@@ -132,7 +133,7 @@ export class SoftwareKeyProvider implements KeyProvider {
       const plaintext = this.decryptNow(ref, input, aad);
       if (plaintext !== undefined) return Promise.resolve(plaintext);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return rejectionOf(e);
     }
     return this.#decryptAfterLookup(ref, input, aad, ctx);
   }
