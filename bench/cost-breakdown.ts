@@ -618,6 +618,28 @@ function summarise(outs: RoundOut[]): { rows: Map<string, number>; total: number
   };
 }
 
+/**
+ * Every subject measured once per round, one after the other, the order alternating between
+ * rounds (so a drift in the machine's load favours no side); each subject's results in round order.
+ */
+async function inRounds<T>(
+  subjects: Subject[],
+  what: string,
+  measure: (s: Subject, round: number) => Promise<T>,
+  describe: (out: T) => string,
+): Promise<Map<Subject, T[]>> {
+  const results = new Map<Subject, T[]>(subjects.map((s) => [s, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
+      log(`round ${round + 1}/${rounds}: ${s.label} (${what})`);
+      const out = await measure(s, round);
+      log(`  ${s.label}: ${describe(out)}`);
+      results.get(s)!.push(out);
+    }
+  }
+  return results;
+}
+
 try {
   const fixtureDir = join(dir, args.softhsm ? 'softhsm' : 'software');
   await mkdir(fixtureDir, { recursive: true });
@@ -644,27 +666,16 @@ try {
   if (args.ceiling) subjects.push(ceilingSubject(softhsm));
 
   if (args.alloc) {
-    const allocs = new Map<Subject, AllocOut[]>(subjects.map((s) => [s, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
-        log(`round ${round + 1}/${rounds}: ${s.label} (allocation)`);
-        const out = await measureAlloc(s, round);
-        log(`  ${s.label}: ${(out.total / out.requests / 1024).toFixed(1)} KB per request over ${out.requests} requests`);
-        allocs.get(s)!.push(out);
-      }
-    }
+    const allocs = await inRounds(
+      subjects,
+      'allocation',
+      measureAlloc,
+      (out) => `${(out.total / out.requests / 1024).toFixed(1)} KB per request over ${out.requests} requests`,
+    );
     for (const s of subjects) printAlloc(s, allocs.get(s)!, topN > 0 ? topN : 25);
   }
   if (args.promises) {
-    const counts = new Map<Subject, PromiseOut[]>(subjects.map((s) => [s, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
-        log(`round ${round + 1}/${rounds}: ${s.label} (promises)`);
-        const out = await measurePromises(s, round);
-        log(`  ${s.label}: ${out.perRequest.toFixed(2)} promises per request`);
-        counts.get(s)!.push(out);
-      }
-    }
+    const counts = await inRounds(subjects, 'promises', measurePromises, (out) => `${out.perRequest.toFixed(2)} promises per request`);
     for (const s of subjects) printPromises(s, counts.get(s)!, topN > 0 ? topN : 20);
   }
   const results = new Map<Subject, RoundOut[]>(subjects.map((s) => [s, []]));
